@@ -1,0 +1,161 @@
+//! Signup, login, password reset and account pages. Every form is a server-function form: it
+//! posts as plain HTML before the WASM loads, and runs in place after.
+
+use super::api::{ChangeEmail, ChangePassword, ForgotPassword, Login, LogoutAll, ResetPassword, Signup, UpdateProfile};
+use super::{CurrentUser, MIN_PASSWORD_LEN};
+use crate::ui::{CheckField, Field, FormError, FormOk, PageTitle, action_error, action_ok, field_error};
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+#[component]
+pub fn SignupPage() -> impl IntoView {
+    let action = ServerAction::<Signup>::new();
+    let err = action_error(action);
+    view! {
+        <PageTitle title="Create your shop"/>
+        <main class="page narrow" id="main">
+            <h1>"Create your shop"</h1>
+            <p class="muted">"Sell on WhatsApp with a storefront of your own. Free to start."</p>
+            <ActionForm action=action attr:class="form" attr:novalidate=true>
+                <FormError error=Signal::derive(move || err.get().filter(|e| !matches!(e, crate::error::ApiError::Validation(_))))/>
+                <Field label="Full name" name="full_name" autocomplete="name" required=true error=field_error(err, "full_name")/>
+                <Field label="Email" name="email" kind="email" autocomplete="email" required=true error=field_error(err, "email")/>
+                <Field label="Business name" name="business_name" autocomplete="organization" required=true
+                    hint="Shown on your storefront. You can change it later." error=field_error(err, "business_name")/>
+                <Field label="Password" name="password" kind="password" autocomplete="new-password" required=true
+                    hint=format!("At least {MIN_PASSWORD_LEN} characters. A short sentence works well.")
+                    error=field_error(err, "password")/>
+                <CheckField name="adult" error=field_error(err, "adult")>"I am 18 or older."</CheckField>
+                <CheckField name="accept_policy" error=field_error(err, "accept_policy")>
+                    "I have read and accept the " <a href="/privacy" target="_blank">"privacy policy"</a> "."
+                </CheckField>
+                <button type="submit" class="button primary" disabled=move || action.pending().get()>"Create my shop"</button>
+            </ActionForm>
+            <p>"Already have an account? " <a href="/login">"Log in"</a></p>
+        </main>
+    }
+}
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let action = ServerAction::<Login>::new();
+    let err = action_error(action);
+    let query = use_query_map();
+    let next = move || query.read().get("next").unwrap_or_default();
+    let reset_done = move || query.read().get("reset").is_some();
+    view! {
+        <PageTitle title="Log in"/>
+        <main class="page narrow" id="main">
+            <h1>"Log in"</h1>
+            <Show when=reset_done>
+                <div class="notice ok" role="status">"Your password is changed. Log in with the new one."</div>
+            </Show>
+            <ActionForm action=action attr:class="form" attr:novalidate=true>
+                <FormError error=Signal::derive(move || err.get().filter(|e| !matches!(e, crate::error::ApiError::Validation(_))))/>
+                <input type="hidden" name="next" value=next/>
+                <Field label="Email" name="email" kind="email" autocomplete="email" required=true error=field_error(err, "email")/>
+                <Field label="Password" name="password" kind="password" autocomplete="current-password" required=true
+                    error=field_error(err, "password")/>
+                <button type="submit" class="button primary" disabled=move || action.pending().get()>"Log in"</button>
+            </ActionForm>
+            <p><a href="/forgot-password">"Forgot your password?"</a></p>
+            <p>"New to Bizmaat? " <a href="/signup">"Create your shop"</a></p>
+        </main>
+    }
+}
+
+#[component]
+pub fn ForgotPasswordPage() -> impl IntoView {
+    let action = ServerAction::<ForgotPassword>::new();
+    let err = action_error(action);
+    view! {
+        <PageTitle title="Reset your password"/>
+        <main class="page narrow" id="main">
+            <h1>"Reset your password"</h1>
+            <p class="muted">"Enter the email of your account and we will send you a link to choose a new password."</p>
+            <ActionForm action=action attr:class="form" attr:novalidate=true>
+                <FormOk message=action_ok(action)/>
+                <FormError error=Signal::derive(move || err.get().filter(|e| !matches!(e, crate::error::ApiError::Validation(_))))/>
+                <Field label="Email" name="email" kind="email" autocomplete="email" required=true error=field_error(err, "email")/>
+                <button type="submit" class="button primary" disabled=move || action.pending().get()>"Send reset link"</button>
+            </ActionForm>
+            <p><a href="/login">"Back to log in"</a></p>
+        </main>
+    }
+}
+
+#[component]
+pub fn ResetPasswordPage() -> impl IntoView {
+    let action = ServerAction::<ResetPassword>::new();
+    let err = action_error(action);
+    let query = use_query_map();
+    let token = move || query.read().get("token").unwrap_or_default();
+    view! {
+        <PageTitle title="Choose a new password"/>
+        <main class="page narrow" id="main">
+            <h1>"Choose a new password"</h1>
+            <ActionForm action=action attr:class="form" attr:novalidate=true>
+                {move || field_error(err, "token").get().map(|m| view! {
+                    <div class="notice error" role="alert">{m}" "<a href="/forgot-password">"Send a new link"</a></div>
+                })}
+                <FormError error=Signal::derive(move || err.get().filter(|e| !matches!(e, crate::error::ApiError::Validation(_))))/>
+                <input type="hidden" name="token" value=token/>
+                <Field label="New password" name="password" kind="password" autocomplete="new-password" required=true
+                    hint=format!("At least {MIN_PASSWORD_LEN} characters.") error=field_error(err, "password")/>
+                <button type="submit" class="button primary" disabled=move || action.pending().get()>"Set new password"</button>
+            </ActionForm>
+        </main>
+    }
+}
+
+#[component]
+pub fn AccountPage() -> impl IntoView {
+    let user = expect_context::<CurrentUser>();
+    let profile = ServerAction::<UpdateProfile>::new();
+    let email = ServerAction::<ChangeEmail>::new();
+    let password = ServerAction::<ChangePassword>::new();
+    let logout_all = ServerAction::<LogoutAll>::new();
+    let (pe, ee, pwe) = (action_error(profile), action_error(email), action_error(password));
+    view! {
+        <PageTitle title="Account"/>
+        <h1>"Account"</h1>
+        <section class="card">
+            <h2>"Profile"</h2>
+            <ActionForm action=profile attr:class="form" attr:novalidate=true>
+                <FormOk message=action_ok(profile)/>
+                <Field label="Full name" name="full_name" value=user.full_name.clone() error=field_error(pe, "full_name")/>
+                <Field label="Business name" name="business_name" value=user.shop_name.clone() error=field_error(pe, "business_name")/>
+                <button type="submit" class="button">"Save profile"</button>
+            </ActionForm>
+        </section>
+        <section class="card">
+            <h2>"Email"</h2>
+            <ActionForm action=email attr:class="form" attr:novalidate=true>
+                <FormOk message=action_ok(email)/>
+                <Field label="Email" name="email" kind="email" value=user.email.clone() error=field_error(ee, "email")/>
+                <Field label="Current password" name="current_password" kind="password" autocomplete="current-password"
+                    error=field_error(ee, "current_password")/>
+                <button type="submit" class="button">"Change email"</button>
+            </ActionForm>
+        </section>
+        <section class="card">
+            <h2>"Password"</h2>
+            <ActionForm action=password attr:class="form" attr:novalidate=true>
+                <FormOk message=action_ok(password)/>
+                <Field label="Current password" name="current_password" kind="password" autocomplete="current-password"
+                    error=field_error(pwe, "current_password")/>
+                <Field label="New password" name="new_password" kind="password" autocomplete="new-password"
+                    hint="Changing it logs out every other device." error=field_error(pwe, "new_password")/>
+                <button type="submit" class="button">"Change password"</button>
+            </ActionForm>
+        </section>
+        <section class="card">
+            <h2>"Devices"</h2>
+            <p>"Log out everywhere you are signed in, including this browser."</p>
+            <ActionForm action=logout_all>
+                <button type="submit" class="button danger">"Log out of all devices"</button>
+            </ActionForm>
+        </section>
+    }
+}

@@ -1,0 +1,79 @@
+//! The dashboard shell: header with the shop name and account menu, navigation, and the guard
+//! that sends signed-out visitors to the login page (and back afterwards).
+
+use crate::auth::CurrentUser;
+use crate::auth::api::{Logout, get_current_user};
+use crate::ui::PageTitle;
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+use leptos_router::components::{A, Outlet, Redirect};
+use leptos_router::hooks::use_location;
+
+#[component]
+pub fn DashboardLayout() -> impl IntoView {
+    let user = Resource::new(|| (), |_| get_current_user());
+    let location = use_location();
+    view! {
+        <Suspense fallback=|| view! { <p class="page">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match user.await {
+                    Ok(Some(u)) => {
+                        provide_context(u.clone());
+                        view! { <Shell user=u/> }.into_any()
+                    }
+                    Ok(None) => {
+                        let next = location.pathname.get_untracked();
+                        view! { <Redirect path=format!("/login?next={next}")/> }.into_any()
+                    }
+                    Err(e) => view! { <main class="page"><p class="notice error">{e.to_string()}</p></main> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Shell(user: CurrentUser) -> impl IntoView {
+    let logout = ServerAction::<Logout>::new();
+    let storefront = format!("/s/{}", user.shop_slug);
+    view! {
+        <header class="dash-header">
+            <a class="brand" href="/dashboard">"Bizmaat"</a>
+            <span class="shop-name" data-testid="shop-name">{user.shop_name.clone()}</span>
+            <details class="account-menu">
+                <summary aria-label="Account menu">{user.full_name.clone()}</summary>
+                <div class="menu">
+                    <p class="muted">{user.email.clone()}</p>
+                    <a href="/dashboard/account">"Account"</a>
+                    <ActionForm action=logout>
+                        <button type="submit" class="link">"Log out"</button>
+                    </ActionForm>
+                </div>
+            </details>
+        </header>
+        <div class="dash">
+            <nav class="dash-nav" aria-label="Dashboard">
+                <A href="/dashboard" exact=true>"Overview"</A>
+                <A href="/dashboard/account">"Account"</A>
+                <a href=storefront>"View storefront"</a>
+            </nav>
+            <main class="dash-main" id="main">
+                <Outlet/>
+            </main>
+        </div>
+    }
+}
+
+#[component]
+pub fn OverviewPage() -> impl IntoView {
+    let user = expect_context::<CurrentUser>();
+    view! {
+        <PageTitle title="Overview"/>
+        <h1>"Welcome, " {user.full_name.clone()}</h1>
+        <section class="card">
+            <h2>{user.shop_name.clone()}</h2>
+            <p>"Your shop is ready. Next: add products and share your storefront link with customers."</p>
+            <p class="muted">"Storefront address: " <code>{format!("/s/{}", user.shop_slug)}</code></p>
+        </section>
+    }
+}

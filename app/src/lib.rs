@@ -1,0 +1,88 @@
+//! Bizmaat's Leptos app, compiled for the server (`ssr`) and for the browser (`hydrate`).
+//! One folder per capability; see ARCHITECTURE.md in the team's shared notes and README.md.
+
+#![recursion_limit = "256"]
+
+pub mod auth;
+pub mod dashboard;
+pub mod error;
+pub mod home;
+pub mod mail;
+pub mod policy;
+pub mod ui;
+
+#[cfg(feature = "ssr")]
+pub mod config;
+#[cfg(feature = "ssr")]
+pub mod request;
+#[cfg(feature = "ssr")]
+pub mod state;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, provide_meta_context};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::path;
+
+/// The HTML document around the app (server only).
+#[cfg(feature = "ssr")]
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <link rel="icon" href="/favicon.ico"/>
+                <link rel="stylesheet" id="leptos" href=css_href(&options)/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The stylesheet's URL: with cargo-leptos `hash-files` the name carries the content hash
+/// (listed in `hash.txt` beside the server binary), so it can be cached for a year.
+#[cfg(feature = "ssr")]
+fn css_href(options: &LeptosOptions) -> String {
+    let mut name = options.output_name.to_string();
+    if options.hash_files {
+        static CSS_HASH: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+        let hash = CSS_HASH.get_or_init(|| {
+            let exe = std::env::current_exe().ok()?;
+            let text = std::fs::read_to_string(exe.parent()?.join(options.hash_file.as_ref())).ok()?;
+            text.lines().find_map(|l| l.trim().strip_prefix("css:").map(|h| h.trim().to_string()))
+        });
+        if let Some(h) = hash {
+            name = format!("{name}.{h}");
+        }
+    }
+    format!("/{}/{name}.css", options.site_pkg_dir)
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <a class="skip" href="#main">"Skip to content"</a>
+        <Router>
+            <Routes fallback=ui::NotFound>
+                <Route path=path!("") view=home::HomePage/>
+                <Route path=path!("/signup") view=auth::ui::SignupPage/>
+                <Route path=path!("/login") view=auth::ui::LoginPage/>
+                <Route path=path!("/forgot-password") view=auth::ui::ForgotPasswordPage/>
+                <Route path=path!("/reset-password") view=auth::ui::ResetPasswordPage/>
+                <Route path=path!("/privacy") view=policy::PrivacyPage/>
+                <Route path=path!("/dev/mailbox") view=mail::ui::MailboxPage/>
+                <ParentRoute path=path!("/dashboard") view=dashboard::DashboardLayout>
+                    <Route path=path!("") view=dashboard::OverviewPage/>
+                    <Route path=path!("/account") view=auth::ui::AccountPage/>
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}

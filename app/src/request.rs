@@ -1,0 +1,63 @@
+//! What a server function may learn about its request: the session (set by the session
+//! middleware), the client's IP and user agent, and a way to set cookies on the answer.
+
+use crate::auth::ssr::Session;
+use crate::error::{AppError, AppResult};
+use axum::extract::ConnectInfo;
+use http::HeaderValue;
+use http::header::SET_COOKIE;
+use http::request::Parts;
+use leptos::prelude::use_context;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+fn parts() -> AppResult<Parts> {
+    use_context::<Parts>().ok_or_else(|| AppError::Internal(anyhow::anyhow!("request parts missing from context")))
+}
+
+/// The merchant behind this request, or 401. The only source of tenant ids for dashboard data.
+pub fn require_session() -> AppResult<Session> {
+    parts()?.extensions.get::<Session>().copied().ok_or(AppError::Unauthorized)
+}
+
+pub fn optional_session() -> Option<Session> {
+    use_context::<Parts>().and_then(|p| p.extensions.get::<Session>().copied())
+}
+
+/// The client address: the socket peer, or the first `X-Forwarded-For` hop when the operator
+/// says a trusted proxy sets it (TRUST_PROXY_HEADERS).
+pub fn client_ip(parts: &Parts, trust_proxy: bool) -> IpAddr {
+    if trust_proxy {
+        let forwarded = parts
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.trim().parse().ok());
+        if let Some(ip) = forwarded {
+            return ip;
+        }
+    }
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+}
+
+pub fn request_ip() -> AppResult<IpAddr> {
+    let state = crate::state::use_state()?;
+    Ok(client_ip(&parts()?, state.config.trust_proxy_headers))
+}
+
+pub fn user_agent() -> Option<String> {
+    use_context::<Parts>()
+        .and_then(|p| p.headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned))
+}
+
+pub fn set_cookies(cookies: impl IntoIterator<Item = HeaderValue>) {
+    if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+        for c in cookies {
+            res.append_header(SET_COOKIE, c);
+        }
+    }
+}

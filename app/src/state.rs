@@ -1,0 +1,31 @@
+//! Shared server state: one value handed to axum (via `FromRef`) and to server functions (via
+//! Leptos context), so every test can build its own app with no globals.
+
+use crate::auth::ssr::RateLimits;
+use crate::config::Config;
+use crate::error::AppError;
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use sqlx::PgPool;
+use std::sync::Arc;
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub pool: PgPool,
+    pub config: Arc<Config>,
+    pub limits: Arc<RateLimits>,
+}
+
+impl AppState {
+    pub fn new(leptos_options: LeptosOptions, pool: PgPool, config: Config) -> Self {
+        let limits = Arc::new(RateLimits::new(&config));
+        AppState { leptos_options, pool, config: Arc::new(config), limits }
+    }
+}
+
+/// The state inside a server function or SSR render.
+pub fn use_state() -> Result<AppState, AppError> {
+    leptos::prelude::use_context::<AppState>()
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("AppState missing from Leptos context")))
+}

@@ -1,0 +1,144 @@
+//! Shared design components: page titles, form fields with their errors, notices.
+
+use crate::error::ApiError;
+use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
+use leptos_meta::Title;
+
+/// Sets the document title as "<page> · Bizmaat".
+#[component]
+pub fn PageTitle(#[prop(into)] title: String) -> impl IntoView {
+    view! { <Title text=format!("{title} · Bizmaat")/> }
+}
+
+/// The error of the last run of a form's server function, if it failed.
+pub fn action_error<S>(action: ServerAction<S>) -> Signal<Option<ApiError>>
+where
+    S: ServerFn<Error = ApiError> + Clone + Send + Sync + 'static,
+    S::Output: Clone + Send + Sync + 'static,
+{
+    Signal::derive(move || action.value().get().and_then(Result::err))
+}
+
+/// The success value of the last run of a form's server function.
+pub fn action_ok<S>(action: ServerAction<S>) -> Signal<Option<S::Output>>
+where
+    S: ServerFn<Error = ApiError> + Clone + Send + Sync + 'static,
+    S::Output: Clone + Send + Sync + 'static,
+{
+    Signal::derive(move || action.value().get().and_then(Result::ok))
+}
+
+/// The message for one field of a failed form.
+pub fn field_error(error: Signal<Option<ApiError>>, field: &'static str) -> Signal<Option<String>> {
+    Signal::derive(move || error.get().and_then(|e| e.field(field)))
+}
+
+/// A labelled input with its error shown beside it (and announced to screen readers).
+#[component]
+pub fn Field(
+    #[prop(into)] label: String,
+    #[prop(into)] name: String,
+    #[prop(optional, into)] kind: Option<String>,
+    #[prop(optional, into)] autocomplete: Option<String>,
+    #[prop(optional, into)] value: Option<String>,
+    #[prop(optional, into)] hint: Option<String>,
+    #[prop(into)] error: Signal<Option<String>>,
+    #[prop(optional)] required: bool,
+) -> impl IntoView {
+    let id = format!("f-{name}");
+    let err_id = format!("{id}-error");
+    let hint_id = format!("{id}-hint");
+    let described = move || {
+        let mut ids = Vec::new();
+        if error.get().is_some() {
+            ids.push(err_id.clone());
+        }
+        ids.join(" ")
+    };
+    let err_id2 = format!("{id}-error");
+    view! {
+        <div class="field" class:has-error=move || error.get().is_some()>
+            <label for=id.clone()>{label}</label>
+            {hint.map(|h| view! { <p class="hint" id=hint_id.clone()>{h}</p> })}
+            <input
+                id=id.clone()
+                name=name
+                type=kind.unwrap_or_else(|| "text".into())
+                autocomplete=autocomplete
+                value=value
+                required=required
+                aria-invalid=move || if error.get().is_some() { "true" } else { "false" }
+                aria-describedby=described
+            />
+            <p class="field-error" id=err_id2 role="alert">{move || error.get()}</p>
+        </div>
+    }
+}
+
+/// A required checkbox with its error.
+#[component]
+pub fn CheckField(#[prop(into)] name: String, #[prop(into)] error: Signal<Option<String>>, children: Children) -> impl IntoView {
+    let id = format!("f-{name}");
+    let err_id = format!("{id}-error");
+    view! {
+        <div class="field check" class:has-error=move || error.get().is_some()>
+            <input type="checkbox" id=id.clone() name=name aria-describedby=err_id.clone()/>
+            <label for=id>{children()}</label>
+            <p class="field-error" id=err_id role="alert">{move || error.get()}</p>
+        </div>
+    }
+}
+
+/// A banner for errors that belong to no single field (rate limits, outages).
+#[component]
+pub fn FormError(error: Signal<Option<ApiError>>) -> impl IntoView {
+    view! {
+        {move || error.get().map(|e| view! { <div class="notice error" role="alert">{e.to_string()}</div> })}
+    }
+}
+
+/// A success banner.
+#[component]
+pub fn FormOk(message: Signal<Option<String>>) -> impl IntoView {
+    view! {
+        {move || message.get().map(|m| view! { <div class="notice ok" role="status">{m}</div> })}
+    }
+}
+
+/// Plain text with its web links made clickable; everything else stays escaped text.
+#[component]
+pub fn Linkify(#[prop(into)] text: String) -> impl IntoView {
+    let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    view! {
+        <div class="linkify">
+            {lines.into_iter().map(|line| {
+                let parts = line.split(' ').map(|word| {
+                    if word.starts_with("http://") || word.starts_with("https://") {
+                        view! { <a href=word.to_string()>{word.to_string()}</a>" " }.into_any()
+                    } else {
+                        view! { {format!("{word} ")} }.into_any()
+                    }
+                }).collect_view();
+                view! { <p>{parts}</p> }
+            }).collect_view()}
+        </div>
+    }
+}
+
+/// The 404 page. On the server it also sets the status, so crawlers see a real 404.
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+        res.set_status(http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <PageTitle title="Page not found"/>
+        <main class="page narrow" id="main">
+            <h1>"We could not find that page"</h1>
+            <p>"The link may be old or mistyped."</p>
+            <p><a href="/">"Go to the home page"</a></p>
+        </main>
+    }
+}

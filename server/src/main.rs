@@ -1,0 +1,23 @@
+//! `server`: runs Bizmaat. Reads configuration from the environment (and `.env`), migrates the
+//! database, optionally seeds the demo shop, and serves until Ctrl-C.
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let _ = dotenvy::dotenv();
+    let config = match app::config::Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("bizmaat: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    server::telemetry::init(config.log_format);
+    match server::startup::run(config).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = ?e, "server stopped with an error");
+            eprintln!("bizmaat: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! Builds the application (router, middleware, state) and runs it. Tests call [`build_app`]
+//! with their own configuration and database.
+
+use crate::security::{self, CspNonce, SecurityConfig};
+use app::config::Config;
+use app::state::AppState;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::HeaderName;
+use axum::middleware;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use leptos::config::{Env, LeptosOptions};
+use leptos::nonce::Nonce;
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, generate_route_list, handle_server_fns_with_context};
+use std::sync::Arc;
+use tower_http::compression::CompressionLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Leptos settings from our own configuration, plus the LEPTOS_* variables cargo-leptos sets.
+pub fn leptos_options(config: &Config) -> LeptosOptions {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    LeptosOptions::builder()
+        .output_name(env("LEPTOS_OUTPUT_NAME").unwrap_or_else(|| option_env!("LEPTOS_OUTPUT_NAME").unwrap_or("bizmaat").to_string()))
+        .site_root(env("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()))
+        .site_pkg_dir(env("LEPTOS_SITE_PKG_DIR").unwrap_or_else(|| "pkg".into()))
+        .site_addr(config.socket_addr())
+        .reload_port(env("LEPTOS_RELOAD_PORT").and_then(|p| p.parse().ok()).unwrap_or(3001))
+        .hash_files(env("LEPTOS_HASH_FILES").is_some_and(|v| v == "true"))
+        .env(if config.is_development() { Env::DEV } else { Env::PROD })
+        .build()
+}
+
+/// Everything a request handled by Leptos (page or server function) can read from context.
+fn leptos_context(state: AppState) -> impl Fn() + Clone + Send + 'static {
+    move || {
+        provide_context(state.clone());
+        let nonce = leptos::prelude::use_context::<axum::http::request::Parts>()
+            .and_then(|p| p.extensions.get::<CspNonce>().cloned());
+        if let Some(CspNonce(n)) = nonce {
+            provide_context(Nonce::from_value(n));
+        }
+    }
+}
+
+async fn server_fn_handler(State(state): State<AppState>, req: Request<Body>) -> impl IntoResponse {
+    handle_server_fns_with_context(leptos_context(state), req).await
+}
+
+pub fn build_app(state: AppState) -> Router {
+    let options = state.leptos_options.clone();
+    let routes = generate_route_list(app::App);
+    let security = Arc::new(SecurityConfig {
+        hsts: state.config.public_url.starts_with("https://"),
+        dev_reload: (options.env == Env::DEV).then(|| format!("ws://{}:{}", state.config.host, options.reload_port)),
+    });
+    let shell_options = options.clone();
+    let fallback_options = options.clone();
+
+    Router::new()
+        .route("/healthz", get(crate::health::healthz))
+        .route("/readyz", get(crate::health::readyz))
+        .route("/api/{*fn_name}", get(server_fn_handler).post(server_fn_handler))
+        .leptos_routes_with_context(&state, routes, leptos_context(state.clone()), move || {
+            app::shell(shell_options.clone())
+        })
+        .nest_service("/pkg", crate::assets::pkg_service::<()>(&options))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(leptos_context(state.clone()), move |_| {
+            app::shell(fallback_options.clone())
+        }))
+        // Layers run outside-in from the bottom: request id, tracing, compression, headers,
+        // origin check, session, dashboard guard, then the route.
+        .layer(middleware::from_fn(security::dashboard_guard))
+        .layer(middleware::from_fn_with_state(state.clone(), app::auth::ssr::session_middleware))
+        .layer(middleware::from_fn(security::same_origin_only))
+        .layer(middleware::from_fn_with_state(security, security::security_headers))
+        .layer(CompressionLayer::new())
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
+            let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Connects, migrates, seeds (when SEED_DEMO=true), starts the worker and serves until Ctrl-C
+/// or SIGTERM, then lets in-flight requests finish.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let pool = crate::db::connect(&config).await?;
+    crate::db::migrate(&pool).await?;
+    if config.seed_demo {
+        crate::seed::seed_demo(&pool).await?;
+    }
+    let options = leptos_options(&config);
+    let addr = config.socket_addr();
+    let public_url = config.public_url.clone();
+    let state = AppState::new(options, pool, config);
+    let worker = crate::worker::spawn(state.clone())?;
+    let app = build_app(state);
+
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!("Bizmaat is serving on {public_url} (listening on {addr})");
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    worker.abort();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}

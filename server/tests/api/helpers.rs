@@ -1,0 +1,233 @@
+//! `spawn_app()`: builds the real application with a fresh database cloned from a migrated
+//! template, serves it on 127.0.0.1:0 and hands back a client that keeps cookies.
+
+use app::config::Config;
+use app::state::AppState;
+use reqwest::header::{HeaderMap, HeaderValue};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Connection, Executor, PgConnection, PgPool};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use tokio::sync::OnceCell;
+
+pub const PASSWORD: &str = "a long enough secret";
+
+fn server_url() -> String {
+    let url = std::env::var("TEST_DATABASE_URL")
+        .or_else(|_| std::env::var("DATABASE_URL"))
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    // Keep scheme, credentials, host and port; databases are chosen per test.
+    match url.rfind('/') {
+        Some(i) if i > "postgres://".len() => url[..i].to_string(),
+        _ => url,
+    }
+}
+
+static TEMPLATE: OnceCell<String> = OnceCell::const_new();
+
+/// A database with every migration applied, created once per migration set and reused as the
+/// template for each test's own database (copying it is much faster than migrating).
+async fn template() -> &'static str {
+    TEMPLATE
+        .get_or_init(|| async {
+            let checksum: String = server::db::MIGRATOR
+                .iter()
+                .map(|m| format!("{}{}", m.version, hex_short(&m.checksum)))
+                .collect::<String>();
+            let name = format!("bizmaat_tpl_{:016x}", fxhash(&checksum));
+            let mut admin = PgConnection::connect(&format!("{}/postgres", server_url())).await.expect(
+                "cannot reach PostgreSQL for tests: set TEST_DATABASE_URL (see README, Testing)",
+            );
+            // Several test processes may start at once: one builds the template, others wait.
+            admin.execute("select pg_advisory_lock(74123)").await.unwrap();
+            let exists: bool = sqlx::query_scalar("select exists(select 1 from pg_database where datname = $1)")
+                .bind(&name)
+                .fetch_one(&mut admin)
+                .await
+                .unwrap();
+            if !exists {
+                exec(&mut admin, format!(r#"create database "{name}_tmp""#)).await.ok();
+                let pool = PgPool::connect(&format!("{}/{name}_tmp", server_url())).await.unwrap();
+                server::db::migrate(&pool).await.expect("migrations apply to a fresh database");
+                pool.close().await;
+                exec(&mut admin, format!(r#"alter database "{name}_tmp" rename to "{name}""#)).await.unwrap();
+            }
+            admin.execute("select pg_advisory_unlock(74123)").await.unwrap();
+            name
+        })
+        .await
+}
+
+fn hex_short(bytes: &[u8]) -> String {
+    bytes.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+fn fxhash(s: &str) -> u64 {
+    s.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3))
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub pool: PgPool,
+    pub client: reqwest::Client,
+    db_name: String,
+}
+
+/// Options for a test app: extra configuration variables.
+#[derive(Default)]
+pub struct Opts {
+    pub env: Vec<(&'static str, String)>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Opts::default()).await
+}
+
+pub async fn spawn_app_with(opts: Opts) -> TestApp {
+    let template = template().await;
+    let db_name = format!("bizmaat_test_{}", uuid::Uuid::now_v7().simple());
+    let mut admin = PgConnection::connect(&format!("{}/postgres", server_url())).await.unwrap();
+    exec(&mut admin, format!(r#"create database "{db_name}" template "{template}""#)).await.unwrap();
+    admin.close().await.ok();
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let base = format!("http://{addr}");
+    let mut vars: HashMap<String, String> = HashMap::from([
+        ("DATABASE_URL".into(), format!("{}/{db_name}", server_url())),
+        ("PUBLIC_URL".into(), base.clone()),
+        ("PORT".into(), addr.port().to_string()),
+        ("APP_ENV".into(), "development".into()),
+    ]);
+    for (k, v) in opts.env {
+        vars.insert(k.to_string(), v);
+    }
+    let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("test configuration is valid");
+    let pool = PgPoolOptions::new().max_connections(5).connect(&vars["DATABASE_URL"]).await.unwrap();
+    let state = AppState::new(server::startup::leptos_options(&config), pool.clone(), config.clone());
+    serve(listener, state);
+    TestApp { base, pool, client: client(), db_name }
+}
+
+pub fn serve(listener: tokio::net::TcpListener, state: AppState) {
+    let router = server::startup::build_app(state);
+    tokio::spawn(async move {
+        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
+    });
+}
+
+/// A browser-like client: keeps cookies, does not follow redirects (tests look at them).
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let name = self.db_name.clone();
+        let url = format!("{}/postgres", server_url());
+        // Drop runs outside async: a short-lived thread with its own runtime removes the database.
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                if let Ok(mut c) = PgConnection::connect(&url).await {
+                    let _ = exec(&mut c, format!(r#"drop database if exists "{name}" with (force)"#)).await;
+                }
+            });
+        })
+        .join()
+        .ok();
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// Calls a server function the way the hydrated app does (form-encoded, JSON answer).
+    pub async fn call(&self, endpoint: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        call_with(&self.client, &self.url(&format!("/api/{endpoint}")), form).await
+    }
+
+    /// Signs up a merchant with this app's client; returns the email used.
+    pub async fn signup(&self, name: &str) -> String {
+        let email = format!("{}@example.com", name.to_lowercase().replace(' ', "."));
+        let res = self.call("signup", &signup_form(name, &email)).await;
+        assert_eq!(res.status(), 200, "signup failed: {}", res.text().await.unwrap());
+        email
+    }
+
+    pub async fn login_with(&self, client: &reqwest::Client, email: &str, password: &str) -> reqwest::Response {
+        call_with(client, &self.url("/api/login"), &[("email", email), ("password", password)]).await
+    }
+
+    /// The signed-in merchant's email as `/api/me` reports it, or None when signed out.
+    pub async fn me(&self, client: &reqwest::Client) -> Option<String> {
+        let res = call_with(client, &self.url("/api/me"), &[]).await;
+        assert_eq!(res.status(), 200);
+        let body: serde_json::Value = res.json().await.unwrap();
+        body.get("email").and_then(|e| e.as_str()).map(str::to_owned)
+    }
+
+    /// The newest email in the outbox to this address.
+    pub async fn last_email_to(&self, to: &str) -> String {
+        sqlx::query_scalar("select body_text from email_outbox where to_address = $1 order by created_at desc limit 1")
+            .bind(to)
+            .fetch_one(&self.pool)
+            .await
+            .expect("an email was queued")
+    }
+}
+
+pub async fn call_with(client: &reqwest::Client, url: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    client.post(url).form(form).send().await.unwrap()
+}
+
+pub fn signup_form<'a>(name: &'a str, email: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("full_name", name),
+        ("email", email),
+        ("business_name", "Test Traders"),
+        ("password", PASSWORD),
+        ("adult", "on"),
+        ("accept_policy", "on"),
+    ]
+}
+
+/// The value of one cookie set by a response.
+pub fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.split(';').next()?.strip_prefix(&format!("{name}=")).map(str::to_owned))
+}
+
+/// A client that presents only the given cookie header (like a device that kept just that).
+pub fn client_with_cookie(cookie: &str) -> reqwest::Client {
+    let mut headers = HeaderMap::new();
+    headers.insert("cookie", HeaderValue::from_str(cookie).unwrap());
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+pub async fn json(res: reqwest::Response) -> serde_json::Value {
+    let text = res.text().await.unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+}
+
+/// Runs one administrative statement built at run time (database names cannot be bound).
+async fn exec(conn: &mut PgConnection, sql: String) -> Result<(), sqlx::Error> {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(conn).await.map(|_| ())
+}
