@@ -65,7 +65,16 @@ impl FromServerFnError for ApiError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        ApiError::Request(value.to_string())
+        let api = match &value {
+            // A form that lacks a field or carries garbage: say so instead of a bare 500.
+            ServerFnErrorErr::Args(detail) | ServerFnErrorErr::Deserialization(detail) => {
+                ApiError::Request(format!("the form was incomplete or malformed ({detail})"))
+            }
+            other => ApiError::Request(other.to_string()),
+        };
+        #[cfg(feature = "ssr")]
+        server::set_server_fn_status(&api);
+        api
     }
 }
 
@@ -139,7 +148,7 @@ mod server {
     /// Server functions answer with the real HTTP status (404, 422, 429, …) when called by
     /// script. A plain HTML form post must stay a 302 back to the form (server_fn puts the
     /// error into the URL for the page to show), so the status is left alone there.
-    fn set_server_fn_status(err: &ApiError) {
+    pub(super) fn set_server_fn_status(err: &ApiError) {
         use leptos::prelude::use_context;
         let (Some(parts), Some(res)) = (
             use_context::<http::request::Parts>(),

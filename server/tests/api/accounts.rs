@@ -260,10 +260,20 @@ async fn account_profile_and_email_changes() {
 #[tokio::test]
 async fn account_functions_need_a_session() {
     let app = spawn_app().await;
-    for endpoint in ["account/profile", "account/email", "account/password", "logout-all"] {
-        let res = app.call(endpoint, &[("full_name", "x"), ("business_name", "y")]).await;
+    let calls: [(&str, &[(&str, &str)]); 4] = [
+        ("account/profile", &[("full_name", "x"), ("business_name", "y")]),
+        ("account/email", &[("email", "a@example.com"), ("current_password", "x")]),
+        ("account/password", &[("current_password", "x"), ("new_password", "y")]),
+        ("logout-all", &[]),
+    ];
+    for (endpoint, form) in calls {
+        let res = app.call(endpoint, form).await;
         assert_eq!(res.status(), 401, "{endpoint}");
     }
+    // A form missing its fields is a client mistake with a readable reason, not a 500.
+    let res = app.call("account/email", &[]).await;
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("incomplete"));
 }
 
 #[tokio::test]
