@@ -59,12 +59,21 @@ impl Config {
 
     /// Builds the configuration from any lookup, so tests can pass their own values.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |k: &str| get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let get = |k: &str| {
+            get(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
 
         let app_env = match get("APP_ENV").as_deref() {
             None | Some("development") => AppEnv::Development,
             Some("production") => AppEnv::Production,
-            Some(other) => return Err(err("APP_ENV", format!("expected development or production, got {other:?}"))),
+            Some(other) => {
+                return Err(err(
+                    "APP_ENV",
+                    format!("expected development or production, got {other:?}"),
+                ));
+            }
         };
         let host: IpAddr = parse(&get, "HOST", "127.0.0.1")?;
         let port: u16 = parse(&get, "PORT", "3000")?;
@@ -73,30 +82,57 @@ impl Config {
             .trim_end_matches('/')
             .to_string();
         if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
-            return Err(err("PUBLIC_URL", "must start with http:// or https://".into()));
+            return Err(err(
+                "PUBLIC_URL",
+                "must start with http:// or https://".into(),
+            ));
         }
-        let database_url = get("DATABASE_URL")
-            .ok_or_else(|| err("DATABASE_URL", "is not set (e.g. postgres://postgres@127.0.0.1:5432/bizmaat)".into()))?;
+        let database_url = get("DATABASE_URL").ok_or_else(|| {
+            err(
+                "DATABASE_URL",
+                "is not set (e.g. postgres://postgres@127.0.0.1:5432/bizmaat)".into(),
+            )
+        })?;
         let jwt_secret = match (get("JWT_SECRET"), app_env) {
-            (Some(s), _) if s.len() < 32 => return Err(err("JWT_SECRET", "must be at least 32 characters".into())),
+            (Some(s), _) if s.len() < 32 => {
+                return Err(err("JWT_SECRET", "must be at least 32 characters".into()));
+            }
             (Some(s), _) => s,
             (None, AppEnv::Development) => DEV_JWT_SECRET.to_string(),
-            (None, AppEnv::Production) => return Err(err("JWT_SECRET", "is required in production".into())),
+            (None, AppEnv::Production) => {
+                return Err(err("JWT_SECRET", "is required in production".into()));
+            }
         };
         // Browsers only accept `Secure` cookies over HTTPS, except on the loopback address, where
         // our test client would drop them: so the flag is relaxed only for http://127.0.0.1 / localhost.
-        let loopback_http = public_url.starts_with("http://127.0.0.1") || public_url.starts_with("http://localhost");
+        let loopback_http = public_url.starts_with("http://127.0.0.1")
+            || public_url.starts_with("http://localhost");
         let cookie_secure = match get("COOKIE_SECURE").as_deref() {
             None => !loopback_http,
             Some("true") => true,
             Some("false") if loopback_http || app_env == AppEnv::Development => false,
-            Some("false") => return Err(err("COOKIE_SECURE", "may be false only for a loopback PUBLIC_URL or in development".into())),
-            Some(other) => return Err(err("COOKIE_SECURE", format!("expected true or false, got {other:?}"))),
+            Some("false") => {
+                return Err(err(
+                    "COOKIE_SECURE",
+                    "may be false only for a loopback PUBLIC_URL or in development".into(),
+                ));
+            }
+            Some(other) => {
+                return Err(err(
+                    "COOKIE_SECURE",
+                    format!("expected true or false, got {other:?}"),
+                ));
+            }
         };
         let log_format = match get("LOG_FORMAT").as_deref() {
             None | Some("pretty") => LogFormat::Pretty,
             Some("json") => LogFormat::Json,
-            Some(other) => return Err(err("LOG_FORMAT", format!("expected pretty or json, got {other:?}"))),
+            Some(other) => {
+                return Err(err(
+                    "LOG_FORMAT",
+                    format!("expected pretty or json, got {other:?}"),
+                ));
+            }
         };
         Ok(Config {
             app_env,
@@ -110,11 +146,17 @@ impl Config {
             refresh_token_ttl_days: parse(&get, "REFRESH_TOKEN_TTL_DAYS", "30")?,
             cookie_secure,
             smtp_url: get("SMTP_URL").map(Into::into),
-            mail_from: get("MAIL_FROM").unwrap_or_else(|| "Bizmaat <no-reply@bizmaat.local>".into()),
-            privacy_contact_email: get("PRIVACY_CONTACT_EMAIL").unwrap_or_else(|| "privacy@bizmaat.example".into()),
+            mail_from: get("MAIL_FROM")
+                .unwrap_or_else(|| "Bizmaat <no-reply@bizmaat.local>".into()),
+            privacy_contact_email: get("PRIVACY_CONTACT_EMAIL")
+                .unwrap_or_else(|| "privacy@bizmaat.example".into()),
             login_attempts_per_minute: parse(&get, "RATE_LIMIT_LOGIN_PER_MINUTE", "10")?,
             signup_attempts_per_hour: parse(&get, "RATE_LIMIT_SIGNUP_PER_HOUR", "20")?,
-            password_reset_requests_per_hour: parse(&get, "RATE_LIMIT_PASSWORD_RESET_PER_HOUR", "5")?,
+            password_reset_requests_per_hour: parse(
+                &get,
+                "RATE_LIMIT_PASSWORD_RESET_PER_HOUR",
+                "5",
+            )?,
             trust_proxy_headers: parse(&get, "TRUST_PROXY_HEADERS", "false")?,
             log_format,
             seed_demo: parse(&get, "SEED_DEMO", "false")?,
@@ -143,7 +185,8 @@ where
     T::Err: std::fmt::Display,
 {
     let raw = get(var).unwrap_or_else(|| default.to_string());
-    raw.parse().map_err(|e| err(var, format!("cannot read {raw:?}: {e}")))
+    raw.parse()
+        .map_err(|e| err(var, format!("cannot read {raw:?}: {e}")))
 }
 
 #[cfg(test)]
@@ -153,8 +196,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -169,15 +214,29 @@ mod tests {
     #[test]
     fn errors_name_the_variable() {
         assert_eq!(cfg(&[]).unwrap_err().var, "DATABASE_URL");
-        assert_eq!(cfg(&[("DATABASE_URL", "x"), ("PORT", "abc")]).unwrap_err().var, "PORT");
+        assert_eq!(
+            cfg(&[("DATABASE_URL", "x"), ("PORT", "abc")])
+                .unwrap_err()
+                .var,
+            "PORT"
+        );
         let prod = cfg(&[("DATABASE_URL", "x"), ("APP_ENV", "production")]).unwrap_err();
         assert_eq!(prod.var, "JWT_SECRET");
-        assert_eq!(cfg(&[("DATABASE_URL", "x"), ("JWT_SECRET", "short")]).unwrap_err().var, "JWT_SECRET");
+        assert_eq!(
+            cfg(&[("DATABASE_URL", "x"), ("JWT_SECRET", "short")])
+                .unwrap_err()
+                .var,
+            "JWT_SECRET"
+        );
     }
 
     #[test]
     fn https_public_url_forces_secure_cookies() {
-        let c = cfg(&[("DATABASE_URL", "x"), ("PUBLIC_URL", "https://shop.example/")]).unwrap();
+        let c = cfg(&[
+            ("DATABASE_URL", "x"),
+            ("PUBLIC_URL", "https://shop.example/"),
+        ])
+        .unwrap();
         assert!(c.cookie_secure);
         assert_eq!(c.public_url, "https://shop.example");
         let e = cfg(&[

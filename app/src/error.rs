@@ -161,18 +161,19 @@ mod server {
             .get(http::header::ACCEPT)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("text/html"));
-        if !html_form && parts.uri.path().starts_with("/api/") {
-            if let Ok(code) = StatusCode::from_u16(err.status_code()) {
-                res.set_status(code);
-            }
+        if !html_form
+            && parts.uri.path().starts_with("/api/")
+            && let Ok(code) = StatusCode::from_u16(err.status_code())
+        {
+            res.set_status(code);
         }
     }
 
     impl IntoResponse for AppError {
         fn into_response(self) -> Response {
             let api = self.into_api();
-            let status =
-                StatusCode::from_u16(api.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let status = StatusCode::from_u16(api.status_code())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let body = match &api {
                 ApiError::Validation(fields) => {
                     serde_json::json!({ "error": api.to_string(), "fields": fields })

@@ -19,7 +19,7 @@ pub mod request;
 pub mod state;
 
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, provide_meta_context};
+use leptos_meta::provide_meta_context;
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
 
@@ -36,7 +36,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="stylesheet" id="leptos" href=css_href(&options)/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
-                <MetaTags/>
+                <leptos_meta::MetaTags/>
             </head>
             <body>
                 <App/>
@@ -54,8 +54,10 @@ fn css_href(options: &LeptosOptions) -> String {
         static CSS_HASH: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
         let hash = CSS_HASH.get_or_init(|| {
             let exe = std::env::current_exe().ok()?;
-            let text = std::fs::read_to_string(exe.parent()?.join(options.hash_file.as_ref())).ok()?;
-            text.lines().find_map(|l| l.trim().strip_prefix("css:").map(|h| h.trim().to_string()))
+            let text =
+                std::fs::read_to_string(exe.parent()?.join(options.hash_file.as_ref())).ok()?;
+            text.lines()
+                .find_map(|l| l.trim().strip_prefix("css:").map(|h| h.trim().to_string()))
         });
         if let Some(h) = hash {
             name = format!("{name}.{h}");

@@ -11,12 +11,17 @@ use leptos::prelude::use_context;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 fn parts() -> AppResult<Parts> {
-    use_context::<Parts>().ok_or_else(|| AppError::Internal(anyhow::anyhow!("request parts missing from context")))
+    use_context::<Parts>()
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("request parts missing from context")))
 }
 
 /// The merchant behind this request, or 401. The only source of tenant ids for dashboard data.
 pub fn require_session() -> AppResult<Session> {
-    parts()?.extensions.get::<Session>().copied().ok_or(AppError::Unauthorized)
+    parts()?
+        .extensions
+        .get::<Session>()
+        .copied()
+        .ok_or(AppError::Unauthorized)
 }
 
 pub fn optional_session() -> Option<Session> {
@@ -50,8 +55,12 @@ pub fn request_ip() -> AppResult<IpAddr> {
 }
 
 pub fn user_agent() -> Option<String> {
-    use_context::<Parts>()
-        .and_then(|p| p.headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned))
+    use_context::<Parts>().and_then(|p| {
+        p.headers
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    })
 }
 
 pub fn set_cookies(cookies: impl IntoIterator<Item = HeaderValue>) {

@@ -20,7 +20,12 @@ pub struct AppState {
 impl AppState {
     pub fn new(leptos_options: LeptosOptions, pool: PgPool, config: Config) -> Self {
         let limits = Arc::new(RateLimits::new(&config));
-        AppState { leptos_options, pool, config: Arc::new(config), limits }
+        AppState {
+            leptos_options,
+            pool,
+            config: Arc::new(config),
+            limits,
+        }
     }
 }
 

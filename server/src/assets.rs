@@ -16,7 +16,7 @@ pub fn pkg_service<S: Clone + Send + Sync + 'static>(options: &LeptosOptions) ->
     } else {
         HeaderValue::from_static("no-cache")
     };
-    Router::new().fallback_service(ServeDir::new(dir).precompressed_br().precompressed_gzip()).layer(
-        SetResponseHeaderLayer::overriding(CACHE_CONTROL, cache),
-    )
+    Router::new()
+        .fallback_service(ServeDir::new(dir).precompressed_br().precompressed_gzip())
+        .layer(SetResponseHeaderLayer::overriding(CACHE_CONTROL, cache))
 }

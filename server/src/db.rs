@@ -11,10 +11,10 @@ pub async fn connect(config: &app::config::Config) -> anyhow::Result<PgPool> {
     let url = config.database_url.expose_secret();
     // A fresh machine has a server but not our database yet: create it rather than fail.
     // Errors here are ignored on purpose; the connect below reports the real problem.
-    if let Ok(false) = sqlx::Postgres::database_exists(url).await {
-        if let Err(e) = sqlx::Postgres::create_database(url).await {
-            tracing::warn!(error = %e, "could not create the database named by DATABASE_URL");
-        }
+    if let Ok(false) = sqlx::Postgres::database_exists(url).await
+        && let Err(e) = sqlx::Postgres::create_database(url).await
+    {
+        tracing::warn!(error = %e, "could not create the database named by DATABASE_URL");
     }
     PgPoolOptions::new()
         .max_connections(config.database_max_connections)
@@ -25,5 +25,8 @@ pub async fn connect(config: &app::config::Config) -> anyhow::Result<PgPool> {
 }
 
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
-    MIGRATOR.run(pool).await.context("applying database migrations")
+    MIGRATOR
+        .run(pool)
+        .await
+        .context("applying database migrations")
 }

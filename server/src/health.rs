@@ -13,18 +13,29 @@ pub async fn healthz() -> impl IntoResponse {
 }
 
 pub async fn readyz(State(pool): State<PgPool>) -> impl IntoResponse {
-    let expected = crate::db::MIGRATOR.iter().filter(|m| m.migration_type.is_up_migration()).count() as i64;
+    let expected = crate::db::MIGRATOR
+        .iter()
+        .filter(|m| m.migration_type.is_up_migration())
+        .count() as i64;
     let applied: Result<i64, sqlx::Error> =
-        sqlx::query_scalar("select count(*) from _sqlx_migrations where success").fetch_one(&pool).await;
+        sqlx::query_scalar("select count(*) from _sqlx_migrations where success")
+            .fetch_one(&pool)
+            .await;
     match applied {
-        Ok(n) if n >= expected => (StatusCode::OK, Json(json!({ "status": "ready", "migrations": n }))),
+        Ok(n) if n >= expected => (
+            StatusCode::OK,
+            Json(json!({ "status": "ready", "migrations": n })),
+        ),
         Ok(n) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({ "status": "migrations pending", "applied": n, "expected": expected })),
         ),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "database unavailable" })))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "database unavailable" })),
+            )
         }
     }
 }

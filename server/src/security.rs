@@ -20,7 +20,11 @@ pub struct SecurityConfig {
     pub dev_reload: Option<String>,
 }
 
-pub async fn security_headers(State(cfg): State<std::sync::Arc<SecurityConfig>>, mut req: Request, next: Next) -> Response {
+pub async fn security_headers(
+    State(cfg): State<std::sync::Arc<SecurityConfig>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let mut bytes = [0u8; 16];
     rand::rng().fill_bytes(&mut bytes);
     let nonce = base64::engine::general_purpose::STANDARD.encode(bytes);
@@ -39,13 +43,28 @@ pub async fn security_headers(State(cfg): State<std::sync::Arc<SecurityConfig>>,
     if let Ok(v) = HeaderValue::from_str(&csp) {
         h.insert(header::CONTENT_SECURITY_POLICY, v);
     }
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("strict-origin-when-cross-origin"));
-    h.insert("permissions-policy", HeaderValue::from_static("camera=(), microphone=(), geolocation=()"));
-    h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("strict-origin-when-cross-origin"),
+    );
+    h.insert(
+        "permissions-policy",
+        HeaderValue::from_static("camera=(), microphone=(), geolocation=()"),
+    );
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
     if cfg.hsts {
-        h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000; includeSubDomains"));
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
     }
     res
 }
@@ -74,7 +93,9 @@ pub async fn same_origin_only(req: Request, next: Next) -> Response {
 fn is_same_origin(headers: &axum::http::HeaderMap) -> bool {
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-        let origin_host = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
+        let origin_host = origin
+            .strip_prefix("https://")
+            .or_else(|| origin.strip_prefix("http://"));
         return matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h));
     }
     match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
@@ -88,7 +109,11 @@ pub async fn dashboard_guard(req: Request, next: Next) -> Response {
     let path = req.uri().path();
     let is_dashboard = path == "/dashboard" || path.starts_with("/dashboard/");
     if is_dashboard && req.extensions().get::<Session>().is_none() {
-        let wanted = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/dashboard");
+        let wanted = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/dashboard");
         let next_param: String = url_encode(wanted);
         return Redirect::to(&format!("/login?next={next_param}")).into_response();
     }
@@ -100,7 +125,9 @@ pub async fn dashboard_guard(req: Request, next: Next) -> Response {
 fn url_encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -121,16 +148,34 @@ mod tests {
 
     #[test]
     fn origin_must_match_host() {
-        assert!(is_same_origin(&headers(&[("host", "shop.example"), ("origin", "https://shop.example")])));
-        assert!(!is_same_origin(&headers(&[("host", "shop.example"), ("origin", "https://evil.example")])));
-        assert!(!is_same_origin(&headers(&[("host", "shop.example"), ("origin", "null")])));
-        assert!(!is_same_origin(&headers(&[("host", "shop.example"), ("sec-fetch-site", "cross-site")])));
-        assert!(is_same_origin(&headers(&[("host", "shop.example"), ("sec-fetch-site", "same-origin")])));
+        assert!(is_same_origin(&headers(&[
+            ("host", "shop.example"),
+            ("origin", "https://shop.example")
+        ])));
+        assert!(!is_same_origin(&headers(&[
+            ("host", "shop.example"),
+            ("origin", "https://evil.example")
+        ])));
+        assert!(!is_same_origin(&headers(&[
+            ("host", "shop.example"),
+            ("origin", "null")
+        ])));
+        assert!(!is_same_origin(&headers(&[
+            ("host", "shop.example"),
+            ("sec-fetch-site", "cross-site")
+        ])));
+        assert!(is_same_origin(&headers(&[
+            ("host", "shop.example"),
+            ("sec-fetch-site", "same-origin")
+        ])));
         assert!(is_same_origin(&headers(&[("host", "shop.example")])));
     }
 
     #[test]
     fn encodes_next() {
-        assert_eq!(url_encode("/dashboard/account?x=1&y=2"), "/dashboard/account%3Fx%3D1%26y%3D2");
+        assert_eq!(
+            url_encode("/dashboard/account?x=1&y=2"),
+            "/dashboard/account%3Fx%3D1%26y%3D2"
+        );
     }
 }

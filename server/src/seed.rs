@@ -9,10 +9,11 @@ pub const DEMO_PASSWORD: &str = "demo-shop-2026";
 pub const DEMO_SHOP_NAME: &str = "Lagos Looms";
 
 pub async fn seed_demo(pool: &PgPool) -> anyhow::Result<()> {
-    let exists: bool = sqlx::query_scalar("select exists(select 1 from merchants where lower(email) = $1)")
-        .bind(DEMO_EMAIL)
-        .fetch_one(pool)
-        .await?;
+    let exists: bool =
+        sqlx::query_scalar("select exists(select 1 from merchants where lower(email) = $1)")
+            .bind(DEMO_EMAIL)
+            .fetch_one(pool)
+            .await?;
     if exists {
         tracing::info!("demo shop already present");
     } else {
@@ -31,7 +32,9 @@ pub async fn seed_demo(pool: &PgPool) -> anyhow::Result<()> {
         .bind(app::policy::PRIVACY_POLICY_VERSION)
         .execute(&mut *tx)
         .await?;
-        app::auth::ssr::create_shop(&mut tx, merchant_id, DEMO_SHOP_NAME).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        app::auth::ssr::create_shop(&mut tx, merchant_id, DEMO_SHOP_NAME)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         tx.commit().await?;
         tracing::info!("demo shop created");
     }

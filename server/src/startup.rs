@@ -26,13 +26,25 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn leptos_options(config: &Config) -> LeptosOptions {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     LeptosOptions::builder()
-        .output_name(env("LEPTOS_OUTPUT_NAME").unwrap_or_else(|| option_env!("LEPTOS_OUTPUT_NAME").unwrap_or("bizmaat").to_string()))
+        .output_name(env("LEPTOS_OUTPUT_NAME").unwrap_or_else(|| {
+            option_env!("LEPTOS_OUTPUT_NAME")
+                .unwrap_or("bizmaat")
+                .to_string()
+        }))
         .site_root(env("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()))
         .site_pkg_dir(env("LEPTOS_SITE_PKG_DIR").unwrap_or_else(|| "pkg".into()))
         .site_addr(config.socket_addr())
-        .reload_port(env("LEPTOS_RELOAD_PORT").and_then(|p| p.parse().ok()).unwrap_or(3001))
+        .reload_port(
+            env("LEPTOS_RELOAD_PORT")
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(3001),
+        )
         .hash_files(env("LEPTOS_HASH_FILES").is_some_and(|v| v == "true"))
-        .env(if config.is_development() { Env::DEV } else { Env::PROD })
+        .env(if config.is_development() {
+            Env::DEV
+        } else {
+            Env::PROD
+        })
         .build()
 }
 
@@ -57,7 +69,8 @@ pub fn build_app(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
     let security = Arc::new(SecurityConfig {
         hsts: state.config.public_url.starts_with("https://"),
-        dev_reload: (options.env == Env::DEV).then(|| format!("ws://{}:{}", state.config.host, options.reload_port)),
+        dev_reload: (options.env == Env::DEV)
+            .then(|| format!("ws://{}:{}", state.config.host, options.reload_port)),
     });
     let shell_options = options.clone();
     let fallback_options = options.clone();
@@ -106,9 +119,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("Bizmaat is serving on {public_url} (listening on {addr})");
-    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     worker.abort();
     tracing::info!("stopped");
     Ok(())
@@ -120,7 +136,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

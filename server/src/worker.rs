@@ -9,7 +9,9 @@ use tokio::task::JoinHandle;
 pub fn spawn(state: AppState) -> anyhow::Result<JoinHandle<()>> {
     let mailer = Mailer::from_config(&state.config)?;
     if mailer.is_none() {
-        tracing::info!("SMTP_URL not set: email stays in the outbox (see /dev/mailbox in development)");
+        tracing::info!(
+            "SMTP_URL not set: email stays in the outbox (see /dev/mailbox in development)"
+        );
     }
     Ok(tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(2));
@@ -17,12 +19,12 @@ pub fn spawn(state: AppState) -> anyhow::Result<JoinHandle<()>> {
         loop {
             tick.tick().await;
             n += 1;
-            if let Some(m) = &mailer {
-                if let Err(e) = m.deliver_batch(&state.pool, 20).await {
-                    tracing::warn!(error = ?e, "email worker round failed");
-                }
+            if let Some(m) = &mailer
+                && let Err(e) = m.deliver_batch(&state.pool, 20).await
+            {
+                tracing::warn!(error = ?e, "email worker round failed");
             }
-            if n % 30 == 0 {
+            if n.is_multiple_of(30) {
                 state.limits.prune();
             }
         }

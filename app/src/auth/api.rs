@@ -22,7 +22,14 @@ pub async fn signup(
     accept_policy: Option<String>,
 ) -> Result<(), ApiError> {
     let state = use_state()?;
-    let input = super::SignupInput { full_name, email, business_name, password, adult, accept_policy };
+    let input = super::SignupInput {
+        full_name,
+        email,
+        business_name,
+        password,
+        adult,
+        accept_policy,
+    };
     let issued = ssr::signup(&state, input, request_ip()?, user_agent().as_deref()).await?;
     set_cookies(ssr::session_cookies(&state.config, &issued));
     leptos_axum::redirect("/dashboard");
@@ -32,7 +39,14 @@ pub async fn signup(
 #[server(endpoint = "login")]
 pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), ApiError> {
     let state = use_state()?;
-    let issued = ssr::login(&state, &email, password, request_ip()?, user_agent().as_deref()).await?;
+    let issued = ssr::login(
+        &state,
+        &email,
+        password,
+        request_ip()?,
+        user_agent().as_deref(),
+    )
+    .await?;
     set_cookies(ssr::session_cookies(&state.config, &issued));
     leptos_axum::redirect(&super::safe_next(next.as_deref()));
     Ok(())
@@ -53,7 +67,11 @@ pub async fn logout() -> Result<(), ApiError> {
 pub async fn logout_all() -> Result<(), ApiError> {
     let state = use_state()?;
     let session = require_session()?;
-    let mut conn = state.pool.acquire().await.map_err(crate::error::AppError::from)?;
+    let mut conn = state
+        .pool
+        .acquire()
+        .await
+        .map_err(crate::error::AppError::from)?;
     ssr::logout_everywhere(&mut conn, session.merchant_id).await?;
     set_cookies(ssr::clear_cookies(&state.config));
     leptos_axum::redirect("/login");
@@ -78,7 +96,10 @@ pub async fn get_current_user() -> Result<Option<CurrentUser>, ApiError> {
 pub async fn forgot_password(email: String) -> Result<String, ApiError> {
     let state = use_state()?;
     ssr::request_password_reset(&state, &email).await?;
-    Ok("If an account uses that email, a reset link is on its way. It works once, for one hour.".into())
+    Ok(
+        "If an account uses that email, a reset link is on its way. It works once, for one hour."
+            .into(),
+    )
 }
 
 #[server(endpoint = "reset-password")]
@@ -107,11 +128,20 @@ pub async fn change_email(email: String, current_password: String) -> Result<Str
 }
 
 #[server(endpoint = "account/password")]
-pub async fn change_password(current_password: String, new_password: String) -> Result<String, ApiError> {
+pub async fn change_password(
+    current_password: String,
+    new_password: String,
+) -> Result<String, ApiError> {
     let state = use_state()?;
     let session = require_session()?;
-    let issued =
-        ssr::change_password(&state, session.merchant_id, current_password, new_password, user_agent().as_deref()).await?;
+    let issued = ssr::change_password(
+        &state,
+        session.merchant_id,
+        current_password,
+        new_password,
+        user_agent().as_deref(),
+    )
+    .await?;
     set_cookies(ssr::session_cookies(&state.config, &issued));
     Ok("Password changed. Every other device has been logged out.".into())
 }

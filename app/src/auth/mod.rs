@@ -62,7 +62,11 @@ pub fn validate_email(email: &str) -> Result<(), String> {
         }
         None => false,
     };
-    if valid { Ok(()) } else { Err("Enter an email address like name@example.com.".into()) }
+    if valid {
+        Ok(())
+    } else {
+        Err("Enter an email address like name@example.com.".into())
+    }
 }
 
 pub fn validate_name(value: &str, what: &str) -> Result<(), String> {
@@ -71,7 +75,9 @@ pub fn validate_name(value: &str, what: &str) -> Result<(), String> {
         return Err(format!("Enter your {what}."));
     }
     if value.chars().count() > MAX_NAME_LEN {
-        return Err(format!("Your {what} can be at most {MAX_NAME_LEN} characters."));
+        return Err(format!(
+            "Your {what} can be at most {MAX_NAME_LEN} characters."
+        ));
     }
     if value.chars().any(char::is_control) {
         return Err(format!("Your {what} contains characters we cannot store."));
@@ -113,11 +119,18 @@ pub fn validate_signup(input: &SignupInput) -> FieldErrors {
     };
     check("full_name", validate_name(&input.full_name, "full name"));
     check("email", validate_email(&input.email));
-    check("business_name", validate_name(&input.business_name, "business name"));
+    check(
+        "business_name",
+        validate_name(&input.business_name, "business name"),
+    );
     check("password", validate_password(&input.password, &input.email));
     check(
         "adult",
-        if input.adult.is_some() { Ok(()) } else { Err("You must be 18 or older to use Bizmaat.".into()) },
+        if input.adult.is_some() {
+            Ok(())
+        } else {
+            Err("You must be 18 or older to use Bizmaat.".into())
+        },
     );
     check(
         "accept_policy",
@@ -160,10 +173,14 @@ mod tests {
 
     #[test]
     fn each_field_is_checked() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut SignupInput)>)> = vec![
+        type Breaks = Box<dyn Fn(&mut SignupInput)>;
+        let cases: Vec<(&str, Breaks)> = vec![
             ("full_name", Box::new(|i| i.full_name = "  ".into())),
             ("email", Box::new(|i| i.email = "amina@".into())),
-            ("business_name", Box::new(|i| i.business_name = "x".repeat(101))),
+            (
+                "business_name",
+                Box::new(|i| i.business_name = "x".repeat(101)),
+            ),
             ("password", Box::new(|i| i.password = "short".into())),
             ("password", Box::new(|i| i.password = "Password123".into())),
             ("adult", Box::new(|i| i.adult = None)),
@@ -173,7 +190,11 @@ mod tests {
             let mut input = valid();
             change(&mut input);
             let errors = validate_signup(&input);
-            assert_eq!(errors.keys().collect::<Vec<_>>(), vec![field], "field {field}");
+            assert_eq!(
+                errors.keys().collect::<Vec<_>>(),
+                vec![field],
+                "field {field}"
+            );
         }
     }
 

@@ -2,7 +2,10 @@
 //! signup, login, logout, password reset and account changes. Server functions in `api.rs`
 //! are thin wrappers over these; integration tests reach them over HTTP.
 
-use super::{CurrentUser, SignupInput, normalize_email, validate_email, validate_name, validate_password, validate_signup};
+use super::{
+    CurrentUser, SignupInput, normalize_email, validate_email, validate_name, validate_password,
+    validate_signup,
+};
 use crate::config::Config;
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::policy::PRIVACY_POLICY_VERSION;
@@ -69,10 +72,17 @@ pub async fn verify_password(password: SecretString, hash: Option<String>) -> Ap
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| {
             DUMMY
-                .get_or_init(|| argon2().hash_password(b"dummy password for timing").expect("hash").to_string())
+                .get_or_init(|| {
+                    argon2()
+                        .hash_password(b"dummy password for timing")
+                        .expect("hash")
+                        .to_string()
+                })
                 .clone()
         });
-        let ok = argon2().verify_password(password.expose_secret().as_bytes(), hash.as_str()).is_ok();
+        let ok = argon2()
+            .verify_password(password.expose_secret().as_bytes(), hash.as_str())
+            .is_ok();
         known && ok
     })
     .await
@@ -91,17 +101,35 @@ struct Claims {
 
 fn sign_access(cfg: &Config, session: Session) -> AppResult<String> {
     let now = OffsetDateTime::now_utc().unix_timestamp();
-    let claims = Claims { sub: session.merchant_id, sid: session.session_id, iat: now, exp: now + cfg.access_token_ttl_secs };
-    encode(&Header::default(), &claims, &EncodingKey::from_secret(cfg.jwt_secret.expose_secret().as_bytes()))
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("signing access token: {e}")))
+    let claims = Claims {
+        sub: session.merchant_id,
+        sid: session.session_id,
+        iat: now,
+        exp: now + cfg.access_token_ttl_secs,
+    };
+    encode(
+        &Header::default(),
+        &claims,
+        &EncodingKey::from_secret(cfg.jwt_secret.expose_secret().as_bytes()),
+    )
+    .map_err(|e| AppError::Internal(anyhow::anyhow!("signing access token: {e}")))
 }
 
 fn verify_access(cfg: &Config, token: &str) -> Option<Session> {
-    let mut validation = Validation::default();
-    validation.leeway = 0;
-    decode::<Claims>(token, &DecodingKey::from_secret(cfg.jwt_secret.expose_secret().as_bytes()), &validation)
-        .ok()
-        .map(|data| Session { merchant_id: data.claims.sub, session_id: data.claims.sid })
+    let validation = Validation {
+        leeway: 0,
+        ..Validation::default()
+    };
+    decode::<Claims>(
+        token,
+        &DecodingKey::from_secret(cfg.jwt_secret.expose_secret().as_bytes()),
+        &validation,
+    )
+    .ok()
+    .map(|data| Session {
+        merchant_id: data.claims.sub,
+        session_id: data.claims.sid,
+    })
 }
 
 /// A random 256-bit token for the browser and its SHA-256 for the database.
@@ -131,7 +159,10 @@ async fn create_session(
     user_agent: Option<&str>,
 ) -> AppResult<IssuedSession> {
     let (refresh_token, hash) = new_token();
-    let session = Session { merchant_id, session_id: Uuid::now_v7() };
+    let session = Session {
+        merchant_id,
+        session_id: Uuid::now_v7(),
+    };
     let expires_at = OffsetDateTime::now_utc() + Duration::days(cfg.refresh_token_ttl_days);
     sqlx::query(
         "insert into sessions (id, merchant_id, token_hash, user_agent, expires_at)
@@ -144,7 +175,11 @@ async fn create_session(
     .bind(expires_at)
     .execute(&mut *conn)
     .await?;
-    Ok(IssuedSession { session, access_token: sign_access(cfg, session)?, refresh_token })
+    Ok(IssuedSession {
+        session,
+        access_token: sign_access(cfg, session)?,
+        refresh_token,
+    })
 }
 
 // ---------------------------------------------------------------- cookies
@@ -162,8 +197,18 @@ fn cookie(cfg: &Config, name: &'static str, value: String, max_age: Duration) ->
 
 pub fn session_cookies(cfg: &Config, issued: &IssuedSession) -> [HeaderValue; 2] {
     [
-        cookie(cfg, ACCESS_COOKIE, issued.access_token.clone(), Duration::seconds(cfg.access_token_ttl_secs)),
-        cookie(cfg, REFRESH_COOKIE, issued.refresh_token.clone(), Duration::days(cfg.refresh_token_ttl_days)),
+        cookie(
+            cfg,
+            ACCESS_COOKIE,
+            issued.access_token.clone(),
+            Duration::seconds(cfg.access_token_ttl_secs),
+        ),
+        cookie(
+            cfg,
+            REFRESH_COOKIE,
+            issued.refresh_token.clone(),
+            Duration::days(cfg.refresh_token_ttl_days),
+        ),
     ]
 }
 
@@ -187,16 +232,27 @@ fn read_cookie<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> 
 
 /// Resolves who is calling. A valid access token is enough (no database read); an expired one
 /// is renewed from the refresh token, which must name a live, unrevoked session.
-pub async fn session_middleware(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub async fn session_middleware(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let cfg = &state.config;
     let headers = req.headers();
     let mut set_cookies: Vec<HeaderValue> = Vec::new();
     let mut session = read_cookie(headers, ACCESS_COOKIE).and_then(|t| verify_access(cfg, t));
-    if session.is_none() {
-        if let Some(raw) = read_cookie(headers, REFRESH_COOKIE).map(str::to_owned) {
+    if session.is_none()
+        && let Some(raw) = read_cookie(headers, REFRESH_COOKIE).map(str::to_owned)
+    {
+        {
             match refresh(&state.pool, cfg, &raw).await {
                 Ok(Some((s, access))) => {
-                    set_cookies.push(cookie(cfg, ACCESS_COOKIE, access, Duration::seconds(cfg.access_token_ttl_secs)));
+                    set_cookies.push(cookie(
+                        cfg,
+                        ACCESS_COOKIE,
+                        access,
+                        Duration::seconds(cfg.access_token_ttl_secs),
+                    ));
                     session = Some(s);
                 }
                 Ok(None) => set_cookies.extend(clear_cookies(cfg)),
@@ -226,7 +282,10 @@ async fn refresh(pool: &PgPool, cfg: &Config, raw: &str) -> AppResult<Option<(Se
     .await?;
     match row {
         Some((session_id, merchant_id)) => {
-            let session = Session { merchant_id, session_id };
+            let session = Session {
+                merchant_id,
+                session_id,
+            };
             Ok(Some((session, sign_access(cfg, session)?)))
         }
         None => Ok(None),
@@ -254,14 +313,20 @@ impl RateLimits {
         RateLimits {
             login_ip: RateLimiter::keyed(Quota::per_minute(per_min).allow_burst(per_min)),
             // An email is attacked from many IPs: half the per-IP allowance, at least 3.
-            login_email: RateLimiter::keyed(Quota::per_minute(nz((cfg.login_attempts_per_minute / 2).max(3)))),
+            login_email: RateLimiter::keyed(Quota::per_minute(nz((cfg.login_attempts_per_minute
+                / 2)
+            .max(3)))),
             signup_ip: RateLimiter::keyed(Quota::per_hour(nz(cfg.signup_attempts_per_hour))),
-            reset_email: RateLimiter::keyed(Quota::per_hour(nz(cfg.password_reset_requests_per_hour))),
+            reset_email: RateLimiter::keyed(Quota::per_hour(nz(
+                cfg.password_reset_requests_per_hour
+            ))),
         }
     }
 
     pub fn check_login(&self, ip: IpAddr, email: &str) -> AppResult<()> {
-        if self.login_ip.check_key(&ip.to_string()).is_err() || self.login_email.check_key(&email.to_string()).is_err() {
+        if self.login_ip.check_key(&ip.to_string()).is_err()
+            || self.login_email.check_key(&email.to_string()).is_err()
+        {
             return Err(AppError::RateLimited(
                 "Too many login attempts. Please wait a minute and try again.".into(),
             ));
@@ -271,13 +336,18 @@ impl RateLimits {
 
     pub fn check_signup(&self, ip: IpAddr) -> AppResult<()> {
         self.signup_ip.check_key(&ip.to_string()).map_err(|_| {
-            AppError::RateLimited("Too many sign-ups from your network. Please try again in an hour.".into())
+            AppError::RateLimited(
+                "Too many sign-ups from your network. Please try again in an hour.".into(),
+            )
         })
     }
 
     pub fn check_reset(&self, email: &str) -> AppResult<()> {
         self.reset_email.check_key(&email.to_string()).map_err(|_| {
-            AppError::RateLimited("We already sent several reset links. Please check your inbox or try again later.".into())
+            AppError::RateLimited(
+                "We already sent several reset links. Please check your inbox or try again later."
+                    .into(),
+            )
         })
     }
 
@@ -308,14 +378,17 @@ pub fn slugify(name: &str) -> String {
 }
 
 async fn unique_slug(conn: &mut sqlx::PgConnection, base: &str) -> AppResult<String> {
-    let taken: Vec<String> = sqlx::query_scalar("select slug from shops where slug = $1 or slug like $1 || '-%'")
-        .bind(base)
-        .fetch_all(&mut *conn)
-        .await?;
+    let taken: Vec<String> =
+        sqlx::query_scalar("select slug from shops where slug = $1 or slug like $1 || '-%'")
+            .bind(base)
+            .fetch_all(&mut *conn)
+            .await?;
     if !taken.iter().any(|s| s == base) {
         return Ok(base.to_string());
     }
-    let n = (2..).find(|n| !taken.contains(&format!("{base}-{n}"))).expect("an unused suffix exists");
+    let n = (2..)
+        .find(|n| !taken.contains(&format!("{base}-{n}")))
+        .expect("an unused suffix exists");
     Ok(format!("{base}-{n}"))
 }
 
@@ -323,20 +396,27 @@ fn is_unique_violation(e: &sqlx::Error, constraint: &str) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.constraint() == Some(constraint))
 }
 
-const EMAIL_TAKEN: &str = "An account with this email already exists. Log in or reset your password.";
+const EMAIL_TAKEN: &str =
+    "An account with this email already exists. Log in or reset your password.";
 
 #[tracing::instrument(skip_all, fields(email = %normalize_email(&input.email)))]
-pub async fn signup(state: &AppState, input: SignupInput, ip: IpAddr, user_agent: Option<&str>) -> AppResult<IssuedSession> {
+pub async fn signup(
+    state: &AppState,
+    input: SignupInput,
+    ip: IpAddr,
+    user_agent: Option<&str>,
+) -> AppResult<IssuedSession> {
     state.limits.check_signup(ip)?;
     let errors = validate_signup(&input);
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }
     let email = normalize_email(&input.email);
-    let exists: bool = sqlx::query_scalar("select exists(select 1 from merchants where lower(email) = $1)")
-        .bind(&email)
-        .fetch_one(&state.pool)
-        .await?;
+    let exists: bool =
+        sqlx::query_scalar("select exists(select 1 from merchants where lower(email) = $1)")
+            .bind(&email)
+            .fetch_one(&state.pool)
+            .await?;
     if exists {
         return Err(AppError::validation("email", EMAIL_TAKEN));
     }
@@ -370,7 +450,11 @@ pub async fn signup(state: &AppState, input: SignupInput, ip: IpAddr, user_agent
     Ok(issued)
 }
 
-pub async fn create_shop(conn: &mut sqlx::PgConnection, merchant_id: Uuid, name: &str) -> AppResult<Uuid> {
+pub async fn create_shop(
+    conn: &mut sqlx::PgConnection,
+    merchant_id: Uuid,
+    name: &str,
+) -> AppResult<Uuid> {
     let slug = unique_slug(conn, &slugify(name)).await?;
     let shop_id = Uuid::now_v7();
     sqlx::query("insert into shops (id, merchant_id, name, slug) values ($1, $2, $3, $4)")
@@ -383,17 +467,27 @@ pub async fn create_shop(conn: &mut sqlx::PgConnection, merchant_id: Uuid, name:
     Ok(shop_id)
 }
 
-pub const BAD_LOGIN: &str = "That email and password do not match an account. Check both and try again.";
+pub const BAD_LOGIN: &str =
+    "That email and password do not match an account. Check both and try again.";
 
 #[tracing::instrument(skip_all)]
-pub async fn login(state: &AppState, email: &str, password: String, ip: IpAddr, user_agent: Option<&str>) -> AppResult<IssuedSession> {
+pub async fn login(
+    state: &AppState,
+    email: &str,
+    password: String,
+    ip: IpAddr,
+    user_agent: Option<&str>,
+) -> AppResult<IssuedSession> {
     let email = normalize_email(email);
     state.limits.check_login(ip, &email)?;
-    let row: Option<(Uuid, String)> = sqlx::query_as("select id, password_hash from merchants where lower(email) = $1")
-        .bind(&email)
-        .fetch_optional(&state.pool)
-        .await?;
-    let (id, hash) = row.map(|(id, h)| (Some(id), Some(h))).unwrap_or((None, None));
+    let row: Option<(Uuid, String)> =
+        sqlx::query_as("select id, password_hash from merchants where lower(email) = $1")
+            .bind(&email)
+            .fetch_optional(&state.pool)
+            .await?;
+    let (id, hash) = row
+        .map(|(id, h)| (Some(id), Some(h)))
+        .unwrap_or((None, None));
     // Same message and same work for an unknown email and a wrong password.
     if !verify_password(password.into(), hash).await? {
         return Err(AppError::validation("password", BAD_LOGIN));
@@ -415,10 +509,12 @@ pub async fn logout(pool: &PgPool, session: Session) -> AppResult<()> {
 }
 
 pub async fn logout_everywhere(conn: &mut sqlx::PgConnection, merchant_id: Uuid) -> AppResult<u64> {
-    let done = sqlx::query("update sessions set revoked_at = now() where merchant_id = $1 and revoked_at is null")
-        .bind(merchant_id)
-        .execute(&mut *conn)
-        .await?;
+    let done = sqlx::query(
+        "update sessions set revoked_at = now() where merchant_id = $1 and revoked_at is null",
+    )
+    .bind(merchant_id)
+    .execute(&mut *conn)
+    .await?;
     Ok(done.rows_affected())
 }
 
@@ -434,8 +530,16 @@ pub async fn current_user(pool: &PgPool, merchant_id: Uuid) -> AppResult<Current
     .bind(merchant_id)
     .fetch_optional(pool)
     .await?;
-    let (merchant_id, full_name, email, shop_id, shop_name, shop_slug) = row.ok_or(AppError::Unauthorized)?;
-    Ok(CurrentUser { merchant_id, full_name, email, shop_id, shop_name, shop_slug })
+    let (merchant_id, full_name, email, shop_id, shop_name, shop_slug) =
+        row.ok_or(AppError::Unauthorized)?;
+    Ok(CurrentUser {
+        merchant_id,
+        full_name,
+        email,
+        shop_id,
+        shop_name,
+        shop_slug,
+    })
 }
 
 // ---------------------------------------------------------------- password reset
@@ -448,10 +552,11 @@ pub async fn request_password_reset(state: &AppState, email: &str) -> AppResult<
     }
     let email = normalize_email(email);
     state.limits.check_reset(&email)?;
-    let merchant: Option<(Uuid, String)> = sqlx::query_as("select id, full_name from merchants where lower(email) = $1")
-        .bind(&email)
-        .fetch_optional(&state.pool)
-        .await?;
+    let merchant: Option<(Uuid, String)> =
+        sqlx::query_as("select id, full_name from merchants where lower(email) = $1")
+            .bind(&email)
+            .fetch_optional(&state.pool)
+            .await?;
     let Some((merchant_id, name)) = merchant else {
         tracing::info!("password reset asked for an unknown email");
         return Ok(());
@@ -476,7 +581,8 @@ pub async fn request_password_reset(state: &AppState, email: &str) -> AppResult<
     Ok(())
 }
 
-pub const BAD_RESET_LINK: &str = "This reset link is invalid, expired or already used. Ask for a new one.";
+pub const BAD_RESET_LINK: &str =
+    "This reset link is invalid, expired or already used. Ask for a new one.";
 
 /// Sets a new password from a reset link. The link is spent atomically, so a second use fails,
 /// and every session of the account is revoked.
@@ -511,7 +617,12 @@ pub async fn reset_password(state: &AppState, token: &str, password: String) -> 
 
 // ---------------------------------------------------------------- account settings
 
-pub async fn update_profile(pool: &PgPool, merchant_id: Uuid, full_name: &str, business_name: &str) -> AppResult<()> {
+pub async fn update_profile(
+    pool: &PgPool,
+    merchant_id: Uuid,
+    full_name: &str,
+    business_name: &str,
+) -> AppResult<()> {
     let mut errors = FieldErrors::new();
     if let Err(m) = validate_name(full_name, "full name") {
         errors.insert("full_name".into(), m);
@@ -537,21 +648,34 @@ pub async fn update_profile(pool: &PgPool, merchant_id: Uuid, full_name: &str, b
     Ok(())
 }
 
-async fn check_current_password(pool: &PgPool, merchant_id: Uuid, password: String) -> AppResult<()> {
-    let hash: Option<String> = sqlx::query_scalar("select password_hash from merchants where id = $1")
-        .bind(merchant_id)
-        .fetch_optional(pool)
-        .await?;
+async fn check_current_password(
+    pool: &PgPool,
+    merchant_id: Uuid,
+    password: String,
+) -> AppResult<()> {
+    let hash: Option<String> =
+        sqlx::query_scalar("select password_hash from merchants where id = $1")
+            .bind(merchant_id)
+            .fetch_optional(pool)
+            .await?;
     if hash.is_none() {
         return Err(AppError::Unauthorized);
     }
     if !verify_password(password.into(), hash).await? {
-        return Err(AppError::validation("current_password", "Your current password is not right."));
+        return Err(AppError::validation(
+            "current_password",
+            "Your current password is not right.",
+        ));
     }
     Ok(())
 }
 
-pub async fn change_email(pool: &PgPool, merchant_id: Uuid, new_email: &str, current_password: String) -> AppResult<()> {
+pub async fn change_email(
+    pool: &PgPool,
+    merchant_id: Uuid,
+    new_email: &str,
+    current_password: String,
+) -> AppResult<()> {
     if let Err(m) = validate_email(new_email) {
         return Err(AppError::validation("email", m));
     }
@@ -562,9 +686,9 @@ pub async fn change_email(pool: &PgPool, merchant_id: Uuid, new_email: &str, cur
         .execute(pool)
         .await;
     match updated {
-        Err(e) if is_unique_violation(&e, "merchants_email_lower_key") => {
-            Err(AppError::validation("email", "Another account already uses this email."))
-        }
+        Err(e) if is_unique_violation(&e, "merchants_email_lower_key") => Err(
+            AppError::validation("email", "Another account already uses this email."),
+        ),
         other => other.map(|_| ()).map_err(Into::into),
     }
 }

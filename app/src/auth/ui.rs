@@ -1,9 +1,14 @@
 //! Signup, login, password reset and account pages. Every form is a server-function form: it
 //! posts as plain HTML before the WASM loads, and runs in place after.
 
-use super::api::{ChangeEmail, ChangePassword, ForgotPassword, Login, LogoutAll, ResetPassword, Signup, UpdateProfile};
+use super::api::{
+    ChangeEmail, ChangePassword, ForgotPassword, Login, LogoutAll, ResetPassword, Signup,
+    UpdateProfile,
+};
 use super::{CurrentUser, MIN_PASSWORD_LEN};
-use crate::ui::{CheckField, Field, FormError, FormOk, PageTitle, action_error, action_ok, field_error};
+use crate::ui::{
+    CheckField, Field, FormError, FormOk, PageTitle, action_error, action_ok, field_error,
+};
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
@@ -116,7 +121,11 @@ pub fn AccountPage() -> impl IntoView {
     let email = ServerAction::<ChangeEmail>::new();
     let password = ServerAction::<ChangePassword>::new();
     let logout_all = ServerAction::<LogoutAll>::new();
-    let (pe, ee, pwe) = (action_error(profile), action_error(email), action_error(password));
+    let (pe, ee, pwe) = (
+        action_error(profile),
+        action_error(email),
+        action_error(password),
+    );
     view! {
         <PageTitle title="Account"/>
         <h1>"Account"</h1>

@@ -11,37 +11,53 @@ use uuid::Uuid;
 const MAX_ATTEMPTS: i32 = 8;
 
 /// Queues an email. Call inside the transaction of the change it reports.
-pub async fn enqueue(conn: &mut sqlx::PgConnection, to: &str, subject: &str, body: &str) -> AppResult<Uuid> {
+pub async fn enqueue(
+    conn: &mut sqlx::PgConnection,
+    to: &str,
+    subject: &str,
+    body: &str,
+) -> AppResult<Uuid> {
     let id = Uuid::now_v7();
-    sqlx::query("insert into email_outbox (id, to_address, subject, body_text) values ($1, $2, $3, $4)")
-        .bind(id)
-        .bind(to)
-        .bind(subject)
-        .bind(body)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "insert into email_outbox (id, to_address, subject, body_text) values ($1, $2, $3, $4)",
+    )
+    .bind(id)
+    .bind(to)
+    .bind(subject)
+    .bind(body)
+    .execute(&mut *conn)
+    .await?;
     Ok(id)
 }
 
 /// Newest first, for the development mailbox.
 pub async fn recent(pool: &PgPool, limit: i64) -> AppResult<Vec<OutboxMail>> {
-    let rows: Vec<(Uuid, String, String, String, time::OffsetDateTime, Option<time::OffsetDateTime>, Option<time::OffsetDateTime>)> =
-        sqlx::query_as(
-            "select id, to_address, subject, body_text, created_at, sent_at, dead_at
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: Uuid,
+        to_address: String,
+        subject: String,
+        body_text: String,
+        created_at: time::OffsetDateTime,
+        sent_at: Option<time::OffsetDateTime>,
+        dead_at: Option<time::OffsetDateTime>,
+    }
+    let rows: Vec<Row> = sqlx::query_as(
+        "select id, to_address, subject, body_text, created_at, sent_at, dead_at
              from email_outbox order by created_at desc limit $1",
-        )
-        .bind(limit)
-        .fetch_all(pool)
-        .await?;
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, to_address, subject, body_text, created, sent, dead)| OutboxMail {
-            id,
-            to_address,
-            subject,
-            body_text,
-            created_at: created.format(&Rfc3339).unwrap_or_default(),
-            status: match (sent, dead) {
+        .map(|r| OutboxMail {
+            id: r.id,
+            to_address: r.to_address,
+            subject: r.subject,
+            body_text: r.body_text,
+            created_at: r.created_at.format(&Rfc3339).unwrap_or_default(),
+            status: match (r.sent_at, r.dead_at) {
                 (Some(_), _) => "sent".into(),
                 (_, Some(_)) => "failed".into(),
                 _ => "queued".into(),
@@ -58,11 +74,16 @@ pub struct Mailer {
 impl Mailer {
     /// `None` when SMTP is not configured: mail then stays in the outbox.
     pub fn from_config(cfg: &Config) -> anyhow::Result<Option<Self>> {
-        let Some(url) = &cfg.smtp_url else { return Ok(None) };
+        let Some(url) = &cfg.smtp_url else {
+            return Ok(None);
+        };
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
             .map_err(|e| anyhow::anyhow!("SMTP_URL is not a valid SMTP URL: {e}"))?
             .build();
-        let from: Mailbox = cfg.mail_from.parse().map_err(|e| anyhow::anyhow!("MAIL_FROM is not a valid address: {e}"))?;
+        let from: Mailbox = cfg
+            .mail_from
+            .parse()
+            .map_err(|e| anyhow::anyhow!("MAIL_FROM is not a valid address: {e}"))?;
         Ok(Some(Mailer { transport, from }))
     }
 

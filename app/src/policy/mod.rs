@@ -10,7 +10,10 @@ pub const PRIVACY_POLICY_VERSION: &str = "2026-11-25";
 /// Where people write about their data; set by PRIVACY_CONTACT_EMAIL.
 #[server(endpoint = "privacy-contact")]
 pub async fn privacy_contact() -> Result<String, ApiError> {
-    Ok(crate::state::use_state()?.config.privacy_contact_email.clone())
+    Ok(crate::state::use_state()?
+        .config
+        .privacy_contact_email
+        .clone())
 }
 
 #[component]
@@ -18,7 +21,9 @@ pub fn PrivacyPage() -> impl IntoView {
     let contact = Resource::new(|| (), |_| privacy_contact());
     let contact_view = move || {
         Suspend::new(async move {
-            let email = contact.await.unwrap_or_else(|_| "our support address".into());
+            let email = contact
+                .await
+                .unwrap_or_else(|_| "our support address".into());
             view! { <a href=format!("mailto:{email}")>{email.clone()}</a> }
         })
     };

@@ -78,7 +78,11 @@ pub fn Field(
 
 /// A required checkbox with its error.
 #[component]
-pub fn CheckField(#[prop(into)] name: String, #[prop(into)] error: Signal<Option<String>>, children: Children) -> impl IntoView {
+pub fn CheckField(
+    #[prop(into)] name: String,
+    #[prop(into)] error: Signal<Option<String>>,
+    children: Children,
+) -> impl IntoView {
     let id = format!("f-{name}");
     let err_id = format!("{id}-error");
     view! {

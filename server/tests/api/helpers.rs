@@ -63,7 +63,9 @@ fn hex_short(bytes: &[u8]) -> String {
 }
 
 fn fxhash(s: &str) -> u64 {
-    s.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3))
+    s.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    })
 }
 
 pub struct TestApp {
@@ -86,8 +88,15 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(opts: Opts) -> TestApp {
     let template = template().await;
     let db_name = format!("bizmaat_test_{}", uuid::Uuid::now_v7().simple());
-    let mut admin = PgConnection::connect(&format!("{}/postgres", server_url())).await.unwrap();
-    exec(&mut admin, format!(r#"create database "{db_name}" template "{template}""#)).await.unwrap();
+    let mut admin = PgConnection::connect(&format!("{}/postgres", server_url()))
+        .await
+        .unwrap();
+    exec(
+        &mut admin,
+        format!(r#"create database "{db_name}" template "{template}""#),
+    )
+    .await
+    .unwrap();
     admin.close().await.ok();
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -102,17 +111,36 @@ pub async fn spawn_app_with(opts: Opts) -> TestApp {
     for (k, v) in opts.env {
         vars.insert(k.to_string(), v);
     }
-    let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("test configuration is valid");
-    let pool = PgPoolOptions::new().max_connections(5).connect(&vars["DATABASE_URL"]).await.unwrap();
-    let state = AppState::new(server::startup::leptos_options(&config), pool.clone(), config.clone());
+    let config =
+        Config::from_lookup(|k| vars.get(k).cloned()).expect("test configuration is valid");
+    let pool = PgPoolOptions::new()
+        .max_connections(5)
+        .connect(&vars["DATABASE_URL"])
+        .await
+        .unwrap();
+    let state = AppState::new(
+        server::startup::leptos_options(&config),
+        pool.clone(),
+        config.clone(),
+    );
     serve(listener, state);
-    TestApp { base, pool, client: client(), db_name }
+    TestApp {
+        base,
+        pool,
+        client: client(),
+        db_name,
+    }
 }
 
 pub fn serve(listener: tokio::net::TcpListener, state: AppState) {
     let router = server::startup::build_app(state);
     tokio::spawn(async move {
-        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
     });
 }
 
@@ -131,10 +159,17 @@ impl Drop for TestApp {
         let url = format!("{}/postgres", server_url());
         // Drop runs outside async: a short-lived thread with its own runtime removes the database.
         std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async {
                 if let Ok(mut c) = PgConnection::connect(&url).await {
-                    let _ = exec(&mut c, format!(r#"drop database if exists "{name}" with (force)"#)).await;
+                    let _ = exec(
+                        &mut c,
+                        format!(r#"drop database if exists "{name}" with (force)"#),
+                    )
+                    .await;
                 }
             });
         })
@@ -161,12 +196,27 @@ impl TestApp {
     pub async fn signup(&self, name: &str) -> String {
         let email = format!("{}@example.com", name.to_lowercase().replace(' ', "."));
         let res = self.call("signup", &signup_form(name, &email)).await;
-        assert_eq!(res.status(), 200, "signup failed: {}", res.text().await.unwrap());
+        assert_eq!(
+            res.status(),
+            200,
+            "signup failed: {}",
+            res.text().await.unwrap()
+        );
         email
     }
 
-    pub async fn login_with(&self, client: &reqwest::Client, email: &str, password: &str) -> reqwest::Response {
-        call_with(client, &self.url("/api/login"), &[("email", email), ("password", password)]).await
+    pub async fn login_with(
+        &self,
+        client: &reqwest::Client,
+        email: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        call_with(
+            client,
+            &self.url("/api/login"),
+            &[("email", email), ("password", password)],
+        )
+        .await
     }
 
     /// The signed-in merchant's email as `/api/me` reports it, or None when signed out.
@@ -174,7 +224,9 @@ impl TestApp {
         let res = call_with(client, &self.url("/api/me"), &[]).await;
         assert_eq!(res.status(), 200);
         let body: serde_json::Value = res.json().await.unwrap();
-        body.get("email").and_then(|e| e.as_str()).map(str::to_owned)
+        body.get("email")
+            .and_then(|e| e.as_str())
+            .map(str::to_owned)
     }
 
     /// The newest email in the outbox to this address.
@@ -187,7 +239,11 @@ impl TestApp {
     }
 }
 
-pub async fn call_with(client: &reqwest::Client, url: &str, form: &[(&str, &str)]) -> reqwest::Response {
+pub async fn call_with(
+    client: &reqwest::Client,
+    url: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
     client.post(url).form(form).send().await.unwrap()
 }
 
@@ -208,7 +264,12 @@ pub fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
         .get_all("set-cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find_map(|c| c.split(';').next()?.strip_prefix(&format!("{name}=")).map(str::to_owned))
+        .find_map(|c| {
+            c.split(';')
+                .next()?
+                .strip_prefix(&format!("{name}="))
+                .map(str::to_owned)
+        })
 }
 
 /// A client that presents only the given cookie header (like a device that kept just that).
@@ -229,5 +290,8 @@ pub async fn json(res: reqwest::Response) -> serde_json::Value {
 
 /// Runs one administrative statement built at run time (database names cannot be bound).
 async fn exec(conn: &mut PgConnection, sql: String) -> Result<(), sqlx::Error> {
-    sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(conn).await.map(|_| ())
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(conn)
+        .await
+        .map(|_| ())
 }

@@ -26,20 +26,30 @@ async fn readyz_reports_a_broken_database() {
     let addr = listener.local_addr().unwrap();
     let state = app::state::AppState::new(server::startup::leptos_options(&config), pool, config);
     serve(listener, state);
-    let res = client().get(format!("http://{addr}/readyz")).send().await.unwrap();
+    let res = client()
+        .get(format!("http://{addr}/readyz"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 503);
     assert_eq!(json(res).await["status"], "database unavailable");
-    let res = client().get(format!("http://{addr}/healthz")).send().await.unwrap();
+    let res = client()
+        .get(format!("http://{addr}/healthz"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200, "the process itself is still alive");
 }
 
 #[tokio::test]
 async fn readyz_reports_pending_migrations() {
     let app = spawn_app().await;
-    sqlx::query("delete from _sqlx_migrations where version = (select max(version) from _sqlx_migrations)")
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    sqlx::query(
+        "delete from _sqlx_migrations where version = (select max(version) from _sqlx_migrations)",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
     assert_eq!(app.get("/readyz").await.status(), 503);
 }
 
@@ -54,12 +64,31 @@ async fn pages_carry_security_headers_with_a_fresh_nonce() {
     assert_eq!(h["referrer-policy"], "strict-origin-when-cross-origin");
     assert!(h.contains_key("x-request-id"));
     let csp = h["content-security-policy"].to_str().unwrap().to_owned();
-    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("object-src 'none'"), "{csp}");
-    let nonce = csp.split("'nonce-").nth(1).unwrap().split('\'').next().unwrap().to_owned();
+    assert!(
+        csp.contains("frame-ancestors 'none'") && csp.contains("object-src 'none'"),
+        "{csp}"
+    );
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .unwrap()
+        .split('\'')
+        .next()
+        .unwrap()
+        .to_owned();
     let html = res.text().await.unwrap();
-    assert!(html.contains(&format!("nonce=\"{nonce}\"")), "inline scripts carry the CSP nonce");
+    assert!(
+        html.contains(&format!("nonce=\"{nonce}\"")),
+        "inline scripts carry the CSP nonce"
+    );
     let again = app.get("/login").await;
-    assert!(!again.headers()["content-security-policy"].to_str().unwrap().contains(&nonce), "a new nonce per response");
+    assert!(
+        !again.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains(&nonce),
+        "a new nonce per response"
+    );
 }
 
 #[tokio::test]
@@ -83,8 +112,15 @@ async fn cross_site_posts_to_server_functions_are_refused() {
         .await
         .unwrap();
     assert_eq!(res.status(), 403);
-    assert_eq!(app.me(&app.client).await.as_deref(), Some("csrf.target@example.com"), "still signed in");
-    let name: String = sqlx::query_scalar("select name from shops").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(
+        app.me(&app.client).await.as_deref(),
+        Some("csrf.target@example.com"),
+        "still signed in"
+    );
+    let name: String = sqlx::query_scalar("select name from shops")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     assert_eq!(name, "Test Traders");
     // The same request from our own origin goes through.
     let res = app
@@ -103,14 +139,30 @@ async fn unknown_pages_are_real_404s() {
     let app = spawn_app().await;
     let res = app.get("/no/such/page").await;
     assert_eq!(res.status(), 404);
-    assert!(res.text().await.unwrap().contains("We could not find that page"));
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("We could not find that page")
+    );
 }
 
 #[tokio::test]
 async fn privacy_policy_is_server_rendered_with_its_contact() {
-    let app = spawn_app_with(Opts { env: vec![("PRIVACY_CONTACT_EMAIL", "dpo@shop.example".into())] }).await;
+    let app = spawn_app_with(Opts {
+        env: vec![("PRIVACY_CONTACT_EMAIL", "dpo@shop.example".into())],
+    })
+    .await;
     let html = app.get("/privacy").await.text().await.unwrap();
-    for needle in ["Privacy policy", app::policy::PRIVACY_POLICY_VERSION, "within 30 days", "Cloudinary", "OpenAI", "18 or older", "dpo@shop.example"] {
+    for needle in [
+        "Privacy policy",
+        app::policy::PRIVACY_POLICY_VERSION,
+        "within 30 days",
+        "Cloudinary",
+        "OpenAI",
+        "18 or older",
+        "dpo@shop.example",
+    ] {
         assert!(html.contains(needle), "missing {needle}");
     }
 }
@@ -120,7 +172,10 @@ async fn development_mailbox_exists_only_in_development() {
     let dev = spawn_app().await;
     assert_eq!(dev.call("dev/mailbox", &[]).await.status(), 200);
     let prod = spawn_app_with(Opts {
-        env: vec![("APP_ENV", "production".into()), ("JWT_SECRET", "0123456789abcdef0123456789abcdef".into())],
+        env: vec![
+            ("APP_ENV", "production".into()),
+            ("JWT_SECRET", "0123456789abcdef0123456789abcdef".into()),
+        ],
     })
     .await;
     assert_eq!(prod.call("dev/mailbox", &[]).await.status(), 404);

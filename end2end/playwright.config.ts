@@ -1,0 +1,57 @@
+// End-to-end tests in Debian's Chromium against the release build. `make e2e` sets SERVER_BIN,
+// E2E_DATABASE_URL and E2E_PORT; Playwright starts the server, waits for /readyz, then stops it.
+// Playwright never downloads a browser here: the executable is Debian's.
+import { defineConfig } from '@playwright/test';
+import path from 'node:path';
+
+const root = path.resolve(__dirname, '..');
+const port = process.env.E2E_PORT ?? '3100';
+const baseURL = `http://127.0.0.1:${port}`;
+
+export default defineConfig({
+  testDir: './tests',
+  outputDir: './test-results',
+  timeout: 30_000,
+  expect: { timeout: 10_000 },
+  fullyParallel: true,
+  workers: 2,
+  forbidOnly: true,
+  retries: 0,
+  reporter: [['list']],
+  use: {
+    baseURL,
+    trace: 'retain-on-failure',
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: [
+        '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      ],
+    },
+  },
+  webServer: {
+    command: process.env.SERVER_BIN ?? `${root}/target/release/server`,
+    cwd: root,
+    url: `${baseURL}/readyz`,
+    timeout: 120_000,
+    reuseExistingServer: false,
+    stdout: 'ignore',
+    stderr: 'pipe',
+    env: {
+      APP_ENV: 'development',
+      DATABASE_URL: process.env.E2E_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/bizmaat_e2e',
+      HOST: '127.0.0.1',
+      PORT: port,
+      PUBLIC_URL: baseURL,
+      SEED_DEMO: 'true',
+      LEPTOS_SITE_ROOT: path.join(root, 'target/site'),
+      LEPTOS_OUTPUT_NAME: 'bizmaat',
+      LEPTOS_HASH_FILES: 'true',
+      // The suite signs up many merchants from one address.
+      RATE_LIMIT_SIGNUP_PER_HOUR: '1000',
+      RATE_LIMIT_LOGIN_PER_MINUTE: '1000',
+      RATE_LIMIT_PASSWORD_RESET_PER_HOUR: '1000',
+      RUST_LOG: 'warn',
+    },
+  },
+});

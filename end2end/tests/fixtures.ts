@@ -1,0 +1,54 @@
+// Shared steps. Every test watches the browser console: a CSP that blocked the hydration script
+// or a panic in the WASM shows up there, and fails the test.
+import { test as base, expect, Page } from '@playwright/test';
+
+export const PASSWORD = 'correct horse battery';
+
+export const test = base.extend<{ consoleErrors: string[] }>({
+  consoleErrors: async ({ page }, use) => {
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+    });
+    await use(errors);
+    expect(errors, 'the browser console stays clean').toEqual([]);
+  },
+});
+export { expect };
+
+export function uniqueEmail(tag: string): string {
+  return `${tag}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`;
+}
+
+/** Waits until the WASM has hydrated the page (frontend sets data-hydrated on <body>). */
+export async function hydrated(page: Page) {
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+}
+
+export async function signUp(page: Page, email: string, business = 'Ada Fabrics') {
+  await page.goto('/signup');
+  await hydrated(page);
+  await page.getByLabel('Full name').fill('Ada Obi');
+  await page.getByLabel('Email', { exact: true }).fill(email);
+  await page.getByLabel('Business name').fill(business);
+  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await page.getByLabel('I am 18 or older.').check();
+  await page.getByLabel(/accept the privacy policy/).check();
+  await page.getByRole('button', { name: 'Create my shop' }).click();
+  await expect(page).toHaveURL(/\/dashboard$/);
+  await expect(page.getByTestId('shop-name')).toHaveText(business);
+}
+
+export async function logOut(page: Page) {
+  await page.getByLabel('Account menu').click();
+  await page.getByRole('button', { name: 'Log out', exact: true }).click();
+  await expect(page).not.toHaveURL(/\/dashboard/);
+}
+
+export async function logIn(page: Page, email: string, password = PASSWORD) {
+  await hydrated(page);
+  await page.getByLabel('Email', { exact: true }).fill(email);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+}
