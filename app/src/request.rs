@@ -28,15 +28,16 @@ pub fn optional_session() -> Option<Session> {
     use_context::<Parts>().and_then(|p| p.extensions.get::<Session>().copied())
 }
 
-/// The client address: the socket peer, or the first `X-Forwarded-For` hop when the operator
-/// says a trusted proxy sets it (TRUST_PROXY_HEADERS).
+/// The client address: the socket peer, or the last `X-Forwarded-For` hop when the operator
+/// says one trusted proxy sets it (TRUST_PROXY_HEADERS). The last hop is the one our proxy
+/// appended; earlier ones come from the client and could be forged to dodge rate limits.
 pub fn client_ip(parts: &Parts, trust_proxy: bool) -> IpAddr {
     if trust_proxy {
         let forwarded = parts
             .headers
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.rsplit(',').next())
             .and_then(|v| v.trim().parse().ok());
         if let Some(ip) = forwarded {
             return ip;
