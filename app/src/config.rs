@@ -39,6 +39,28 @@ pub struct Config {
     pub trust_proxy_headers: bool,
     pub log_format: LogFormat,
     pub seed_demo: bool,
+    pub media: MediaConfig,
+    /// Storefront pages kept in memory (per shop, path and catalog version); 0 turns it off.
+    pub storefront_cache_entries: usize,
+}
+
+/// Where product images live.
+#[derive(Debug, Clone)]
+pub enum MediaConfig {
+    /// Files under this folder, served at /media.
+    Local { dir: std::path::PathBuf },
+    Cloudinary(CloudinaryConfig),
+}
+
+#[derive(Debug, Clone)]
+pub struct CloudinaryConfig {
+    pub cloud_name: String,
+    pub api_key: String,
+    pub api_secret: SecretString,
+    /// `https://api.cloudinary.com` unless tests point it at a fake.
+    pub api_base_url: String,
+    /// `https://res.cloudinary.com`.
+    pub delivery_base_url: String,
 }
 
 /// A configuration problem, naming the variable so an operator can fix it.
@@ -160,6 +182,8 @@ impl Config {
             trust_proxy_headers: parse(&get, "TRUST_PROXY_HEADERS", "false")?,
             log_format,
             seed_demo: parse(&get, "SEED_DEMO", "false")?,
+            media: media_config(&get)?,
+            storefront_cache_entries: parse(&get, "STOREFRONT_CACHE_ENTRIES", "2000")?,
         })
     }
 
@@ -170,6 +194,54 @@ impl Config {
     pub fn socket_addr(&self) -> SocketAddr {
         SocketAddr::new(self.host, self.port)
     }
+}
+
+/// Cloudinary when `CLOUDINARY_URL` (cloudinary://key:secret@cloud) or the three
+/// `CLOUDINARY_*` parts are set; local files otherwise.
+fn media_config(get: &impl Fn(&str) -> Option<String>) -> Result<MediaConfig, ConfigError> {
+    let api_base_url = get("CLOUDINARY_API_BASE_URL")
+        .unwrap_or_else(|| "https://api.cloudinary.com".into())
+        .trim_end_matches('/')
+        .to_string();
+    let delivery_base_url = get("CLOUDINARY_DELIVERY_BASE_URL")
+        .unwrap_or_else(|| "https://res.cloudinary.com".into())
+        .trim_end_matches('/')
+        .to_string();
+    let parts = if let Some(url) = get("CLOUDINARY_URL") {
+        let rest = url.strip_prefix("cloudinary://").ok_or_else(|| {
+            err("CLOUDINARY_URL", "expected cloudinary://API_KEY:API_SECRET@CLOUD_NAME".into())
+        })?;
+        let (creds, cloud) = rest.rsplit_once('@').ok_or_else(|| {
+            err("CLOUDINARY_URL", "expected cloudinary://API_KEY:API_SECRET@CLOUD_NAME".into())
+        })?;
+        let (key, secret) = creds.split_once(':').ok_or_else(|| {
+            err("CLOUDINARY_URL", "expected cloudinary://API_KEY:API_SECRET@CLOUD_NAME".into())
+        })?;
+        Some((cloud.to_string(), key.to_string(), secret.to_string()))
+    } else {
+        match (get("CLOUDINARY_CLOUD_NAME"), get("CLOUDINARY_API_KEY"), get("CLOUDINARY_API_SECRET")) {
+            (Some(c), Some(k), Some(s)) => Some((c, k, s)),
+            (None, None, None) => None,
+            _ => {
+                return Err(err(
+                    "CLOUDINARY_CLOUD_NAME",
+                    "set all three of CLOUDINARY_CLOUD_NAME, CLOUDINARY_API_KEY and CLOUDINARY_API_SECRET, or none".into(),
+                ));
+            }
+        }
+    };
+    Ok(match parts {
+        Some((cloud_name, api_key, api_secret)) => MediaConfig::Cloudinary(CloudinaryConfig {
+            cloud_name,
+            api_key,
+            api_secret: api_secret.into(),
+            api_base_url,
+            delivery_base_url,
+        }),
+        None => MediaConfig::Local {
+            dir: get("MEDIA_DIR").unwrap_or_else(|| ".data/media".into()).into(),
+        },
+    })
 }
 
 fn err(var: &'static str, message: String) -> ConfigError {
@@ -209,6 +281,23 @@ mod tests {
         assert_eq!(c.public_url, "http://127.0.0.1:3000");
         assert!(!c.cookie_secure, "loopback http relaxes Secure");
         assert_eq!(c.jwt_secret.expose_secret(), DEV_JWT_SECRET);
+    }
+
+    #[test]
+    fn media_backend_follows_cloudinary_settings() {
+        let local = cfg(&[("DATABASE_URL", "x")]).unwrap();
+        assert!(matches!(local.media, MediaConfig::Local { .. }));
+        let c = cfg(&[("DATABASE_URL", "x"), ("CLOUDINARY_URL", "cloudinary://key:se:cret@demo")]).unwrap();
+        match c.media {
+            MediaConfig::Cloudinary(c) => {
+                assert_eq!((c.cloud_name.as_str(), c.api_key.as_str()), ("demo", "key"));
+                assert_eq!(secrecy::ExposeSecret::expose_secret(&c.api_secret), "se:cret");
+            }
+            other => panic!("expected Cloudinary, got {other:?}"),
+        }
+        let partial = cfg(&[("DATABASE_URL", "x"), ("CLOUDINARY_API_KEY", "k")]).unwrap_err();
+        assert_eq!(partial.var, "CLOUDINARY_CLOUD_NAME");
+        assert_eq!(cfg(&[("DATABASE_URL", "x"), ("CLOUDINARY_URL", "http://x")]).unwrap_err().var, "CLOUDINARY_URL");
     }
 
     #[test]

@@ -4,11 +4,16 @@
 #![recursion_limit = "256"]
 
 pub mod auth;
+pub mod catalog;
 pub mod dashboard;
 pub mod error;
 pub mod home;
 pub mod mail;
+pub mod media;
+pub mod money;
 pub mod policy;
+pub mod shop;
+pub mod storefront;
 pub mod ui;
 
 #[cfg(feature = "ssr")]
@@ -21,7 +26,7 @@ pub mod state;
 use leptos::prelude::*;
 use leptos_meta::provide_meta_context;
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{SsrMode, path};
 
 /// The HTML document around the app (server only).
 #[cfg(feature = "ssr")]
@@ -83,7 +88,19 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("/dashboard") view=dashboard::DashboardLayout>
                     <Route path=path!("") view=dashboard::OverviewPage/>
                     <Route path=path!("/account") view=auth::ui::AccountPage/>
+                    <Route path=path!("/settings") view=shop::ui::ShopSettingsPage/>
+                    <Route path=path!("/products") view=catalog::ui::ProductsPage/>
+                    <Route path=path!("/products/new") view=catalog::ui::NewProductPage/>
+                    <Route path=path!("/products/:id") view=catalog::ui::EditProductPage/>
+                    <Route path=path!("/categories") view=catalog::ui::CategoriesPage/>
+                    <Route path=path!("/import") view=catalog::ui::ImportExportPage/>
                 </ParentRoute>
+                // Storefront: rendered completely before the response starts, so <head> has
+                // the page's title and meta tags and the status can be 404 or 301.
+                <Route path=path!("/s/:slug") view=storefront::ui::StoreHome ssr=SsrMode::Async/>
+                <Route path=path!("/s/:slug/c/:category") view=storefront::ui::StoreCategory ssr=SsrMode::Async/>
+                <Route path=path!("/s/:slug/p/:product") view=storefront::ui::StoreProduct ssr=SsrMode::Async/>
+                <Route path=path!("/s/:slug/search") view=storefront::ui::StoreSearch ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }

@@ -71,3 +71,26 @@ pub fn set_cookies(cookies: impl IntoIterator<Item = HeaderValue>) {
         }
     }
 }
+
+/// The signed-in merchant and their shop. The shop id comes from the session's merchant, never
+/// from request input, so every dashboard query below is scoped to the caller's own shop.
+#[derive(Debug, Clone, Copy)]
+pub struct ShopSession {
+    pub merchant_id: uuid::Uuid,
+    pub shop_id: uuid::Uuid,
+}
+
+pub async fn require_shop(pool: &sqlx::PgPool) -> AppResult<ShopSession> {
+    shop_session(pool, require_session()?).await
+}
+
+pub async fn shop_session(pool: &sqlx::PgPool, session: Session) -> AppResult<ShopSession> {
+    // One shop per merchant today; the oldest is "the" shop until a shop switcher exists.
+    let shop_id: Option<uuid::Uuid> =
+        sqlx::query_scalar("select id from shops where merchant_id = $1 order by created_at limit 1")
+            .bind(session.merchant_id)
+            .fetch_optional(pool)
+            .await?;
+    let shop_id = shop_id.ok_or(AppError::Unauthorized)?;
+    Ok(ShopSession { merchant_id: session.merchant_id, shop_id })
+}

@@ -15,16 +15,22 @@ pub struct AppState {
     pub pool: PgPool,
     pub config: Arc<Config>,
     pub limits: Arc<RateLimits>,
+    pub media: Arc<crate::media::ssr::Media>,
+    pub storefront_cache: Arc<crate::storefront::ssr::PageCache>,
 }
 
 impl AppState {
     pub fn new(leptos_options: LeptosOptions, pool: PgPool, config: Config) -> Self {
         let limits = Arc::new(RateLimits::new(&config));
+        let media = Arc::new(crate::media::ssr::Media::new(config.media.clone()));
+        let storefront_cache = Arc::new(crate::storefront::ssr::PageCache::new(config.storefront_cache_entries));
         AppState {
             leptos_options,
             pool,
             config: Arc::new(config),
             limits,
+            media,
+            storefront_cache,
         }
     }
 }

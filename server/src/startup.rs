@@ -78,6 +78,9 @@ pub fn build_app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(crate::health::healthz))
         .route("/readyz", get(crate::health::readyz))
+        .merge(app::media::routes::router(&state))
+        .merge(app::storefront::routes::router())
+        .route("/dashboard/catalog/export.csv", get(app::catalog::csv::export_route))
         .route("/api/{*fn_name}", get(server_fn_handler).post(server_fn_handler))
         .leptos_routes_with_context(&state, routes, leptos_context(state.clone()), move || {
             app::shell(shell_options.clone())
@@ -107,13 +110,17 @@ pub fn build_app(state: AppState) -> Router {
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let pool = crate::db::connect(&config).await?;
     crate::db::migrate(&pool).await?;
-    if config.seed_demo {
+    let seed = config.seed_demo;
+    if seed {
         crate::seed::seed_demo(&pool).await?;
     }
     let options = leptos_options(&config);
     let addr = config.socket_addr();
     let public_url = config.public_url.clone();
     let state = AppState::new(options, pool, config);
+    if seed {
+        crate::seed::seed_demo_catalog(&state).await?;
+    }
     let worker = crate::worker::spawn(state.clone())?;
     let app = build_app(state);
 

@@ -54,6 +54,10 @@ fn Shell(user: CurrentUser) -> impl IntoView {
         <div class="dash">
             <nav class="dash-nav" aria-label="Dashboard">
                 <A href="/dashboard" exact=true>"Overview"</A>
+                <A href="/dashboard/products">"Products"</A>
+                <A href="/dashboard/categories">"Categories"</A>
+                <A href="/dashboard/import">"Import / export"</A>
+                <A href="/dashboard/settings">"Shop settings"</A>
                 <A href="/dashboard/account">"Account"</A>
                 <a href=storefront>"View storefront"</a>
             </nav>

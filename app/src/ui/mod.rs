@@ -76,6 +76,28 @@ pub fn Field(
     }
 }
 
+/// A labelled multi-line text field with its error.
+#[component]
+pub fn TextArea(
+    #[prop(into)] label: String,
+    #[prop(into)] name: String,
+    #[prop(optional, into)] value: Option<String>,
+    #[prop(optional, into)] hint: Option<String>,
+    #[prop(into)] error: Signal<Option<String>>,
+) -> impl IntoView {
+    let id = format!("f-{name}");
+    let err_id = format!("{id}-error");
+    view! {
+        <div class="field" class:has-error=move || error.get().is_some()>
+            <label for=id.clone()>{label}</label>
+            {hint.map(|h| view! { <p class="hint">{h}</p> })}
+            <textarea id=id name=name aria-describedby=err_id.clone()
+                aria-invalid=move || if error.get().is_some() { "true" } else { "false" }>{value.unwrap_or_default()}</textarea>
+            <p class="field-error" id=err_id role="alert">{move || error.get()}</p>
+        </div>
+    }
+}
+
 /// A required checkbox with its error.
 #[component]
 pub fn CheckField(

@@ -7,6 +7,8 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, Executor, PgConnection, PgPool};
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::net::SocketAddr;
 use tokio::sync::OnceCell;
 
@@ -72,6 +74,10 @@ pub struct TestApp {
     pub base: String,
     pub pool: PgPool,
     pub client: reqwest::Client,
+    /// Connections handed out by the app's pool. Each storefront query goes to the pool on its
+    /// own, so the difference across one request is the number of queries it made.
+    pub acquires: Arc<AtomicU64>,
+    pub media_dir: std::path::PathBuf,
     db_name: String,
 }
 
@@ -102,7 +108,9 @@ pub async fn spawn_app_with(opts: Opts) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let base = format!("http://{addr}");
+    let media = std::env::temp_dir().join(format!("bizmaat-media-{db_name}"));
     let mut vars: HashMap<String, String> = HashMap::from([
+        ("MEDIA_DIR".into(), media.display().to_string()),
         ("DATABASE_URL".into(), format!("{}/{db_name}", server_url())),
         ("PUBLIC_URL".into(), base.clone()),
         ("PORT".into(), addr.port().to_string()),
@@ -113,11 +121,25 @@ pub async fn spawn_app_with(opts: Opts) -> TestApp {
     }
     let config =
         Config::from_lookup(|k| vars.get(k).cloned()).expect("test configuration is valid");
+    let acquires = Arc::new(AtomicU64::new(0));
+    let (on_connect, on_acquire) = (acquires.clone(), acquires.clone());
     let pool = PgPoolOptions::new()
         .max_connections(5)
+        .after_connect(move |_, _| {
+            on_connect.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async { Ok(()) })
+        })
+        .before_acquire(move |_, _| {
+            on_acquire.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async { Ok(true) })
+        })
         .connect(&vars["DATABASE_URL"])
         .await
         .unwrap();
+    let media_dir = match &config.media {
+        app::config::MediaConfig::Local { dir } => dir.clone(),
+        _ => std::env::temp_dir(),
+    };
     let state = AppState::new(
         server::startup::leptos_options(&config),
         pool.clone(),
@@ -128,6 +150,8 @@ pub async fn spawn_app_with(opts: Opts) -> TestApp {
         base,
         pool,
         client: client(),
+        acquires,
+        media_dir,
         db_name,
     }
 }
@@ -155,6 +179,7 @@ pub fn client() -> reqwest::Client {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.media_dir);
         let name = self.db_name.clone();
         let url = format!("{}/postgres", server_url());
         // Drop runs outside async: a short-lived thread with its own runtime removes the database.
@@ -294,4 +319,72 @@ async fn exec(conn: &mut PgConnection, sql: String) -> Result<(), sqlx::Error> {
         .execute(conn)
         .await
         .map(|_| ())
+}
+
+impl TestApp {
+    /// Creates a product through the server function; returns its id.
+    pub async fn create_product(&self, form: &[(&str, &str)]) -> String {
+        let res = self.call("catalog/product/save", form).await;
+        let status = res.status();
+        let body = res.text().await.unwrap();
+        assert_eq!(status, 200, "creating a product failed: {body}");
+        serde_json::from_str::<String>(&body).expect("the new id")
+    }
+
+    pub async fn shop_slug(&self) -> String {
+        sqlx::query_scalar("select slug from shops order by created_at desc limit 1").fetch_one(&self.pool).await.unwrap()
+    }
+
+    /// Queries made while running `f` (see `acquires`).
+    pub fn acquired(&self) -> u64 {
+        self.acquires.load(Ordering::SeqCst)
+    }
+}
+
+/// A small PNG of one colour.
+pub fn png(width: u32, height: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_pixel(width, height, image::Rgb([200, 80, 40]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+/// A PNG whose header claims these dimensions, with no pixel data: enough for the size check,
+/// which must refuse it before decoding anything.
+pub fn png_header_only(width: u32, height: u32) -> Vec<u8> {
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(b"IHDR");
+    ihdr.extend_from_slice(&width.to_be_bytes());
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    out.extend_from_slice(&13u32.to_be_bytes());
+    out.extend_from_slice(&ihdr);
+    out.extend_from_slice(&crc32(&ihdr).to_be_bytes());
+    // An empty IDAT ends the header section, as in a real file; no IEND: the data never comes.
+    out.extend_from_slice(&0u32.to_be_bytes());
+    out.extend_from_slice(b"IDAT");
+    out.extend_from_slice(&crc32(b"IDAT").to_be_bytes());
+    out
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for b in data {
+        crc ^= u32::from(*b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+/// Uploads an image file the way the dashboard's form does (script flavour: JSON answer).
+pub async fn upload(app: &TestApp, client: &reqwest::Client, fields: &[(&str, &str)], file: Vec<u8>, name: &str) -> reqwest::Response {
+    let mut form = reqwest::multipart::Form::new();
+    for (k, v) in fields {
+        form = form.text(k.to_string(), v.to_string());
+    }
+    form = form.part("file", reqwest::multipart::Part::bytes(file).file_name(name.to_string()));
+    client.post(app.url("/api/media/upload")).multipart(form).send().await.unwrap()
 }

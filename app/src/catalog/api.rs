@@ -1,0 +1,192 @@
+//! Catalog server functions: thin wrappers that take the shop from the session.
+
+use super::{Category, ProductDetail, ProductList, ProductQuery};
+use crate::error::ApiError;
+use leptos::prelude::*;
+use uuid::Uuid;
+
+#[cfg(feature = "ssr")]
+use {super::ssr, crate::request::require_shop, crate::state::use_state};
+
+#[server(endpoint = "catalog/products")]
+pub async fn list_products(query: ProductQuery) -> Result<ProductList, ApiError> {
+    let state = use_state()?;
+    let shop = require_shop(&state.pool).await?;
+    Ok(ssr::list_products(&state, shop.shop_id, &query).await?)
+}
+
+#[server(endpoint = "catalog/product")]
+pub async fn get_product(id: Uuid) -> Result<ProductDetail, ApiError> {
+    let state = use_state()?;
+    let shop = require_shop(&state.pool).await?;
+    Ok(ssr::get_product(&state, shop.shop_id, id).await?)
+}
+
+/// Creates (no `id`) or updates a product, then shows its edit page.
+#[server(endpoint = "catalog/product/save")]
+#[allow(clippy::too_many_arguments)]
+pub async fn save_product(
+    #[server(default)] id: Option<Uuid>,
+    title: String,
+    #[server(default)] slug: String,
+    #[server(default)] description: String,
+    price: String,
+    #[server(default)] compare_at_price: String,
+    #[server(default)] sku: String,
+    #[server(default)] track_stock: Option<String>,
+    #[server(default)] stock: String,
+    status: String,
+    #[server(default)] categories: Vec<Uuid>,
+) -> Result<Uuid, ApiError> {
+    let state = use_state()?;
+    let shop = require_shop(&state.pool).await?;
+    let input = ssr::ProductInput {
+        title,
+        slug,
+        description,
+        price,
+        compare_at_price,
+        sku,
+        track_stock: track_stock.is_some(),
+        stock,
+        status,
+        categories,
+    };
+    let created = id.is_none();
+    let id = ssr::save_product(&state, shop.shop_id, id, input).await?;
+    if created {
+        leptos_axum::redirect(&format!("/dashboard/products/{id}"));
+    }
+    Ok(id)
+}
+
+#[server(endpoint = "catalog/product/status")]
+pub async fn set_product_status(id: Uuid, status: String) -> Result<(), ApiError> {
+    let state = use_state()?;
+    let shop = require_shop(&state.pool).await?;
+    Ok(ssr::set_status(&state, shop.shop_id, id, &status).await?)
+}
+
+#[server(endpoint = "catalog/product/delete")]
+pub async fn delete_product(id: Uuid) -> Result<(), ApiError> {
+    let state = use_state()?;
+    let shop = require_shop(&state.pool).await?;
+    ssr::delete_product(&state, shop.shop_id, id).await?;
+    leptos_axum::redirect("/dashboard/products");
+    Ok(())
+}
+
+#[server(endpoint = "catalog/categories")]
+pub async fn list_categories() -> Result<Vec<Category>, ApiError> {
+    let state = use_state()?;
+    let shop = require_shop(&state.pool).await?;
+    Ok(ssr::list_categories(&state.pool, shop.shop_id).await?)
+}
+
+#[server(endpoint = "catalog/category/create")]
+pub async fn create_category(name: String) -> Result<Uuid, ApiError> {
+    let state = use_state()?;
+    let shop = require_shop(&state.pool).await?;
+    Ok(ssr::create_category(&state, shop.shop_id, &name).await?)
+}
+
+#[server(endpoint = "catalog/category/rename")]
+pub async fn rename_category(id: Uuid, name: String) -> Result<(), ApiError> {
+    let state = use_state()?;
+    let shop = require_shop(&state.pool).await?;
+    Ok(ssr::rename_category(&state, shop.shop_id, id, &name).await?)
+}
+
+/// `direction` is "up" or "down".
+#[server(endpoint = "catalog/category/move")]
+pub async fn move_category(id: Uuid, direction: String) -> Result<(), ApiError> {
+    let state = use_state()?;
+    let shop = require_shop(&state.pool).await?;
+    Ok(ssr::move_category(&state, shop.shop_id, id, direction == "up").await?)
+}
+
+#[server(endpoint = "catalog/category/delete")]
+pub async fn delete_category(id: Uuid) -> Result<(), ApiError> {
+    let state = use_state()?;
+    let shop = require_shop(&state.pool).await?;
+    Ok(ssr::delete_category(&state, shop.shop_id, id).await?)
+}
+
+#[server(endpoint = "catalog/image/alt")]
+pub async fn update_image_alt(id: Uuid, alt: String) -> Result<(), ApiError> {
+    let state = use_state()?;
+    let shop = require_shop(&state.pool).await?;
+    Ok(ssr::update_image_alt(&state, shop.shop_id, id, &alt).await?)
+}
+
+#[server(endpoint = "catalog/image/move")]
+pub async fn move_image(id: Uuid, direction: String) -> Result<(), ApiError> {
+    let state = use_state()?;
+    let shop = require_shop(&state.pool).await?;
+    Ok(ssr::move_image(&state, shop.shop_id, id, direction == "up").await?)
+}
+
+#[server(endpoint = "catalog/image/delete")]
+pub async fn delete_image(id: Uuid) -> Result<(), ApiError> {
+    let state = use_state()?;
+    let shop = require_shop(&state.pool).await?;
+    Ok(ssr::delete_image(&state, shop.shop_id, id).await?)
+}
+
+/// Imports pasted CSV. Any bad row: nothing changes, and the error lists every bad line.
+#[server(endpoint = "catalog/import")]
+pub async fn import_catalog(csv: String) -> Result<super::ImportReport, ApiError> {
+    let state = use_state()?;
+    let shop = require_shop(&state.pool).await?;
+    match super::csv::import(&state, shop.shop_id, &csv).await? {
+        Ok(report) => Ok(report),
+        Err(rows) => {
+            let text = rows.iter().map(|r| format!("Line {}: {}", r.line, r.message)).collect::<Vec<_>>().join("\n");
+            Err(crate::error::AppError::validation("csv", format!("Nothing was imported. Fix these rows and try again:\n{text}")).into())
+        }
+    }
+}
+
+/// Signs a direct browser upload to Cloudinary for this shop's folder.
+#[server(endpoint = "media/sign")]
+pub async fn sign_upload() -> Result<crate::media::SignedUpload, ApiError> {
+    let state = use_state()?;
+    let shop = require_shop(&state.pool).await?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    Ok(state.media.sign_upload(shop.shop_id, now)?)
+}
+
+/// Records an image the browser uploaded to Cloudinary, after checking Cloudinary's signature
+/// and that it lies in this shop's folder.
+#[server(endpoint = "media/confirm")]
+#[allow(clippy::too_many_arguments)]
+pub async fn confirm_upload(
+    #[server(default)] product_id: Option<Uuid>,
+    public_id: String,
+    version: i64,
+    signature: String,
+    width: u32,
+    height: u32,
+    bytes: i64,
+    format: String,
+    #[server(default)] alt: String,
+) -> Result<(), ApiError> {
+    let state = use_state()?;
+    let shop = require_shop(&state.pool).await?;
+    state.media.verify_upload(shop.shop_id, &public_id, version, &signature)?;
+    let image = crate::media::ssr::StoredImage {
+        id: Uuid::now_v7(),
+        backend: "cloudinary",
+        storage_key: public_id,
+        version: Some(version),
+        width: width.clamp(1, 20_000),
+        height: height.clamp(1, 20_000),
+        bytes: bytes.max(0),
+        format: format.chars().take(10).collect(),
+    };
+    ssr::insert_image(&state, shop.shop_id, product_id, &image, &alt).await?;
+    if product_id.is_none() {
+        crate::shop::ssr::set_logo(&state, shop.shop_id, image.id).await?;
+    }
+    Ok(())
+}

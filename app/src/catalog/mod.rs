@@ -1,0 +1,135 @@
+//! The catalog: products, categories, their images, CSV import and export.
+
+pub mod api;
+#[cfg(feature = "ssr")]
+pub mod csv;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+pub mod ui;
+
+use crate::media::ImageView;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub const STATUSES: &[(&str, &str)] = &[("draft", "Draft"), ("active", "Active"), ("archived", "Archived")];
+
+pub const SORTS: &[(&str, &str)] = &[
+    ("newest", "Newest first"),
+    ("oldest", "Oldest first"),
+    ("title", "Title A–Z"),
+    ("price_asc", "Price, low to high"),
+    ("price_desc", "Price, high to low"),
+    ("updated", "Recently edited"),
+];
+
+pub const PER_PAGE: i64 = 25;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Category {
+    pub id: Uuid,
+    pub name: String,
+    pub slug: String,
+    pub position: i32,
+    pub product_count: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProductRow {
+    pub id: Uuid,
+    pub title: String,
+    pub slug: String,
+    pub status: String,
+    pub price: String,
+    pub compare_at: Option<String>,
+    pub sku: Option<String>,
+    pub stock_label: String,
+    pub thumb: Option<ImageView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProductList {
+    pub items: Vec<ProductRow>,
+    pub total: i64,
+    pub page: i64,
+    pub pages: i64,
+}
+
+/// Filters of the product list, as they appear in the page's query string.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProductQuery {
+    pub q: Option<String>,
+    pub status: Option<String>,
+    pub category: Option<Uuid>,
+    pub sort: Option<String>,
+    pub page: Option<i64>,
+}
+
+/// A product as the edit form shows it. Amounts are plain decimals in the shop currency.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProductDetail {
+    pub id: Uuid,
+    pub title: String,
+    pub slug: String,
+    pub description: String,
+    pub price: String,
+    pub compare_at_price: String,
+    pub sku: String,
+    pub track_stock: bool,
+    pub stock: i32,
+    pub status: String,
+    pub category_ids: Vec<Uuid>,
+    pub images: Vec<ImageView>,
+    pub currency: String,
+}
+
+/// Lowercase ASCII words joined by hyphens, at most 80 characters.
+pub fn slugify(text: &str, fallback: &str) -> String {
+    let mut slug = String::new();
+    for ch in text.trim().chars().flat_map(char::to_lowercase) {
+        if ch.is_ascii_alphanumeric() {
+            slug.push(ch);
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    let slug: String = slug.chars().take(80).collect();
+    let slug = slug.trim_matches('-').to_string();
+    if slug.is_empty() { fallback.to_string() } else { slug }
+}
+
+pub fn is_valid_slug(slug: &str) -> bool {
+    !slug.is_empty()
+        && slug.len() <= 80
+        && slug.split('-').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_from_titles() {
+        assert_eq!(slugify("  Adire Indigo Scarf (Large) ", "x"), "adire-indigo-scarf-large");
+        assert_eq!(slugify("Ñandú!!", "product"), "and");
+        assert_eq!(slugify("***", "product"), "product");
+        assert!(is_valid_slug("adire-scarf-2"));
+        assert!(!is_valid_slug("Adire"));
+        assert!(!is_valid_slug("a--b"));
+    }
+}
+
+/// Columns of the catalog CSV, in order. Documented in README ("Catalog CSV").
+pub const CSV_COLUMNS: &[&str] =
+    &["sku", "title", "slug", "description", "price", "compare_at_price", "status", "track_stock", "stock", "categories"];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportReport {
+    pub created: usize,
+    pub updated: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RowError {
+    pub line: u64,
+    pub message: String,
+}

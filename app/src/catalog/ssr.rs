@@ -1,0 +1,643 @@
+//! Catalog service. Every query is scoped by the shop id from the caller's session; a row of
+//! another shop is indistinguishable from a missing one (404).
+
+use super::{Category, PER_PAGE, ProductDetail, ProductList, ProductQuery, ProductRow, is_valid_slug, slugify};
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::media::ssr::{ImageRow, StoredImage};
+use crate::money::{format_money, format_plain, parse_money};
+use crate::shop::ssr::bump_catalog_version;
+use crate::state::AppState;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+/// What a merchant submits for a product (amounts as typed).
+#[derive(Debug, Clone, Default)]
+pub struct ProductInput {
+    pub title: String,
+    pub slug: String,
+    pub description: String,
+    pub price: String,
+    pub compare_at_price: String,
+    pub sku: String,
+    pub track_stock: bool,
+    pub stock: String,
+    pub status: String,
+    pub categories: Vec<Uuid>,
+}
+
+/// A checked product, ready to write.
+#[derive(Debug, Clone)]
+pub struct ValidProduct {
+    pub title: String,
+    pub slug: String,
+    pub description: String,
+    pub price_minor: i64,
+    pub compare_at_minor: Option<i64>,
+    pub sku: Option<String>,
+    pub track_stock: bool,
+    pub stock: i32,
+    pub status: String,
+    pub categories: Vec<Uuid>,
+}
+
+pub async fn shop_currency(pool: &PgPool, shop_id: Uuid) -> AppResult<String> {
+    sqlx::query_scalar("select currency from shops where id = $1")
+        .bind(shop_id)
+        .fetch_optional(pool)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+pub fn validate_product(input: &ProductInput, currency: &str) -> Result<ValidProduct, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let title = input.title.trim().to_string();
+    if title.is_empty() {
+        errors.insert("title".into(), "Give the product a title.".into());
+    } else if title.chars().count() > 200 {
+        errors.insert("title".into(), "Keep the title under 200 characters.".into());
+    }
+    let slug = if input.slug.trim().is_empty() { slugify(&title, "product") } else { input.slug.trim().to_lowercase() };
+    if !is_valid_slug(&slug) {
+        errors.insert("slug".into(), "Use lowercase letters, digits and single hyphens (like blue-adire-scarf).".into());
+    }
+    let description = input.description.trim().to_string();
+    if description.chars().count() > 10_000 {
+        errors.insert("description".into(), "Keep the description under 10,000 characters.".into());
+    }
+    let price = parse_money(&input.price, currency);
+    if let Err(m) = &price {
+        errors.insert("price".into(), m.clone());
+    }
+    let compare_at = if input.compare_at_price.trim().is_empty() {
+        Ok(None)
+    } else {
+        parse_money(&input.compare_at_price, currency).map(Some)
+    };
+    match (&price, &compare_at) {
+        (_, Err(m)) => {
+            errors.insert("compare_at_price".into(), m.clone());
+        }
+        (Ok(p), Ok(Some(c))) if c <= p => {
+            errors.insert(
+                "compare_at_price".into(),
+                "The compare-at price is the old, higher price: make it more than the price, or leave it empty.".into(),
+            );
+        }
+        _ => {}
+    }
+    let sku = Some(input.sku.trim().to_string()).filter(|s| !s.is_empty());
+    if sku.as_ref().is_some_and(|s| s.chars().count() > 64 || s.chars().any(char::is_control)) {
+        errors.insert("sku".into(), "Keep the SKU under 64 characters.".into());
+    }
+    let stock = if input.stock.trim().is_empty() { Ok(0) } else { input.stock.trim().parse::<i32>() };
+    let stock = match stock {
+        Ok(n) if n >= 0 => n,
+        _ => {
+            errors.insert("stock".into(), "Enter the number in stock as a whole number, 0 or more.".into());
+            0
+        }
+    };
+    let status = input.status.trim().to_string();
+    if !super::STATUSES.iter().any(|(s, _)| *s == status) {
+        errors.insert("status".into(), "Choose draft, active or archived.".into());
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let mut categories = input.categories.clone();
+    categories.sort();
+    categories.dedup();
+    Ok(ValidProduct {
+        title,
+        slug,
+        description,
+        price_minor: price.expect("checked"),
+        compare_at_minor: compare_at.expect("checked"),
+        sku,
+        track_stock: input.track_stock,
+        stock,
+        status,
+        categories,
+    })
+}
+
+fn map_unique(e: sqlx::Error) -> AppError {
+    if let sqlx::Error::Database(db) = &e {
+        match db.constraint() {
+            Some("products_shop_id_slug_key") => {
+                return AppError::validation("slug", "Another product already uses this URL. Change the slug.");
+            }
+            Some("products_shop_sku_key") => return AppError::validation("sku", "Another product already has this SKU."),
+            // A category id that is not one of this shop's.
+            Some("product_categories_shop_id_category_id_fkey") => return AppError::NotFound,
+            _ => {}
+        }
+    }
+    AppError::from(e)
+}
+
+/// Inserts or updates one product inside a transaction. `id` = None creates.
+pub async fn write_product(conn: &mut PgConnection, shop_id: Uuid, id: Option<Uuid>, p: &ValidProduct) -> AppResult<Uuid> {
+    let id = match id {
+        None => {
+            let id = Uuid::now_v7();
+            sqlx::query(
+                "insert into products (id, shop_id, title, slug, description, price_minor, compare_at_minor, sku,
+                                       track_stock, stock, status)
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(id)
+            .bind(shop_id)
+            .bind(&p.title)
+            .bind(&p.slug)
+            .bind(&p.description)
+            .bind(p.price_minor)
+            .bind(p.compare_at_minor)
+            .bind(&p.sku)
+            .bind(p.track_stock)
+            .bind(p.stock)
+            .bind(&p.status)
+            .execute(&mut *conn)
+            .await
+            .map_err(map_unique)?;
+            id
+        }
+        Some(id) => {
+            let done = sqlx::query(
+                "update products set title = $3, slug = $4, description = $5, price_minor = $6, compare_at_minor = $7,
+                        sku = $8, track_stock = $9, stock = $10, status = $11, updated_at = now()
+                 where id = $1 and shop_id = $2",
+            )
+            .bind(id)
+            .bind(shop_id)
+            .bind(&p.title)
+            .bind(&p.slug)
+            .bind(&p.description)
+            .bind(p.price_minor)
+            .bind(p.compare_at_minor)
+            .bind(&p.sku)
+            .bind(p.track_stock)
+            .bind(p.stock)
+            .bind(&p.status)
+            .execute(&mut *conn)
+            .await
+            .map_err(map_unique)?;
+            if done.rows_affected() == 0 {
+                return Err(AppError::NotFound);
+            }
+            sqlx::query("delete from product_categories where product_id = $1 and shop_id = $2")
+                .bind(id)
+                .bind(shop_id)
+                .execute(&mut *conn)
+                .await?;
+            id
+        }
+    };
+    if !p.categories.is_empty() {
+        sqlx::query(
+            "insert into product_categories (shop_id, product_id, category_id)
+             select $1, $2, unnest($3::uuid[])",
+        )
+        .bind(shop_id)
+        .bind(id)
+        .bind(&p.categories)
+        .execute(&mut *conn)
+        .await
+        .map_err(map_unique)?;
+    }
+    Ok(id)
+}
+
+pub async fn save_product(state: &AppState, shop_id: Uuid, id: Option<Uuid>, input: ProductInput) -> AppResult<Uuid> {
+    let currency = shop_currency(&state.pool, shop_id).await?;
+    let valid = validate_product(&input, &currency).map_err(AppError::Validation)?;
+    let mut tx = state.pool.begin().await?;
+    let id = write_product(&mut tx, shop_id, id, &valid).await?;
+    bump_catalog_version(&mut tx, shop_id).await?;
+    tx.commit().await?;
+    tracing::info!(%shop_id, product_id = %id, "product saved");
+    Ok(id)
+}
+
+pub async fn set_status(state: &AppState, shop_id: Uuid, id: Uuid, status: &str) -> AppResult<()> {
+    if !super::STATUSES.iter().any(|(s, _)| *s == status) {
+        return Err(AppError::validation("status", "Choose draft, active or archived."));
+    }
+    let mut tx = state.pool.begin().await?;
+    let done = sqlx::query("update products set status = $3, updated_at = now() where id = $1 and shop_id = $2")
+        .bind(id)
+        .bind(shop_id)
+        .bind(status)
+        .execute(&mut *tx)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(AppError::NotFound);
+    }
+    bump_catalog_version(&mut tx, shop_id).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Deletes a product and its images (rows first, in one transaction; stored files after).
+pub async fn delete_product(state: &AppState, shop_id: Uuid, id: Uuid) -> AppResult<()> {
+    let mut tx = state.pool.begin().await?;
+    let images: Vec<ImageRow> = sqlx::query_as(
+        "delete from images where product_id = $1 and shop_id = $2
+         returning id, backend, storage_key, version, width, height, alt",
+    )
+    .bind(id)
+    .bind(shop_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let done = sqlx::query("delete from products where id = $1 and shop_id = $2").bind(id).bind(shop_id).execute(&mut *tx).await?;
+    if done.rows_affected() == 0 {
+        return Err(AppError::NotFound);
+    }
+    bump_catalog_version(&mut tx, shop_id).await?;
+    tx.commit().await?;
+    for image in images {
+        if let Err(e) = state.media.delete(&image).await {
+            tracing::warn!(error = ?e, image_id = %image.id, "image of a deleted product could not be removed from storage");
+        }
+    }
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct ListRow {
+    id: Uuid,
+    title: String,
+    slug: String,
+    status: String,
+    price_minor: i64,
+    compare_at_minor: Option<i64>,
+    sku: Option<String>,
+    track_stock: bool,
+    stock: i32,
+    img_id: Option<Uuid>,
+    img_backend: Option<String>,
+    img_key: Option<String>,
+    img_version: Option<i64>,
+    img_width: Option<i32>,
+    img_height: Option<i32>,
+    img_alt: Option<String>,
+    total: i64,
+}
+
+fn image_from(
+    id: Option<Uuid>,
+    backend: Option<String>,
+    key: Option<String>,
+    version: Option<i64>,
+    w: Option<i32>,
+    h: Option<i32>,
+    alt: Option<String>,
+) -> Option<ImageRow> {
+    Some(ImageRow { id: id?, backend: backend?, storage_key: key?, version, width: w.unwrap_or(1), height: h.unwrap_or(1), alt: alt.unwrap_or_default() })
+}
+
+/// Escapes LIKE wildcards so a search for "50%" means fifty percent.
+pub fn like_pattern(q: &str) -> String {
+    let escaped = q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+pub async fn list_products(state: &AppState, shop_id: Uuid, query: &ProductQuery) -> AppResult<ProductList> {
+    let currency = shop_currency(&state.pool, shop_id).await?;
+    let page = query.page.unwrap_or(1).max(1);
+    let q = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+    let status = query.status.as_deref().filter(|s| super::STATUSES.iter().any(|(k, _)| k == s));
+    // Whitelisted: the ORDER BY is chosen from fixed strings, never from input.
+    let order = match query.sort.as_deref() {
+        Some("oldest") => "p.created_at asc, p.id",
+        Some("title") => "lower(p.title) asc, p.id",
+        Some("price_asc") => "p.price_minor asc, p.id",
+        Some("price_desc") => "p.price_minor desc, p.id",
+        Some("updated") => "p.updated_at desc, p.id",
+        _ => "p.created_at desc, p.id",
+    };
+    let sql = format!(
+        "select p.id, p.title, p.slug, p.status, p.price_minor, p.compare_at_minor, p.sku, p.track_stock, p.stock,
+                i.id as img_id, i.backend as img_backend, i.storage_key as img_key, i.version as img_version,
+                i.width as img_width, i.height as img_height, i.alt as img_alt,
+                count(*) over () as total
+         from products p
+         left join lateral (
+             select * from images where images.product_id = p.id order by position, created_at limit 1
+         ) i on true
+         where p.shop_id = $1
+           and ($2::text is null or p.status = $2)
+           and ($3::uuid is null or exists (
+                 select 1 from product_categories pc where pc.product_id = p.id and pc.category_id = $3))
+           and ($4::text is null
+                or p.search @@ websearch_to_tsquery('simple', $4)
+                or p.title ilike $5
+                or p.sku ilike $5)
+         order by {order}
+         limit $6 offset $7"
+    );
+    let rows: Vec<ListRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(shop_id)
+        .bind(status)
+        .bind(query.category)
+        .bind(q)
+        .bind(q.map(like_pattern))
+        .bind(PER_PAGE)
+        .bind((page - 1) * PER_PAGE)
+        .fetch_all(&state.pool)
+        .await?;
+    let total = rows.first().map_or(0, |r| r.total);
+    let items = rows
+        .into_iter()
+        .map(|r| ProductRow {
+            thumb: image_from(r.img_id, r.img_backend, r.img_key, r.img_version, r.img_width, r.img_height, r.img_alt)
+                .map(|i| state.media.view(&i)),
+            id: r.id,
+            title: r.title,
+            slug: r.slug,
+            status: r.status,
+            price: format_money(r.price_minor, &currency),
+            compare_at: r.compare_at_minor.map(|c| format_money(c, &currency)),
+            sku: r.sku,
+            stock_label: if r.track_stock { format!("{} in stock", r.stock) } else { "Not tracked".into() },
+        })
+        .collect();
+    Ok(ProductList { items, total, page, pages: ((total + PER_PAGE - 1) / PER_PAGE).max(1) })
+}
+
+#[derive(sqlx::FromRow)]
+struct DetailRow {
+    id: Uuid,
+    title: String,
+    slug: String,
+    description: String,
+    price_minor: i64,
+    compare_at_minor: Option<i64>,
+    sku: Option<String>,
+    track_stock: bool,
+    stock: i32,
+    status: String,
+    currency: String,
+    category_ids: Vec<Uuid>,
+}
+
+pub async fn get_product(state: &AppState, shop_id: Uuid, id: Uuid) -> AppResult<ProductDetail> {
+    let row: DetailRow = sqlx::query_as(
+        "select p.id, p.title, p.slug, p.description, p.price_minor, p.compare_at_minor, p.sku, p.track_stock,
+                p.stock, p.status, s.currency,
+                array(select category_id from product_categories pc where pc.product_id = p.id) as category_ids
+         from products p join shops s on s.id = p.shop_id
+         where p.id = $1 and p.shop_id = $2",
+    )
+    .bind(id)
+    .bind(shop_id)
+    .fetch_optional(&state.pool)
+    .await?
+    .ok_or(AppError::NotFound)?;
+    let images: Vec<ImageRow> = sqlx::query_as(
+        "select id, backend, storage_key, version, width, height, alt from images
+         where product_id = $1 and shop_id = $2 order by position, created_at",
+    )
+    .bind(id)
+    .bind(shop_id)
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(ProductDetail {
+        id: row.id,
+        title: row.title,
+        slug: row.slug,
+        description: row.description,
+        price: format_plain(row.price_minor, &row.currency),
+        compare_at_price: row.compare_at_minor.map(|c| format_plain(c, &row.currency)).unwrap_or_default(),
+        sku: row.sku.unwrap_or_default(),
+        track_stock: row.track_stock,
+        stock: row.stock,
+        status: row.status,
+        category_ids: row.category_ids,
+        images: images.iter().map(|i| state.media.view(i)).collect(),
+        currency: row.currency,
+    })
+}
+
+// ------------------------------------------------------------------ categories
+
+pub async fn list_categories(pool: &PgPool, shop_id: Uuid) -> AppResult<Vec<Category>> {
+    let rows: Vec<(Uuid, String, String, i32, i64)> = sqlx::query_as(
+        "select c.id, c.name, c.slug, c.position,
+                (select count(*) from product_categories pc where pc.category_id = c.id) as product_count
+         from categories c where c.shop_id = $1 order by c.position, c.name",
+    )
+    .bind(shop_id)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|(id, name, slug, position, product_count)| Category { id, name, slug, position, product_count }).collect())
+}
+
+fn validate_category_name(name: &str) -> AppResult<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 80 {
+        return Err(AppError::validation("name", "Enter a category name of up to 80 characters."));
+    }
+    Ok(name.to_string())
+}
+
+fn category_conflict(e: sqlx::Error) -> AppError {
+    match &e {
+        sqlx::Error::Database(db) if db.constraint() == Some("categories_shop_id_slug_key") => {
+            AppError::validation("name", "You already have a category with this name.")
+        }
+        _ => e.into(),
+    }
+}
+
+pub async fn create_category(state: &AppState, shop_id: Uuid, name: &str) -> AppResult<Uuid> {
+    let name = validate_category_name(name)?;
+    let mut tx = state.pool.begin().await?;
+    let id = insert_category(&mut tx, shop_id, &name).await?;
+    bump_catalog_version(&mut tx, shop_id).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+pub async fn insert_category(conn: &mut PgConnection, shop_id: Uuid, name: &str) -> AppResult<Uuid> {
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "insert into categories (id, shop_id, name, slug, position)
+         values ($1, $2, $3, $4, coalesce((select max(position) + 1 from categories where shop_id = $2), 0))",
+    )
+    .bind(id)
+    .bind(shop_id)
+    .bind(name)
+    .bind(slugify(name, "category"))
+    .execute(&mut *conn)
+    .await
+    .map_err(category_conflict)?;
+    Ok(id)
+}
+
+pub async fn rename_category(state: &AppState, shop_id: Uuid, id: Uuid, name: &str) -> AppResult<()> {
+    let name = validate_category_name(name)?;
+    let mut tx = state.pool.begin().await?;
+    let done = sqlx::query("update categories set name = $3, slug = $4 where id = $1 and shop_id = $2")
+        .bind(id)
+        .bind(shop_id)
+        .bind(&name)
+        .bind(slugify(&name, "category"))
+        .execute(&mut *tx)
+        .await
+        .map_err(category_conflict)?;
+    if done.rows_affected() == 0 {
+        return Err(AppError::NotFound);
+    }
+    bump_catalog_version(&mut tx, shop_id).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Swaps a category with its neighbour above (`up`) or below.
+pub async fn move_category(state: &AppState, shop_id: Uuid, id: Uuid, up: bool) -> AppResult<()> {
+    let mut tx = state.pool.begin().await?;
+    let ids: Vec<Uuid> = sqlx::query_scalar("select id from categories where shop_id = $1 order by position, name for update")
+        .bind(shop_id)
+        .fetch_all(&mut *tx)
+        .await?;
+    let Some(index) = ids.iter().position(|c| *c == id) else { return Err(AppError::NotFound) };
+    let mut ids = ids;
+    let other = if up { index.checked_sub(1) } else { Some(index + 1).filter(|i| *i < ids.len()) };
+    if let Some(other) = other {
+        ids.swap(index, other);
+        sqlx::query(
+            "update categories c set position = t.ord - 1
+             from unnest($2::uuid[]) with ordinality as t(id, ord)
+             where c.id = t.id and c.shop_id = $1",
+        )
+        .bind(shop_id)
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
+        bump_catalog_version(&mut tx, shop_id).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn delete_category(state: &AppState, shop_id: Uuid, id: Uuid) -> AppResult<()> {
+    let mut tx = state.pool.begin().await?;
+    let done = sqlx::query("delete from categories where id = $1 and shop_id = $2").bind(id).bind(shop_id).execute(&mut *tx).await?;
+    if done.rows_affected() == 0 {
+        return Err(AppError::NotFound);
+    }
+    bump_catalog_version(&mut tx, shop_id).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+// ------------------------------------------------------------------ product images
+
+/// Records a stored image for a product of this shop (or as a bare upload, e.g. a logo).
+pub async fn insert_image(state: &AppState, shop_id: Uuid, product_id: Option<Uuid>, image: &StoredImage, alt: &str) -> AppResult<()> {
+    let mut tx = state.pool.begin().await?;
+    let result = sqlx::query(
+        "insert into images (id, shop_id, product_id, backend, storage_key, version, width, height, bytes, format, alt, position)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
+                 coalesce((select max(position) + 1 from images where product_id = $3), 0))",
+    )
+    .bind(image.id)
+    .bind(shop_id)
+    .bind(product_id)
+    .bind(image.backend)
+    .bind(&image.storage_key)
+    .bind(image.version)
+    .bind(image.width as i32)
+    .bind(image.height as i32)
+    .bind(image.bytes)
+    .bind(&image.format)
+    .bind(alt.trim())
+    .execute(&mut *tx)
+    .await;
+    match result {
+        // The product is not one of this shop's.
+        Err(sqlx::Error::Database(db)) if db.constraint() == Some("images_shop_id_product_id_fkey") => {
+            return Err(AppError::NotFound);
+        }
+        other => {
+            other?;
+        }
+    }
+    if product_id.is_some() {
+        bump_catalog_version(&mut tx, shop_id).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn update_image_alt(state: &AppState, shop_id: Uuid, image_id: Uuid, alt: &str) -> AppResult<()> {
+    let alt = alt.trim();
+    if alt.chars().count() > 250 {
+        return Err(AppError::validation("alt", "Keep the description under 250 characters."));
+    }
+    let mut tx = state.pool.begin().await?;
+    let done = sqlx::query("update images set alt = $3 where id = $1 and shop_id = $2")
+        .bind(image_id)
+        .bind(shop_id)
+        .bind(alt)
+        .execute(&mut *tx)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(AppError::NotFound);
+    }
+    bump_catalog_version(&mut tx, shop_id).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Moves an image one place earlier (`up`) or later among its product's images.
+pub async fn move_image(state: &AppState, shop_id: Uuid, image_id: Uuid, up: bool) -> AppResult<()> {
+    let mut tx = state.pool.begin().await?;
+    let product_id: Option<Uuid> =
+        sqlx::query_scalar("select product_id from images where id = $1 and shop_id = $2 and product_id is not null")
+            .bind(image_id)
+            .bind(shop_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let product_id = product_id.ok_or(AppError::NotFound)?;
+    let mut ids: Vec<Uuid> =
+        sqlx::query_scalar("select id from images where product_id = $1 and shop_id = $2 order by position, created_at for update")
+            .bind(product_id)
+            .bind(shop_id)
+            .fetch_all(&mut *tx)
+            .await?;
+    let index = ids.iter().position(|i| *i == image_id).ok_or(AppError::NotFound)?;
+    let other = if up { index.checked_sub(1) } else { Some(index + 1).filter(|i| *i < ids.len()) };
+    if let Some(other) = other {
+        ids.swap(index, other);
+        sqlx::query(
+            "update images i set position = t.ord - 1
+             from unnest($2::uuid[]) with ordinality as t(id, ord)
+             where i.id = t.id and i.shop_id = $1",
+        )
+        .bind(shop_id)
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
+        bump_catalog_version(&mut tx, shop_id).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn delete_image(state: &AppState, shop_id: Uuid, image_id: Uuid) -> AppResult<()> {
+    let mut tx = state.pool.begin().await?;
+    let row: Option<ImageRow> = sqlx::query_as(
+        "delete from images where id = $1 and shop_id = $2
+         returning id, backend, storage_key, version, width, height, alt",
+    )
+    .bind(image_id)
+    .bind(shop_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let row = row.ok_or(AppError::NotFound)?;
+    bump_catalog_version(&mut tx, shop_id).await?;
+    tx.commit().await?;
+    state.media.delete(&row).await
+}

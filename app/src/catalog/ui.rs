@@ -1,0 +1,428 @@
+//! Catalog pages of the dashboard: product list, product form, categories, CSV import/export.
+//! Filters are a plain GET form and every change is a server-function form, so the pages work
+//! before the WASM loads.
+
+use super::api::{
+    CreateCategory, DeleteCategory, DeleteImage, DeleteProduct, ImportCatalog, MoveCategory, MoveImage, RenameCategory,
+    SaveProduct, SetProductStatus, UpdateImageAlt, get_product, list_categories, list_products,
+};
+use super::{Category, ProductDetail, ProductQuery, SORTS, STATUSES};
+use crate::ui::{Field, FormError, PageTitle, TextArea, action_error, field_error};
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+use leptos_router::hooks::{use_params_map, use_query_map};
+use uuid::Uuid;
+
+fn status_label(status: &str) -> &'static str {
+    STATUSES.iter().find(|(k, _)| *k == status).map_or("Unknown", |(_, l)| l)
+}
+
+#[component]
+pub fn ProductsPage() -> impl IntoView {
+    let query = use_query_map();
+    let filters = move || {
+        let q = query.read();
+        ProductQuery {
+            q: q.get("q").filter(|v| !v.is_empty()),
+            status: q.get("status").filter(|v| !v.is_empty()),
+            category: q.get("category").and_then(|v| v.parse().ok()),
+            sort: q.get("sort").filter(|v| !v.is_empty()),
+            page: q.get("page").and_then(|v| v.parse().ok()),
+        }
+    };
+    let products = Resource::new(filters, list_products);
+    let categories = Resource::new(|| (), |_| list_categories());
+    let page_link = move |page: i64| {
+        let f = filters();
+        let mut parts = vec![format!("page={page}")];
+        for (k, v) in [("q", f.q), ("status", f.status), ("category", f.category.map(|c| c.to_string())), ("sort", f.sort)] {
+            if let Some(v) = v {
+                parts.push(format!("{k}={}", crate::storefront::encode_query(&v)));
+            }
+        }
+        format!("/dashboard/products?{}", parts.join("&"))
+    };
+    view! {
+        <PageTitle title="Products"/>
+        <div class="page-head">
+            <h1>"Products"</h1>
+            <a class="button primary" href="/dashboard/products/new">"New product"</a>
+        </div>
+        <form class="filters" method="get" action="/dashboard/products" role="search">
+            <div class="field">
+                <label for="pq">"Search"</label>
+                <input id="pq" type="search" name="q" value=move || filters().q.unwrap_or_default() placeholder="Title or SKU"/>
+            </div>
+            <div class="field">
+                <label for="pstatus">"Status"</label>
+                <select id="pstatus" name="status">
+                    <option value="">"All"</option>
+                    {STATUSES.iter().map(|(k, l)| view! { <option value=*k selected=move || filters().status.as_deref() == Some(*k)>{*l}</option> }).collect_view()}
+                </select>
+            </div>
+            <div class="field">
+                <label for="pcat">"Category"</label>
+                <select id="pcat" name="category">
+                    <option value="">"All"</option>
+                    <Suspense>
+                        {move || categories.get().and_then(Result::ok).map(|list| list.into_iter().map(|c| {
+                            let id = c.id;
+                            view! { <option value=c.id.to_string() selected=move || filters().category == Some(id)>{c.name}</option> }
+                        }).collect_view())}
+                    </Suspense>
+                </select>
+            </div>
+            <div class="field">
+                <label for="psort">"Sort"</label>
+                <select id="psort" name="sort">
+                    {SORTS.iter().map(|(k, l)| view! { <option value=*k selected=move || filters().sort.as_deref() == Some(*k)>{*l}</option> }).collect_view()}
+                </select>
+            </div>
+            <button type="submit" class="button">"Apply"</button>
+        </form>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match products.await {
+                    Err(e) => view! { <p class="notice error">{e.to_string()}</p> }.into_any(),
+                    Ok(list) if list.items.is_empty() => view! {
+                        <p class="empty">"No products match. " <a href="/dashboard/products/new">"Add a product"</a> " or import a CSV."</p>
+                    }.into_any(),
+                    Ok(list) => {
+                        let (page, pages, total) = (list.page, list.pages, list.total);
+                        view! {
+                            <p class="muted">{format!("{total} product{}", if total == 1 { "" } else { "s" })}</p>
+                            <table class="table">
+                                <thead><tr><th scope="col">"Product"</th><th scope="col">"Status"</th><th scope="col">"Price"</th><th scope="col">"Stock"</th></tr></thead>
+                                <tbody>
+                                    {list.items.into_iter().map(|p| view! {
+                                        <tr>
+                                            <td class="product-cell">
+                                                {p.thumb.map(|t| view! { <img src=t.thumb_src alt="" width="40" height="40" loading="lazy"/> })}
+                                                <a href=format!("/dashboard/products/{}", p.id)>{p.title}</a>
+                                                {p.sku.map(|s| view! { <span class="muted">" · " {s}</span> })}
+                                            </td>
+                                            <td><span class=format!("badge status-{}", p.status)>{status_label(&p.status)}</span></td>
+                                            <td>{p.price}{p.compare_at.map(|c| view! { " " <s class="muted">{c}</s> })}</td>
+                                            <td>{p.stock_label}</td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                            {(pages > 1).then(|| view! {
+                                <nav class="pagination" aria-label="Pages">
+                                    {(page > 1).then(|| view! { <a href=page_link(page - 1)>"← Previous"</a> })}
+                                    <span>{format!("Page {page} of {pages}")}</span>
+                                    {(page < pages).then(|| view! { <a href=page_link(page + 1)>"Next →"</a> })}
+                                </nav>
+                            })}
+                        }.into_any()
+                    }
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+pub fn NewProductPage() -> impl IntoView {
+    let categories = Resource::new(|| (), |_| list_categories());
+    view! {
+        <PageTitle title="New product"/>
+        <h1>"New product"</h1>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let cats = categories.await.unwrap_or_default();
+                view! { <ProductForm product=None categories=cats/> }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+pub fn EditProductPage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let id = move || params.read().get("id").and_then(|v| v.parse::<Uuid>().ok());
+    let alt = ServerAction::<UpdateImageAlt>::new();
+    let mover = ServerAction::<MoveImage>::new();
+    let remove = ServerAction::<DeleteImage>::new();
+    let status = ServerAction::<SetProductStatus>::new();
+    let delete = ServerAction::<DeleteProduct>::new();
+    let product = Resource::new(
+        move || (id(), alt.version().get(), mover.version().get(), remove.version().get(), status.version().get()),
+        |(id, ..)| async move {
+            match id {
+                Some(id) => get_product(id).await,
+                None => Err(crate::error::ApiError::NotFound),
+            }
+        },
+    );
+    let categories = Resource::new(|| (), |_| list_categories());
+    let upload_error = move || query.read().get("upload_error");
+    view! {
+        <PageTitle title="Edit product"/>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let cats = categories.await.unwrap_or_default();
+                match product.await {
+                    Err(crate::error::ApiError::NotFound) => view! { <crate::ui::NotFound/> }.into_any(),
+                    Err(e) => view! { <p class="notice error">{e.to_string()}</p> }.into_any(),
+                    Ok(p) => {
+                        let pid = p.id.to_string();
+                        let (pid1, pid2, pid3) = (pid.clone(), pid.clone(), pid.clone());
+                        let publish_to = if p.status == "active" { ("archived", "Archive") } else { ("active", "Publish") };
+                        view! {
+                            <div class="page-head">
+                                <h1>{p.title.clone()}</h1>
+                                <span class=format!("badge status-{}", p.status) data-testid="product-status">{status_label(&p.status)}</span>
+                            </div>
+                            <div class="actions">
+                                <ActionForm action=status>
+                                    <input type="hidden" name="id" value=pid1/>
+                                    <input type="hidden" name="status" value=publish_to.0/>
+                                    <button type="submit" class="button">{publish_to.1}</button>
+                                </ActionForm>
+                                <ActionForm action=delete>
+                                    <input type="hidden" name="id" value=pid2/>
+                                    <button type="submit" class="button danger">"Delete product"</button>
+                                </ActionForm>
+                            </div>
+                            <ProductForm product=Some(p.clone()) categories=cats/>
+                            <section class="card">
+                                <h2>"Images"</h2>
+                                {upload_error().map(|m| view! { <p class="notice error" role="alert">{m}</p> })}
+                                <ul class="image-list">
+                                    {p.images.clone().into_iter().map(|img| view! { <ImageRowForms img alt mover remove/> }).collect_view()}
+                                </ul>
+                                <form class="form" method="post" action="/api/media/upload" enctype="multipart/form-data">
+                                    <input type="hidden" name="purpose" value="product"/>
+                                    <input type="hidden" name="product_id" value=pid3/>
+                                    <div class="field">
+                                        <label for="image-file">"Add an image"</label>
+                                        <p class="hint">"JPEG, PNG, WebP or GIF, up to 10 MB and 40 megapixels."</p>
+                                        <input id="image-file" type="file" name="file" accept="image/jpeg,image/png,image/webp,image/gif" required/>
+                                    </div>
+                                    <div class="field">
+                                        <label for="image-alt">"Describe the image (for people who cannot see it)"</label>
+                                        <input id="image-alt" name="alt"/>
+                                    </div>
+                                    <button type="submit" class="button">"Upload image"</button>
+                                </form>
+                            </section>
+                        }.into_any()
+                    }
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn ProductForm(product: Option<ProductDetail>, categories: Vec<Category>) -> impl IntoView {
+    let save = ServerAction::<SaveProduct>::new();
+    let err = action_error(save);
+    let saved = Signal::derive(move || save.value().get().is_some_and(|r| r.is_ok()));
+    let p = product.clone();
+    let value = move |f: fn(&ProductDetail) -> String| p.as_ref().map(f).unwrap_or_default();
+    let status = product.as_ref().map_or_else(|| "draft".to_string(), |p| p.status.clone());
+    let selected: Vec<Uuid> = product.as_ref().map(|p| p.category_ids.clone()).unwrap_or_default();
+    let track = product.as_ref().is_some_and(|p| p.track_stock);
+    let currency = product.as_ref().map(|p| p.currency.clone());
+    view! {
+        <ActionForm action=save attr:class="form card" attr:novalidate=true>
+            <FormError error=Signal::derive(move || err.get().filter(|e| !matches!(e, crate::error::ApiError::Validation(_))))/>
+            <Show when=move || saved.get()>
+                <div class="notice ok" role="status">"Product saved."</div>
+            </Show>
+            {product.as_ref().map(|p| view! { <input type="hidden" name="id" value=p.id.to_string()/> })}
+            <Field label="Title" name="title" value=value(|p| p.title.clone()) required=true error=field_error(err, "title")/>
+            <Field label="URL slug" name="slug" value=value(|p| p.slug.clone()) hint="Leave empty to make one from the title."
+                error=field_error(err, "slug")/>
+            <TextArea label="Description" name="description" value=value(|p| p.description.clone())
+                hint="Plain text. Leave a blank line between paragraphs." error=field_error(err, "description")/>
+            <div class="row">
+                <Field label=currency.clone().map_or("Price".to_string(), |c| format!("Price ({c})")) name="price"
+                    value=value(|p| p.price.clone()) required=true error=field_error(err, "price")/>
+                <Field label="Compare-at price" name="compare_at_price" value=value(|p| p.compare_at_price.clone())
+                    hint="The old price, shown crossed out. Optional." error=field_error(err, "compare_at_price")/>
+            </div>
+            <div class="row">
+                <Field label="SKU" name="sku" value=value(|p| p.sku.clone()) error=field_error(err, "sku")/>
+                <Field label="Stock" name="stock" kind="number" value=value(|p| p.stock.to_string()) error=field_error(err, "stock")/>
+            </div>
+            <div class="field check">
+                <input type="checkbox" id="f-track_stock" name="track_stock" value="on" checked=track/>
+                <label for="f-track_stock">"Track stock (sold out at 0)"</label>
+            </div>
+            <div class="field">
+                <label for="f-status">"Status"</label>
+                <select id="f-status" name="status">
+                    {STATUSES.iter().map(|(k, l)| view! { <option value=*k selected=status == *k>{*l}</option> }).collect_view()}
+                </select>
+                <p class="hint">"Only active products appear in your storefront."</p>
+            </div>
+            <fieldset class="field">
+                <legend>"Categories"</legend>
+                {if categories.is_empty() {
+                    view! { <p class="hint">"No categories yet. " <a href="/dashboard/categories">"Create one"</a>"."</p> }.into_any()
+                } else {
+                    categories.into_iter().map(|c| {
+                        let id = format!("cat-{}", c.id);
+                        view! {
+                            <div class="field check">
+                                <input type="checkbox" id=id.clone() name="categories[]" value=c.id.to_string() checked=selected.contains(&c.id)/>
+                                <label for=id>{c.name}</label>
+                            </div>
+                        }
+                    }).collect_view().into_any()
+                }}
+            </fieldset>
+            <button type="submit" class="button primary">"Save product"</button>
+        </ActionForm>
+    }
+}
+
+#[component]
+pub fn CategoriesPage() -> impl IntoView {
+    let create = ServerAction::<CreateCategory>::new();
+    let rename = ServerAction::<RenameCategory>::new();
+    let mover = ServerAction::<MoveCategory>::new();
+    let delete = ServerAction::<DeleteCategory>::new();
+    let list = Resource::new(
+        move || (create.version().get(), rename.version().get(), mover.version().get(), delete.version().get()),
+        |_| list_categories(),
+    );
+    let create_err = action_error(create);
+    let rename_err = action_error(rename);
+    view! {
+        <PageTitle title="Categories"/>
+        <h1>"Categories"</h1>
+        <ActionForm action=create attr:class="form card inline-form">
+            <Field label="New category" name="name" error=field_error(create_err, "name")/>
+            <button type="submit" class="button primary">"Add category"</button>
+        </ActionForm>
+        <FormError error=Signal::derive(move || rename_err.get())/>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match list.await {
+                    Err(e) => view! { <p class="notice error">{e.to_string()}</p> }.into_any(),
+                    Ok(cats) if cats.is_empty() => view! { <p class="empty">"No categories yet."</p> }.into_any(),
+                    Ok(cats) => view! {
+                        <ul class="category-list">
+                            {cats.into_iter().map(|c| view! { <CategoryRow c rename mover delete/> }).collect_view()}
+                        </ul>
+                    }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+pub fn ImportExportPage() -> impl IntoView {
+    let import = ServerAction::<ImportCatalog>::new();
+    let err = action_error(import);
+    view! {
+        <PageTitle title="Import and export"/>
+        <h1>"Import and export"</h1>
+        <section class="card">
+            <h2>"Export"</h2>
+            <p>"Download every product as a CSV file you can open in a spreadsheet."</p>
+            <a class="button" href="/dashboard/catalog/export.csv" download="catalog.csv">"Download CSV"</a>
+        </section>
+        <section class="card">
+            <h2>"Import"</h2>
+            <p>"Columns: " <code>{super::CSV_COLUMNS.join(",")}</code>
+               ". Rows whose SKU matches a product update it; other rows create products. "
+               "Categories are separated by | and created when new. If any row has a problem, nothing is imported."</p>
+            <ActionForm action=import attr:class="form">
+                {move || import.value().get().and_then(Result::ok).map(|r| view! {
+                    <div class="notice ok" role="status">{format!("Imported: {} created, {} updated.", r.created, r.updated)}</div>
+                })}
+                <FormError error=Signal::derive(move || err.get().filter(|e| !matches!(e, crate::error::ApiError::Validation(_))))/>
+                {move || field_error(err, "csv").get().map(|m| view! { <pre class="notice error" role="alert">{m}</pre> })}
+                <div class="field">
+                    <label for="f-csv">"Paste the CSV here"</label>
+                    <textarea id="f-csv" name="csv" rows="10" required></textarea>
+                </div>
+                <button type="submit" class="button primary">"Import"</button>
+            </ActionForm>
+        </section>
+    }
+}
+
+#[component]
+fn ImageRowForms(
+    img: crate::media::ImageView,
+    alt: ServerAction<UpdateImageAlt>,
+    mover: ServerAction<MoveImage>,
+    remove: ServerAction<DeleteImage>,
+) -> impl IntoView {
+    let iid = img.id.to_string();
+    let (a, b, c, d) = (iid.clone(), iid.clone(), iid.clone(), iid.clone());
+    let input_id = format!("alt-{iid}");
+    view! {
+        <li>
+            <img src=img.thumb_src.clone() alt=img.alt.clone() width="96" height="96"/>
+            <ActionForm action=alt attr:class="inline-form">
+                <input type="hidden" name="id" value=a/>
+                <label for=input_id.clone()>"Description (alt text)"</label>
+                <input id=input_id name="alt" value=img.alt.clone()/>
+                <button type="submit" class="button">"Save"</button>
+            </ActionForm>
+            <ActionForm action=mover>
+                <input type="hidden" name="id" value=b/>
+                <input type="hidden" name="direction" value="up"/>
+                <button type="submit" class="button" aria-label="Move earlier">"↑"</button>
+            </ActionForm>
+            <ActionForm action=mover>
+                <input type="hidden" name="id" value=c/>
+                <input type="hidden" name="direction" value="down"/>
+                <button type="submit" class="button" aria-label="Move later">"↓"</button>
+            </ActionForm>
+            <ActionForm action=remove>
+                <input type="hidden" name="id" value=d/>
+                <button type="submit" class="button danger">"Remove"</button>
+            </ActionForm>
+        </li>
+    }
+}
+
+#[component]
+fn CategoryRow(
+    c: Category,
+    rename: ServerAction<RenameCategory>,
+    mover: ServerAction<MoveCategory>,
+    delete: ServerAction<DeleteCategory>,
+) -> impl IntoView {
+    let cid = c.id.to_string();
+    let (a, b, cc, d) = (cid.clone(), cid.clone(), cid.clone(), cid.clone());
+    let input_id = format!("cat-{cid}");
+    let (up, down, del) = (format!("Move {} up", c.name), format!("Move {} down", c.name), format!("Delete {}", c.name));
+    let count = format!("{} product{}", c.product_count, if c.product_count == 1 { "" } else { "s" });
+    view! {
+        <li class="card category-row">
+            <ActionForm action=rename attr:class="inline-form">
+                <input type="hidden" name="id" value=a/>
+                <label class="visually-hidden" for=input_id.clone()>"Name"</label>
+                <input id=input_id name="name" value=c.name.clone()/>
+                <button type="submit" class="button">"Rename"</button>
+            </ActionForm>
+            <span class="muted">{count}</span>
+            <ActionForm action=mover>
+                <input type="hidden" name="id" value=b/>
+                <input type="hidden" name="direction" value="up"/>
+                <button type="submit" class="button" aria-label=up>"↑"</button>
+            </ActionForm>
+            <ActionForm action=mover>
+                <input type="hidden" name="id" value=cc/>
+                <input type="hidden" name="direction" value="down"/>
+                <button type="submit" class="button" aria-label=down>"↓"</button>
+            </ActionForm>
+            <ActionForm action=delete>
+                <input type="hidden" name="id" value=d/>
+                <button type="submit" class="button danger" aria-label=del>"Delete"</button>
+            </ActionForm>
+        </li>
+    }
+}

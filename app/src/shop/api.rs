@@ -1,0 +1,38 @@
+//! Shop settings server functions.
+
+use super::ShopSettings;
+use crate::error::ApiError;
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use {super::ssr, crate::request::require_shop, crate::state::use_state};
+
+#[server(endpoint = "shop/settings")]
+pub async fn get_shop_settings() -> Result<ShopSettings, ApiError> {
+    let state = use_state()?;
+    let shop = require_shop(&state.pool).await?;
+    Ok(ssr::load_settings(&state, shop.shop_id).await?)
+}
+
+#[server(endpoint = "shop/settings/update")]
+pub async fn update_shop_settings(
+    name: String,
+    slug: String,
+    description: String,
+    currency: String,
+    whatsapp_number: String,
+    contact_email: String,
+    address: String,
+) -> Result<ShopSettings, ApiError> {
+    let state = use_state()?;
+    let shop = require_shop(&state.pool).await?;
+    let input = ssr::SettingsInput { name, slug, description, currency, whatsapp_number, contact_email, address };
+    Ok(ssr::update_settings(&state, shop.shop_id, input).await?)
+}
+
+#[server(endpoint = "shop/logo/remove")]
+pub async fn remove_logo() -> Result<(), ApiError> {
+    let state = use_state()?;
+    let shop = require_shop(&state.pool).await?;
+    Ok(ssr::remove_logo(&state, shop.shop_id).await?)
+}

@@ -1,0 +1,224 @@
+//! Shop settings service. Every function takes the shop id from the caller's session.
+
+use super::{ShopSettings, normalize_phone, validate_slug};
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::media::ssr::ImageRow;
+use crate::state::AppState;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+pub struct SettingsInput {
+    pub name: String,
+    pub slug: String,
+    pub description: String,
+    pub currency: String,
+    pub whatsapp_number: String,
+    pub contact_email: String,
+    pub address: String,
+}
+
+/// Every catalog or settings change calls this in its transaction; storefront caches key on it.
+pub async fn bump_catalog_version(conn: &mut PgConnection, shop_id: Uuid) -> AppResult<()> {
+    sqlx::query("update shops set catalog_version = catalog_version + 1, updated_at = now() where id = $1")
+        .bind(shop_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct SettingsRow {
+    id: Uuid,
+    name: String,
+    slug: String,
+    description: String,
+    currency: String,
+    whatsapp_number: Option<String>,
+    contact_email: Option<String>,
+    address: Option<String>,
+    logo_id: Option<Uuid>,
+    logo_backend: Option<String>,
+    logo_key: Option<String>,
+    logo_version: Option<i64>,
+    logo_width: Option<i32>,
+    logo_height: Option<i32>,
+}
+
+pub async fn load_settings(state: &AppState, shop_id: Uuid) -> AppResult<ShopSettings> {
+    let row: SettingsRow = sqlx::query_as(
+        "select s.id, s.name, s.slug, s.description, s.currency, s.whatsapp_number, s.contact_email,
+                s.address, i.id as logo_id, i.backend as logo_backend, i.storage_key as logo_key,
+                i.version as logo_version, i.width as logo_width, i.height as logo_height
+         from shops s left join images i on i.id = s.logo_image_id
+         where s.id = $1",
+    )
+    .bind(shop_id)
+    .fetch_optional(&state.pool)
+    .await?
+    .ok_or(AppError::NotFound)?;
+    let logo = match (row.logo_id, row.logo_backend, row.logo_key) {
+        (Some(id), Some(backend), Some(storage_key)) => Some(state.media.view(&ImageRow {
+            id,
+            backend,
+            storage_key,
+            version: row.logo_version,
+            width: row.logo_width.unwrap_or(1),
+            height: row.logo_height.unwrap_or(1),
+            alt: format!("{} logo", row.name),
+        })),
+        _ => None,
+    };
+    Ok(ShopSettings {
+        storefront_url: format!("{}/s/{}", state.config.public_url, row.slug),
+        id: row.id,
+        name: row.name,
+        slug: row.slug,
+        description: row.description,
+        currency: row.currency,
+        whatsapp_number: row.whatsapp_number.unwrap_or_default(),
+        contact_email: row.contact_email.unwrap_or_default(),
+        address: row.address.unwrap_or_default(),
+        logo,
+    })
+}
+
+pub async fn update_settings(state: &AppState, shop_id: Uuid, input: SettingsInput) -> AppResult<ShopSettings> {
+    let mut errors = FieldErrors::new();
+    let name = input.name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 100 {
+        errors.insert("name".into(), "Enter a shop name of up to 100 characters.".into());
+    }
+    let slug = validate_slug(&input.slug).map_err(|m| errors.insert("slug".into(), m)).ok();
+    let description = input.description.trim().to_string();
+    if description.chars().count() > 2000 {
+        errors.insert("description".into(), "Keep the description under 2,000 characters.".into());
+    }
+    let currency = input.currency.trim().to_uppercase();
+    if crate::money::currency(&currency).is_none() {
+        errors.insert("currency".into(), "Choose a currency from the list.".into());
+    }
+    let phone = normalize_phone(&input.whatsapp_number).map_err(|m| errors.insert("whatsapp_number".into(), m)).ok().flatten();
+    let contact_email = input.contact_email.trim().to_lowercase();
+    if !contact_email.is_empty()
+        && let Err(m) = crate::auth::validate_email(&contact_email)
+    {
+        errors.insert("contact_email".into(), m);
+    }
+    let address = input.address.trim().to_string();
+    if address.chars().count() > 500 {
+        errors.insert("address".into(), "Keep the address under 500 characters.".into());
+    }
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+    let slug = slug.expect("validated");
+
+    let mut tx = state.pool.begin().await?;
+    let old_slug: String = sqlx::query_scalar("select slug from shops where id = $1 for update")
+        .bind(shop_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if slug != old_slug {
+        // Taken by another shop, now or as one of its old addresses.
+        let taken: bool = sqlx::query_scalar(
+            "select exists(select 1 from shops where slug = $1 and id <> $2)
+                 or exists(select 1 from shop_slug_redirects where old_slug = $1 and shop_id <> $2)",
+        )
+        .bind(&slug)
+        .bind(shop_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if taken {
+            return Err(AppError::validation("slug", "Another shop already uses that address. Choose another."));
+        }
+        sqlx::query("delete from shop_slug_redirects where old_slug = $1 and shop_id = $2")
+            .bind(&slug)
+            .bind(shop_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("insert into shop_slug_redirects (old_slug, shop_id) values ($1, $2) on conflict (old_slug) do nothing")
+            .bind(&old_slug)
+            .bind(shop_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let result = sqlx::query(
+        "update shops set name = $2, slug = $3, description = $4, currency = $5, whatsapp_number = $6,
+                contact_email = nullif($7, ''), address = nullif($8, ''), updated_at = now()
+         where id = $1",
+    )
+    .bind(shop_id)
+    .bind(&name)
+    .bind(&slug)
+    .bind(&description)
+    .bind(&currency)
+    .bind(&phone)
+    .bind(&contact_email)
+    .bind(&address)
+    .execute(&mut *tx)
+    .await;
+    match result {
+        Err(sqlx::Error::Database(db)) if db.constraint() == Some("shops_slug_key") => {
+            return Err(AppError::validation("slug", "Another shop already uses that address. Choose another."));
+        }
+        other => {
+            other?;
+        }
+    }
+    bump_catalog_version(&mut tx, shop_id).await?;
+    tx.commit().await?;
+    tracing::info!(%shop_id, "shop settings updated");
+    load_settings(state, shop_id).await
+}
+
+/// Makes an image (already stored for this shop) the logo, deleting the previous logo.
+pub async fn set_logo(state: &AppState, shop_id: Uuid, image_id: Uuid) -> AppResult<()> {
+    let mut tx = state.pool.begin().await?;
+    let old: Option<ImageRow> = sqlx::query_as(
+        "select i.id, i.backend, i.storage_key, i.version, i.width, i.height, i.alt
+         from shops s join images i on i.id = s.logo_image_id where s.id = $1",
+    )
+    .bind(shop_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let updated = sqlx::query(
+        "update shops set logo_image_id = $2
+         where id = $1 and exists(select 1 from images where id = $2 and shop_id = $1 and product_id is null)",
+    )
+    .bind(shop_id)
+    .bind(image_id)
+    .execute(&mut *tx)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Err(AppError::NotFound);
+    }
+    if let Some(old) = &old {
+        sqlx::query("delete from images where id = $1 and shop_id = $2").bind(old.id).bind(shop_id).execute(&mut *tx).await?;
+    }
+    bump_catalog_version(&mut tx, shop_id).await?;
+    tx.commit().await?;
+    if let Some(old) = old
+        && let Err(e) = state.media.delete(&old).await
+    {
+        tracing::warn!(error = ?e, image_id = %old.id, "old logo could not be removed from storage");
+    }
+    Ok(())
+}
+
+pub async fn remove_logo(state: &AppState, shop_id: Uuid) -> AppResult<()> {
+    let mut tx = state.pool.begin().await?;
+    let old: Option<ImageRow> = sqlx::query_as(
+        "select i.id, i.backend, i.storage_key, i.version, i.width, i.height, i.alt
+         from shops s join images i on i.id = s.logo_image_id where s.id = $1",
+    )
+    .bind(shop_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(old) = old else { return Ok(()) };
+    sqlx::query("update shops set logo_image_id = null where id = $1").bind(shop_id).execute(&mut *tx).await?;
+    sqlx::query("delete from images where id = $1 and shop_id = $2").bind(old.id).bind(shop_id).execute(&mut *tx).await?;
+    bump_catalog_version(&mut tx, shop_id).await?;
+    tx.commit().await?;
+    state.media.delete(&old).await
+}

@@ -1,0 +1,111 @@
+//! The shop settings page.
+
+use super::api::{RemoveLogo, UpdateShopSettings, get_shop_settings};
+use crate::money::CURRENCIES;
+use crate::ui::{Field, FormError, PageTitle, TextArea, action_error, field_error};
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+
+#[component]
+pub fn ShopSettingsPage() -> impl IntoView {
+    let update = ServerAction::<UpdateShopSettings>::new();
+    let remove_logo = ServerAction::<RemoveLogo>::new();
+    let settings = Resource::new(
+        move || (update.version().get(), remove_logo.version().get()),
+        |_| get_shop_settings(),
+    );
+    let err = action_error(update);
+    let saved = Signal::derive(move || update.value().get().is_some_and(|r| r.is_ok()));
+    view! {
+        <PageTitle title="Shop settings"/>
+        <h1>"Shop settings"</h1>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match settings.await {
+                    Err(e) => view! { <p class="notice error">{e.to_string()}</p> }.into_any(),
+                    Ok(s) => {
+                        let current = s.currency.clone();
+                        let url = s.storefront_url.clone();
+                        view! {
+                            <section class="card">
+                                <h2>"Your storefront"</h2>
+                                <div class="copy-row">
+                                    <a href=format!("/s/{}", s.slug) data-testid="storefront-link">{url.clone()}</a>
+                                    <CopyButton text=url/>
+                                </div>
+                            </section>
+                            <section class="card">
+                                <h2>"Logo"</h2>
+                                {s.logo.clone().map(|l| view! {
+                                    <img class="logo-preview" src=l.thumb_src alt=l.alt width="96" height="96"/>
+                                    <ActionForm action=remove_logo>
+                                        <button type="submit" class="button">"Remove logo"</button>
+                                    </ActionForm>
+                                })}
+                                <form class="form" method="post" action="/api/media/upload" enctype="multipart/form-data">
+                                    <input type="hidden" name="purpose" value="logo"/>
+                                    <div class="field">
+                                        <label for="logo-file">"Upload a logo"</label>
+                                        <p class="hint">"JPEG, PNG, WebP or GIF, up to 10 MB. Square images look best."</p>
+                                        <input id="logo-file" type="file" name="file" accept="image/jpeg,image/png,image/webp,image/gif" required/>
+                                    </div>
+                                    <button type="submit" class="button">"Upload logo"</button>
+                                </form>
+                            </section>
+                            <ActionForm action=update attr:class="form card" attr:novalidate=true>
+                                <FormError error=Signal::derive(move || err.get().filter(|e| !matches!(e, crate::error::ApiError::Validation(_))))/>
+                                <Show when=move || saved.get()>
+                                    <div class="notice ok" role="status">"Settings saved."</div>
+                                </Show>
+                                <Field label="Shop name" name="name" value=s.name.clone() required=true error=field_error(err, "name")/>
+                                <Field label="Storefront address" name="slug" value=s.slug.clone() required=true
+                                    hint="Lowercase letters, digits and hyphens. Changing it keeps the old link working."
+                                    error=field_error(err, "slug")/>
+                                <TextArea label="Description" name="description" value=s.description.clone() error=field_error(err, "description")/>
+                                <div class="field">
+                                    <label for="f-currency">"Currency"</label>
+                                    <select id="f-currency" name="currency">
+                                        {CURRENCIES.iter().map(|c| view! {
+                                            <option value=c.code selected=c.code == current>{format!("{} — {}", c.code, c.name)}</option>
+                                        }).collect_view()}
+                                    </select>
+                                    <p class="field-error" role="alert">{move || field_error(err, "currency").get()}</p>
+                                </div>
+                                <Field label="WhatsApp number" name="whatsapp_number" kind="tel" value=s.whatsapp_number.clone()
+                                    hint="With the country code, like +234 801 234 5678." error=field_error(err, "whatsapp_number")/>
+                                <Field label="Contact email" name="contact_email" kind="email" value=s.contact_email.clone() error=field_error(err, "contact_email")/>
+                                <TextArea label="Address (optional)" name="address" value=s.address.clone() error=field_error(err, "address")/>
+                                <button type="submit" class="button primary">"Save settings"</button>
+                            </ActionForm>
+                        }.into_any()
+                    }
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// Copies text to the clipboard once the page is interactive; the link beside it works anyway.
+#[component]
+pub fn CopyButton(text: String) -> impl IntoView {
+    let (copied, set_copied) = signal(false);
+    let on_click = move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            if let Some(w) = web_sys::window() {
+                let _ = w.navigator().clipboard().write_text(&text);
+                set_copied.set(true);
+            }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        {
+            let _ = &text;
+            set_copied.set(true);
+        }
+    };
+    view! {
+        <button type="button" class="button" on:click=on_click>
+            {move || if copied.get() { "Copied" } else { "Copy link" }}
+        </button>
+    }
+}

@@ -1,0 +1,372 @@
+//! Storefront pages. Rendered on the server in full (title, meta tags, prices, structured data)
+//! before any JavaScript runs; these routes use `SsrMode::Async` so `<head>` carries the page's
+//! own tags. Links and the search form are plain HTML, so everything works without JavaScript.
+
+use super::api::storefront_page;
+use super::{ProductCard, PublicCategory, PublicProduct, PublicShop, StorePage, encode_query, whatsapp_link};
+use crate::error::ApiError;
+use crate::media::ImageView;
+use crate::ui::NotFound;
+use leptos::prelude::*;
+use leptos_meta::{Link, Meta, Title};
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+#[component]
+pub fn StoreHome() -> impl IntoView {
+    view! { <StoreRouteView kind="home"/> }
+}
+
+#[component]
+pub fn StoreCategory() -> impl IntoView {
+    view! { <StoreRouteView kind="category"/> }
+}
+
+#[component]
+pub fn StoreProduct() -> impl IntoView {
+    view! { <StoreRouteView kind="product"/> }
+}
+
+#[component]
+pub fn StoreSearch() -> impl IntoView {
+    view! { <StoreRouteView kind="search"/> }
+}
+
+#[component]
+fn StoreRouteView(kind: &'static str) -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let args = move || {
+        let p = params.read();
+        let q = query.read();
+        let shop = p.get("slug").unwrap_or_default();
+        let key = match kind {
+            "category" => p.get("category"),
+            "product" => p.get("product"),
+            "search" => q.get("q"),
+            _ => None,
+        }
+        .unwrap_or_default();
+        let page = q.get("page").and_then(|v| v.parse::<i64>().ok()).unwrap_or(1).clamp(1, 10_000);
+        (shop, key, page)
+    };
+    let data = Resource::new(args, move |(shop, key, page)| storefront_page(shop, kind.to_string(), key, page));
+    view! {
+        <Suspense fallback=|| view! { <p class="page">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(StorePage::Listing { shop, category, query, products, page, pages, total }) => view! {
+                        <Listing shop category query products page pages total/>
+                    }.into_any(),
+                    Ok(StorePage::Product { shop, product }) => view! { <ProductView shop product/> }.into_any(),
+                    Ok(StorePage::Moved(to)) => view! { <Moved to/> }.into_any(),
+                    Err(ApiError::NotFound) => view! { <NotFound/> }.into_any(),
+                    Err(e) => view! { <main class="page" id="main"><p class="notice error">{e.to_string()}</p></main> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// An old shop address: a permanent redirect on the server, a navigation in the browser.
+#[component]
+fn Moved(to: String) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    {
+        if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+            res.set_status(http::StatusCode::MOVED_PERMANENTLY);
+            if let Ok(v) = http::HeaderValue::from_str(&to) {
+                res.insert_header(http::header::LOCATION, v);
+            }
+        }
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        let navigate = leptos_router::hooks::use_navigate();
+        let target = to.clone();
+        request_animation_frame(move || navigate(&target, leptos_router::NavigateOptions { replace: true, ..Default::default() }));
+    }
+    view! { <main class="page" id="main"><p>"This shop has moved to " <a href=to.clone()>{to.clone()}</a>"."</p></main> }
+}
+
+/// Title, description, canonical URL, Open Graph and Twitter tags.
+#[component]
+fn Seo(title: String, description: String, canonical: String, image: Option<String>, #[prop(optional)] og_type: Option<&'static str>) -> impl IntoView {
+    let description: String = description.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(160).collect();
+    let card = if image.is_some() { "summary_large_image" } else { "summary" };
+    view! {
+        <Title text=title.clone()/>
+        <Meta name="description" content=description.clone()/>
+        <Link rel="canonical" href=canonical.clone()/>
+        <Meta property="og:type" content=og_type.unwrap_or("website")/>
+        <Meta property="og:title" content=title.clone()/>
+        <Meta property="og:description" content=description.clone()/>
+        <Meta property="og:url" content=canonical/>
+        {image.clone().map(|i| view! { <Meta property="og:image" content=i/> })}
+        <Meta name="twitter:card" content=card/>
+        <Meta name="twitter:title" content=title/>
+        <Meta name="twitter:description" content=description/>
+        {image.map(|i| view! { <Meta name="twitter:image" content=i/> })}
+    }
+}
+
+/// Structured data. `<` is escaped so the JSON can never close the script element.
+#[component]
+fn JsonLd(value: serde_json::Value) -> impl IntoView {
+    let json = value.to_string().replace('<', "\\u003c");
+    view! { <script type="application/ld+json" inner_html=json></script> }
+}
+
+fn absolute(base: &str, url: &str) -> String {
+    if url.starts_with("http://") || url.starts_with("https://") {
+        url.to_string()
+    } else {
+        // base is "<public>/s/<slug>"; keep only "<scheme>://<host>"
+        let origin = base.splitn(4, '/').take(3).collect::<Vec<_>>().join("/");
+        format!("{origin}{url}")
+    }
+}
+
+#[component]
+fn StoreShell(shop: PublicShop, children: Children) -> impl IntoView {
+    let home = format!("/s/{}", shop.slug);
+    let search_action = format!("/s/{}/search", shop.slug);
+    let wa = shop.whatsapp_number.clone().map(|n| whatsapp_link(&n, &format!("Hello {}! I have a question.", shop.name)));
+    let categories: Vec<PublicCategory> = shop.categories.iter().filter(|c| c.product_count > 0).cloned().collect();
+    view! {
+        <div class="store">
+            <header class="store-header">
+                <a class="store-brand" href=home.clone()>
+                    {shop.logo.clone().map(|l| view! {
+                        <img class="store-logo" src=l.thumb_src srcset=l.thumb_srcset sizes="48px" width="48" height="48" alt=""/>
+                    })}
+                    <span class="store-name">{shop.name.clone()}</span>
+                </a>
+                <form class="store-search" method="get" action=search_action role="search">
+                    <label class="visually-hidden" for="store-q">"Search products"</label>
+                    <input id="store-q" type="search" name="q" placeholder="Search products"/>
+                    <button type="submit" class="button">"Search"</button>
+                </form>
+            </header>
+            {(!categories.is_empty()).then(|| view! {
+                <nav class="store-nav" aria-label="Categories">
+                    <a href=home.clone()>"All"</a>
+                    {categories.into_iter().map(|c| view! { <a href=format!("{home}/c/{}", c.slug)>{c.name}</a> }).collect_view()}
+                </nav>
+            })}
+            <main id="main" class="store-main">{children()}</main>
+            <footer class="store-footer">
+                {wa.map(|href| view! { <a class="button whatsapp" href=href rel="noopener">"Chat on WhatsApp"</a> })}
+                <p class="muted">"© " {shop.name.clone()} " · Powered by " <a href="/">"Bizmaat"</a></p>
+            </footer>
+        </div>
+    }
+}
+
+#[component]
+fn Listing(
+    shop: PublicShop,
+    category: Option<PublicCategory>,
+    query: Option<String>,
+    products: Vec<ProductCard>,
+    page: i64,
+    pages: i64,
+    total: i64,
+) -> impl IntoView {
+    let home = format!("/s/{}", shop.slug);
+    let (heading, path, canonical_path) = match (&category, &query) {
+        (Some(c), _) => (c.name.clone(), format!("{home}/c/{}", c.slug), format!("/c/{}", c.slug)),
+        (None, Some(q)) => (format!("Results for “{q}”"), format!("{home}/search?q={}", encode_query(q)), format!("/search?q={}", encode_query(q))),
+        (None, None) => (shop.name.clone(), home.clone(), String::new()),
+    };
+    let page_suffix = if page > 1 { format!(" – page {page}") } else { String::new() };
+    let title = match (&category, &query) {
+        (None, None) => format!("{}{page_suffix}", shop.name),
+        _ => format!("{heading}{page_suffix} · {}", shop.name),
+    };
+    let description = if shop.description.is_empty() {
+        format!("Shop {} online and order on WhatsApp.", shop.name)
+    } else {
+        shop.description.clone()
+    };
+    let mut canonical = format!("{}{canonical_path}", shop.url);
+    if page > 1 {
+        canonical.push(if canonical.contains('?') { '&' } else { '?' });
+        canonical.push_str(&format!("page={page}"));
+    }
+    let og_image = products.iter().find_map(|p| p.image.as_ref()).or(shop.logo.as_ref()).map(|i| absolute(&shop.url, &i.og_url));
+    let mut crumbs = vec![serde_json::json!({"@type": "ListItem", "position": 1, "name": shop.name, "item": shop.url})];
+    if let Some(c) = &category {
+        crumbs.push(serde_json::json!({"@type": "ListItem", "position": 2, "name": c.name, "item": format!("{}/c/{}", shop.url, c.slug)}));
+    }
+    let breadcrumbs = serde_json::json!({"@context": "https://schema.org", "@type": "BreadcrumbList", "itemListElement": crumbs});
+    let is_home = category.is_none() && query.is_none();
+    let empty_message = if query.is_some() { "No products match your search. Try another word." } else { "No products here yet." };
+    let prev = (page > 1).then(|| with_page(&path, page - 1));
+    let next = (page < pages).then(|| with_page(&path, page + 1));
+    view! {
+        <Seo title description=description.clone() canonical image=og_image/>
+        <JsonLd value=breadcrumbs/>
+        <StoreShell shop=shop.clone()>
+            <section class="store-intro">
+                <h1>{heading}</h1>
+                {is_home.then(|| view! { <p class="lead">{shop.description.clone()}</p> })}
+                {(!is_home).then(|| view! { <p class="muted">{format!("{total} product{}", if total == 1 { "" } else { "s" })}</p> })}
+            </section>
+            {if products.is_empty() {
+                view! { <p class="empty">{empty_message}</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="product-grid">
+                        {products.into_iter().enumerate().map(|(i, p)| view! { <Card home=home.clone() product=p eager={i < 4}/> }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
+            {(pages > 1).then(|| view! {
+                <nav class="pagination" aria-label="Pages">
+                    {prev.map(|href| view! { <a rel="prev" href=href>"← Previous"</a> })}
+                    <span>{format!("Page {page} of {pages}")}</span>
+                    {next.map(|href| view! { <a rel="next" href=href>"Next →"</a> })}
+                </nav>
+            })}
+        </StoreShell>
+    }
+}
+
+fn with_page(path: &str, page: i64) -> String {
+    if page <= 1 {
+        return path.to_string();
+    }
+    format!("{path}{}page={page}", if path.contains('?') { '&' } else { '?' })
+}
+
+#[component]
+fn Card(home: String, product: ProductCard, eager: bool) -> impl IntoView {
+    let href = format!("{home}/p/{}", product.slug);
+    view! {
+        <li class="product-card">
+            <a href=href>
+                <div class="product-card-image">
+                    {match product.image {
+                        Some(img) => view! { <GridImage img eager/> }.into_any(),
+                        None => view! { <div class="no-image" aria-hidden="true"></div> }.into_any(),
+                    }}
+                    {product.sold_out.then(|| view! { <span class="badge sold-out">"Sold out"</span> })}
+                </div>
+                <h2 class="product-card-title">{product.title}</h2>
+                <p class="price">
+                    <span class="now">{product.price}</span>
+                    {product.compare_at.map(|c| view! { " " <s class="was"><span class="visually-hidden">"Was "</span>{c}</s> })}
+                </p>
+            </a>
+        </li>
+    }
+}
+
+#[component]
+fn GridImage(img: ImageView, eager: bool) -> impl IntoView {
+    let side = crate::media::THUMB_DISPLAY;
+    view! {
+        <img src=img.thumb_src srcset=img.thumb_srcset
+            sizes="(min-width: 64rem) 240px, (min-width: 40rem) 30vw, 46vw"
+            width=side height=side alt=img.alt
+            loading=if eager { "eager" } else { "lazy" } decoding="async"/>
+    }
+}
+
+#[component]
+fn ProductView(shop: PublicShop, product: PublicProduct) -> impl IntoView {
+    let home = format!("/s/{}", shop.slug);
+    let canonical = format!("{}/p/{}", shop.url, product.slug);
+    let title = format!("{} · {}", product.title, shop.name);
+    let description = if product.description.is_empty() {
+        format!("{} for {} at {}. Order on WhatsApp.", product.title, product.price, shop.name)
+    } else {
+        product.description.clone()
+    };
+    let og_image = product.images.first().or(shop.logo.as_ref()).map(|i| absolute(&shop.url, &i.og_url));
+    let availability = if product.available { "https://schema.org/InStock" } else { "https://schema.org/OutOfStock" };
+    let mut ld = serde_json::json!({
+        "@context": "https://schema.org",
+        "@type": "Product",
+        "name": product.title,
+        "description": description,
+        "image": product.images.iter().map(|i| absolute(&shop.url, &i.src)).collect::<Vec<_>>(),
+        "url": canonical,
+        "brand": {"@type": "Brand", "name": shop.name},
+        "offers": {
+            "@type": "Offer",
+            "price": product.price_plain,
+            "priceCurrency": shop.currency,
+            "availability": availability,
+            "url": canonical,
+            "seller": {"@type": "Organization", "name": shop.name}
+        }
+    });
+    if let Some(sku) = &product.sku {
+        ld["sku"] = serde_json::Value::String(sku.clone());
+    }
+    let mut crumbs = vec![serde_json::json!({"@type": "ListItem", "position": 1, "name": shop.name, "item": shop.url})];
+    if let Some(c) = &product.category {
+        crumbs.push(serde_json::json!({"@type": "ListItem", "position": 2, "name": c.name, "item": format!("{}/c/{}", shop.url, c.slug)}));
+    }
+    crumbs.push(serde_json::json!({"@type": "ListItem", "position": crumbs.len() + 1, "name": product.title, "item": canonical}));
+    let breadcrumbs = serde_json::json!({"@context": "https://schema.org", "@type": "BreadcrumbList", "itemListElement": crumbs});
+    let ask = shop.whatsapp_number.clone().map(|n| {
+        whatsapp_link(&n, &format!("Hello {}! I'm interested in \"{}\" ({}): {canonical}", shop.name, product.title, product.price))
+    });
+    let paragraphs = paragraphs(&product.description);
+    view! {
+        <Seo title description canonical=canonical.clone() image=og_image og_type="product"/>
+        <Meta property="product:price:amount" content=product.price_plain.clone()/>
+        <Meta property="product:price:currency" content=shop.currency.clone()/>
+        <JsonLd value=ld/>
+        <JsonLd value=breadcrumbs/>
+        <StoreShell shop=shop.clone()>
+            <nav class="breadcrumbs" aria-label="Breadcrumb">
+                <a href=home.clone()>{shop.name.clone()}</a>
+                {product.category.clone().map(|c| view! { " / " <a href=format!("{home}/c/{}", c.slug)>{c.name}</a> })}
+            </nav>
+            <article class="product">
+                <div class="gallery">
+                    {if product.images.is_empty() {
+                        view! { <div class="no-image large" aria-hidden="true"></div> }.into_any()
+                    } else {
+                        product.images.iter().enumerate().map(|(i, img)| view! {
+                            <img src=img.src.clone() srcset=img.srcset.clone()
+                                sizes="(min-width: 64rem) 560px, 100vw"
+                                width=img.width height=img.height alt=img.alt.clone()
+                                loading=if i == 0 { "eager" } else { "lazy" }
+                                fetchpriority=if i == 0 { "high" } else { "auto" } decoding="async"/>
+                        }).collect_view().into_any()
+                    }}
+                </div>
+                <div class="product-info">
+                    <h1>{product.title.clone()}</h1>
+                    <p class="price large">
+                        <span class="now" data-testid="price">{product.price.clone()}</span>
+                        {product.compare_at.clone().map(|c| view! { " " <s class="was"><span class="visually-hidden">"Was "</span>{c}</s> })}
+                    </p>
+                    <p class=if product.available { "stock in" } else { "stock out" }>
+                        {if product.available { "In stock" } else { "Sold out" }}
+                    </p>
+                    {ask.map(|href| view! { <a class="button whatsapp" href=href rel="noopener">"Ask on WhatsApp"</a> })}
+                    <div class="description">
+                        {paragraphs.into_iter().map(|lines| view! {
+                            <p>{lines.into_iter().enumerate().map(|(i, l)| view! { {(i > 0).then(|| view! { <br/> })} {l} }).collect_view()}</p>
+                        }).collect_view()}
+                    </div>
+                </div>
+            </article>
+        </StoreShell>
+    }
+}
+
+/// Plain text with line breaks: blank lines separate paragraphs, single newlines break lines.
+/// Rendered as text nodes, so nothing in a description can become markup.
+fn paragraphs(text: &str) -> Vec<Vec<String>> {
+    text.replace("\r\n", "\n")
+        .split("\n\n")
+        .map(|p| p.lines().map(str::trim_end).filter(|l| !l.trim().is_empty()).map(str::to_string).collect::<Vec<_>>())
+        .filter(|p| !p.is_empty())
+        .collect()
+}
