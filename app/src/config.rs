@@ -48,7 +48,9 @@ pub struct Config {
 #[derive(Debug, Clone)]
 pub enum MediaConfig {
     /// Files under this folder, served at /media.
-    Local { dir: std::path::PathBuf },
+    Local {
+        dir: std::path::PathBuf,
+    },
     Cloudinary(CloudinaryConfig),
 }
 
@@ -209,17 +211,30 @@ fn media_config(get: &impl Fn(&str) -> Option<String>) -> Result<MediaConfig, Co
         .to_string();
     let parts = if let Some(url) = get("CLOUDINARY_URL") {
         let rest = url.strip_prefix("cloudinary://").ok_or_else(|| {
-            err("CLOUDINARY_URL", "expected cloudinary://API_KEY:API_SECRET@CLOUD_NAME".into())
+            err(
+                "CLOUDINARY_URL",
+                "expected cloudinary://API_KEY:API_SECRET@CLOUD_NAME".into(),
+            )
         })?;
         let (creds, cloud) = rest.rsplit_once('@').ok_or_else(|| {
-            err("CLOUDINARY_URL", "expected cloudinary://API_KEY:API_SECRET@CLOUD_NAME".into())
+            err(
+                "CLOUDINARY_URL",
+                "expected cloudinary://API_KEY:API_SECRET@CLOUD_NAME".into(),
+            )
         })?;
         let (key, secret) = creds.split_once(':').ok_or_else(|| {
-            err("CLOUDINARY_URL", "expected cloudinary://API_KEY:API_SECRET@CLOUD_NAME".into())
+            err(
+                "CLOUDINARY_URL",
+                "expected cloudinary://API_KEY:API_SECRET@CLOUD_NAME".into(),
+            )
         })?;
         Some((cloud.to_string(), key.to_string(), secret.to_string()))
     } else {
-        match (get("CLOUDINARY_CLOUD_NAME"), get("CLOUDINARY_API_KEY"), get("CLOUDINARY_API_SECRET")) {
+        match (
+            get("CLOUDINARY_CLOUD_NAME"),
+            get("CLOUDINARY_API_KEY"),
+            get("CLOUDINARY_API_SECRET"),
+        ) {
             (Some(c), Some(k), Some(s)) => Some((c, k, s)),
             (None, None, None) => None,
             _ => {
@@ -239,7 +254,9 @@ fn media_config(get: &impl Fn(&str) -> Option<String>) -> Result<MediaConfig, Co
             delivery_base_url,
         }),
         None => MediaConfig::Local {
-            dir: get("MEDIA_DIR").unwrap_or_else(|| ".data/media".into()).into(),
+            dir: get("MEDIA_DIR")
+                .unwrap_or_else(|| ".data/media".into())
+                .into(),
         },
     })
 }
@@ -287,17 +304,29 @@ mod tests {
     fn media_backend_follows_cloudinary_settings() {
         let local = cfg(&[("DATABASE_URL", "x")]).unwrap();
         assert!(matches!(local.media, MediaConfig::Local { .. }));
-        let c = cfg(&[("DATABASE_URL", "x"), ("CLOUDINARY_URL", "cloudinary://key:se:cret@demo")]).unwrap();
+        let c = cfg(&[
+            ("DATABASE_URL", "x"),
+            ("CLOUDINARY_URL", "cloudinary://key:se:cret@demo"),
+        ])
+        .unwrap();
         match c.media {
             MediaConfig::Cloudinary(c) => {
                 assert_eq!((c.cloud_name.as_str(), c.api_key.as_str()), ("demo", "key"));
-                assert_eq!(secrecy::ExposeSecret::expose_secret(&c.api_secret), "se:cret");
+                assert_eq!(
+                    secrecy::ExposeSecret::expose_secret(&c.api_secret),
+                    "se:cret"
+                );
             }
             other => panic!("expected Cloudinary, got {other:?}"),
         }
         let partial = cfg(&[("DATABASE_URL", "x"), ("CLOUDINARY_API_KEY", "k")]).unwrap_err();
         assert_eq!(partial.var, "CLOUDINARY_CLOUD_NAME");
-        assert_eq!(cfg(&[("DATABASE_URL", "x"), ("CLOUDINARY_URL", "http://x")]).unwrap_err().var, "CLOUDINARY_URL");
+        assert_eq!(
+            cfg(&[("DATABASE_URL", "x"), ("CLOUDINARY_URL", "http://x")])
+                .unwrap_err()
+                .var,
+            "CLOUDINARY_URL"
+        );
     }
 
     #[test]

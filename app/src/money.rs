@@ -11,8 +11,18 @@ pub struct Currency {
     pub symbol: &'static str,
 }
 
-const fn c(code: &'static str, name: &'static str, exponent: u32, symbol: &'static str) -> Currency {
-    Currency { code, name, exponent, symbol }
+const fn c(
+    code: &'static str,
+    name: &'static str,
+    exponent: u32,
+    symbol: &'static str,
+) -> Currency {
+    Currency {
+        code,
+        name,
+        exponent,
+        symbol,
+    }
 }
 
 /// Currencies of the markets where merchants sell on WhatsApp most, then the majors.
@@ -62,13 +72,20 @@ pub fn format_plain(minor: i64, code: &str) -> String {
     let unit = 10_i64.pow(exp);
     let sign = if minor < 0 { "-" } else { "" };
     let abs = minor.unsigned_abs();
-    format!("{sign}{}.{:0width$}", abs / unit as u64, abs % unit as u64, width = exp as usize)
+    format!(
+        "{sign}{}.{:0width$}",
+        abs / unit as u64,
+        abs % unit as u64,
+        width = exp as usize
+    )
 }
 
 /// "₦12,500.00": what shoppers and merchants read.
 pub fn format_money(minor: i64, code: &str) -> String {
     let plain = format_plain(minor.abs(), code);
-    let (int, frac) = plain.split_once('.').map_or((plain.as_str(), None), |(i, f)| (i, Some(f)));
+    let (int, frac) = plain
+        .split_once('.')
+        .map_or((plain.as_str(), None), |(i, f)| (i, Some(f)));
     let mut grouped = String::new();
     for (i, ch) in int.chars().enumerate() {
         if i > 0 && (int.len() - i) % 3 == 0 {
@@ -108,8 +125,19 @@ pub fn parse_money(input: &str, code: &str) -> Result<i64, String> {
             format!("Use at most {exp} digits after the decimal point.")
         });
     }
-    let int: i64 = if int.is_empty() { 0 } else { int.parse().map_err(|_| "That amount is too large.".to_string())? };
-    let frac_val: i64 = if frac.is_empty() { 0 } else { format!("{frac:0<width$}", width = exp as usize).parse().unwrap_or(0) };
+    let int: i64 = if int.is_empty() {
+        0
+    } else {
+        int.parse()
+            .map_err(|_| "That amount is too large.".to_string())?
+    };
+    let frac_val: i64 = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<width$}", width = exp as usize)
+            .parse()
+            .unwrap_or(0)
+    };
     int.checked_mul(10_i64.pow(exp))
         .and_then(|v| v.checked_add(frac_val))
         .filter(|v| *v <= 1_000_000_000_000)

@@ -86,11 +86,15 @@ pub async fn require_shop(pool: &sqlx::PgPool) -> AppResult<ShopSession> {
 
 pub async fn shop_session(pool: &sqlx::PgPool, session: Session) -> AppResult<ShopSession> {
     // One shop per merchant today; the oldest is "the" shop until a shop switcher exists.
-    let shop_id: Option<uuid::Uuid> =
-        sqlx::query_scalar("select id from shops where merchant_id = $1 order by created_at limit 1")
-            .bind(session.merchant_id)
-            .fetch_optional(pool)
-            .await?;
+    let shop_id: Option<uuid::Uuid> = sqlx::query_scalar(
+        "select id from shops where merchant_id = $1 order by created_at limit 1",
+    )
+    .bind(session.merchant_id)
+    .fetch_optional(pool)
+    .await?;
     let shop_id = shop_id.ok_or(AppError::Unauthorized)?;
-    Ok(ShopSession { merchant_id: session.merchant_id, shop_id })
+    Ok(ShopSession {
+        merchant_id: session.merchant_id,
+        shop_id,
+    })
 }

@@ -23,7 +23,9 @@ impl AppState {
     pub fn new(leptos_options: LeptosOptions, pool: PgPool, config: Config) -> Self {
         let limits = Arc::new(RateLimits::new(&config));
         let media = Arc::new(crate::media::ssr::Media::new(config.media.clone()));
-        let storefront_cache = Arc::new(crate::storefront::ssr::PageCache::new(config.storefront_cache_entries));
+        let storefront_cache = Arc::new(crate::storefront::ssr::PageCache::new(
+            config.storefront_cache_entries,
+        ));
         AppState {
             leptos_options,
             pool,

@@ -43,16 +43,30 @@ pub async fn seed_demo(pool: &PgPool) -> anyhow::Result<()> {
 }
 
 /// (category, title, price in naira, compare-at, stock: None = not tracked)
-const DEMO_PRODUCTS: &[(&str, &str, i64, Option<i64>, Option<i32>)] = &[
+type DemoProduct = (&'static str, &'static str, i64, Option<i64>, Option<i32>);
+
+const DEMO_PRODUCTS: &[DemoProduct] = &[
     ("Adire", "Indigo Adire Scarf", 12_500, Some(15_000), Some(8)),
     ("Adire", "Adire Wrapper, Sky Pattern", 18_000, None, Some(5)),
     ("Adire", "Adire Table Runner", 9_500, None, None),
-    ("Adire", "Tie-Dye Cushion Cover", 6_500, Some(8_000), Some(12)),
+    (
+        "Adire",
+        "Tie-Dye Cushion Cover",
+        6_500,
+        Some(8_000),
+        Some(12),
+    ),
     ("Adire", "Adire Head Wrap", 5_000, None, Some(0)),
     ("Adire", "Batik Throw Blanket", 32_000, None, Some(2)),
     ("Aso Oke", "Aso Oke Gele, Gold", 25_000, None, Some(6)),
     ("Aso Oke", "Aso Oke Fila Cap", 7_500, None, None),
-    ("Aso Oke", "Aso Oke Ipele Shawl", 14_000, Some(16_500), Some(4)),
+    (
+        "Aso Oke",
+        "Aso Oke Ipele Shawl",
+        14_000,
+        Some(16_500),
+        Some(4),
+    ),
     ("Aso Oke", "Wedding Aso Oke Set", 85_000, None, Some(1)),
     ("Aso Oke", "Aso Oke Clutch Purse", 11_000, None, Some(9)),
     ("Aso Oke", "Aso Oke Bow Tie", 4_500, None, None),
@@ -79,10 +93,11 @@ pub async fn seed_demo_catalog(state: &app::state::AppState) -> anyhow::Result<(
     .bind(DEMO_EMAIL)
     .fetch_one(&state.pool)
     .await?;
-    let has_products: bool = sqlx::query_scalar("select exists(select 1 from products where shop_id = $1)")
-        .bind(shop_id)
-        .fetch_one(&state.pool)
-        .await?;
+    let has_products: bool =
+        sqlx::query_scalar("select exists(select 1 from products where shop_id = $1)")
+            .bind(shop_id)
+            .fetch_one(&state.pool)
+            .await?;
     if has_products {
         return Ok(());
     }
@@ -99,7 +114,9 @@ pub async fn seed_demo_catalog(state: &app::state::AppState) -> anyhow::Result<(
         let category_id = match categories.get(category) {
             Some(id) => *id,
             None => {
-                let id = app::catalog::ssr::create_category(state, shop_id, category).await.map_err(err)?;
+                let id = app::catalog::ssr::create_category(state, shop_id, category)
+                    .await
+                    .map_err(err)?;
                 categories.insert(*category, id);
                 id
             }
@@ -118,10 +135,18 @@ pub async fn seed_demo_catalog(state: &app::state::AppState) -> anyhow::Result<(
             categories: vec![category_id],
             ..Default::default()
         };
-        let product_id = app::catalog::ssr::save_product(state, shop_id, None, input).await.map_err(err)?;
+        let product_id = app::catalog::ssr::save_product(state, shop_id, None, input)
+            .await
+            .map_err(err)?;
         if state.media.local_dir().is_some() {
-            let stored = state.media.store_local(shop_id, demo_image(i)).await.map_err(err)?;
-            app::catalog::ssr::insert_image(state, shop_id, Some(product_id), &stored, title).await.map_err(err)?;
+            let stored = state
+                .media
+                .store_local(shop_id, demo_image(i))
+                .await
+                .map_err(err)?;
+            app::catalog::ssr::insert_image(state, shop_id, Some(product_id), &stored, title)
+                .await
+                .map_err(err)?;
         }
     }
     tracing::info!(products = DEMO_PRODUCTS.len(), "demo catalog created");
@@ -147,6 +172,7 @@ fn demo_image(seed: usize) -> Vec<u8> {
         image::Rgb(if dot { palette[2] } else { palette[stripe] })
     });
     let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png).expect("encoding a PNG in memory");
+    img.write_to(&mut out, image::ImageFormat::Png)
+        .expect("encoding a PNG in memory");
     out.into_inner()
 }

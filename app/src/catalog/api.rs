@@ -24,7 +24,6 @@ pub async fn get_product(id: Uuid) -> Result<ProductDetail, ApiError> {
 
 /// Creates (no `id`) or updates a product, then shows its edit page.
 #[server(endpoint = "catalog/product/save")]
-#[allow(clippy::too_many_arguments)]
 pub async fn save_product(
     #[server(default)] id: Option<Uuid>,
     title: String,
@@ -141,8 +140,16 @@ pub async fn import_catalog(csv: String) -> Result<super::ImportReport, ApiError
     match super::csv::import(&state, shop.shop_id, &csv).await? {
         Ok(report) => Ok(report),
         Err(rows) => {
-            let text = rows.iter().map(|r| format!("Line {}: {}", r.line, r.message)).collect::<Vec<_>>().join("\n");
-            Err(crate::error::AppError::validation("csv", format!("Nothing was imported. Fix these rows and try again:\n{text}")).into())
+            let text = rows
+                .iter()
+                .map(|r| format!("Line {}: {}", r.line, r.message))
+                .collect::<Vec<_>>()
+                .join("\n");
+            Err(crate::error::AppError::validation(
+                "csv",
+                format!("Nothing was imported. Fix these rows and try again:\n{text}"),
+            )
+            .into())
         }
     }
 }
@@ -159,7 +166,6 @@ pub async fn sign_upload() -> Result<crate::media::SignedUpload, ApiError> {
 /// Records an image the browser uploaded to Cloudinary, after checking Cloudinary's signature
 /// and that it lies in this shop's folder.
 #[server(endpoint = "media/confirm")]
-#[allow(clippy::too_many_arguments)]
 pub async fn confirm_upload(
     #[server(default)] product_id: Option<Uuid>,
     public_id: String,
@@ -173,7 +179,9 @@ pub async fn confirm_upload(
 ) -> Result<(), ApiError> {
     let state = use_state()?;
     let shop = require_shop(&state.pool).await?;
-    state.media.verify_upload(shop.shop_id, &public_id, version, &signature)?;
+    state
+        .media
+        .verify_upload(shop.shop_id, &public_id, version, &signature)?;
     let image = crate::media::ssr::StoredImage {
         id: Uuid::now_v7(),
         backend: "cloudinary",

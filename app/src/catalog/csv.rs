@@ -1,7 +1,9 @@
 //! Catalog CSV export and import. Import is all or nothing: every row is checked first, and if
 //! any row is wrong nothing changes and every problem is reported with its line number.
 
-use super::ssr::{ProductInput, ValidProduct, insert_category, shop_currency, validate_product, write_product};
+use super::ssr::{
+    ProductInput, ValidProduct, insert_category, shop_currency, validate_product, write_product,
+};
 use super::{CSV_COLUMNS, ImportReport, RowError, slugify};
 use crate::error::{AppError, AppResult};
 use crate::money::format_plain;
@@ -26,14 +28,17 @@ pub async fn export(state: &AppState, shop_id: Uuid) -> AppResult<String> {
     let mut out = csv::Writer::from_writer(Vec::new());
     let internal = |e: csv::Error| AppError::Internal(anyhow::anyhow!("writing CSV: {e}"));
     out.write_record(CSV_COLUMNS).map_err(internal)?;
-    for (sku, title, slug, description, price, compare_at, status, track, stock, categories) in rows {
+    for (sku, title, slug, description, price, compare_at, status, track, stock, categories) in rows
+    {
         out.write_record([
             sku.unwrap_or_default(),
             title,
             slug,
             description,
             format_plain(price, &currency),
-            compare_at.map(|c| format_plain(c, &currency)).unwrap_or_default(),
+            compare_at
+                .map(|c| format_plain(c, &currency))
+                .unwrap_or_default(),
             status,
             track.to_string(),
             stock.to_string(),
@@ -41,7 +46,9 @@ pub async fn export(state: &AppState, shop_id: Uuid) -> AppResult<String> {
         ])
         .map_err(internal)?;
     }
-    let bytes = out.into_inner().map_err(|e| AppError::Internal(anyhow::anyhow!("writing CSV: {e}")))?;
+    let bytes = out
+        .into_inner()
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("writing CSV: {e}")))?;
     Ok(String::from_utf8(bytes).expect("CSV of UTF-8 strings is UTF-8"))
 }
 
@@ -51,57 +58,109 @@ struct PlannedRow {
     category_names: Vec<String>,
 }
 
-pub async fn import(state: &AppState, shop_id: Uuid, text: &str) -> AppResult<Result<ImportReport, Vec<RowError>>> {
+pub async fn import(
+    state: &AppState,
+    shop_id: Uuid,
+    text: &str,
+) -> AppResult<Result<ImportReport, Vec<RowError>>> {
     let currency = shop_currency(&state.pool, shop_id).await?;
-    let existing: Vec<(Uuid, Option<String>, String)> = sqlx::query_as("select id, sku, slug from products where shop_id = $1")
-        .bind(shop_id)
-        .fetch_all(&state.pool)
-        .await?;
-    let by_sku: HashMap<String, Uuid> = existing.iter().filter_map(|(id, sku, _)| Some((sku.clone()?, *id))).collect();
-    let mut slug_owner: HashMap<String, Option<Uuid>> = existing.iter().map(|(id, _, slug)| (slug.clone(), Some(*id))).collect();
-    let categories: Vec<(Uuid, String)> = sqlx::query_as("select id, name from categories where shop_id = $1")
-        .bind(shop_id)
-        .fetch_all(&state.pool)
-        .await?;
-    let mut category_ids: HashMap<String, Uuid> = categories.into_iter().map(|(id, name)| (name.to_lowercase(), id)).collect();
+    let existing: Vec<(Uuid, Option<String>, String)> =
+        sqlx::query_as("select id, sku, slug from products where shop_id = $1")
+            .bind(shop_id)
+            .fetch_all(&state.pool)
+            .await?;
+    let by_sku: HashMap<String, Uuid> = existing
+        .iter()
+        .filter_map(|(id, sku, _)| Some((sku.clone()?, *id)))
+        .collect();
+    let mut slug_owner: HashMap<String, Option<Uuid>> = existing
+        .iter()
+        .map(|(id, _, slug)| (slug.clone(), Some(*id)))
+        .collect();
+    let categories: Vec<(Uuid, String)> =
+        sqlx::query_as("select id, name from categories where shop_id = $1")
+            .bind(shop_id)
+            .fetch_all(&state.pool)
+            .await?;
+    let mut category_ids: HashMap<String, Uuid> = categories
+        .into_iter()
+        .map(|(id, name)| (name.to_lowercase(), id))
+        .collect();
 
     let mut errors = Vec::new();
     let mut planned = Vec::new();
     let mut seen_skus = HashSet::new();
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(false).from_reader(text.as_bytes());
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(false)
+        .from_reader(text.as_bytes());
     let headers = match reader.headers() {
         Ok(h) => h.clone(),
-        Err(e) => return Ok(Err(vec![RowError { line: 1, message: format!("The header row could not be read: {e}") }])),
+        Err(e) => {
+            return Ok(Err(vec![RowError {
+                line: 1,
+                message: format!("The header row could not be read: {e}"),
+            }]));
+        }
     };
     let index: HashMap<&str, usize> = headers.iter().enumerate().map(|(i, h)| (h, i)).collect();
-    let missing: Vec<&str> = ["title", "price"].into_iter().filter(|c| !index.contains_key(c)).collect();
+    let missing: Vec<&str> = ["title", "price"]
+        .into_iter()
+        .filter(|c| !index.contains_key(c))
+        .collect();
     if !missing.is_empty() {
         return Ok(Err(vec![RowError {
             line: 1,
-            message: format!("The header row lacks the column(s) {}. Expected: {}.", missing.join(", "), CSV_COLUMNS.join(",")),
+            message: format!(
+                "The header row lacks the column(s) {}. Expected: {}.",
+                missing.join(", "),
+                CSV_COLUMNS.join(",")
+            ),
         }]));
     }
-    let unknown: Vec<&str> = headers.iter().filter(|h| !CSV_COLUMNS.contains(h)).collect();
+    let unknown: Vec<&str> = headers
+        .iter()
+        .filter(|h| !CSV_COLUMNS.contains(h))
+        .collect();
     if !unknown.is_empty() {
-        return Ok(Err(vec![RowError { line: 1, message: format!("Unknown column(s): {}. Expected: {}.", unknown.join(", "), CSV_COLUMNS.join(",")) }]));
+        return Ok(Err(vec![RowError {
+            line: 1,
+            message: format!(
+                "Unknown column(s): {}. Expected: {}.",
+                unknown.join(", "),
+                CSV_COLUMNS.join(",")
+            ),
+        }]));
     }
     for record in reader.records() {
         let record = match record {
             Ok(r) => r,
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line());
-                errors.push(RowError { line, message: format!("This line could not be read as CSV: {e}") });
+                errors.push(RowError {
+                    line,
+                    message: format!("This line could not be read as CSV: {e}"),
+                });
                 continue;
             }
         };
         let line = record.position().map_or(0, |p| p.line());
-        let get = |name: &str| index.get(name).and_then(|i| record.get(*i)).unwrap_or("").to_string();
+        let get = |name: &str| {
+            index
+                .get(name)
+                .and_then(|i| record.get(*i))
+                .unwrap_or("")
+                .to_string()
+        };
         let track = get("track_stock").to_lowercase();
         let track_stock = match track.as_str() {
             "" | "false" | "no" | "0" => false,
             "true" | "yes" | "1" => true,
             _ => {
-                errors.push(RowError { line, message: "track_stock must be true or false.".into() });
+                errors.push(RowError {
+                    line,
+                    message: "track_stock must be true or false.".into(),
+                });
                 continue;
             }
         };
@@ -115,14 +174,21 @@ pub async fn import(state: &AppState, shop_id: Uuid, text: &str) -> AppResult<Re
             sku: get("sku"),
             track_stock,
             stock: get("stock"),
-            status: if status.is_empty() { "draft".into() } else { status.to_lowercase() },
+            status: if status.is_empty() {
+                "draft".into()
+            } else {
+                status.to_lowercase()
+            },
             categories: Vec::new(),
         };
         let mut product = match validate_product(&input, &currency) {
             Ok(p) => p,
             Err(fields) => {
                 for (field, message) in fields {
-                    errors.push(RowError { line, message: format!("{field}: {message}") });
+                    errors.push(RowError {
+                        line,
+                        message: format!("{field}: {message}"),
+                    });
                 }
                 continue;
             }
@@ -131,7 +197,10 @@ pub async fn import(state: &AppState, shop_id: Uuid, text: &str) -> AppResult<Re
         if let Some(sku) = &product.sku
             && !seen_skus.insert(sku.clone())
         {
-            errors.push(RowError { line, message: format!("sku: {sku} appears more than once in the file.") });
+            errors.push(RowError {
+                line,
+                message: format!("sku: {sku} appears more than once in the file."),
+            });
             continue;
         }
         // Slugs: an explicit one must be free; a derived one gets a number until it is.
@@ -139,13 +208,22 @@ pub async fn import(state: &AppState, shop_id: Uuid, text: &str) -> AppResult<Re
             let base = slugify(&product.title, "product");
             let mut candidate = base.clone();
             let mut n = 2;
-            while slug_owner.get(&candidate).is_some_and(|owner| owner.is_none() || *owner != target) {
+            while slug_owner
+                .get(&candidate)
+                .is_some_and(|owner| owner.is_none() || *owner != target)
+            {
                 candidate = format!("{base}-{n}");
                 n += 1;
             }
             product.slug = candidate;
-        } else if slug_owner.get(&product.slug).is_some_and(|owner| owner.is_none() || *owner != target) {
-            errors.push(RowError { line, message: format!("slug: another product already uses {}.", product.slug) });
+        } else if slug_owner
+            .get(&product.slug)
+            .is_some_and(|owner| owner.is_none() || *owner != target)
+        {
+            errors.push(RowError {
+                line,
+                message: format!("slug: another product already uses {}.", product.slug),
+            });
             continue;
         }
         if let Some(old) = target.and_then(|t| existing.iter().find(|(id, _, _)| *id == t)) {
@@ -153,23 +231,40 @@ pub async fn import(state: &AppState, shop_id: Uuid, text: &str) -> AppResult<Re
         }
         // Some(id): the existing product keeps it; None: claimed by a new row of this file.
         slug_owner.insert(product.slug.clone(), target);
-        let category_names: Vec<String> =
-            get("categories").split('|').map(str::trim).filter(|c| !c.is_empty()).map(str::to_string).collect();
+        let category_names: Vec<String> = get("categories")
+            .split('|')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_string)
+            .collect();
         if let Some(bad) = category_names.iter().find(|c| c.chars().count() > 80) {
-            errors.push(RowError { line, message: format!("categories: \"{bad}\" is longer than 80 characters.") });
+            errors.push(RowError {
+                line,
+                message: format!("categories: \"{bad}\" is longer than 80 characters."),
+            });
             continue;
         }
-        planned.push(PlannedRow { target, product, category_names });
+        planned.push(PlannedRow {
+            target,
+            product,
+            category_names,
+        });
     }
     if !errors.is_empty() {
         return Ok(Err(errors));
     }
     if planned.is_empty() {
-        return Ok(Err(vec![RowError { line: 1, message: "The file has no product rows.".into() }]));
+        return Ok(Err(vec![RowError {
+            line: 1,
+            message: "The file has no product rows.".into(),
+        }]));
     }
 
     let mut tx = state.pool.begin().await?;
-    let mut report = ImportReport { created: 0, updated: 0 };
+    let mut report = ImportReport {
+        created: 0,
+        updated: 0,
+    };
     for mut row in planned {
         for name in &row.category_names {
             let id = match category_ids.get(&name.to_lowercase()) {
@@ -209,7 +304,10 @@ pub async fn export_route(
     Ok((
         [
             (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (axum::http::header::CONTENT_DISPOSITION, "attachment; filename=\"catalog.csv\""),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                "attachment; filename=\"catalog.csv\"",
+            ),
             (axum::http::header::CACHE_CONTROL, "no-store"),
         ],
         body,

@@ -11,7 +11,11 @@ use crate::media::ImageView;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-pub const STATUSES: &[(&str, &str)] = &[("draft", "Draft"), ("active", "Active"), ("archived", "Archived")];
+pub const STATUSES: &[(&str, &str)] = &[
+    ("draft", "Draft"),
+    ("active", "Active"),
+    ("archived", "Archived"),
+];
 
 pub const SORTS: &[(&str, &str)] = &[
     ("newest", "Newest first"),
@@ -94,13 +98,21 @@ pub fn slugify(text: &str, fallback: &str) -> String {
     }
     let slug: String = slug.chars().take(80).collect();
     let slug = slug.trim_matches('-').to_string();
-    if slug.is_empty() { fallback.to_string() } else { slug }
+    if slug.is_empty() {
+        fallback.to_string()
+    } else {
+        slug
+    }
 }
 
 pub fn is_valid_slug(slug: &str) -> bool {
     !slug.is_empty()
         && slug.len() <= 80
-        && slug.split('-').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+        && slug.split('-').all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
 }
 
 #[cfg(test)]
@@ -109,7 +121,10 @@ mod tests {
 
     #[test]
     fn slugs_from_titles() {
-        assert_eq!(slugify("  Adire Indigo Scarf (Large) ", "x"), "adire-indigo-scarf-large");
+        assert_eq!(
+            slugify("  Adire Indigo Scarf (Large) ", "x"),
+            "adire-indigo-scarf-large"
+        );
         assert_eq!(slugify("Ñandú!!", "product"), "and");
         assert_eq!(slugify("***", "product"), "product");
         assert!(is_valid_slug("adire-scarf-2"));
@@ -119,8 +134,18 @@ mod tests {
 }
 
 /// Columns of the catalog CSV, in order. Documented in README ("Catalog CSV").
-pub const CSV_COLUMNS: &[&str] =
-    &["sku", "title", "slug", "description", "price", "compare_at_price", "status", "track_stock", "stock", "categories"];
+pub const CSV_COLUMNS: &[&str] = &[
+    "sku",
+    "title",
+    "slug",
+    "description",
+    "price",
+    "compare_at_price",
+    "status",
+    "track_stock",
+    "stock",
+    "categories",
+];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ImportReport {

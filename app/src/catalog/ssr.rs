@@ -1,7 +1,10 @@
 //! Catalog service. Every query is scoped by the shop id from the caller's session; a row of
 //! another shop is indistinguishable from a missing one (404).
 
-use super::{Category, PER_PAGE, ProductDetail, ProductList, ProductQuery, ProductRow, is_valid_slug, slugify};
+use super::{
+    Category, PER_PAGE, ProductDetail, ProductList, ProductQuery, ProductRow, is_valid_slug,
+    slugify,
+};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::media::ssr::{ImageRow, StoredImage};
 use crate::money::{format_money, format_plain, parse_money};
@@ -54,15 +57,28 @@ pub fn validate_product(input: &ProductInput, currency: &str) -> Result<ValidPro
     if title.is_empty() {
         errors.insert("title".into(), "Give the product a title.".into());
     } else if title.chars().count() > 200 {
-        errors.insert("title".into(), "Keep the title under 200 characters.".into());
+        errors.insert(
+            "title".into(),
+            "Keep the title under 200 characters.".into(),
+        );
     }
-    let slug = if input.slug.trim().is_empty() { slugify(&title, "product") } else { input.slug.trim().to_lowercase() };
+    let slug = if input.slug.trim().is_empty() {
+        slugify(&title, "product")
+    } else {
+        input.slug.trim().to_lowercase()
+    };
     if !is_valid_slug(&slug) {
-        errors.insert("slug".into(), "Use lowercase letters, digits and single hyphens (like blue-adire-scarf).".into());
+        errors.insert(
+            "slug".into(),
+            "Use lowercase letters, digits and single hyphens (like blue-adire-scarf).".into(),
+        );
     }
     let description = input.description.trim().to_string();
     if description.chars().count() > 10_000 {
-        errors.insert("description".into(), "Keep the description under 10,000 characters.".into());
+        errors.insert(
+            "description".into(),
+            "Keep the description under 10,000 characters.".into(),
+        );
     }
     let price = parse_money(&input.price, currency);
     if let Err(m) = &price {
@@ -86,14 +102,24 @@ pub fn validate_product(input: &ProductInput, currency: &str) -> Result<ValidPro
         _ => {}
     }
     let sku = Some(input.sku.trim().to_string()).filter(|s| !s.is_empty());
-    if sku.as_ref().is_some_and(|s| s.chars().count() > 64 || s.chars().any(char::is_control)) {
+    if sku
+        .as_ref()
+        .is_some_and(|s| s.chars().count() > 64 || s.chars().any(char::is_control))
+    {
         errors.insert("sku".into(), "Keep the SKU under 64 characters.".into());
     }
-    let stock = if input.stock.trim().is_empty() { Ok(0) } else { input.stock.trim().parse::<i32>() };
+    let stock = if input.stock.trim().is_empty() {
+        Ok(0)
+    } else {
+        input.stock.trim().parse::<i32>()
+    };
     let stock = match stock {
         Ok(n) if n >= 0 => n,
         _ => {
-            errors.insert("stock".into(), "Enter the number in stock as a whole number, 0 or more.".into());
+            errors.insert(
+                "stock".into(),
+                "Enter the number in stock as a whole number, 0 or more.".into(),
+            );
             0
         }
     };
@@ -125,9 +151,14 @@ fn map_unique(e: sqlx::Error) -> AppError {
     if let sqlx::Error::Database(db) = &e {
         match db.constraint() {
             Some("products_shop_id_slug_key") => {
-                return AppError::validation("slug", "Another product already uses this URL. Change the slug.");
+                return AppError::validation(
+                    "slug",
+                    "Another product already uses this URL. Change the slug.",
+                );
             }
-            Some("products_shop_sku_key") => return AppError::validation("sku", "Another product already has this SKU."),
+            Some("products_shop_sku_key") => {
+                return AppError::validation("sku", "Another product already has this SKU.");
+            }
             // A category id that is not one of this shop's.
             Some("product_categories_shop_id_category_id_fkey") => return AppError::NotFound,
             _ => {}
@@ -137,7 +168,12 @@ fn map_unique(e: sqlx::Error) -> AppError {
 }
 
 /// Inserts or updates one product inside a transaction. `id` = None creates.
-pub async fn write_product(conn: &mut PgConnection, shop_id: Uuid, id: Option<Uuid>, p: &ValidProduct) -> AppResult<Uuid> {
+pub async fn write_product(
+    conn: &mut PgConnection,
+    shop_id: Uuid,
+    id: Option<Uuid>,
+    p: &ValidProduct,
+) -> AppResult<Uuid> {
     let id = match id {
         None => {
             let id = Uuid::now_v7();
@@ -208,7 +244,12 @@ pub async fn write_product(conn: &mut PgConnection, shop_id: Uuid, id: Option<Uu
     Ok(id)
 }
 
-pub async fn save_product(state: &AppState, shop_id: Uuid, id: Option<Uuid>, input: ProductInput) -> AppResult<Uuid> {
+pub async fn save_product(
+    state: &AppState,
+    shop_id: Uuid,
+    id: Option<Uuid>,
+    input: ProductInput,
+) -> AppResult<Uuid> {
     let currency = shop_currency(&state.pool, shop_id).await?;
     let valid = validate_product(&input, &currency).map_err(AppError::Validation)?;
     let mut tx = state.pool.begin().await?;
@@ -221,15 +262,20 @@ pub async fn save_product(state: &AppState, shop_id: Uuid, id: Option<Uuid>, inp
 
 pub async fn set_status(state: &AppState, shop_id: Uuid, id: Uuid, status: &str) -> AppResult<()> {
     if !super::STATUSES.iter().any(|(s, _)| *s == status) {
-        return Err(AppError::validation("status", "Choose draft, active or archived."));
+        return Err(AppError::validation(
+            "status",
+            "Choose draft, active or archived.",
+        ));
     }
     let mut tx = state.pool.begin().await?;
-    let done = sqlx::query("update products set status = $3, updated_at = now() where id = $1 and shop_id = $2")
-        .bind(id)
-        .bind(shop_id)
-        .bind(status)
-        .execute(&mut *tx)
-        .await?;
+    let done = sqlx::query(
+        "update products set status = $3, updated_at = now() where id = $1 and shop_id = $2",
+    )
+    .bind(id)
+    .bind(shop_id)
+    .bind(status)
+    .execute(&mut *tx)
+    .await?;
     if done.rows_affected() == 0 {
         return Err(AppError::NotFound);
     }
@@ -249,7 +295,11 @@ pub async fn delete_product(state: &AppState, shop_id: Uuid, id: Uuid) -> AppRes
     .bind(shop_id)
     .fetch_all(&mut *tx)
     .await?;
-    let done = sqlx::query("delete from products where id = $1 and shop_id = $2").bind(id).bind(shop_id).execute(&mut *tx).await?;
+    let done = sqlx::query("delete from products where id = $1 and shop_id = $2")
+        .bind(id)
+        .bind(shop_id)
+        .execute(&mut *tx)
+        .await?;
     if done.rows_affected() == 0 {
         return Err(AppError::NotFound);
     }
@@ -293,20 +343,38 @@ fn image_from(
     h: Option<i32>,
     alt: Option<String>,
 ) -> Option<ImageRow> {
-    Some(ImageRow { id: id?, backend: backend?, storage_key: key?, version, width: w.unwrap_or(1), height: h.unwrap_or(1), alt: alt.unwrap_or_default() })
+    Some(ImageRow {
+        id: id?,
+        backend: backend?,
+        storage_key: key?,
+        version,
+        width: w.unwrap_or(1),
+        height: h.unwrap_or(1),
+        alt: alt.unwrap_or_default(),
+    })
 }
 
 /// Escapes LIKE wildcards so a search for "50%" means fifty percent.
 pub fn like_pattern(q: &str) -> String {
-    let escaped = q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    let escaped = q
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
     format!("%{escaped}%")
 }
 
-pub async fn list_products(state: &AppState, shop_id: Uuid, query: &ProductQuery) -> AppResult<ProductList> {
+pub async fn list_products(
+    state: &AppState,
+    shop_id: Uuid,
+    query: &ProductQuery,
+) -> AppResult<ProductList> {
     let currency = shop_currency(&state.pool, shop_id).await?;
     let page = query.page.unwrap_or(1).max(1);
     let q = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
-    let status = query.status.as_deref().filter(|s| super::STATUSES.iter().any(|(k, _)| k == s));
+    let status = query
+        .status
+        .as_deref()
+        .filter(|s| super::STATUSES.iter().any(|(k, _)| k == s));
     // Whitelisted: the ORDER BY is chosen from fixed strings, never from input.
     let order = match query.sort.as_deref() {
         Some("oldest") => "p.created_at asc, p.id",
@@ -350,8 +418,16 @@ pub async fn list_products(state: &AppState, shop_id: Uuid, query: &ProductQuery
     let items = rows
         .into_iter()
         .map(|r| ProductRow {
-            thumb: image_from(r.img_id, r.img_backend, r.img_key, r.img_version, r.img_width, r.img_height, r.img_alt)
-                .map(|i| state.media.view(&i)),
+            thumb: image_from(
+                r.img_id,
+                r.img_backend,
+                r.img_key,
+                r.img_version,
+                r.img_width,
+                r.img_height,
+                r.img_alt,
+            )
+            .map(|i| state.media.view(&i)),
             id: r.id,
             title: r.title,
             slug: r.slug,
@@ -359,10 +435,19 @@ pub async fn list_products(state: &AppState, shop_id: Uuid, query: &ProductQuery
             price: format_money(r.price_minor, &currency),
             compare_at: r.compare_at_minor.map(|c| format_money(c, &currency)),
             sku: r.sku,
-            stock_label: if r.track_stock { format!("{} in stock", r.stock) } else { "Not tracked".into() },
+            stock_label: if r.track_stock {
+                format!("{} in stock", r.stock)
+            } else {
+                "Not tracked".into()
+            },
         })
         .collect();
-    Ok(ProductList { items, total, page, pages: ((total + PER_PAGE - 1) / PER_PAGE).max(1) })
+    Ok(ProductList {
+        items,
+        total,
+        page,
+        pages: ((total + PER_PAGE - 1) / PER_PAGE).max(1),
+    })
 }
 
 #[derive(sqlx::FromRow)]
@@ -408,7 +493,10 @@ pub async fn get_product(state: &AppState, shop_id: Uuid, id: Uuid) -> AppResult
         slug: row.slug,
         description: row.description,
         price: format_plain(row.price_minor, &row.currency),
-        compare_at_price: row.compare_at_minor.map(|c| format_plain(c, &row.currency)).unwrap_or_default(),
+        compare_at_price: row
+            .compare_at_minor
+            .map(|c| format_plain(c, &row.currency))
+            .unwrap_or_default(),
         sku: row.sku.unwrap_or_default(),
         track_stock: row.track_stock,
         stock: row.stock,
@@ -430,13 +518,25 @@ pub async fn list_categories(pool: &PgPool, shop_id: Uuid) -> AppResult<Vec<Cate
     .bind(shop_id)
     .fetch_all(pool)
     .await?;
-    Ok(rows.into_iter().map(|(id, name, slug, position, product_count)| Category { id, name, slug, position, product_count }).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(id, name, slug, position, product_count)| Category {
+            id,
+            name,
+            slug,
+            position,
+            product_count,
+        })
+        .collect())
 }
 
 fn validate_category_name(name: &str) -> AppResult<String> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 80 {
-        return Err(AppError::validation("name", "Enter a category name of up to 80 characters."));
+        return Err(AppError::validation(
+            "name",
+            "Enter a category name of up to 80 characters.",
+        ));
     }
     Ok(name.to_string())
 }
@@ -459,7 +559,11 @@ pub async fn create_category(state: &AppState, shop_id: Uuid, name: &str) -> App
     Ok(id)
 }
 
-pub async fn insert_category(conn: &mut PgConnection, shop_id: Uuid, name: &str) -> AppResult<Uuid> {
+pub async fn insert_category(
+    conn: &mut PgConnection,
+    shop_id: Uuid,
+    name: &str,
+) -> AppResult<Uuid> {
     let id = Uuid::now_v7();
     sqlx::query(
         "insert into categories (id, shop_id, name, slug, position)
@@ -475,17 +579,23 @@ pub async fn insert_category(conn: &mut PgConnection, shop_id: Uuid, name: &str)
     Ok(id)
 }
 
-pub async fn rename_category(state: &AppState, shop_id: Uuid, id: Uuid, name: &str) -> AppResult<()> {
+pub async fn rename_category(
+    state: &AppState,
+    shop_id: Uuid,
+    id: Uuid,
+    name: &str,
+) -> AppResult<()> {
     let name = validate_category_name(name)?;
     let mut tx = state.pool.begin().await?;
-    let done = sqlx::query("update categories set name = $3, slug = $4 where id = $1 and shop_id = $2")
-        .bind(id)
-        .bind(shop_id)
-        .bind(&name)
-        .bind(slugify(&name, "category"))
-        .execute(&mut *tx)
-        .await
-        .map_err(category_conflict)?;
+    let done =
+        sqlx::query("update categories set name = $3, slug = $4 where id = $1 and shop_id = $2")
+            .bind(id)
+            .bind(shop_id)
+            .bind(&name)
+            .bind(slugify(&name, "category"))
+            .execute(&mut *tx)
+            .await
+            .map_err(category_conflict)?;
     if done.rows_affected() == 0 {
         return Err(AppError::NotFound);
     }
@@ -497,13 +607,21 @@ pub async fn rename_category(state: &AppState, shop_id: Uuid, id: Uuid, name: &s
 /// Swaps a category with its neighbour above (`up`) or below.
 pub async fn move_category(state: &AppState, shop_id: Uuid, id: Uuid, up: bool) -> AppResult<()> {
     let mut tx = state.pool.begin().await?;
-    let ids: Vec<Uuid> = sqlx::query_scalar("select id from categories where shop_id = $1 order by position, name for update")
-        .bind(shop_id)
-        .fetch_all(&mut *tx)
-        .await?;
-    let Some(index) = ids.iter().position(|c| *c == id) else { return Err(AppError::NotFound) };
+    let ids: Vec<Uuid> = sqlx::query_scalar(
+        "select id from categories where shop_id = $1 order by position, name for update",
+    )
+    .bind(shop_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let Some(index) = ids.iter().position(|c| *c == id) else {
+        return Err(AppError::NotFound);
+    };
     let mut ids = ids;
-    let other = if up { index.checked_sub(1) } else { Some(index + 1).filter(|i| *i < ids.len()) };
+    let other = if up {
+        index.checked_sub(1)
+    } else {
+        Some(index + 1).filter(|i| *i < ids.len())
+    };
     if let Some(other) = other {
         ids.swap(index, other);
         sqlx::query(
@@ -523,7 +641,11 @@ pub async fn move_category(state: &AppState, shop_id: Uuid, id: Uuid, up: bool) 
 
 pub async fn delete_category(state: &AppState, shop_id: Uuid, id: Uuid) -> AppResult<()> {
     let mut tx = state.pool.begin().await?;
-    let done = sqlx::query("delete from categories where id = $1 and shop_id = $2").bind(id).bind(shop_id).execute(&mut *tx).await?;
+    let done = sqlx::query("delete from categories where id = $1 and shop_id = $2")
+        .bind(id)
+        .bind(shop_id)
+        .execute(&mut *tx)
+        .await?;
     if done.rows_affected() == 0 {
         return Err(AppError::NotFound);
     }
@@ -535,7 +657,13 @@ pub async fn delete_category(state: &AppState, shop_id: Uuid, id: Uuid) -> AppRe
 // ------------------------------------------------------------------ product images
 
 /// Records a stored image for a product of this shop (or as a bare upload, e.g. a logo).
-pub async fn insert_image(state: &AppState, shop_id: Uuid, product_id: Option<Uuid>, image: &StoredImage, alt: &str) -> AppResult<()> {
+pub async fn insert_image(
+    state: &AppState,
+    shop_id: Uuid,
+    product_id: Option<Uuid>,
+    image: &StoredImage,
+    alt: &str,
+) -> AppResult<()> {
     let mut tx = state.pool.begin().await?;
     let result = sqlx::query(
         "insert into images (id, shop_id, product_id, backend, storage_key, version, width, height, bytes, format, alt, position)
@@ -557,7 +685,9 @@ pub async fn insert_image(state: &AppState, shop_id: Uuid, product_id: Option<Uu
     .await;
     match result {
         // The product is not one of this shop's.
-        Err(sqlx::Error::Database(db)) if db.constraint() == Some("images_shop_id_product_id_fkey") => {
+        Err(sqlx::Error::Database(db))
+            if db.constraint() == Some("images_shop_id_product_id_fkey") =>
+        {
             return Err(AppError::NotFound);
         }
         other => {
@@ -571,10 +701,18 @@ pub async fn insert_image(state: &AppState, shop_id: Uuid, product_id: Option<Uu
     Ok(())
 }
 
-pub async fn update_image_alt(state: &AppState, shop_id: Uuid, image_id: Uuid, alt: &str) -> AppResult<()> {
+pub async fn update_image_alt(
+    state: &AppState,
+    shop_id: Uuid,
+    image_id: Uuid,
+    alt: &str,
+) -> AppResult<()> {
     let alt = alt.trim();
     if alt.chars().count() > 250 {
-        return Err(AppError::validation("alt", "Keep the description under 250 characters."));
+        return Err(AppError::validation(
+            "alt",
+            "Keep the description under 250 characters.",
+        ));
     }
     let mut tx = state.pool.begin().await?;
     let done = sqlx::query("update images set alt = $3 where id = $1 and shop_id = $2")
@@ -592,14 +730,20 @@ pub async fn update_image_alt(state: &AppState, shop_id: Uuid, image_id: Uuid, a
 }
 
 /// Moves an image one place earlier (`up`) or later among its product's images.
-pub async fn move_image(state: &AppState, shop_id: Uuid, image_id: Uuid, up: bool) -> AppResult<()> {
+pub async fn move_image(
+    state: &AppState,
+    shop_id: Uuid,
+    image_id: Uuid,
+    up: bool,
+) -> AppResult<()> {
     let mut tx = state.pool.begin().await?;
-    let product_id: Option<Uuid> =
-        sqlx::query_scalar("select product_id from images where id = $1 and shop_id = $2 and product_id is not null")
-            .bind(image_id)
-            .bind(shop_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let product_id: Option<Uuid> = sqlx::query_scalar(
+        "select product_id from images where id = $1 and shop_id = $2 and product_id is not null",
+    )
+    .bind(image_id)
+    .bind(shop_id)
+    .fetch_optional(&mut *tx)
+    .await?;
     let product_id = product_id.ok_or(AppError::NotFound)?;
     let mut ids: Vec<Uuid> =
         sqlx::query_scalar("select id from images where product_id = $1 and shop_id = $2 order by position, created_at for update")
@@ -607,8 +751,15 @@ pub async fn move_image(state: &AppState, shop_id: Uuid, image_id: Uuid, up: boo
             .bind(shop_id)
             .fetch_all(&mut *tx)
             .await?;
-    let index = ids.iter().position(|i| *i == image_id).ok_or(AppError::NotFound)?;
-    let other = if up { index.checked_sub(1) } else { Some(index + 1).filter(|i| *i < ids.len()) };
+    let index = ids
+        .iter()
+        .position(|i| *i == image_id)
+        .ok_or(AppError::NotFound)?;
+    let other = if up {
+        index.checked_sub(1)
+    } else {
+        Some(index + 1).filter(|i| *i < ids.len())
+    };
     if let Some(other) = other {
         ids.swap(index, other);
         sqlx::query(

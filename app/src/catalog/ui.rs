@@ -3,8 +3,9 @@
 //! before the WASM loads.
 
 use super::api::{
-    CreateCategory, DeleteCategory, DeleteImage, DeleteProduct, ImportCatalog, MoveCategory, MoveImage, RenameCategory,
-    SaveProduct, SetProductStatus, UpdateImageAlt, get_product, list_categories, list_products,
+    CreateCategory, DeleteCategory, DeleteImage, DeleteProduct, ImportCatalog, MoveCategory,
+    MoveImage, RenameCategory, SaveProduct, SetProductStatus, UpdateImageAlt, get_product,
+    list_categories, list_products,
 };
 use super::{Category, ProductDetail, ProductQuery, SORTS, STATUSES};
 use crate::ui::{Field, FormError, PageTitle, TextArea, action_error, field_error};
@@ -14,7 +15,10 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use uuid::Uuid;
 
 fn status_label(status: &str) -> &'static str {
-    STATUSES.iter().find(|(k, _)| *k == status).map_or("Unknown", |(_, l)| l)
+    STATUSES
+        .iter()
+        .find(|(k, _)| *k == status)
+        .map_or("Unknown", |(_, l)| l)
 }
 
 #[component]
@@ -35,7 +39,12 @@ pub fn ProductsPage() -> impl IntoView {
     let page_link = move |page: i64| {
         let f = filters();
         let mut parts = vec![format!("page={page}")];
-        for (k, v) in [("q", f.q), ("status", f.status), ("category", f.category.map(|c| c.to_string())), ("sort", f.sort)] {
+        for (k, v) in [
+            ("q", f.q),
+            ("status", f.status),
+            ("category", f.category.map(|c| c.to_string())),
+            ("sort", f.sort),
+        ] {
             if let Some(v) = v {
                 parts.push(format!("{k}={}", crate::storefront::encode_query(&v)));
             }
@@ -149,7 +158,15 @@ pub fn EditProductPage() -> impl IntoView {
     let status = ServerAction::<SetProductStatus>::new();
     let delete = ServerAction::<DeleteProduct>::new();
     let product = Resource::new(
-        move || (id(), alt.version().get(), mover.version().get(), remove.version().get(), status.version().get()),
+        move || {
+            (
+                id(),
+                alt.version().get(),
+                mover.version().get(),
+                remove.version().get(),
+                status.version().get(),
+            )
+        },
         |(id, ..)| async move {
             match id {
                 Some(id) => get_product(id).await,
@@ -224,8 +241,13 @@ fn ProductForm(product: Option<ProductDetail>, categories: Vec<Category>) -> imp
     let saved = Signal::derive(move || save.value().get().is_some_and(|r| r.is_ok()));
     let p = product.clone();
     let value = move |f: fn(&ProductDetail) -> String| p.as_ref().map(f).unwrap_or_default();
-    let status = product.as_ref().map_or_else(|| "draft".to_string(), |p| p.status.clone());
-    let selected: Vec<Uuid> = product.as_ref().map(|p| p.category_ids.clone()).unwrap_or_default();
+    let status = product
+        .as_ref()
+        .map_or_else(|| "draft".to_string(), |p| p.status.clone());
+    let selected: Vec<Uuid> = product
+        .as_ref()
+        .map(|p| p.category_ids.clone())
+        .unwrap_or_default();
     let track = product.as_ref().is_some_and(|p| p.track_stock);
     let currency = product.as_ref().map(|p| p.currency.clone());
     view! {
@@ -289,7 +311,14 @@ pub fn CategoriesPage() -> impl IntoView {
     let mover = ServerAction::<MoveCategory>::new();
     let delete = ServerAction::<DeleteCategory>::new();
     let list = Resource::new(
-        move || (create.version().get(), rename.version().get(), mover.version().get(), delete.version().get()),
+        move || {
+            (
+                create.version().get(),
+                rename.version().get(),
+                mover.version().get(),
+                delete.version().get(),
+            )
+        },
         |_| list_categories(),
     );
     let create_err = action_error(create);
@@ -398,8 +427,16 @@ fn CategoryRow(
     let cid = c.id.to_string();
     let (a, b, cc, d) = (cid.clone(), cid.clone(), cid.clone(), cid.clone());
     let input_id = format!("cat-{cid}");
-    let (up, down, del) = (format!("Move {} up", c.name), format!("Move {} down", c.name), format!("Delete {}", c.name));
-    let count = format!("{} product{}", c.product_count, if c.product_count == 1 { "" } else { "s" });
+    let (up, down, del) = (
+        format!("Move {} up", c.name),
+        format!("Move {} down", c.name),
+        format!("Delete {}", c.name),
+    );
+    let count = format!(
+        "{} product{}",
+        c.product_count,
+        if c.product_count == 1 { "" } else { "s" }
+    );
     view! {
         <li class="card category-row">
             <ActionForm action=rename attr:class="inline-form">

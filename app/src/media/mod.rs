@@ -34,7 +34,11 @@ pub const THUMB_DISPLAY: u32 = 480;
 
 /// The detail widths available for an image of this width.
 pub fn detail_widths(width: u32) -> Vec<u32> {
-    let mut widths: Vec<u32> = DETAIL_WIDTHS.iter().copied().filter(|w| *w < width).collect();
+    let mut widths: Vec<u32> = DETAIL_WIDTHS
+        .iter()
+        .copied()
+        .filter(|w| *w < width)
+        .collect();
     widths.push(width.min(*DETAIL_WIDTHS.last().expect("non-empty")));
     widths.dedup();
     widths
@@ -50,4 +54,3 @@ pub struct SignedUpload {
     pub allowed_formats: String,
     pub signature: String,
 }
-

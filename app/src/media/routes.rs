@@ -3,7 +3,7 @@
 //! a stored file never changes).
 
 use crate::auth::ssr::Session;
-use crate::error::{AppError, ApiError};
+use crate::error::{ApiError, AppError};
 use crate::request::shop_session;
 use crate::state::AppState;
 use axum::Router;
@@ -21,7 +21,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
     let mut router = Router::new().route(
         "/api/media/upload",
         // 10 MB of image plus room for the other form fields.
-        post(upload).layer(DefaultBodyLimit::max(super::ssr::MAX_UPLOAD_BYTES + 64 * 1024)),
+        post(upload).layer(DefaultBodyLimit::max(
+            super::ssr::MAX_UPLOAD_BYTES + 64 * 1024,
+        )),
     );
     if let Some(dir) = state.media.local_dir() {
         router = router.nest_service(
@@ -43,7 +45,10 @@ async fn upload(
     headers: HeaderMap,
     multipart: Multipart,
 ) -> Response {
-    let html = headers.get(ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"));
+    let html = headers
+        .get(ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
     let back = headers
         .get(REFERER)
         .and_then(|v| v.to_str().ok())
@@ -59,7 +64,9 @@ async fn upload(
         (Err(e), true) => {
             let api: ApiError = e.into_api();
             let message = match &api {
-                ApiError::Validation(fields) => fields.values().cloned().collect::<Vec<_>>().join(" "),
+                ApiError::Validation(fields) => {
+                    fields.values().cloned().collect::<Vec<_>>().join(" ")
+                }
                 other => other.to_string(),
             };
             let encoded: String = form_urlencoded(&message);
@@ -80,13 +87,19 @@ fn redirect(to: &str) -> Response {
 fn form_urlencoded(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
 }
 
-async fn handle(state: &AppState, session: Option<Session>, mut multipart: Multipart) -> Result<crate::media::ImageView, AppError> {
+async fn handle(
+    state: &AppState,
+    session: Option<Session>,
+    mut multipart: Multipart,
+) -> Result<crate::media::ImageView, AppError> {
     let session = session.ok_or(AppError::Unauthorized)?;
     let shop = shop_session(&state.pool, session).await?;
     let mut purpose = String::from("product");
@@ -95,9 +108,18 @@ async fn handle(state: &AppState, session: Option<Session>, mut multipart: Multi
     let mut file: Option<Vec<u8>> = None;
     let bad_form = |e: axum::extract::multipart::MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            AppError::validation("file", "That file is larger than 10 MB; images can be at most 10 MB.")
+            AppError::validation(
+                "file",
+                "That file is larger than 10 MB; images can be at most 10 MB.",
+            )
         } else {
-            AppError::validation("file", format!("The upload did not arrive complete ({}). Try again.", e.body_text()))
+            AppError::validation(
+                "file",
+                format!(
+                    "The upload did not arrive complete ({}). Try again.",
+                    e.body_text()
+                ),
+            )
         }
     };
     while let Some(field) = multipart.next_field().await.map_err(bad_form)? {
@@ -112,25 +134,33 @@ async fn handle(state: &AppState, session: Option<Session>, mut multipart: Multi
             _ => {}
         }
     }
-    let bytes = file.ok_or_else(|| AppError::validation("file", "Choose an image file to upload."))?;
+    let bytes =
+        file.ok_or_else(|| AppError::validation("file", "Choose an image file to upload."))?;
     let is_logo = purpose == "logo";
     if !is_logo && product_id.is_none() {
-        return Err(AppError::validation("product_id", "Save the product before adding images."));
+        return Err(AppError::validation(
+            "product_id",
+            "Save the product before adding images.",
+        ));
     }
     // Check the product first so a foreign id is a 404 before any work is done.
     if let Some(pid) = product_id {
-        let ours: bool = sqlx::query_scalar("select exists(select 1 from products where id = $1 and shop_id = $2)")
-            .bind(pid)
-            .bind(shop.shop_id)
-            .fetch_one(&state.pool)
-            .await?;
+        let ours: bool = sqlx::query_scalar(
+            "select exists(select 1 from products where id = $1 and shop_id = $2)",
+        )
+        .bind(pid)
+        .bind(shop.shop_id)
+        .fetch_one(&state.pool)
+        .await?;
         if !ours {
             return Err(AppError::NotFound);
         }
     }
     let stored = state.media.store_local(shop.shop_id, bytes).await?;
     let product_for_row = if is_logo { None } else { product_id };
-    if let Err(e) = crate::catalog::ssr::insert_image(state, shop.shop_id, product_for_row, &stored, &alt).await {
+    if let Err(e) =
+        crate::catalog::ssr::insert_image(state, shop.shop_id, product_for_row, &stored, &alt).await
+    {
         let row = row_of(&stored, &alt);
         let _ = state.media.delete(&row).await;
         return Err(e);

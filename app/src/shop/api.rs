@@ -26,7 +26,15 @@ pub async fn update_shop_settings(
 ) -> Result<ShopSettings, ApiError> {
     let state = use_state()?;
     let shop = require_shop(&state.pool).await?;
-    let input = ssr::SettingsInput { name, slug, description, currency, whatsapp_number, contact_email, address };
+    let input = ssr::SettingsInput {
+        name,
+        slug,
+        description,
+        currency,
+        whatsapp_number,
+        contact_email,
+        address,
+    };
     Ok(ssr::update_settings(&state, shop.shop_id, input).await?)
 }
 

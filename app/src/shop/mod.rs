@@ -26,10 +26,43 @@ pub struct ShopSettings {
 
 /// Slugs that would collide with our own paths or mislead shoppers.
 pub const RESERVED_SLUGS: &[&str] = &[
-    "admin", "api", "app", "assets", "account", "about", "bizmaat", "blog", "cart", "checkout",
-    "dashboard", "dev", "docs", "edit", "help", "login", "logout", "media", "new", "official",
-    "pkg", "privacy", "robots", "s", "search", "settings", "shop", "shops", "signup", "sitemap",
-    "static", "status", "support", "terms", "webhooks", "whatsapp", "www",
+    "admin",
+    "api",
+    "app",
+    "assets",
+    "account",
+    "about",
+    "bizmaat",
+    "blog",
+    "cart",
+    "checkout",
+    "dashboard",
+    "dev",
+    "docs",
+    "edit",
+    "help",
+    "login",
+    "logout",
+    "media",
+    "new",
+    "official",
+    "pkg",
+    "privacy",
+    "robots",
+    "s",
+    "search",
+    "settings",
+    "shop",
+    "shops",
+    "signup",
+    "sitemap",
+    "static",
+    "status",
+    "support",
+    "terms",
+    "webhooks",
+    "whatsapp",
+    "www",
 ];
 
 pub fn validate_slug(input: &str) -> Result<String, String> {
@@ -37,9 +70,17 @@ pub fn validate_slug(input: &str) -> Result<String, String> {
     if slug.len() < 3 || slug.len() > 48 {
         return Err("Use 3 to 48 characters.".into());
     }
-    let shape_ok = slug.split('-').all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
+    let shape_ok = slug.split('-').all(|part| {
+        !part.is_empty()
+            && part
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    });
     if !shape_ok {
-        return Err("Use lowercase letters, digits and single hyphens between words (like ada-fabrics).".into());
+        return Err(
+            "Use lowercase letters, digits and single hyphens between words (like ada-fabrics)."
+                .into(),
+        );
     }
     if RESERVED_SLUGS.contains(&slug.as_str()) {
         return Err("That address is reserved. Choose another.".into());
@@ -54,11 +95,22 @@ pub fn normalize_phone(input: &str) -> Result<Option<String>, String> {
     if trimmed.is_empty() {
         return Ok(None);
     }
-    let compact: String = trimmed.chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.')).collect();
-    let digits = compact.strip_prefix('+').or_else(|| compact.strip_prefix("00"));
-    let message = "Enter the number in international format with the country code, like +234 801 234 5678.";
-    let Some(digits) = digits else { return Err(message.into()) };
-    if !(8..=15).contains(&digits.len()) || !digits.chars().all(|c| c.is_ascii_digit()) || digits.starts_with('0') {
+    let compact: String = trimmed
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.'))
+        .collect();
+    let digits = compact
+        .strip_prefix('+')
+        .or_else(|| compact.strip_prefix("00"));
+    let message =
+        "Enter the number in international format with the country code, like +234 801 234 5678.";
+    let Some(digits) = digits else {
+        return Err(message.into());
+    };
+    if !(8..=15).contains(&digits.len())
+        || !digits.chars().all(|c| c.is_ascii_digit())
+        || digits.starts_with('0')
+    {
         return Err(message.into());
     }
     Ok(Some(format!("+{digits}")))
@@ -80,8 +132,14 @@ mod tests {
 
     #[test]
     fn phones() {
-        assert_eq!(normalize_phone("+234 801 234 5678"), Ok(Some("+2348012345678".into())));
-        assert_eq!(normalize_phone("00447700900123"), Ok(Some("+447700900123".into())));
+        assert_eq!(
+            normalize_phone("+234 801 234 5678"),
+            Ok(Some("+2348012345678".into()))
+        );
+        assert_eq!(
+            normalize_phone("00447700900123"),
+            Ok(Some("+447700900123".into()))
+        );
         assert_eq!(normalize_phone("  "), Ok(None));
         assert!(normalize_phone("08012345678").is_err());
         assert!(normalize_phone("+0123456789").is_err());

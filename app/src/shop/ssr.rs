@@ -19,10 +19,12 @@ pub struct SettingsInput {
 
 /// Every catalog or settings change calls this in its transaction; storefront caches key on it.
 pub async fn bump_catalog_version(conn: &mut PgConnection, shop_id: Uuid) -> AppResult<()> {
-    sqlx::query("update shops set catalog_version = catalog_version + 1, updated_at = now() where id = $1")
-        .bind(shop_id)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "update shops set catalog_version = catalog_version + 1, updated_at = now() where id = $1",
+    )
+    .bind(shop_id)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -82,22 +84,37 @@ pub async fn load_settings(state: &AppState, shop_id: Uuid) -> AppResult<ShopSet
     })
 }
 
-pub async fn update_settings(state: &AppState, shop_id: Uuid, input: SettingsInput) -> AppResult<ShopSettings> {
+pub async fn update_settings(
+    state: &AppState,
+    shop_id: Uuid,
+    input: SettingsInput,
+) -> AppResult<ShopSettings> {
     let mut errors = FieldErrors::new();
     let name = input.name.trim().to_string();
     if name.is_empty() || name.chars().count() > 100 {
-        errors.insert("name".into(), "Enter a shop name of up to 100 characters.".into());
+        errors.insert(
+            "name".into(),
+            "Enter a shop name of up to 100 characters.".into(),
+        );
     }
-    let slug = validate_slug(&input.slug).map_err(|m| errors.insert("slug".into(), m)).ok();
+    let slug = validate_slug(&input.slug)
+        .map_err(|m| errors.insert("slug".into(), m))
+        .ok();
     let description = input.description.trim().to_string();
     if description.chars().count() > 2000 {
-        errors.insert("description".into(), "Keep the description under 2,000 characters.".into());
+        errors.insert(
+            "description".into(),
+            "Keep the description under 2,000 characters.".into(),
+        );
     }
     let currency = input.currency.trim().to_uppercase();
     if crate::money::currency(&currency).is_none() {
         errors.insert("currency".into(), "Choose a currency from the list.".into());
     }
-    let phone = normalize_phone(&input.whatsapp_number).map_err(|m| errors.insert("whatsapp_number".into(), m)).ok().flatten();
+    let phone = normalize_phone(&input.whatsapp_number)
+        .map_err(|m| errors.insert("whatsapp_number".into(), m))
+        .ok()
+        .flatten();
     let contact_email = input.contact_email.trim().to_lowercase();
     if !contact_email.is_empty()
         && let Err(m) = crate::auth::validate_email(&contact_email)
@@ -106,7 +123,10 @@ pub async fn update_settings(state: &AppState, shop_id: Uuid, input: SettingsInp
     }
     let address = input.address.trim().to_string();
     if address.chars().count() > 500 {
-        errors.insert("address".into(), "Keep the address under 500 characters.".into());
+        errors.insert(
+            "address".into(),
+            "Keep the address under 500 characters.".into(),
+        );
     }
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
@@ -130,7 +150,10 @@ pub async fn update_settings(state: &AppState, shop_id: Uuid, input: SettingsInp
         .fetch_one(&mut *tx)
         .await?;
         if taken {
-            return Err(AppError::validation("slug", "Another shop already uses that address. Choose another."));
+            return Err(AppError::validation(
+                "slug",
+                "Another shop already uses that address. Choose another.",
+            ));
         }
         sqlx::query("delete from shop_slug_redirects where old_slug = $1 and shop_id = $2")
             .bind(&slug)
@@ -160,7 +183,10 @@ pub async fn update_settings(state: &AppState, shop_id: Uuid, input: SettingsInp
     .await;
     match result {
         Err(sqlx::Error::Database(db)) if db.constraint() == Some("shops_slug_key") => {
-            return Err(AppError::validation("slug", "Another shop already uses that address. Choose another."));
+            return Err(AppError::validation(
+                "slug",
+                "Another shop already uses that address. Choose another.",
+            ));
         }
         other => {
             other?;
@@ -194,7 +220,11 @@ pub async fn set_logo(state: &AppState, shop_id: Uuid, image_id: Uuid) -> AppRes
         return Err(AppError::NotFound);
     }
     if let Some(old) = &old {
-        sqlx::query("delete from images where id = $1 and shop_id = $2").bind(old.id).bind(shop_id).execute(&mut *tx).await?;
+        sqlx::query("delete from images where id = $1 and shop_id = $2")
+            .bind(old.id)
+            .bind(shop_id)
+            .execute(&mut *tx)
+            .await?;
     }
     bump_catalog_version(&mut tx, shop_id).await?;
     tx.commit().await?;
@@ -216,8 +246,15 @@ pub async fn remove_logo(state: &AppState, shop_id: Uuid) -> AppResult<()> {
     .fetch_optional(&mut *tx)
     .await?;
     let Some(old) = old else { return Ok(()) };
-    sqlx::query("update shops set logo_image_id = null where id = $1").bind(shop_id).execute(&mut *tx).await?;
-    sqlx::query("delete from images where id = $1 and shop_id = $2").bind(old.id).bind(shop_id).execute(&mut *tx).await?;
+    sqlx::query("update shops set logo_image_id = null where id = $1")
+        .bind(shop_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("delete from images where id = $1 and shop_id = $2")
+        .bind(old.id)
+        .bind(shop_id)
+        .execute(&mut *tx)
+        .await?;
     bump_catalog_version(&mut tx, shop_id).await?;
     tx.commit().await?;
     state.media.delete(&old).await

@@ -52,7 +52,9 @@ impl StoreRoute {
 pub fn encode_query(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
             b' ' => "+".to_string(),
             _ => format!("%{b:02X}"),
         })
@@ -129,7 +131,10 @@ pub enum StorePage {
 /// wa.me link that opens a chat with the shop, with a prefilled message.
 pub fn whatsapp_link(number: &str, text: &str) -> String {
     let digits: String = number.chars().filter(char::is_ascii_digit).collect();
-    format!("https://wa.me/{digits}?text={}", encode_query(text).replace('+', "%20"))
+    format!(
+        "https://wa.me/{digits}?text={}",
+        encode_query(text).replace('+', "%20")
+    )
 }
 
 #[cfg(test)]
@@ -138,10 +143,21 @@ mod tests {
 
     #[test]
     fn paths_and_links() {
-        let r = StoreRoute { shop: "x".into(), view: StoreView::Search("blue scarf".into()), page: 2 };
+        let r = StoreRoute {
+            shop: "x".into(),
+            view: StoreView::Search("blue scarf".into()),
+            page: 2,
+        };
         assert_eq!(r.path_for("ada"), "/s/ada/search?q=blue+scarf&page=2");
-        let r = StoreRoute { shop: "x".into(), view: StoreView::Category("wraps".into()), page: 1 };
+        let r = StoreRoute {
+            shop: "x".into(),
+            view: StoreView::Category("wraps".into()),
+            page: 1,
+        };
         assert_eq!(r.path_for("ada"), "/s/ada/c/wraps");
-        assert_eq!(whatsapp_link("+234 801", "Hi! Is \"Adire\" in stock?"), "https://wa.me/234801?text=Hi%21%20Is%20%22Adire%22%20in%20stock%3F");
+        assert_eq!(
+            whatsapp_link("+234 801", "Hi! Is \"Adire\" in stock?"),
+            "https://wa.me/234801?text=Hi%21%20Is%20%22Adire%22%20in%20stock%3F"
+        );
     }
 }

@@ -30,7 +30,11 @@ fn xml(body: String) -> Response {
 }
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&apos;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
 }
 
 async fn sitemap_index(State(state): State<AppState>) -> Result<Response, AppError> {
@@ -41,7 +45,9 @@ async fn sitemap_index(State(state): State<AppState>) -> Result<Response, AppErr
     )
     .fetch_all(&state.pool)
     .await?;
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<sitemapindex xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n");
+    let mut out = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<sitemapindex xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
+    );
     for (slug, updated) in shops {
         out.push_str(&format!(
             "  <sitemap><loc>{}</loc><lastmod>{}</lastmod></sitemap>\n",
@@ -53,7 +59,10 @@ async fn sitemap_index(State(state): State<AppState>) -> Result<Response, AppErr
     Ok(xml(out))
 }
 
-async fn shop_sitemap(State(state): State<AppState>, Path(slug): Path<String>) -> Result<Response, AppError> {
+async fn shop_sitemap(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+) -> Result<Response, AppError> {
     let rows: Vec<(String, String, Option<time::OffsetDateTime>)> = sqlx::query_as(
         "select 'shop', '', s.updated_at from shops s where s.slug = $1
          union all
@@ -71,15 +80,27 @@ async fn shop_sitemap(State(state): State<AppState>, Path(slug): Path<String>) -
         return Err(AppError::NotFound);
     }
     let base = format!("{}/s/{slug}", state.config.public_url);
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n");
+    let mut out = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
+    );
     for (kind, key, updated) in rows {
         let loc = match kind.as_str() {
             "shop" => base.clone(),
             "category" => format!("{base}/c/{key}"),
             _ => format!("{base}/p/{key}"),
         };
-        let lastmod = updated.map(|u| format!("<lastmod>{}</lastmod>", u.format(&Rfc3339).unwrap_or_default())).unwrap_or_default();
-        out.push_str(&format!("  <url><loc>{}</loc>{lastmod}</url>\n", escape(&loc)));
+        let lastmod = updated
+            .map(|u| {
+                format!(
+                    "<lastmod>{}</lastmod>",
+                    u.format(&Rfc3339).unwrap_or_default()
+                )
+            })
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "  <url><loc>{}</loc>{lastmod}</url>\n",
+            escape(&loc)
+        ));
     }
     out.push_str("</urlset>\n");
     Ok(xml(out))

@@ -3,7 +3,10 @@
 //! route and catalog version, so a catalog edit (which bumps the version) shows on the next
 //! request, and a cached page costs only the first query.
 
-use super::{PAGE_SIZE, ProductCard, PublicCategory, PublicProduct, PublicShop, StorePage, StoreRoute, StoreView};
+use super::{
+    PAGE_SIZE, ProductCard, PublicCategory, PublicProduct, PublicShop, StorePage, StoreRoute,
+    StoreView,
+};
 use crate::error::{AppError, AppResult};
 use crate::media::ssr::ImageRow;
 use crate::money::{format_money, format_plain};
@@ -23,12 +26,18 @@ pub struct PageCache {
 
 impl PageCache {
     pub fn new(capacity: usize) -> Self {
-        PageCache { capacity, entries: Mutex::new(HashMap::new()) }
+        PageCache {
+            capacity,
+            entries: Mutex::new(HashMap::new()),
+        }
     }
 
     fn get(&self, shop: Uuid, route: &StoreRoute, version: i64) -> Option<StorePage> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.get(&(shop, route.clone())).filter(|(v, _)| *v == version).map(|(_, p)| p.clone())
+        entries
+            .get(&(shop, route.clone()))
+            .filter(|(v, _)| *v == version)
+            .map(|(_, p)| p.clone())
     }
 
     fn put(&self, shop: Uuid, route: StoreRoute, version: i64, page: StorePage) {
@@ -69,7 +78,15 @@ struct ImageJson {
 
 impl ImageJson {
     fn row(self) -> ImageRow {
-        ImageRow { id: self.id, backend: self.backend, storage_key: self.storage_key, version: self.version, width: self.width, height: self.height, alt: self.alt }
+        ImageRow {
+            id: self.id,
+            backend: self.backend,
+            storage_key: self.storage_key,
+            version: self.version,
+            width: self.width,
+            height: self.height,
+            alt: self.alt,
+        }
     }
 }
 
@@ -104,11 +121,16 @@ async fn load_shop(state: &AppState, slug: &str) -> AppResult<Option<ShopRow>> {
 }
 
 pub async fn load_page(state: &AppState, route: &StoreRoute) -> AppResult<StorePage> {
-    let shop = load_shop(state, &route.shop).await?.ok_or(AppError::NotFound)?;
+    let shop = load_shop(state, &route.shop)
+        .await?
+        .ok_or(AppError::NotFound)?;
     if shop.slug != route.shop {
         return Ok(StorePage::Moved(route.path_for(&shop.slug)));
     }
-    if let Some(page) = state.storefront_cache.get(shop.id, route, shop.catalog_version) {
+    if let Some(page) = state
+        .storefront_cache
+        .get(shop.id, route, shop.catalog_version)
+    {
         return Ok(page);
     }
     let version = shop.catalog_version;
@@ -126,14 +148,23 @@ pub async fn load_page(state: &AppState, route: &StoreRoute) -> AppResult<StoreP
             .categories
             .0
             .into_iter()
-            .map(|c| PublicCategory { name: c.name, slug: c.slug, product_count: c.product_count })
+            .map(|c| PublicCategory {
+                name: c.name,
+                slug: c.slug,
+                product_count: c.product_count,
+            })
             .collect(),
     };
     let page = match &route.view {
         StoreView::Product(slug) => load_product(state, public, slug).await?,
         StoreView::Home => load_listing(state, public, None, None, route.page).await?,
         StoreView::Category(c) => {
-            let category = public.categories.iter().find(|x| &x.slug == c).cloned().ok_or(AppError::NotFound)?;
+            let category = public
+                .categories
+                .iter()
+                .find(|x| &x.slug == c)
+                .cloned()
+                .ok_or(AppError::NotFound)?;
             load_listing(state, public, Some(category), None, route.page).await?
         }
         StoreView::Search(q) => {
@@ -141,7 +172,9 @@ pub async fn load_page(state: &AppState, route: &StoreRoute) -> AppResult<StoreP
             load_listing(state, public, None, Some(q), route.page).await?
         }
     };
-    state.storefront_cache.put(shop_id, route.clone(), version, page.clone());
+    state
+        .storefront_cache
+        .put(shop_id, route.clone(), version, page.clone());
     Ok(page)
 }
 
@@ -252,7 +285,9 @@ async fn load_product(state: &AppState, shop: PublicShop, slug: &str) -> AppResu
     .fetch_optional(&state.pool)
     .await?
     .ok_or(AppError::NotFound)?;
-    let category = row.category_slug.and_then(|s| shop.categories.iter().find(|c| c.slug == s).cloned());
+    let category = row
+        .category_slug
+        .and_then(|s| shop.categories.iter().find(|c| c.slug == s).cloned());
     let available = !row.track_stock || row.stock > 0;
     let product = PublicProduct {
         title: row.title,
@@ -260,11 +295,18 @@ async fn load_product(state: &AppState, shop: PublicShop, slug: &str) -> AppResu
         description: row.description,
         price: format_money(row.price_minor, &shop.currency),
         price_plain: format_plain(row.price_minor, &shop.currency),
-        compare_at: row.compare_at_minor.map(|c| format_money(c, &shop.currency)),
+        compare_at: row
+            .compare_at_minor
+            .map(|c| format_money(c, &shop.currency)),
         sku: row.sku,
         available,
         max_quantity: row.track_stock.then_some(row.stock.max(0)),
-        images: row.images.0.into_iter().map(|i| state.media.view(&i.row())).collect(),
+        images: row
+            .images
+            .0
+            .into_iter()
+            .map(|i| state.media.view(&i.row()))
+            .collect(),
         category,
     };
     Ok(StorePage::Product { shop, product })

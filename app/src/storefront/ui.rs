@@ -3,7 +3,9 @@
 //! own tags. Links and the search form are plain HTML, so everything works without JavaScript.
 
 use super::api::storefront_page;
-use super::{ProductCard, PublicCategory, PublicProduct, PublicShop, StorePage, encode_query, whatsapp_link};
+use super::{
+    ProductCard, PublicCategory, PublicProduct, PublicShop, StorePage, encode_query, whatsapp_link,
+};
 use crate::error::ApiError;
 use crate::media::ImageView;
 use crate::ui::NotFound;
@@ -46,10 +48,16 @@ fn StoreRouteView(kind: &'static str) -> impl IntoView {
             _ => None,
         }
         .unwrap_or_default();
-        let page = q.get("page").and_then(|v| v.parse::<i64>().ok()).unwrap_or(1).clamp(1, 10_000);
+        let page = q
+            .get("page")
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(1)
+            .clamp(1, 10_000);
         (shop, key, page)
     };
-    let data = Resource::new(args, move |(shop, key, page)| storefront_page(shop, kind.to_string(), key, page));
+    let data = Resource::new(args, move |(shop, key, page)| {
+        storefront_page(shop, kind.to_string(), key, page)
+    });
     view! {
         <Suspense fallback=|| view! { <p class="page">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -83,16 +91,40 @@ fn Moved(to: String) -> impl IntoView {
     {
         let navigate = leptos_router::hooks::use_navigate();
         let target = to.clone();
-        request_animation_frame(move || navigate(&target, leptos_router::NavigateOptions { replace: true, ..Default::default() }));
+        request_animation_frame(move || {
+            navigate(
+                &target,
+                leptos_router::NavigateOptions {
+                    replace: true,
+                    ..Default::default()
+                },
+            )
+        });
     }
     view! { <main class="page" id="main"><p>"This shop has moved to " <a href=to.clone()>{to.clone()}</a>"."</p></main> }
 }
 
 /// Title, description, canonical URL, Open Graph and Twitter tags.
 #[component]
-fn Seo(title: String, description: String, canonical: String, image: Option<String>, #[prop(optional)] og_type: Option<&'static str>) -> impl IntoView {
-    let description: String = description.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(160).collect();
-    let card = if image.is_some() { "summary_large_image" } else { "summary" };
+fn Seo(
+    title: String,
+    description: String,
+    canonical: String,
+    image: Option<String>,
+    #[prop(optional)] og_type: Option<&'static str>,
+) -> impl IntoView {
+    let description: String = description
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(160)
+        .collect();
+    let card = if image.is_some() {
+        "summary_large_image"
+    } else {
+        "summary"
+    };
     view! {
         <Title text=title.clone()/>
         <Meta name="description" content=description.clone()/>
@@ -130,8 +162,16 @@ fn absolute(base: &str, url: &str) -> String {
 fn StoreShell(shop: PublicShop, children: Children) -> impl IntoView {
     let home = format!("/s/{}", shop.slug);
     let search_action = format!("/s/{}/search", shop.slug);
-    let wa = shop.whatsapp_number.clone().map(|n| whatsapp_link(&n, &format!("Hello {}! I have a question.", shop.name)));
-    let categories: Vec<PublicCategory> = shop.categories.iter().filter(|c| c.product_count > 0).cloned().collect();
+    let wa = shop
+        .whatsapp_number
+        .clone()
+        .map(|n| whatsapp_link(&n, &format!("Hello {}! I have a question.", shop.name)));
+    let categories: Vec<PublicCategory> = shop
+        .categories
+        .iter()
+        .filter(|c| c.product_count > 0)
+        .cloned()
+        .collect();
     view! {
         <div class="store">
             <header class="store-header">
@@ -174,11 +214,23 @@ fn Listing(
 ) -> impl IntoView {
     let home = format!("/s/{}", shop.slug);
     let (heading, path, canonical_path) = match (&category, &query) {
-        (Some(c), _) => (c.name.clone(), format!("{home}/c/{}", c.slug), format!("/c/{}", c.slug)),
-        (None, Some(q)) => (format!("Results for “{q}”"), format!("{home}/search?q={}", encode_query(q)), format!("/search?q={}", encode_query(q))),
+        (Some(c), _) => (
+            c.name.clone(),
+            format!("{home}/c/{}", c.slug),
+            format!("/c/{}", c.slug),
+        ),
+        (None, Some(q)) => (
+            format!("Results for “{q}”"),
+            format!("{home}/search?q={}", encode_query(q)),
+            format!("/search?q={}", encode_query(q)),
+        ),
         (None, None) => (shop.name.clone(), home.clone(), String::new()),
     };
-    let page_suffix = if page > 1 { format!(" – page {page}") } else { String::new() };
+    let page_suffix = if page > 1 {
+        format!(" – page {page}")
+    } else {
+        String::new()
+    };
     let title = match (&category, &query) {
         (None, None) => format!("{}{page_suffix}", shop.name),
         _ => format!("{heading}{page_suffix} · {}", shop.name),
@@ -193,14 +245,24 @@ fn Listing(
         canonical.push(if canonical.contains('?') { '&' } else { '?' });
         canonical.push_str(&format!("page={page}"));
     }
-    let og_image = products.iter().find_map(|p| p.image.as_ref()).or(shop.logo.as_ref()).map(|i| absolute(&shop.url, &i.og_url));
-    let mut crumbs = vec![serde_json::json!({"@type": "ListItem", "position": 1, "name": shop.name, "item": shop.url})];
+    let og_image = products
+        .iter()
+        .find_map(|p| p.image.as_ref())
+        .or(shop.logo.as_ref())
+        .map(|i| absolute(&shop.url, &i.og_url));
+    let mut crumbs = vec![
+        serde_json::json!({"@type": "ListItem", "position": 1, "name": shop.name, "item": shop.url}),
+    ];
     if let Some(c) = &category {
         crumbs.push(serde_json::json!({"@type": "ListItem", "position": 2, "name": c.name, "item": format!("{}/c/{}", shop.url, c.slug)}));
     }
     let breadcrumbs = serde_json::json!({"@context": "https://schema.org", "@type": "BreadcrumbList", "itemListElement": crumbs});
     let is_home = category.is_none() && query.is_none();
-    let empty_message = if query.is_some() { "No products match your search. Try another word." } else { "No products here yet." };
+    let empty_message = if query.is_some() {
+        "No products match your search. Try another word."
+    } else {
+        "No products here yet."
+    };
     let prev = (page > 1).then(|| with_page(&path, page - 1));
     let next = (page < pages).then(|| with_page(&path, page + 1));
     view! {
@@ -236,7 +298,10 @@ fn with_page(path: &str, page: i64) -> String {
     if page <= 1 {
         return path.to_string();
     }
-    format!("{path}{}page={page}", if path.contains('?') { '&' } else { '?' })
+    format!(
+        "{path}{}page={page}",
+        if path.contains('?') { '&' } else { '?' }
+    )
 }
 
 #[component]
@@ -279,12 +344,23 @@ fn ProductView(shop: PublicShop, product: PublicProduct) -> impl IntoView {
     let canonical = format!("{}/p/{}", shop.url, product.slug);
     let title = format!("{} · {}", product.title, shop.name);
     let description = if product.description.is_empty() {
-        format!("{} for {} at {}. Order on WhatsApp.", product.title, product.price, shop.name)
+        format!(
+            "{} for {} at {}. Order on WhatsApp.",
+            product.title, product.price, shop.name
+        )
     } else {
         product.description.clone()
     };
-    let og_image = product.images.first().or(shop.logo.as_ref()).map(|i| absolute(&shop.url, &i.og_url));
-    let availability = if product.available { "https://schema.org/InStock" } else { "https://schema.org/OutOfStock" };
+    let og_image = product
+        .images
+        .first()
+        .or(shop.logo.as_ref())
+        .map(|i| absolute(&shop.url, &i.og_url));
+    let availability = if product.available {
+        "https://schema.org/InStock"
+    } else {
+        "https://schema.org/OutOfStock"
+    };
     let mut ld = serde_json::json!({
         "@context": "https://schema.org",
         "@type": "Product",
@@ -305,14 +381,22 @@ fn ProductView(shop: PublicShop, product: PublicProduct) -> impl IntoView {
     if let Some(sku) = &product.sku {
         ld["sku"] = serde_json::Value::String(sku.clone());
     }
-    let mut crumbs = vec![serde_json::json!({"@type": "ListItem", "position": 1, "name": shop.name, "item": shop.url})];
+    let mut crumbs = vec![
+        serde_json::json!({"@type": "ListItem", "position": 1, "name": shop.name, "item": shop.url}),
+    ];
     if let Some(c) = &product.category {
         crumbs.push(serde_json::json!({"@type": "ListItem", "position": 2, "name": c.name, "item": format!("{}/c/{}", shop.url, c.slug)}));
     }
     crumbs.push(serde_json::json!({"@type": "ListItem", "position": crumbs.len() + 1, "name": product.title, "item": canonical}));
     let breadcrumbs = serde_json::json!({"@context": "https://schema.org", "@type": "BreadcrumbList", "itemListElement": crumbs});
     let ask = shop.whatsapp_number.clone().map(|n| {
-        whatsapp_link(&n, &format!("Hello {}! I'm interested in \"{}\" ({}): {canonical}", shop.name, product.title, product.price))
+        whatsapp_link(
+            &n,
+            &format!(
+                "Hello {}! I'm interested in \"{}\" ({}): {canonical}",
+                shop.name, product.title, product.price
+            ),
+        )
     });
     let paragraphs = paragraphs(&product.description);
     view! {
@@ -366,7 +450,13 @@ fn ProductView(shop: PublicShop, product: PublicProduct) -> impl IntoView {
 fn paragraphs(text: &str) -> Vec<Vec<String>> {
     text.replace("\r\n", "\n")
         .split("\n\n")
-        .map(|p| p.lines().map(str::trim_end).filter(|l| !l.trim().is_empty()).map(str::to_string).collect::<Vec<_>>())
+        .map(|p| {
+            p.lines()
+                .map(str::trim_end)
+                .filter(|l| !l.trim().is_empty())
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
         .filter(|p| !p.is_empty())
         .collect()
 }

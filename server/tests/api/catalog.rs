@@ -1,6 +1,6 @@
 //! Shop settings, catalog, CSV and media, through the real server functions and routes.
 
-use crate::helpers::{client, png, png_header_only, spawn_app, spawn_app_with, upload, Opts};
+use crate::helpers::{Opts, client, png, png_header_only, spawn_app, spawn_app_with, upload};
 use serde_json::Value;
 
 fn product<'a>(title: &'a str, price: &'a str) -> Vec<(&'a str, &'a str)> {
@@ -31,7 +31,12 @@ async fn shop_settings_are_validated_and_saved() {
     let saved = json(res).await;
     assert_eq!(saved["whatsapp_number"], "+2348012345678");
     assert_eq!(saved["contact_email"], "shop@ada.example");
-    assert!(saved["storefront_url"].as_str().unwrap().ends_with("/s/ada-fabrics"));
+    assert!(
+        saved["storefront_url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/s/ada-fabrics")
+    );
 
     for (field, value) in [
         ("currency", "XXX"),
@@ -49,18 +54,31 @@ async fn shop_settings_are_validated_and_saved() {
         let body = json(res).await;
         assert!(body["Validation"][field].is_string(), "{field}: {body}");
     }
-    let name: String = sqlx::query_scalar("select name from shops").fetch_one(&app.pool).await.unwrap();
+    let name: String = sqlx::query_scalar("select name from shops")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     assert_eq!(name, "Ada Fabrics", "rejected forms change nothing");
 
     // Another shop's address is taken, and so is one of its old addresses.
     let other = client();
-    crate::helpers::call_with(&other, &app.url("/api/signup"), &crate::helpers::signup_form("Other Owner", "other@example.com")).await;
+    crate::helpers::call_with(
+        &other,
+        &app.url("/api/signup"),
+        &crate::helpers::signup_form("Other Owner", "other@example.com"),
+    )
+    .await;
     let mut form = good.to_vec();
     form.retain(|(k, _)| *k != "slug");
     form.push(("slug", "ada-fabrics"));
     let res = crate::helpers::call_with(&other, &app.url("/api/shop/settings/update"), &form).await;
     assert_eq!(res.status(), 422);
-    assert!(json(res).await["Validation"]["slug"].as_str().unwrap().contains("already uses"));
+    assert!(
+        json(res).await["Validation"]["slug"]
+            .as_str()
+            .unwrap()
+            .contains("already uses")
+    );
 }
 
 #[tokio::test]
@@ -72,7 +90,15 @@ async fn a_changed_slug_redirects_from_the_old_address() {
     let res = app
         .call(
             "shop/settings/update",
-            &[("name", "Moved"), ("slug", "moved-shop"), ("description", ""), ("currency", "NGN"), ("whatsapp_number", ""), ("contact_email", ""), ("address", "")],
+            &[
+                ("name", "Moved"),
+                ("slug", "moved-shop"),
+                ("description", ""),
+                ("currency", "NGN"),
+                ("whatsapp_number", ""),
+                ("contact_email", ""),
+                ("address", ""),
+            ],
         )
         .await;
     assert_eq!(res.status(), 200);
@@ -86,7 +112,14 @@ async fn a_changed_slug_redirects_from_the_old_address() {
 async fn products_are_created_listed_edited_archived_and_deleted() {
     let app = spawn_app().await;
     app.signup("Catalog Owner").await;
-    let cat: String = json(app.call("catalog/category/create", &[("name", "Scarves")]).await).await.as_str().unwrap().into();
+    let cat: String = json(
+        app.call("catalog/category/create", &[("name", "Scarves")])
+            .await,
+    )
+    .await
+    .as_str()
+    .unwrap()
+    .into();
     let id = app
         .create_product(&[
             ("title", "Adire Indigo Scarf"),
@@ -101,7 +134,8 @@ async fn products_are_created_listed_edited_archived_and_deleted() {
         ])
         .await;
     for i in 0..3 {
-        app.create_product(&product(&format!("Plain Wrap {i}"), "1000")).await;
+        app.create_product(&product(&format!("Plain Wrap {i}"), "1000"))
+            .await;
     }
     let detail = json(app.call("catalog/product", &[("id", &id)]).await).await;
     assert_eq!(detail["price"], "12500.00");
@@ -109,61 +143,183 @@ async fn products_are_created_listed_edited_archived_and_deleted() {
     assert_eq!(detail["slug"], "adire-indigo-scarf");
     assert_eq!(detail["category_ids"][0], cat.as_str());
 
-    let list = json(app.call("catalog/products", &[("query[q]", "indigo")]).await).await;
+    let list = json(
+        app.call("catalog/products", &[("query[q]", "indigo")])
+            .await,
+    )
+    .await;
     assert_eq!(list["total"], 1);
     assert_eq!(list["items"][0]["price"], "₦12,500.00");
     let list = json(app.call("catalog/products", &[("query[q]", "ADI-1")]).await).await;
     assert_eq!(list["total"], 1, "search by SKU");
-    let list = json(app.call("catalog/products", &[("query[category]", &cat)]).await).await;
+    let list = json(
+        app.call("catalog/products", &[("query[category]", &cat)])
+            .await,
+    )
+    .await;
     assert_eq!(list["total"], 1);
-    let list = json(app.call("catalog/products", &[("query[sort]", "price_desc")]).await).await;
+    let list = json(
+        app.call("catalog/products", &[("query[sort]", "price_desc")])
+            .await,
+    )
+    .await;
     assert_eq!(list["total"], 4);
     assert_eq!(list["items"][0]["title"], "Adire Indigo Scarf");
-    let list = json(app.call("catalog/products", &[("query[sort]", "title")]).await).await;
+    let list = json(
+        app.call("catalog/products", &[("query[sort]", "title")])
+            .await,
+    )
+    .await;
     assert_eq!(list["items"][0]["title"], "Adire Indigo Scarf");
 
     let res = app
-        .call("catalog/product/save", &[("id", &id), ("title", "Adire Scarf"), ("price", "13000"), ("status", "active"), ("slug", "adire-scarf")])
+        .call(
+            "catalog/product/save",
+            &[
+                ("id", &id),
+                ("title", "Adire Scarf"),
+                ("price", "13000"),
+                ("status", "active"),
+                ("slug", "adire-scarf"),
+            ],
+        )
         .await;
     assert_eq!(res.status(), 200);
     let detail = json(app.call("catalog/product", &[("id", &id)]).await).await;
     assert_eq!(detail["title"], "Adire Scarf");
-    assert_eq!(detail["category_ids"].as_array().unwrap().len(), 0, "unticked categories are removed");
+    assert_eq!(
+        detail["category_ids"].as_array().unwrap().len(),
+        0,
+        "unticked categories are removed"
+    );
 
-    assert_eq!(app.call("catalog/product/status", &[("id", &id), ("status", "archived")]).await.status(), 200);
-    let list = json(app.call("catalog/products", &[("query[status]", "archived")]).await).await;
+    assert_eq!(
+        app.call(
+            "catalog/product/status",
+            &[("id", &id), ("status", "archived")]
+        )
+        .await
+        .status(),
+        200
+    );
+    let list = json(
+        app.call("catalog/products", &[("query[status]", "archived")])
+            .await,
+    )
+    .await;
     assert_eq!(list["total"], 1);
 
-    let version_before: i64 = sqlx::query_scalar("select catalog_version from shops").fetch_one(&app.pool).await.unwrap();
-    assert_eq!(app.call("catalog/product/delete", &[("id", &id)]).await.status(), 200);
-    assert_eq!(app.call("catalog/product", &[("id", &id)]).await.status(), 404);
-    let version_after: i64 = sqlx::query_scalar("select catalog_version from shops").fetch_one(&app.pool).await.unwrap();
-    assert!(version_after > version_before, "every change bumps the catalog version");
+    let version_before: i64 = sqlx::query_scalar("select catalog_version from shops")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        app.call("catalog/product/delete", &[("id", &id)])
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.call("catalog/product", &[("id", &id)]).await.status(),
+        404
+    );
+    let version_after: i64 = sqlx::query_scalar("select catalog_version from shops")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(
+        version_after > version_before,
+        "every change bumps the catalog version"
+    );
 }
 
 #[tokio::test]
 async fn product_validation_explains_each_problem() {
     let app = spawn_app().await;
     app.signup("Strict Owner").await;
-    app.create_product(&[("title", "Taken"), ("price", "10"), ("status", "draft"), ("sku", "SKU-1")]).await;
-    let cases: Vec<(Vec<(&str, &str)>, &str, &str)> = vec![
-        (vec![("title", "A"), ("price", "-5"), ("status", "draft")], "price", "negative"),
-        (vec![("title", "A"), ("price", "100"), ("compare_at_price", "90"), ("status", "draft")], "compare_at_price", "more than the price"),
-        (vec![("title", "Taken"), ("price", "10"), ("status", "draft")], "slug", "already uses"),
-        (vec![("title", "B"), ("price", "10"), ("status", "draft"), ("sku", "SKU-1")], "sku", "already has"),
-        (vec![("title", ""), ("price", "10"), ("status", "draft")], "title", "title"),
-        (vec![("title", "C"), ("price", "abc"), ("status", "draft")], "price", "amount"),
-        (vec![("title", "C"), ("price", "1"), ("status", "sold"), ("stock", "-1")], "status", "draft"),
-        (vec![("title", "C"), ("price", "1"), ("status", "draft"), ("stock", "-1")], "stock", "0 or more"),
+    app.create_product(&[
+        ("title", "Taken"),
+        ("price", "10"),
+        ("status", "draft"),
+        ("sku", "SKU-1"),
+    ])
+    .await;
+    type Case<'a> = (Vec<(&'a str, &'a str)>, &'a str, &'a str);
+    let cases: Vec<Case> = vec![
+        (
+            vec![("title", "A"), ("price", "-5"), ("status", "draft")],
+            "price",
+            "negative",
+        ),
+        (
+            vec![
+                ("title", "A"),
+                ("price", "100"),
+                ("compare_at_price", "90"),
+                ("status", "draft"),
+            ],
+            "compare_at_price",
+            "more than the price",
+        ),
+        (
+            vec![("title", "Taken"), ("price", "10"), ("status", "draft")],
+            "slug",
+            "already uses",
+        ),
+        (
+            vec![
+                ("title", "B"),
+                ("price", "10"),
+                ("status", "draft"),
+                ("sku", "SKU-1"),
+            ],
+            "sku",
+            "already has",
+        ),
+        (
+            vec![("title", ""), ("price", "10"), ("status", "draft")],
+            "title",
+            "title",
+        ),
+        (
+            vec![("title", "C"), ("price", "abc"), ("status", "draft")],
+            "price",
+            "amount",
+        ),
+        (
+            vec![
+                ("title", "C"),
+                ("price", "1"),
+                ("status", "sold"),
+                ("stock", "-1"),
+            ],
+            "status",
+            "draft",
+        ),
+        (
+            vec![
+                ("title", "C"),
+                ("price", "1"),
+                ("status", "draft"),
+                ("stock", "-1"),
+            ],
+            "stock",
+            "0 or more",
+        ),
     ];
     for (form, field, words) in cases {
         let res = app.call("catalog/product/save", &form).await;
         assert_eq!(res.status(), 422, "{form:?}");
         let body = json(res).await;
-        let message = body["Validation"][field].as_str().unwrap_or_else(|| panic!("{field} in {body}"));
+        let message = body["Validation"][field]
+            .as_str()
+            .unwrap_or_else(|| panic!("{field} in {body}"));
         assert!(message.contains(words), "{field}: {message}");
     }
-    let count: i64 = sqlx::query_scalar("select count(*) from products").fetch_one(&app.pool).await.unwrap();
+    let count: i64 = sqlx::query_scalar("select count(*) from products")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     assert_eq!(count, 1);
 }
 
@@ -173,15 +329,53 @@ async fn categories_are_created_renamed_reordered_and_deleted() {
     app.signup("Category Owner").await;
     let mut ids = Vec::new();
     for name in ["Wraps", "Scarves", "Bags"] {
-        ids.push(json(app.call("catalog/category/create", &[("name", name)]).await).await.as_str().unwrap().to_string());
+        ids.push(
+            json(app.call("catalog/category/create", &[("name", name)]).await)
+                .await
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
     }
-    assert_eq!(app.call("catalog/category/create", &[("name", "wraps")]).await.status(), 422, "same name, other case");
-    assert_eq!(app.call("catalog/category/rename", &[("id", &ids[0]), ("name", "Head Wraps")]).await.status(), 200);
-    assert_eq!(app.call("catalog/category/move", &[("id", &ids[2]), ("direction", "up")]).await.status(), 200);
+    assert_eq!(
+        app.call("catalog/category/create", &[("name", "wraps")])
+            .await
+            .status(),
+        422,
+        "same name, other case"
+    );
+    assert_eq!(
+        app.call(
+            "catalog/category/rename",
+            &[("id", &ids[0]), ("name", "Head Wraps")]
+        )
+        .await
+        .status(),
+        200
+    );
+    assert_eq!(
+        app.call(
+            "catalog/category/move",
+            &[("id", &ids[2]), ("direction", "up")]
+        )
+        .await
+        .status(),
+        200
+    );
     let list = json(app.call("catalog/categories", &[]).await).await;
-    let names: Vec<&str> = list.as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["Head Wraps", "Bags", "Scarves"]);
-    assert_eq!(app.call("catalog/category/delete", &[("id", &ids[1])]).await.status(), 200);
+    assert_eq!(
+        app.call("catalog/category/delete", &[("id", &ids[1])])
+            .await
+            .status(),
+        200
+    );
     let list = json(app.call("catalog/categories", &[]).await).await;
     assert_eq!(list.as_array().unwrap().len(), 2);
 }
@@ -191,52 +385,129 @@ async fn another_shops_rows_answer_404_for_reading_editing_and_deleting() {
     let app = spawn_app().await;
     app.signup("Owner A").await;
     let product_a = app.create_product(&product("Secret Product", "100")).await;
-    let cat_a: String = json(app.call("catalog/category/create", &[("name", "Secret")]).await).await.as_str().unwrap().into();
-    let res = upload(&app, &app.client, &[("purpose", "product"), ("product_id", &product_a)], png(64, 64), "a.png").await;
+    let cat_a: String = json(
+        app.call("catalog/category/create", &[("name", "Secret")])
+            .await,
+    )
+    .await
+    .as_str()
+    .unwrap()
+    .into();
+    let res = upload(
+        &app,
+        &app.client,
+        &[("purpose", "product"), ("product_id", &product_a)],
+        png(64, 64),
+        "a.png",
+    )
+    .await;
     assert_eq!(res.status(), 201);
     let image_a = json(res).await["id"].as_str().unwrap().to_string();
 
     let b = client();
-    crate::helpers::call_with(&b, &app.url("/api/signup"), &crate::helpers::signup_form("Owner B", "owner.b@example.com")).await;
+    crate::helpers::call_with(
+        &b,
+        &app.url("/api/signup"),
+        &crate::helpers::signup_form("Owner B", "owner.b@example.com"),
+    )
+    .await;
     let call = |endpoint: &'static str, form: Vec<(&'static str, String)>| {
         let b = b.clone();
         let url = app.url(&format!("/api/{endpoint}"));
         async move { b.post(url).form(&form).send().await.unwrap() }
     };
     let own_b = {
-        let res = call("catalog/product/save", vec![("title", "B's".into()), ("price", "1".into()), ("status", "draft".into())]).await;
+        let res = call(
+            "catalog/product/save",
+            vec![
+                ("title", "B's".into()),
+                ("price", "1".into()),
+                ("status", "draft".into()),
+            ],
+        )
+        .await;
         serde_json::from_str::<String>(&res.text().await.unwrap()).unwrap()
     };
     let attempts: Vec<(&str, Vec<(&str, String)>)> = vec![
         ("catalog/product", vec![("id", product_a.clone())]),
-        ("catalog/product/save", vec![("id", product_a.clone()), ("title", "Hijack".into()), ("price", "1".into()), ("status", "active".into())]),
-        ("catalog/product/status", vec![("id", product_a.clone()), ("status", "archived".into())]),
+        (
+            "catalog/product/save",
+            vec![
+                ("id", product_a.clone()),
+                ("title", "Hijack".into()),
+                ("price", "1".into()),
+                ("status", "active".into()),
+            ],
+        ),
+        (
+            "catalog/product/status",
+            vec![("id", product_a.clone()), ("status", "archived".into())],
+        ),
         ("catalog/product/delete", vec![("id", product_a.clone())]),
-        ("catalog/category/rename", vec![("id", cat_a.clone()), ("name", "Mine".into())]),
-        ("catalog/category/move", vec![("id", cat_a.clone()), ("direction", "up".into())]),
+        (
+            "catalog/category/rename",
+            vec![("id", cat_a.clone()), ("name", "Mine".into())],
+        ),
+        (
+            "catalog/category/move",
+            vec![("id", cat_a.clone()), ("direction", "up".into())],
+        ),
         ("catalog/category/delete", vec![("id", cat_a.clone())]),
-        ("catalog/image/alt", vec![("id", image_a.clone()), ("alt", "x".into())]),
-        ("catalog/image/move", vec![("id", image_a.clone()), ("direction", "up".into())]),
+        (
+            "catalog/image/alt",
+            vec![("id", image_a.clone()), ("alt", "x".into())],
+        ),
+        (
+            "catalog/image/move",
+            vec![("id", image_a.clone()), ("direction", "up".into())],
+        ),
         ("catalog/image/delete", vec![("id", image_a.clone())]),
         // B's own product, with A's category attached.
-        ("catalog/product/save", vec![("id", own_b.clone()), ("title", "B's".into()), ("price", "1".into()), ("status", "draft".into()), ("categories[]", cat_a.clone())]),
+        (
+            "catalog/product/save",
+            vec![
+                ("id", own_b.clone()),
+                ("title", "B's".into()),
+                ("price", "1".into()),
+                ("status", "draft".into()),
+                ("categories[]", cat_a.clone()),
+            ],
+        ),
     ];
     for (endpoint, form) in attempts {
         let res = call(endpoint, form.clone()).await;
         assert_eq!(res.status(), 404, "{endpoint} {form:?}");
     }
-    let res = upload(&app, &b, &[("purpose", "product"), ("product_id", &product_a)], png(16, 16), "b.png").await;
+    let res = upload(
+        &app,
+        &b,
+        &[("purpose", "product"), ("product_id", &product_a)],
+        png(16, 16),
+        "b.png",
+    )
+    .await;
     assert_eq!(res.status(), 404, "uploading to another shop's product");
 
-    let (title, status): (String, String) = sqlx::query_as("select title, status from products where id = $1::uuid")
-        .bind(&product_a)
+    let (title, status): (String, String) =
+        sqlx::query_as("select title, status from products where id = $1::uuid")
+            .bind(&product_a)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (title.as_str(), status.as_str()),
+        ("Secret Product", "active"),
+        "A's product is untouched"
+    );
+    let images: i64 = sqlx::query_scalar("select count(*) from images")
         .fetch_one(&app.pool)
         .await
         .unwrap();
-    assert_eq!((title.as_str(), status.as_str()), ("Secret Product", "active"), "A's product is untouched");
-    let images: i64 = sqlx::query_scalar("select count(*) from images").fetch_one(&app.pool).await.unwrap();
     assert_eq!(images, 1);
-    let cats: i64 = sqlx::query_scalar("select count(*) from product_categories").fetch_one(&app.pool).await.unwrap();
+    let cats: i64 = sqlx::query_scalar("select count(*) from product_categories")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     assert_eq!(cats, 0);
 }
 
@@ -244,7 +515,13 @@ async fn another_shops_rows_answer_404_for_reading_editing_and_deleting() {
 async fn csv_round_trip_and_all_or_nothing_import() {
     let app = spawn_app().await;
     app.signup("Csv Owner").await;
-    app.create_product(&[("title", "Existing Wrap"), ("price", "1000"), ("status", "active"), ("sku", "W-1")]).await;
+    app.create_product(&[
+        ("title", "Existing Wrap"),
+        ("price", "1000"),
+        ("status", "active"),
+        ("sku", "W-1"),
+    ])
+    .await;
 
     let bad = "sku,title,price,status,categories\n\
                W-1,Existing Wrap,1200,active,Wraps\n\
@@ -253,14 +530,24 @@ async fn csv_round_trip_and_all_or_nothing_import() {
                N-3,Good Row,800,wrong,\n";
     let res = app.call("catalog/import", &[("csv", bad)]).await;
     assert_eq!(res.status(), 422);
-    let message = json(res).await["Validation"]["csv"].as_str().unwrap().to_string();
+    let message = json(res).await["Validation"]["csv"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(message.contains("Line 3: price"), "{message}");
     assert!(message.contains("Line 4: title"), "{message}");
     assert!(message.contains("Line 5: status"), "{message}");
     assert!(!message.contains("Line 2"), "{message}");
-    let (count, price): (i64, i64) = sqlx::query_as("select count(*), max(price_minor) from products").fetch_one(&app.pool).await.unwrap();
+    let (count, price): (i64, i64) =
+        sqlx::query_as("select count(*), max(price_minor) from products")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert_eq!((count, price), (1, 100_000), "nothing changed");
-    let cats: i64 = sqlx::query_scalar("select count(*) from categories").fetch_one(&app.pool).await.unwrap();
+    let cats: i64 = sqlx::query_scalar("select count(*) from categories")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     assert_eq!(cats, 0);
 
     let good = "sku,title,price,compare_at_price,status,track_stock,stock,categories\n\
@@ -269,22 +556,48 @@ async fn csv_round_trip_and_all_or_nothing_import() {
     let res = app.call("catalog/import", &[("csv", good)]).await;
     assert_eq!(res.status(), 200);
     let report = json(res).await;
-    assert_eq!((report["created"].as_u64(), report["updated"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (report["created"].as_u64(), report["updated"].as_u64()),
+        (Some(1), Some(1))
+    );
 
     let res = app.get("/dashboard/catalog/export.csv").await;
     assert_eq!(res.status(), 200);
-    assert!(res.headers()["content-disposition"].to_str().unwrap().contains("catalog.csv"));
+    assert!(
+        res.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("catalog.csv")
+    );
     let csv = res.text().await.unwrap();
     let mut lines = csv.lines();
-    assert_eq!(lines.next().unwrap(), "sku,title,slug,description,price,compare_at_price,status,track_stock,stock,categories");
-    assert_eq!(lines.next().unwrap(), "W-1,Existing Wrap,existing-wrap,,1200.00,,active,true,4,Wraps");
+    assert_eq!(
+        lines.next().unwrap(),
+        "sku,title,slug,description,price,compare_at_price,status,track_stock,stock,categories"
+    );
+    assert_eq!(
+        lines.next().unwrap(),
+        "W-1,Existing Wrap,existing-wrap,,1200.00,,active,true,4,Wraps"
+    );
     // Categories in their display order (Wraps was created first).
-    assert_eq!(lines.next().unwrap(), "N-1,New Bag,new-bag,,3500.50,4000.00,active,false,0,Wraps|Bags");
+    assert_eq!(
+        lines.next().unwrap(),
+        "N-1,New Bag,new-bag,,3500.50,4000.00,active,false,0,Wraps|Bags"
+    );
 
     // The export imports back unchanged.
     let res = app.call("catalog/import", &[("csv", &csv)]).await;
     assert_eq!(json(res).await["updated"], 2);
-    assert_eq!(client().get(app.url("/dashboard/catalog/export.csv")).send().await.unwrap().status(), 303, "signed out: to login");
+    assert_eq!(
+        client()
+            .get(app.url("/dashboard/catalog/export.csv"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        303,
+        "signed out: to login"
+    );
 }
 
 #[tokio::test]
@@ -292,39 +605,95 @@ async fn local_uploads_are_checked_reencoded_and_served_with_long_cache() {
     let app = spawn_app().await;
     app.signup("Media Owner").await;
     let id = app.create_product(&product("Photo Product", "100")).await;
-    let fields = [("purpose", "product"), ("product_id", id.as_str()), ("alt", "A red square")];
+    let fields = [
+        ("purpose", "product"),
+        ("product_id", id.as_str()),
+        ("alt", "A red square"),
+    ];
 
-    let res = upload(&app, &app.client, &fields, b"%PDF-1.7 not an image".to_vec(), "doc.png").await;
+    let res = upload(
+        &app,
+        &app.client,
+        &fields,
+        b"%PDF-1.7 not an image".to_vec(),
+        "doc.png",
+    )
+    .await;
     assert_eq!(res.status(), 422);
-    assert!(json(res).await["fields"]["file"].as_str().unwrap().contains("not an image"));
+    assert!(
+        json(res).await["fields"]["file"]
+            .as_str()
+            .unwrap()
+            .contains("not an image")
+    );
 
-    let res = upload(&app, &app.client, &fields, vec![0u8; 10 * 1024 * 1024 + 1], "big.jpg").await;
+    let res = upload(
+        &app,
+        &app.client,
+        &fields,
+        vec![0u8; 10 * 1024 * 1024 + 1],
+        "big.jpg",
+    )
+    .await;
     assert_eq!(res.status(), 422);
-    assert!(json(res).await["fields"]["file"].as_str().unwrap().contains("10 MB"));
+    assert!(
+        json(res).await["fields"]["file"]
+            .as_str()
+            .unwrap()
+            .contains("10 MB")
+    );
 
-    let res = upload(&app, &app.client, &fields, png_header_only(8000, 6000), "huge.png").await;
+    let res = upload(
+        &app,
+        &app.client,
+        &fields,
+        png_header_only(8000, 6000),
+        "huge.png",
+    )
+    .await;
     assert_eq!(res.status(), 422);
-    assert!(json(res).await["fields"]["file"].as_str().unwrap().contains("40 megapixels"));
+    assert!(
+        json(res).await["fields"]["file"]
+            .as_str()
+            .unwrap()
+            .contains("40 megapixels")
+    );
 
     let res = upload(&app, &app.client, &fields, png(900, 600), "ok.png").await;
     assert_eq!(res.status(), 201);
     let view = json(res).await;
-    assert_eq!((view["width"].as_u64(), view["height"].as_u64()), (Some(900), Some(600)));
+    assert_eq!(
+        (view["width"].as_u64(), view["height"].as_u64()),
+        (Some(900), Some(600))
+    );
     assert_eq!(view["alt"], "A red square");
     let src = view["src"].as_str().unwrap();
     let res = app.get(src).await;
     assert_eq!(res.status(), 200);
-    assert_eq!(res.headers()["cache-control"], "public, max-age=31536000, immutable");
+    assert_eq!(
+        res.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
     let bytes = res.bytes().await.unwrap();
-    assert_eq!(image::guess_format(&bytes).unwrap(), image::ImageFormat::Jpeg, "re-encoded");
+    assert_eq!(
+        image::guess_format(&bytes).unwrap(),
+        image::ImageFormat::Jpeg,
+        "re-encoded"
+    );
     assert!(view["srcset"].as_str().unwrap().contains("320w"));
-    assert_eq!(app.get(view["og_url"].as_str().unwrap()).await.status(), 200);
+    assert_eq!(
+        app.get(view["og_url"].as_str().unwrap()).await.status(),
+        200
+    );
 
     // Without script the form posts back to the page, with the outcome in the query string.
     let form = reqwest::multipart::Form::new()
         .text("purpose", "product")
         .text("product_id", id.clone())
-        .part("file", reqwest::multipart::Part::bytes(b"nope".to_vec()).file_name("x.png"));
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(b"nope".to_vec()).file_name("x.png"),
+        );
     let res = app
         .client
         .post(app.url("/api/media/upload"))
@@ -336,11 +705,19 @@ async fn local_uploads_are_checked_reencoded_and_served_with_long_cache() {
         .unwrap();
     assert_eq!(res.status(), 303);
     let location = res.headers()["location"].to_str().unwrap();
-    assert!(location.starts_with(&format!("/dashboard/products/{id}?upload_error=")), "{location}");
+    assert!(
+        location.starts_with(&format!("/dashboard/products/{id}?upload_error=")),
+        "{location}"
+    );
 
     // Deleting the image removes its files.
     let image_id = view["id"].as_str().unwrap();
-    assert_eq!(app.call("catalog/image/delete", &[("id", image_id)]).await.status(), 200);
+    assert_eq!(
+        app.call("catalog/image/delete", &[("id", image_id)])
+            .await
+            .status(),
+        200
+    );
     assert_eq!(app.get(src).await.status(), 404);
 }
 
@@ -348,11 +725,36 @@ async fn local_uploads_are_checked_reencoded_and_served_with_long_cache() {
 async fn a_logo_upload_replaces_the_previous_logo() {
     let app = spawn_app().await;
     app.signup("Logo Owner").await;
-    assert_eq!(upload(&app, &app.client, &[("purpose", "logo")], png(200, 200), "l1.png").await.status(), 201);
-    assert_eq!(upload(&app, &app.client, &[("purpose", "logo")], png(300, 300), "l2.png").await.status(), 201);
+    assert_eq!(
+        upload(
+            &app,
+            &app.client,
+            &[("purpose", "logo")],
+            png(200, 200),
+            "l1.png"
+        )
+        .await
+        .status(),
+        201
+    );
+    assert_eq!(
+        upload(
+            &app,
+            &app.client,
+            &[("purpose", "logo")],
+            png(300, 300),
+            "l2.png"
+        )
+        .await
+        .status(),
+        201
+    );
     let settings = json(app.call("shop/settings", &[]).await).await;
     assert_eq!(settings["logo"]["width"], 300);
-    let images: i64 = sqlx::query_scalar("select count(*) from images").fetch_one(&app.pool).await.unwrap();
+    let images: i64 = sqlx::query_scalar("select count(*) from images")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     assert_eq!(images, 1, "the old logo is gone");
     assert_eq!(app.call("shop/logo/remove", &[]).await.status(), 200);
     assert!(json(app.call("shop/settings", &[]).await).await["logo"].is_null());
@@ -384,22 +786,38 @@ async fn fake_cloudinary() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Strin
 async fn cloudinary_uploads_are_signed_verified_and_destroyed() {
     let (base, seen) = fake_cloudinary().await;
     let app = spawn_app_with(Opts {
-        env: vec![("CLOUDINARY_URL", "cloudinary://key123:abcd@demo".into()), ("CLOUDINARY_API_BASE_URL", base.clone())],
+        env: vec![
+            ("CLOUDINARY_URL", "cloudinary://key123:abcd@demo".into()),
+            ("CLOUDINARY_API_BASE_URL", base.clone()),
+        ],
     })
     .await;
     app.signup("Cloud Owner").await;
     let product_id = app.create_product(&product("Cloud Product", "100")).await;
-    let shop_id: String = sqlx::query_scalar("select id::text from shops").fetch_one(&app.pool).await.unwrap();
+    let shop_id: String = sqlx::query_scalar("select id::text from shops")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
 
     let signed = json(app.call("media/sign", &[]).await).await;
     let folder = format!("shops/{shop_id}/products");
     assert_eq!(signed["folder"], folder.as_str());
     assert_eq!(signed["api_key"], "key123");
-    assert_eq!(signed["upload_url"], format!("{base}/v1_1/demo/image/upload"));
+    assert_eq!(
+        signed["upload_url"],
+        format!("{base}/v1_1/demo/image/upload")
+    );
     let ts = signed["timestamp"].as_i64().unwrap().to_string();
     assert_eq!(
         signed["signature"],
-        app::media::ssr::sign_params(&[("folder", &folder), ("allowed_formats", "jpg,png,webp,gif"), ("timestamp", &ts)], "abcd")
+        app::media::ssr::sign_params(
+            &[
+                ("folder", &folder),
+                ("allowed_formats", "jpg,png,webp,gif"),
+                ("timestamp", &ts)
+            ],
+            "abcd"
+        )
     );
 
     let confirm = |public_id: String, signature: String| {
@@ -419,29 +837,65 @@ async fn cloudinary_uploads_are_signed_verified_and_destroyed() {
     };
     // Outside the shop's folder: refused even with Cloudinary's valid signature.
     let outside = "shops/someone-else/products/abc".to_string();
-    let res = confirm(outside.clone(), app::media::ssr::response_signature(&outside, 1712000000, "abcd")).await;
+    let res = confirm(
+        outside.clone(),
+        app::media::ssr::response_signature(&outside, 1712000000, "abcd"),
+    )
+    .await;
     assert_eq!(res.status(), 422);
     // In the folder but not signed by Cloudinary: refused.
     let inside = format!("{folder}/abc");
     assert_eq!(confirm(inside.clone(), "0".repeat(40)).await.status(), 422);
-    let res = confirm(inside.clone(), app::media::ssr::response_signature(&inside, 1712000000, "abcd")).await;
+    let res = confirm(
+        inside.clone(),
+        app::media::ssr::response_signature(&inside, 1712000000, "abcd"),
+    )
+    .await;
     assert_eq!(res.status(), 200);
 
     let detail = json(app.call("catalog/product", &[("id", &product_id)]).await).await;
     let image = &detail["images"][0];
     assert!(image["src"].as_str().unwrap().starts_with(&format!("https://res.cloudinary.com/demo/image/upload/c_limit,w_640,f_auto,q_auto/v1712000000/{inside}")));
-    assert!(image["thumb_src"].as_str().unwrap().contains("c_fill,w_480,h_480"));
-    assert!(image["og_url"].as_str().unwrap().contains("c_fill,w_1200,h_630"));
+    assert!(
+        image["thumb_src"]
+            .as_str()
+            .unwrap()
+            .contains("c_fill,w_480,h_480")
+    );
+    assert!(
+        image["og_url"]
+            .as_str()
+            .unwrap()
+            .contains("c_fill,w_1200,h_630")
+    );
 
-    assert_eq!(app.call("catalog/image/delete", &[("id", image["id"].as_str().unwrap())]).await.status(), 200);
+    assert_eq!(
+        app.call(
+            "catalog/image/delete",
+            &[("id", image["id"].as_str().unwrap())]
+        )
+        .await
+        .status(),
+        200
+    );
     let requests = seen.lock().unwrap().clone();
     assert_eq!(requests.len(), 1);
     let form: std::collections::HashMap<String, String> = serde_urlencoded_pairs(&requests[0]);
     assert_eq!(form["public_id"], inside);
     assert_eq!(form["api_key"], "key123");
-    assert_eq!(form["signature"], app::media::ssr::sign_params(&[("public_id", &inside), ("timestamp", &form["timestamp"])], "abcd"));
+    assert_eq!(
+        form["signature"],
+        app::media::ssr::sign_params(
+            &[("public_id", &inside), ("timestamp", &form["timestamp"])],
+            "abcd"
+        )
+    );
 }
 
 fn serde_urlencoded_pairs(body: &str) -> std::collections::HashMap<String, String> {
-    reqwest::Url::parse(&format!("http://x/?{body}")).unwrap().query_pairs().into_owned().collect()
+    reqwest::Url::parse(&format!("http://x/?{body}"))
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect()
 }

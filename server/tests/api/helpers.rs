@@ -7,9 +7,9 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, Executor, PgConnection, PgPool};
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::net::SocketAddr;
 use tokio::sync::OnceCell;
 
 pub const PASSWORD: &str = "a long enough secret";
@@ -332,7 +332,10 @@ impl TestApp {
     }
 
     pub async fn shop_slug(&self) -> String {
-        sqlx::query_scalar("select slug from shops order by created_at desc limit 1").fetch_one(&self.pool).await.unwrap()
+        sqlx::query_scalar("select slug from shops order by created_at desc limit 1")
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
     }
 
     /// Queries made while running `f` (see `acquires`).
@@ -373,18 +376,36 @@ fn crc32(data: &[u8]) -> u32 {
     for b in data {
         crc ^= u32::from(*b);
         for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
 }
 
 /// Uploads an image file the way the dashboard's form does (script flavour: JSON answer).
-pub async fn upload(app: &TestApp, client: &reqwest::Client, fields: &[(&str, &str)], file: Vec<u8>, name: &str) -> reqwest::Response {
+pub async fn upload(
+    app: &TestApp,
+    client: &reqwest::Client,
+    fields: &[(&str, &str)],
+    file: Vec<u8>,
+    name: &str,
+) -> reqwest::Response {
     let mut form = reqwest::multipart::Form::new();
     for (k, v) in fields {
         form = form.text(k.to_string(), v.to_string());
     }
-    form = form.part("file", reqwest::multipart::Part::bytes(file).file_name(name.to_string()));
-    client.post(app.url("/api/media/upload")).multipart(form).send().await.unwrap()
+    form = form.part(
+        "file",
+        reqwest::multipart::Part::bytes(file).file_name(name.to_string()),
+    );
+    client
+        .post(app.url("/api/media/upload"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
 }

@@ -1,7 +1,7 @@
 //! The public storefront: server-rendered HTML, SEO tags and structured data, drafts never
 //! shown, at most two queries per page, and the cache following catalog edits.
 
-use crate::helpers::{client, png, spawn_app, upload, TestApp};
+use crate::helpers::{TestApp, client, png, spawn_app, upload};
 use serde_json::Value;
 
 async fn shop_with_products(app: &TestApp) -> (String, String) {
@@ -15,8 +15,18 @@ async fn shop_with_products(app: &TestApp) -> (String, String) {
         ("contact_email", ""),
         ("address", ""),
     ];
-    assert_eq!(app.call("shop/settings/update", &settings).await.status(), 200);
-    let cat: String = serde_json::from_str(&app.call("catalog/category/create", &[("name", "Scarves")]).await.text().await.unwrap()).unwrap();
+    assert_eq!(
+        app.call("shop/settings/update", &settings).await.status(),
+        200
+    );
+    let cat: String = serde_json::from_str(
+        &app.call("catalog/category/create", &[("name", "Scarves")])
+            .await
+            .text()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
     let id = app
         .create_product(&[
             ("title", "Adire Indigo Scarf"),
@@ -24,22 +34,55 @@ async fn shop_with_products(app: &TestApp) -> (String, String) {
             ("compare_at_price", "15000"),
             ("status", "active"),
             ("sku", "ADI-1"),
-            ("description", "Soft cotton <b>scarf</b>.\n\nHand-dyed in Abeokuta."),
+            (
+                "description",
+                "Soft cotton <b>scarf</b>.\n\nHand-dyed in Abeokuta.",
+            ),
             ("categories[]", &cat),
         ])
         .await;
-    let res = upload(app, &app.client, &[("purpose", "product"), ("product_id", &id), ("alt", "Blue scarf")], png(800, 800), "s.png").await;
+    let res = upload(
+        app,
+        &app.client,
+        &[
+            ("purpose", "product"),
+            ("product_id", &id),
+            ("alt", "Blue scarf"),
+        ],
+        png(800, 800),
+        "s.png",
+    )
+    .await;
     assert_eq!(res.status(), 201);
-    app.create_product(&[("title", "Secret Draft Wrap"), ("price", "999"), ("status", "draft")]).await;
-    app.create_product(&[("title", "Old Archived Bag"), ("price", "999"), ("status", "archived")]).await;
-    app.create_product(&[("title", "Sold Out Cap"), ("price", "2000"), ("status", "active"), ("track_stock", "on"), ("stock", "0")]).await;
+    app.create_product(&[
+        ("title", "Secret Draft Wrap"),
+        ("price", "999"),
+        ("status", "draft"),
+    ])
+    .await;
+    app.create_product(&[
+        ("title", "Old Archived Bag"),
+        ("price", "999"),
+        ("status", "archived"),
+    ])
+    .await;
+    app.create_product(&[
+        ("title", "Sold Out Cap"),
+        ("price", "2000"),
+        ("status", "active"),
+        ("track_stock", "on"),
+        ("stock", "0"),
+    ])
+    .await;
     (id, cat)
 }
 
 fn json_ld(html: &str) -> Vec<Value> {
     html.split("<script type=\"application/ld+json\">")
         .skip(1)
-        .map(|rest| serde_json::from_str(rest.split("</script>").next().unwrap()).expect("valid JSON-LD"))
+        .map(|rest| {
+            serde_json::from_str(rest.split("</script>").next().unwrap()).expect("valid JSON-LD")
+        })
         .collect()
 }
 
@@ -48,36 +91,74 @@ async fn product_page_html_carries_seo_tags_and_structured_data() {
     let app = spawn_app().await;
     shop_with_products(&app).await;
     let shopper = client();
-    let res = shopper.get(app.url("/s/ada-fabrics/p/adire-indigo-scarf")).send().await.unwrap();
+    let res = shopper
+        .get(app.url("/s/ada-fabrics/p/adire-indigo-scarf"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     let html = res.text().await.unwrap();
     let head = html.split("</head>").next().unwrap();
-    assert!(head.contains("<title>Adire Indigo Scarf · Ada Fabrics</title>"), "{head}");
+    assert!(
+        head.contains("<title>Adire Indigo Scarf · Ada Fabrics</title>"),
+        "{head}"
+    );
     assert!(head.contains(r#"<meta name="description" content="Soft cotton &lt;b&gt;scarf&lt;/b&gt;. Hand-dyed in Abeokuta.""#), "{head}");
     let canonical = format!("{}/s/ada-fabrics/p/adire-indigo-scarf", app.base);
-    assert!(head.contains(&format!(r#"<link href="{canonical}" rel="canonical">"#)), "{head}");
-    assert!(head.contains(r#"<meta property="og:title" content="Adire Indigo Scarf · Ada Fabrics""#));
+    assert!(
+        head.contains(&format!(r#"<link href="{canonical}" rel="canonical">"#)),
+        "{head}"
+    );
+    assert!(
+        head.contains(r#"<meta property="og:title" content="Adire Indigo Scarf · Ada Fabrics""#)
+    );
     assert!(head.contains(r#"<meta property="og:type" content="product""#));
-    assert!(head.contains(&format!(r#"<meta property="og:image" content="{}/media/"#, app.base)), "{head}");
+    assert!(
+        head.contains(&format!(
+            r#"<meta property="og:image" content="{}/media/"#,
+            app.base
+        )),
+        "{head}"
+    );
     assert!(head.contains(r#"<meta name="twitter:card" content="summary_large_image""#));
     // Prices and the description are in the first response; the description is text, not markup.
     assert!(html.contains("₦12,500.00"));
     assert!(html.contains("₦15,000.00"));
     assert!(html.contains("Soft cotton &lt;b&gt;scarf&lt;/b&gt;."));
-    assert!(html.contains("https://wa.me/2348012345678?text="), "Ask on WhatsApp link");
-    assert!(html.contains(r#"width="800" height="800""#), "images carry their size");
+    assert!(
+        html.contains("https://wa.me/2348012345678?text="),
+        "Ask on WhatsApp link"
+    );
+    assert!(
+        html.contains(r#"width="800" height="800""#),
+        "images carry their size"
+    );
     assert!(html.contains("srcset="));
 
     let ld = json_ld(&html);
-    let product = ld.iter().find(|v| v["@type"] == "Product").expect("Product JSON-LD");
+    let product = ld
+        .iter()
+        .find(|v| v["@type"] == "Product")
+        .expect("Product JSON-LD");
     assert_eq!(product["name"], "Adire Indigo Scarf");
     assert_eq!(product["sku"], "ADI-1");
     assert_eq!(product["offers"]["@type"], "Offer");
     assert_eq!(product["offers"]["price"], "12500.00");
     assert_eq!(product["offers"]["priceCurrency"], "NGN");
-    assert_eq!(product["offers"]["availability"], "https://schema.org/InStock");
-    let crumbs = ld.iter().find(|v| v["@type"] == "BreadcrumbList").expect("BreadcrumbList JSON-LD");
-    let names: Vec<&str> = crumbs["itemListElement"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        product["offers"]["availability"],
+        "https://schema.org/InStock"
+    );
+    let crumbs = ld
+        .iter()
+        .find(|v| v["@type"] == "BreadcrumbList")
+        .expect("BreadcrumbList JSON-LD");
+    let names: Vec<&str> = crumbs["itemListElement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["Ada Fabrics", "Scarves", "Adire Indigo Scarf"]);
 }
 
@@ -86,24 +167,61 @@ async fn shop_home_category_and_search_pages_render_on_the_server() {
     let app = spawn_app().await;
     shop_with_products(&app).await;
     let shopper = client();
-    let html = shopper.get(app.url("/s/ada-fabrics")).send().await.unwrap().text().await.unwrap();
+    let html = shopper
+        .get(app.url("/s/ada-fabrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("<title>Ada Fabrics</title>"));
     assert!(html.contains("Adire Indigo Scarf"));
     assert!(html.contains("Sold out"), "sold-out badge");
-    assert!(html.contains(r#"href="/s/ada-fabrics/c/scarves""#), "category navigation");
+    assert!(
+        html.contains(r#"href="/s/ada-fabrics/c/scarves""#),
+        "category navigation"
+    );
     assert!(!html.contains("Secret Draft Wrap") && !html.contains("Old Archived Bag"));
 
-    let html = shopper.get(app.url("/s/ada-fabrics/c/scarves")).send().await.unwrap().text().await.unwrap();
+    let html = shopper
+        .get(app.url("/s/ada-fabrics/c/scarves"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("<title>Scarves · Ada Fabrics</title>"));
     assert!(html.contains("Adire Indigo Scarf") && !html.contains("Sold Out Cap"));
 
     // Typo tolerance: "scaf" and "indgo" still find the scarf.
     for q in ["scarf", "scaf", "indgo"] {
-        let html = shopper.get(app.url(&format!("/s/ada-fabrics/search?q={q}"))).send().await.unwrap().text().await.unwrap();
-        assert!(html.contains(r#"href="/s/ada-fabrics/p/adire-indigo-scarf""#), "search for {q}");
+        let html = shopper
+            .get(app.url(&format!("/s/ada-fabrics/search?q={q}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            html.contains(r#"href="/s/ada-fabrics/p/adire-indigo-scarf""#),
+            "search for {q}"
+        );
     }
-    let html = shopper.get(app.url("/s/ada-fabrics/search?q=draft")).send().await.unwrap().text().await.unwrap();
-    assert!(!html.contains("Secret Draft Wrap"), "drafts never appear in search");
+    let html = shopper
+        .get(app.url("/s/ada-fabrics/search?q=draft"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !html.contains("Secret Draft Wrap"),
+        "drafts never appear in search"
+    );
     assert!(html.contains("No products match"));
 }
 
@@ -123,8 +241,18 @@ async fn drafts_archived_and_unknown_pages_are_real_404s() {
         let res = shopper.get(app.url(path)).send().await.unwrap();
         assert_eq!(res.status(), 404, "{path}");
     }
-    let html = shopper.get(app.url("/s/ada-fabrics/p/secret-draft-wrap")).send().await.unwrap().text().await.unwrap();
-    assert!(html.contains("Page not found") || html.contains("not found"), "a real 404 page");
+    let html = shopper
+        .get(app.url("/s/ada-fabrics/p/secret-draft-wrap"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("Page not found") || html.contains("not found"),
+        "a real 404 page"
+    );
 }
 
 #[tokio::test]
@@ -133,13 +261,24 @@ async fn sitemaps_and_robots_list_only_public_pages() {
     shop_with_products(&app).await;
     let res = app.get("/s/ada-fabrics/sitemap.xml").await;
     assert_eq!(res.status(), 200);
-    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("application/xml"));
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/xml")
+    );
     let xml = res.text().await.unwrap();
-    assert!(xml.contains(&format!("<loc>{}/s/ada-fabrics/p/adire-indigo-scarf</loc>", app.base)));
+    assert!(xml.contains(&format!(
+        "<loc>{}/s/ada-fabrics/p/adire-indigo-scarf</loc>",
+        app.base
+    )));
     assert!(xml.contains(&format!("<loc>{}/s/ada-fabrics/c/scarves</loc>", app.base)));
     assert!(!xml.contains("secret-draft-wrap") && !xml.contains("old-archived-bag"));
     let index = app.get("/sitemap.xml").await.text().await.unwrap();
-    assert!(index.contains(&format!("<loc>{}/s/ada-fabrics/sitemap.xml</loc>", app.base)));
+    assert!(index.contains(&format!(
+        "<loc>{}/s/ada-fabrics/sitemap.xml</loc>",
+        app.base
+    )));
     let robots = app.get("/robots.txt").await.text().await.unwrap();
     assert!(robots.contains("Disallow: /dashboard"));
     assert!(robots.contains(&format!("Sitemap: {}/sitemap.xml", app.base)));
@@ -150,7 +289,12 @@ async fn storefront_pages_use_at_most_two_queries_and_the_cache_follows_edits() 
     let app = spawn_app().await;
     let (id, _) = shop_with_products(&app).await;
     let shopper = client();
-    for path in ["/s/ada-fabrics", "/s/ada-fabrics/c/scarves", "/s/ada-fabrics/p/adire-indigo-scarf", "/s/ada-fabrics/search?q=scarf"] {
+    for path in [
+        "/s/ada-fabrics",
+        "/s/ada-fabrics/c/scarves",
+        "/s/ada-fabrics/p/adire-indigo-scarf",
+        "/s/ada-fabrics/search?q=scarf",
+    ] {
         let before = app.acquired();
         let res = shopper.get(app.url(path)).send().await.unwrap();
         assert_eq!(res.status(), 200);
@@ -159,17 +303,49 @@ async fn storefront_pages_use_at_most_two_queries_and_the_cache_follows_edits() 
         assert!((1..=2).contains(&used), "{path} used {used} queries");
         // Cached: only the shop lookup.
         let before = app.acquired();
-        shopper.get(app.url(path)).send().await.unwrap().text().await.unwrap();
+        shopper
+            .get(app.url(path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         assert_eq!(app.acquired() - before, 1, "{path} from cache");
     }
 
-    let html = shopper.get(app.url("/s/ada-fabrics/p/adire-indigo-scarf")).send().await.unwrap().text().await.unwrap();
+    let html = shopper
+        .get(app.url("/s/ada-fabrics/p/adire-indigo-scarf"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("₦12,500.00"));
     let res = app
-        .call("catalog/product/save", &[("id", &id), ("title", "Adire Indigo Scarf"), ("price", "9999"), ("status", "active")])
+        .call(
+            "catalog/product/save",
+            &[
+                ("id", &id),
+                ("title", "Adire Indigo Scarf"),
+                ("price", "9999"),
+                ("status", "active"),
+            ],
+        )
         .await;
     assert_eq!(res.status(), 200);
-    let html = shopper.get(app.url("/s/ada-fabrics/p/adire-indigo-scarf")).send().await.unwrap().text().await.unwrap();
-    assert!(html.contains("₦9,999.00"), "the edit shows on the next request");
+    let html = shopper
+        .get(app.url("/s/ada-fabrics/p/adire-indigo-scarf"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("₦9,999.00"),
+        "the edit shows on the next request"
+    );
     assert!(!html.contains("₦12,500.00"));
 }
