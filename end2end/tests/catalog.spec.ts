@@ -1,0 +1,83 @@
+import { test, expect, signUp, hydrated, uniqueEmail } from './fixtures';
+
+// A 32×32 blue PNG, made for this test.
+const PNG = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAACAAAAAgCAIAAAD8GO2jAAAAKklEQVR4nGOQi1pAU8QwasGoBaMWjFowasGoBaMWjFowasGoBaMWDBULAJHrYD2B/r5iAAAAAElFTkSuQmCC',
+  'base64',
+);
+
+test('a merchant sets up the shop, adds a product with an image, and sees it in the storefront', async ({ page, consoleErrors }) => {
+  await signUp(page, uniqueEmail('shop'), 'Blue Threads');
+  const slug = `blue-threads-${Date.now()}`;
+
+  await page.goto('/dashboard/settings');
+  await hydrated(page);
+  await page.getByLabel('Storefront address').fill(slug);
+  await page.getByLabel('WhatsApp number').fill('+234 801 234 5678');
+  await page.getByLabel('Description').fill('Indigo cloth, dyed by hand.');
+  await page.getByRole('button', { name: 'Save settings' }).click();
+  await expect(page.getByRole('status')).toHaveText('Settings saved.');
+  await expect(page.getByTestId('storefront-link')).toHaveAttribute('href', `/s/${slug}`);
+
+  await page.goto('/dashboard/categories');
+  await hydrated(page);
+  await page.getByLabel('New category').fill('Scarves');
+  await page.getByRole('button', { name: 'Add category' }).click();
+  await expect(page.getByLabel('Name')).toHaveValue('Scarves');
+
+  await page.goto('/dashboard/products/new');
+  await hydrated(page);
+  await page.getByLabel('Title').fill('Indigo Stripe Scarf');
+  await page.getByLabel(/^Price/).fill('12,500');
+  await page.getByLabel('Status').selectOption('active');
+  await page.getByLabel('Scarves').check();
+  await page.getByRole('button', { name: 'Save product' }).click();
+  await expect(page).toHaveURL(/\/dashboard\/products\/[0-9a-f-]{36}$/);
+  await expect(page.getByTestId('product-status')).toHaveText('Active');
+
+  await page.getByLabel('Add an image').setInputFiles({ name: 'scarf.png', mimeType: 'image/png', buffer: PNG });
+  await page.getByLabel(/Describe the image/).fill('Blue striped scarf');
+  await page.getByRole('button', { name: 'Upload image' }).click();
+  await expect(page).toHaveURL(/uploaded=1/);
+  await expect(page.locator('.image-list img')).toHaveCount(1);
+
+  await page.goto(`/s/${slug}`);
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Blue Threads');
+  const card = page.locator('.product-card', { hasText: 'Indigo Stripe Scarf' });
+  await expect(card).toContainText('₦12,500.00');
+  await card.getByRole('link').click();
+  await expect(page).toHaveURL(new RegExp(`/s/${slug}/p/indigo-stripe-scarf$`));
+  await expect(page.getByTestId('price')).toHaveText('₦12,500.00');
+  await expect(page.getByRole('img', { name: 'Blue striped scarf' })).toBeVisible();
+  await expect(page.getByRole('link', { name: 'Ask on WhatsApp' })).toHaveAttribute('href', /^https:\/\/wa\.me\/2348012345678\?text=.*Indigo%20Stripe%20Scarf/);
+
+  // Edit the price in the dashboard; the storefront shows the new one at once.
+  await page.goto('/dashboard/products');
+  await page.getByRole('link', { name: 'Indigo Stripe Scarf' }).click();
+  await hydrated(page);
+  await page.getByLabel(/^Price/).fill('9999');
+  await page.getByRole('button', { name: 'Save product' }).click();
+  await expect(page.getByRole('status')).toHaveText('Product saved.');
+  await page.goto(`/s/${slug}/p/indigo-stripe-scarf`);
+  await expect(page.getByTestId('price')).toHaveText('₦9,999.00');
+  void consoleErrors;
+});
+
+test('a shopper without JavaScript reads the product page and its price', async ({ browser }) => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  // The demo shop is seeded by the server under test (SEED_DEMO=true).
+  const res = await page.goto('/s/lagos-looms');
+  expect(res?.status()).toBe(200);
+  await expect(page).toHaveTitle('Lagos Looms');
+  await page.getByRole('link', { name: /Indigo Adire Scarf/ }).click();
+  await expect(page).toHaveURL(/\/s\/lagos-looms\/p\/indigo-adire-scarf$/);
+  await expect(page).toHaveTitle('Indigo Adire Scarf · Lagos Looms');
+  await expect(page.getByTestId('price')).toHaveText('₦12,500.00');
+  await expect(page.getByText('In stock')).toBeVisible();
+  // Search works as a plain GET form.
+  await page.getByLabel('Search products').fill('raffia');
+  await page.getByRole('button', { name: 'Search' }).click();
+  await expect(page.getByRole('link', { name: /Woven Raffia Basket/ })).toBeVisible();
+  await context.close();
+});
