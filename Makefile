@@ -18,7 +18,7 @@ SERVER_BIN := $(CARGO_TARGET_DIR)/release/server
 # Crates that must never reach the browser bundle.
 SERVER_ONLY_CRATES := sqlx|sqlx-core|sqlx-postgres|tokio|axum|reqwest|argon2|jsonwebtoken|async-openai|lettre
 
-.PHONY: help run watch test tools tools-base tools-leptos tools-browser db lint wasm-deps-check \
+.PHONY: bench help run watch test tools tools-base tools-leptos tools-browser db lint wasm-deps-check \
         unit-integration e2e site clean-db
 
 help: ## List the targets
@@ -90,6 +90,16 @@ watch: tools-leptos ## Live-reloading development server (cargo leptos watch)
 	@db=$(call database_url,bizmaat); \
 	APP_ENV=development SEED_DEMO=$${SEED_DEMO:-true} DATABASE_URL="$$db" HOST=$(HOST) PORT=$(PORT) \
 	  exec cargo leptos watch
+
+bench: tools-base ## Storefront req/s and latency against nginx serving the same pages (not a test)
+	@for tool in nginx wrk brotli curl; do command -v $$tool >/dev/null || missing="$${missing:-} $$tool"; done; \
+	if [ -n "$${missing:-}" ]; then \
+	  pkgs=$$(echo $$missing | sed 's/nginx/nginx-light/'); \
+	  if [ "$(IS_ROOT)" = yes ]; then apt-get install -y $$pkgs; \
+	  else echo "missing:$$missing — run  sudo apt-get install $$pkgs" >&2; exit 1; fi; \
+	fi
+	.ci/site.sh
+	.ci/bench.sh
 
 # ---------------------------------------------------------------------------------------------
 # Testing

@@ -18,6 +18,8 @@ pub struct SecurityConfig {
     pub hsts: bool,
     /// Where `cargo leptos watch` serves its live-reload websocket, in development only.
     pub dev_reload: Option<String>,
+    /// Cloudinary's API origin when images are uploaded there straight from the browser.
+    pub upload_origin: Option<String>,
 }
 
 pub async fn security_headers(
@@ -30,10 +32,11 @@ pub async fn security_headers(
     let nonce = base64::engine::general_purpose::STANDARD.encode(bytes);
     req.extensions_mut().insert(CspNonce(nonce.clone()));
     let mut res = next.run(req).await;
-    let connect = match &cfg.dev_reload {
-        Some(ws) => format!("'self' {ws}"),
-        None => "'self'".to_string(),
-    };
+    let mut connect = "'self'".to_string();
+    for extra in [&cfg.dev_reload, &cfg.upload_origin].into_iter().flatten() {
+        connect.push(' ');
+        connect.push_str(extra);
+    }
     let csp = format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
          img-src 'self' data: https:; font-src 'self'; connect-src {connect}; object-src 'none'; \

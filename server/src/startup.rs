@@ -71,6 +71,10 @@ pub fn build_app(state: AppState) -> Router {
         hsts: state.config.public_url.starts_with("https://"),
         dev_reload: (options.env == Env::DEV)
             .then(|| format!("ws://{}:{}", state.config.host, options.reload_port)),
+        upload_origin: match &state.config.media {
+            app::config::MediaConfig::Cloudinary(c) => Some(c.api_base_url.clone()),
+            app::config::MediaConfig::Local { .. } => None,
+        },
     });
     let shell_options = options.clone();
     let fallback_options = options.clone();

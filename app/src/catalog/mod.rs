@@ -84,6 +84,8 @@ pub struct ProductDetail {
     pub category_ids: Vec<Uuid>,
     pub images: Vec<ImageView>,
     pub currency: String,
+    /// Images upload straight to Cloudinary (true) or to this server.
+    pub cloudinary: bool,
 }
 
 /// Lowercase ASCII words joined by hyphens, at most 80 characters.

@@ -504,6 +504,7 @@ pub async fn get_product(state: &AppState, shop_id: Uuid, id: Uuid) -> AppResult
         category_ids: row.category_ids,
         images: images.iter().map(|i| state.media.view(i)).collect(),
         currency: row.currency,
+        cloudinary: state.media.is_cloudinary(),
     })
 }
 

@@ -186,7 +186,7 @@ pub fn EditProductPage() -> impl IntoView {
                     Err(e) => view! { <p class="notice error">{e.to_string()}</p> }.into_any(),
                     Ok(p) => {
                         let pid = p.id.to_string();
-                        let (pid1, pid2, pid3) = (pid.clone(), pid.clone(), pid.clone());
+                        let (pid1, pid2) = (pid.clone(), pid.clone());
                         let publish_to = if p.status == "active" { ("archived", "Archive") } else { ("active", "Publish") };
                         view! {
                             <div class="page-head">
@@ -211,20 +211,8 @@ pub fn EditProductPage() -> impl IntoView {
                                 <ul class="image-list">
                                     {p.images.clone().into_iter().map(|img| view! { <ImageRowForms img alt mover remove/> }).collect_view()}
                                 </ul>
-                                <form class="form" method="post" action="/api/media/upload" enctype="multipart/form-data">
-                                    <input type="hidden" name="purpose" value="product"/>
-                                    <input type="hidden" name="product_id" value=pid3/>
-                                    <div class="field">
-                                        <label for="image-file">"Add an image"</label>
-                                        <p class="hint">"JPEG, PNG, WebP or GIF, up to 10 MB and 40 megapixels."</p>
-                                        <input id="image-file" type="file" name="file" accept="image/jpeg,image/png,image/webp,image/gif" required/>
-                                    </div>
-                                    <div class="field">
-                                        <label for="image-alt">"Describe the image (for people who cannot see it)"</label>
-                                        <input id="image-alt" name="alt"/>
-                                    </div>
-                                    <button type="submit" class="button">"Upload image"</button>
-                                </form>
+                                <crate::media::ui::ImageUpload product_id=Some(p.id) cloudinary=p.cloudinary label="Add an image"
+                                    on_done=Callback::new(move |_| alt.version().update(|v| *v += 1))/>
                             </section>
                         }.into_any()
                     }

@@ -5,6 +5,7 @@
 pub mod routes;
 #[cfg(feature = "ssr")]
 pub mod ssr;
+pub mod ui;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;

@@ -22,6 +22,8 @@ pub struct ShopSettings {
     pub logo: Option<ImageView>,
     /// Absolute storefront address, for the copy button.
     pub storefront_url: String,
+    /// Images upload straight to Cloudinary (true) or to this server.
+    pub cloudinary: bool,
 }
 
 /// Slugs that would collide with our own paths or mislead shoppers.

@@ -81,6 +81,7 @@ pub async fn load_settings(state: &AppState, shop_id: Uuid) -> AppResult<ShopSet
         contact_email: row.contact_email.unwrap_or_default(),
         address: row.address.unwrap_or_default(),
         logo,
+        cloudinary: state.media.is_cloudinary(),
     })
 }
 

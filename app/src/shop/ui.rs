@@ -15,6 +15,8 @@ pub fn ShopSettingsPage() -> impl IntoView {
         |_| get_shop_settings(),
     );
     let err = action_error(update);
+    let query = leptos_router::hooks::use_query_map();
+    let upload_error = move || query.read().get("upload_error");
     let saved = Signal::derive(move || update.value().get().is_some_and(|r| r.is_ok()));
     view! {
         <PageTitle title="Shop settings"/>
@@ -36,21 +38,15 @@ pub fn ShopSettingsPage() -> impl IntoView {
                             </section>
                             <section class="card">
                                 <h2>"Logo"</h2>
+                                {upload_error().map(|m| view! { <p class="notice error" role="alert">{m}</p> })}
                                 {s.logo.clone().map(|l| view! {
                                     <img class="logo-preview" src=l.thumb_src alt=l.alt width="96" height="96"/>
                                     <ActionForm action=remove_logo>
                                         <button type="submit" class="button">"Remove logo"</button>
                                     </ActionForm>
                                 })}
-                                <form class="form" method="post" action="/api/media/upload" enctype="multipart/form-data">
-                                    <input type="hidden" name="purpose" value="logo"/>
-                                    <div class="field">
-                                        <label for="logo-file">"Upload a logo"</label>
-                                        <p class="hint">"JPEG, PNG, WebP or GIF, up to 10 MB. Square images look best."</p>
-                                        <input id="logo-file" type="file" name="file" accept="image/jpeg,image/png,image/webp,image/gif" required/>
-                                    </div>
-                                    <button type="submit" class="button">"Upload logo"</button>
-                                </form>
+                                <crate::media::ui::ImageUpload product_id=None cloudinary=s.cloudinary label="Upload a logo"
+                                    on_done=Callback::new(move |_| remove_logo.version().update(|v| *v += 1))/>
                             </section>
                             <ActionForm action=update attr:class="form card" attr:novalidate=true>
                                 <FormError error=Signal::derive(move || err.get().filter(|e| !matches!(e, crate::error::ApiError::Validation(_))))/>

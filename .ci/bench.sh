@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# `make bench`: storefront throughput against nginx serving the same HTML from disk.
+#
+#  1. a fresh database with the demo shop grown to 500 products;
+#  2. two release servers on loopback: one with the page cache off (uncached), one with it on;
+#  3. the product page and shop home saved as files and served by nginx (Debian package);
+#  4. wrk loads each target with the same settings; we print req/s, p50, p99 and app ÷ nginx;
+#  5. the release WASM size, raw and brotli.
+# A benchmark, not a test: numbers depend on the machine. Record them in README.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+target=${CARGO_TARGET_DIR:-target}
+bin="$target/release/server"
+duration=${BENCH_DURATION:-10s}
+connections=${BENCH_CONNECTIONS:-32}
+threads=${BENCH_THREADS:-2}
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+server_url=${TEST_DATABASE_URL:-${DATABASE_URL:-$(.ci/db.sh)/postgres}}
+server_url=${server_url%/*}
+db="$server_url/bizmaat_bench"
+psql "$server_url/postgres" -qc "drop database if exists bizmaat_bench with (force)" >/dev/null
+
+start() { # port cache_entries
+  APP_ENV=development DATABASE_URL="$db" HOST=127.0.0.1 PORT=$1 SEED_DEMO=true RUST_LOG=warn \
+    STOREFRONT_CACHE_ENTRIES=$2 MEDIA_DIR="$work/media" LEPTOS_SITE_ROOT="$root/target/site" \
+    LEPTOS_OUTPUT_NAME=bizmaat LEPTOS_HASH_FILES=true "$bin" >"$work/server-$1.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 120); do curl -fs "http://127.0.0.1:$1/readyz" >/dev/null && return; sleep 0.5; done
+  echo "server on port $1 did not start:" >&2; cat "$work/server-$1.log" >&2; exit 1
+}
+
+start 3201 0
+# Grow the demo shop to 500 active products (copies of the seeded ones, with their images).
+psql "$db" -q <<'SQL'
+with shop as (select id from shops where slug = 'lagos-looms'),
+src as (select p.*, row_number() over (order by p.created_at) as rn from products p join shop on p.shop_id = shop.id),
+n as (select generate_series(1, 500 - (select count(*) from src)) as i)
+insert into products (id, shop_id, title, slug, description, price_minor, compare_at_minor, sku, track_stock, stock, status)
+select gen_random_uuid(), src.shop_id, src.title || ' No. ' || n.i, src.slug || '-' || n.i, src.description,
+       src.price_minor + n.i * 100, src.compare_at_minor, null, src.track_stock, src.stock, 'active'
+from n join src on src.rn = 1 + (n.i % (select count(*) from src));
+insert into images (id, shop_id, product_id, backend, storage_key, version, width, height, bytes, format, alt, position)
+select gen_random_uuid(), p.shop_id, p.id, i.backend, i.storage_key, i.version, i.width, i.height, i.bytes, i.format, p.title, 0
+from products p
+join products orig on orig.shop_id = p.shop_id and p.slug like orig.slug || '-%' and orig.sku is not null
+join images i on i.product_id = orig.id
+where not exists (select 1 from images x where x.product_id = p.id);
+update shops set catalog_version = catalog_version + 1 where slug = 'lagos-looms';
+SQL
+start 3202 2000
+count=$(psql "$db" -Atc "select count(*) from products p join shops s on s.id = p.shop_id where s.slug = 'lagos-looms'")
+
+home=/s/lagos-looms
+product=/s/lagos-looms/p/indigo-adire-scarf
+mkdir -p "$work/www/s/lagos-looms/p"
+curl -fs "http://127.0.0.1:3201$home" -o "$work/www/home.html"
+curl -fs "http://127.0.0.1:3201$product" -o "$work/www/product.html"
+
+cat > "$work/nginx.conf" <<NGINX
+worker_processes 2;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $work/tmp; proxy_temp_path $work/tmp; fastcgi_temp_path $work/tmp;
+  uwsgi_temp_path $work/tmp; scgi_temp_path $work/tmp;
+  server {
+    listen 127.0.0.1:3203;
+    location = $home { default_type text/html; alias $work/www/home.html; }
+    location = $product { default_type text/html; alias $work/www/product.html; }
+  }
+}
+NGINX
+mkdir -p "$work/tmp"
+nginx -c "$work/nginx.conf"
+
+run() { # label url
+  local out p50 p99 rps
+  out=$(wrk -t"$threads" -c"$connections" -d"$duration" --latency "$2")
+  rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+  p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+  p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+  printf '%-28s %10s req/s   p50 %8s   p99 %8s\n' "$1" "$rps" "$p50" "$p99" >&2
+  echo "$rps"
+}
+
+echo "storefront benchmark: $count products, wrk -t$threads -c$connections -d$duration, loopback" >&2
+for page in home product; do
+  path=$([ $page = home ] && echo $home || echo $product)
+  n=$(run "nginx $page (static file)" "http://127.0.0.1:3203$path")
+  u=$(run "app $page, uncached" "http://127.0.0.1:3201$path")
+  c=$(run "app $page, cached" "http://127.0.0.1:3202$path")
+  awk -v u="$u" -v c="$c" -v n="$n" -v p="$page" 'BEGIN { printf "  %s: app/nginx = %.3f uncached, %.3f cached\n", p, u/n, c/n }' >&2
+done
+
+wasm=$(ls target/site/pkg/bizmaat*.wasm | grep -v '\.gz$' | head -1)
+raw=$(stat -c %s "$wasm")
+br=$(brotli -c -q 11 "$wasm" | wc -c)
+echo "release WASM: $raw bytes raw, $br bytes brotli ($wasm)" >&2

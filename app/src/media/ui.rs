@@ -1,0 +1,201 @@
+//! The image upload form. With the local backend it is a plain multipart form (works without
+//! JavaScript). With Cloudinary the file goes straight from the browser to Cloudinary, using
+//! parameters our server signs, and our server then verifies and records the result.
+
+use leptos::prelude::*;
+use uuid::Uuid;
+
+#[component]
+pub fn ImageUpload(
+    /// None uploads a shop logo.
+    product_id: Option<Uuid>,
+    cloudinary: bool,
+    #[prop(into)] label: String,
+    /// Called after a Cloudinary upload is recorded, to refresh the page's data.
+    #[prop(optional)]
+    on_done: Option<Callback<()>>,
+) -> impl IntoView {
+    let purpose = if product_id.is_some() {
+        "product"
+    } else {
+        "logo"
+    };
+    let pid = product_id.map(|p| p.to_string()).unwrap_or_default();
+    let file_id = format!("upload-{purpose}");
+    let alt_id = format!("upload-{purpose}-alt");
+    if !cloudinary {
+        return view! {
+            <form class="form" method="post" action="/api/media/upload" enctype="multipart/form-data">
+                <input type="hidden" name="purpose" value=purpose/>
+                {product_id.map(|_| view! { <input type="hidden" name="product_id" value=pid.clone()/> })}
+                <div class="field">
+                    <label for=file_id.clone()>{label}</label>
+                    <p class="hint">"JPEG, PNG, WebP or GIF, up to 10 MB and 40 megapixels."</p>
+                    <input id=file_id type="file" name="file" accept="image/jpeg,image/png,image/webp,image/gif" required/>
+                </div>
+                {product_id.map(|_| view! {
+                    <div class="field">
+                        <label for=alt_id.clone()>"Describe the image (for people who cannot see it)"</label>
+                        <input id=alt_id.clone() name="alt"/>
+                    </div>
+                })}
+                <button type="submit" class="button">"Upload image"</button>
+            </form>
+        }
+        .into_any();
+    }
+    let file_ref = NodeRef::<leptos::html::Input>::new();
+    let alt_ref = NodeRef::<leptos::html::Input>::new();
+    let (status, set_status) = signal(None::<Result<String, String>>);
+    let (busy, set_busy) = signal(false);
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        #[cfg(feature = "hydrate")]
+        {
+            let Some(file) = file_ref
+                .get()
+                .and_then(|i| i.files())
+                .and_then(|f| f.get(0))
+            else {
+                set_status.set(Some(Err("Choose an image file to upload.".into())));
+                return;
+            };
+            let alt = alt_ref.get().map(|i| i.value()).unwrap_or_default();
+            set_busy.set(true);
+            leptos::task::spawn_local(async move {
+                let result = browser::upload(file, product_id, alt).await;
+                set_busy.set(false);
+                if result.is_ok()
+                    && let Some(cb) = on_done
+                {
+                    cb.run(());
+                }
+                set_status.set(Some(result.map(|_| "Image uploaded.".to_string())));
+            });
+        }
+        #[cfg(not(feature = "hydrate"))]
+        {
+            let _ = (file_ref, alt_ref, set_busy, on_done);
+            set_status.set(Some(Err(
+                "Uploading needs JavaScript on this server.".into()
+            )));
+        }
+    };
+    view! {
+        <form class="form" on:submit=on_submit>
+            {move || status.get().map(|s| match s {
+                Ok(m) => view! { <p class="notice ok" role="status">{m}</p> }.into_any(),
+                Err(m) => view! { <p class="notice error" role="alert">{m}</p> }.into_any(),
+            })}
+            <div class="field">
+                <label for=file_id.clone()>{label}</label>
+                <p class="hint">"JPEG, PNG, WebP or GIF, up to 10 MB. Sent straight to Cloudinary."</p>
+                <input id=file_id node_ref=file_ref type="file" accept="image/jpeg,image/png,image/webp,image/gif" required/>
+            </div>
+            {product_id.map(|_| view! {
+                <div class="field">
+                    <label for=alt_id.clone()>"Describe the image (for people who cannot see it)"</label>
+                    <input id=alt_id.clone() node_ref=alt_ref/>
+                </div>
+            })}
+            <button type="submit" class="button" disabled=move || busy.get()>"Upload image"</button>
+        </form>
+    }
+    .into_any()
+}
+
+#[cfg(feature = "hydrate")]
+mod browser {
+    use crate::catalog::api::{confirm_upload, sign_upload};
+    use serde::Deserialize;
+    use uuid::Uuid;
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen_futures::JsFuture;
+
+    /// The fields of Cloudinary's upload answer we use.
+    #[derive(Deserialize)]
+    struct Uploaded {
+        public_id: String,
+        version: i64,
+        signature: String,
+        width: u32,
+        height: u32,
+        bytes: i64,
+        format: String,
+    }
+
+    #[derive(Deserialize)]
+    struct CloudinaryError {
+        error: ErrorBody,
+    }
+
+    #[derive(Deserialize)]
+    struct ErrorBody {
+        message: String,
+    }
+
+    fn js(e: wasm_bindgen::JsValue) -> String {
+        e.as_string()
+            .unwrap_or_else(|| "the browser refused the upload".into())
+    }
+
+    pub async fn upload(
+        file: web_sys::File,
+        product_id: Option<Uuid>,
+        alt: String,
+    ) -> Result<(), String> {
+        if file.size() > 10.0 * 1024.0 * 1024.0 {
+            return Err("That file is larger than 10 MB; images can be at most 10 MB.".into());
+        }
+        let signed = sign_upload().await.map_err(|e| e.to_string())?;
+        let form = web_sys::FormData::new().map_err(js)?;
+        form.append_with_blob("file", &file).map_err(js)?;
+        for (k, v) in [
+            ("api_key", signed.api_key.as_str()),
+            ("timestamp", &signed.timestamp.to_string()),
+            ("folder", signed.folder.as_str()),
+            ("allowed_formats", signed.allowed_formats.as_str()),
+            ("signature", signed.signature.as_str()),
+        ] {
+            form.append_with_str(k, v).map_err(js)?;
+        }
+        let init = web_sys::RequestInit::new();
+        init.set_method("POST");
+        init.set_body(&form);
+        let window = web_sys::window().ok_or("no window")?;
+        let response: web_sys::Response =
+            JsFuture::from(window.fetch_with_str_and_init(&signed.upload_url, &init))
+                .await
+                .map_err(|_| {
+                    "Could not reach Cloudinary. Check your connection and try again.".to_string()
+                })?
+                .dyn_into()
+                .map_err(js)?;
+        let text = JsFuture::from(response.text().map_err(js)?)
+            .await
+            .map_err(js)?
+            .as_string()
+            .unwrap_or_default();
+        if !response.ok() {
+            let message = serde_json::from_str::<CloudinaryError>(&text)
+                .map(|e| e.error.message)
+                .unwrap_or(text);
+            return Err(format!("Cloudinary refused the image: {message}"));
+        }
+        let up: Uploaded = serde_json::from_str(&text)
+            .map_err(|e| format!("Cloudinary's answer was not understood: {e}"))?;
+        confirm_upload(
+            product_id,
+            up.public_id,
+            up.version,
+            up.signature,
+            up.width,
+            up.height,
+            up.bytes,
+            up.format,
+            alt,
+        )
+        .await
+        .map_err(|e| e.to_string())
+    }
+}
