@@ -52,7 +52,11 @@ test('a merchant sets up the shop, adds a product with an image, and sees it in 
   await expect(page.getByRole('link', { name: 'Ask on WhatsApp' })).toHaveAttribute('href', /^https:\/\/wa\.me\/2348012345678\?text=.*Indigo%20Stripe%20Scarf/);
 
   // Edit the price in the dashboard; the storefront shows the new one at once.
-  await page.goto('/dashboard/products');
+  // Client-side navigation: the list is fetched by the hydrated app this time.
+  await page.goto('/dashboard');
+  await hydrated(page);
+  await page.getByRole('navigation', { name: 'Dashboard' }).getByRole('link', { name: 'Products' }).click();
+  await expect(page).toHaveURL(/\/dashboard\/products$/);
   await page.getByRole('link', { name: 'Indigo Stripe Scarf' }).click();
   await hydrated(page);
   await page.getByLabel(/^Price/).fill('9999');
