@@ -9,7 +9,9 @@ use uuid::Uuid;
 use {super::ssr, crate::request::require_shop, crate::state::use_state};
 
 #[server(endpoint = "catalog/products")]
-pub async fn list_products(#[server(default)] query: ProductQuery) -> Result<ProductList, ApiError> {
+pub async fn list_products(
+    #[server(default)] query: ProductQuery,
+) -> Result<ProductList, ApiError> {
     let state = use_state()?;
     let shop = require_shop(&state.pool).await?;
     Ok(ssr::list_products(&state, shop.shop_id, &query).await?)

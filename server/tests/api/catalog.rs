@@ -713,8 +713,24 @@ async fn local_uploads_are_checked_reencoded_and_served_with_long_cache() {
     // A second image; reorder and describe them.
     let second = json(upload(&app, &app.client, &fields, png(400, 400), "two.png").await).await;
     let second_id = second["id"].as_str().unwrap();
-    assert_eq!(app.call("catalog/image/move", &[("id", second_id), ("direction", "up")]).await.status(), 200);
-    assert_eq!(app.call("catalog/image/alt", &[("id", second_id), ("alt", "The back")]).await.status(), 200);
+    assert_eq!(
+        app.call(
+            "catalog/image/move",
+            &[("id", second_id), ("direction", "up")]
+        )
+        .await
+        .status(),
+        200
+    );
+    assert_eq!(
+        app.call(
+            "catalog/image/alt",
+            &[("id", second_id), ("alt", "The back")]
+        )
+        .await
+        .status(),
+        200
+    );
     let detail = json(app.call("catalog/product", &[("id", &id)]).await).await;
     assert_eq!(detail["images"][0]["id"], second_id);
     assert_eq!(detail["images"][0]["alt"], "The back");
