@@ -136,4 +136,4 @@ e2e: tools-browser
 	E2E_DATABASE_URL="$$server/bizmaat_e2e" E2E_PORT=$(E2E_PORT) SERVER_BIN=$(SERVER_BIN) \
 	  npx playwright test --config end2end/playwright.config.ts 2>&1 | tee $(CARGO_TARGET_DIR)/bizmaat-e2e.log; \
 	grep -E '^\s+[0-9]+ (passed|failed|flaky|skipped)' $(CARGO_TARGET_DIR)/bizmaat-e2e.log \
-	  | sed 's/^ */end-to-end: /' >> $(CARGO_TARGET_DIR)/bizmaat-test-counts.txt
+	  | sed 's/^ */end-to-end: /' | awk '!seen[$$0]++' >> $(CARGO_TARGET_DIR)/bizmaat-test-counts.txt
