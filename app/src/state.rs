@@ -17,6 +17,7 @@ pub struct AppState {
     pub limits: Arc<RateLimits>,
     pub media: Arc<crate::media::ssr::Media>,
     pub storefront_cache: Arc<crate::storefront::ssr::PageCache>,
+    pub page_views: crate::analytics::ssr::PageViews,
 }
 
 impl AppState {
@@ -26,7 +27,9 @@ impl AppState {
         let storefront_cache = Arc::new(crate::storefront::ssr::PageCache::new(
             config.storefront_cache_entries,
         ));
+        let page_views = crate::analytics::ssr::PageViews::start(pool.clone());
         AppState {
+            page_views,
             leptos_options,
             pool,
             config: Arc::new(config),

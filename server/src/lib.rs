@@ -4,6 +4,7 @@
 pub mod assets;
 pub mod db;
 pub mod health;
+pub mod page_views;
 pub mod security;
 pub mod seed;
 pub mod startup;

@@ -95,6 +95,7 @@ pub fn build_app(state: AppState) -> Router {
         }))
         // Layers run outside-in from the bottom: request id, tracing, compression, headers,
         // origin check, session, dashboard guard, then the route.
+        .layer(middleware::from_fn_with_state(state.clone(), crate::page_views::record))
         .layer(middleware::from_fn(security::dashboard_guard))
         .layer(middleware::from_fn_with_state(state.clone(), app::auth::ssr::session_middleware))
         .layer(middleware::from_fn(security::same_origin_only))
@@ -126,6 +127,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         crate::seed::seed_demo_catalog(&state).await?;
     }
     let worker = crate::worker::spawn(state.clone())?;
+    let page_views = state.page_views.clone();
     let app = build_app(state);
 
     let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -136,6 +138,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     )
     .with_graceful_shutdown(shutdown_signal())
     .await?;
+    // Buffered page views are written before the process ends.
+    page_views.flush().await;
     worker.abort();
     tracing::info!("stopped");
     Ok(())

@@ -286,6 +286,7 @@ pub async fn import(
             report.created += 1;
         }
     }
+    crate::analytics::ssr::record_event(&mut tx, shop_id, "catalog_csv_imported").await?;
     bump_catalog_version(&mut tx, shop_id).await?;
     tx.commit().await?;
     tracing::info!(%shop_id, created = report.created, updated = report.updated, "catalog CSV imported");

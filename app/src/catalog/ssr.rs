@@ -253,7 +253,14 @@ pub async fn save_product(
     let currency = shop_currency(&state.pool, shop_id).await?;
     let valid = validate_product(&input, &currency).map_err(AppError::Validation)?;
     let mut tx = state.pool.begin().await?;
+    let created = id.is_none();
     let id = write_product(&mut tx, shop_id, id, &valid).await?;
+    let event = if created {
+        "product_created"
+    } else {
+        "product_updated"
+    };
+    crate::analytics::ssr::record_event(&mut tx, shop_id, event).await?;
     bump_catalog_version(&mut tx, shop_id).await?;
     tx.commit().await?;
     tracing::info!(%shop_id, product_id = %id, "product saved");

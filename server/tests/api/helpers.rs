@@ -78,6 +78,7 @@ pub struct TestApp {
     /// own, so the difference across one request is the number of queries it made.
     pub acquires: Arc<AtomicU64>,
     pub media_dir: std::path::PathBuf,
+    pub page_views: app::analytics::ssr::PageViews,
     db_name: String,
 }
 
@@ -91,7 +92,21 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(Opts::default()).await
 }
 
+/// Test output shows the app's errors (internal ones carry the cause). RUST_LOG adjusts it.
+fn init_tracing() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error"));
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init();
+    });
+}
+
 pub async fn spawn_app_with(opts: Opts) -> TestApp {
+    init_tracing();
     let template = template().await;
     let db_name = format!("bizmaat_test_{}", uuid::Uuid::now_v7().simple());
     let mut admin = PgConnection::connect(&format!("{}/postgres", server_url()))
@@ -145,8 +160,10 @@ pub async fn spawn_app_with(opts: Opts) -> TestApp {
         pool.clone(),
         config.clone(),
     );
+    let page_views = state.page_views.clone();
     serve(listener, state);
     TestApp {
+        page_views,
         base,
         pool,
         client: client(),

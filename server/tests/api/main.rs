@@ -7,3 +7,4 @@ mod accounts;
 mod catalog;
 mod platform;
 mod storefront;
+mod usage;
