@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root_dir=$(pwd)
-port=${BIZMAAT_PG_PORT:-54329}
+wanted_port=${BIZMAAT_PG_PORT:-54329}
 data="$root_dir/.data/postgres"
 log="$root_dir/.data/postgres.log"
 say() { echo "db: $*" >&2; }
@@ -62,11 +62,23 @@ if [ -n "$owner" ]; then
 fi
 
 if [ ! -f "$data/PG_VERSION" ]; then
-  say "creating a local PostgreSQL cluster in .data/postgres (port $port)"
+  say "creating a local PostgreSQL cluster in .data/postgres"
   as_owner "$bindir/initdb" -D "$data" -U postgres -A trust -E UTF8 --no-locale >&2
 fi
 
-if ! as_owner "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+port_file="$root_dir/.data/postgres.port"
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+if as_owner "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+  port=$(cat "$port_file" 2>/dev/null || echo "$wanted_port")
+else
+  # Another checkout's cluster (or any server) may hold the port: take the next free one.
+  port=$wanted_port
+  while port_busy "$port"; do
+    say "port $port is taken by another server; trying $((port + 1))"
+    port=$((port + 1))
+    if [ "$port" -gt $((wanted_port + 20)) ]; then say "no free port near $wanted_port; set BIZMAAT_PG_PORT"; exit 1; fi
+  done
+  echo "$port" > "$port_file"
   say "starting the local PostgreSQL on 127.0.0.1:$port (log: .data/postgres.log)"
   # TCP on loopback only; no Unix socket, whose path could exceed the 107-byte limit.
   as_owner "$bindir/pg_ctl" -D "$data" -l "$log" -w -t 60 \
