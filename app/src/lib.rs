@@ -14,6 +14,7 @@ pub mod home;
 pub mod mail;
 pub mod media;
 pub mod money;
+pub mod orders;
 pub mod policy;
 pub mod shop;
 pub mod storefront;

@@ -151,10 +151,8 @@ pub async fn spawn_app_with(opts: Opts) -> TestApp {
         .connect(&vars["DATABASE_URL"])
         .await
         .unwrap();
-    let media_dir = match &config.media {
-        app::config::MediaConfig::Local { dir } => dir.clone(),
-        _ => std::env::temp_dir(),
-    };
+    // Always this test's own folder: Drop removes it, so it must never be a shared one.
+    let media_dir = media.clone();
     let state = AppState::new(
         server::startup::leptos_options(&config),
         pool.clone(),

@@ -1,0 +1,55 @@
+//! Order server functions. Checkout is public (the shop comes from the storefront's slug);
+//! the merchant's functions take the shop from the session.
+
+use super::OrderView;
+use crate::error::ApiError;
+use leptos::prelude::*;
+use uuid::Uuid;
+
+#[cfg(feature = "ssr")]
+use {super::ssr, crate::request::require_shop, crate::state::use_state};
+
+/// Places an order. `product[]` and `quantity[]` are parallel lists; prices are never sent.
+#[server(endpoint = "storefront/checkout")]
+pub async fn checkout(
+    shop: String,
+    name: String,
+    phone: String,
+    address: String,
+    #[server(default)] note: String,
+    idempotency_key: String,
+    #[server(default)] product: Vec<Uuid>,
+    #[server(default)] quantity: Vec<i32>,
+) -> Result<Uuid, ApiError> {
+    let state = use_state()?;
+    if product.len() != quantity.len() {
+        return Err(crate::error::AppError::validation(
+            "items",
+            "The cart was sent incomplete. Reload the page and try again.",
+        )
+        .into());
+    }
+    let input = ssr::CheckoutInput {
+        name,
+        phone,
+        address,
+        note,
+        idempotency_key,
+        items: product.into_iter().zip(quantity).collect(),
+    };
+    Ok(ssr::place_order(&state, &shop, input).await?)
+}
+
+#[server(endpoint = "orders/get")]
+pub async fn get_order(id: Uuid) -> Result<OrderView, ApiError> {
+    let state = use_state()?;
+    let shop = require_shop(&state.pool).await?;
+    Ok(ssr::get_order(&state, shop.shop_id, id).await?)
+}
+
+#[server(endpoint = "orders/status")]
+pub async fn set_order_status(id: Uuid, status: String) -> Result<(), ApiError> {
+    let state = use_state()?;
+    let shop = require_shop(&state.pool).await?;
+    Ok(ssr::set_status(&state, shop.shop_id, shop.merchant_id, id, &status).await?)
+}

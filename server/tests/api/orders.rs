@@ -1,0 +1,390 @@
+//! Checkout and order status: database prices, no overselling under concurrency, idempotent
+//! submits, unavailable products refused, tenancy, the status flow and restocking.
+
+use crate::helpers::{TestApp, call_with, client, signup_form, spawn_app};
+use serde_json::Value;
+
+async fn shop(app: &TestApp) -> String {
+    app.signup("Order Owner").await;
+    app.shop_slug().await
+}
+
+fn checkout_form<'a>(
+    shop: &'a str,
+    key: &'a str,
+    items: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
+    let mut form = vec![
+        ("shop", shop),
+        ("name", "Bola Ade"),
+        ("phone", "+234 802 000 1111"),
+        ("address", "5 Allen Avenue, Ikeja"),
+        ("note", "Call before delivery"),
+        ("idempotency_key", key),
+    ];
+    for (product, qty) in items {
+        form.push(("product[]", product));
+        form.push(("quantity[]", qty));
+    }
+    form
+}
+
+async fn checkout(app: &TestApp, form: &[(&str, &str)]) -> reqwest::Response {
+    call_with(&client(), &app.url("/api/storefront/checkout"), form).await
+}
+
+async fn body(res: reqwest::Response) -> Value {
+    let text = res.text().await.unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+}
+
+#[tokio::test]
+async fn checkout_takes_prices_from_the_database_and_numbers_orders() {
+    let app = spawn_app().await;
+    let slug = shop(&app).await;
+    let cap = app
+        .create_product(&[("title", "Cap"), ("price", "1000"), ("status", "active")])
+        .await;
+    let bag = app
+        .create_product(&[("title", "Bag"), ("price", "2500.50"), ("status", "active")])
+        .await;
+    let mut form = checkout_form(&slug, "key-1", &[(&cap, "2"), (&bag, "1")]);
+    // Whatever the browser claims a price is, it is not read.
+    form.push(("price", "1"));
+    form.push(("total", "1"));
+    let res = checkout(&app, &form).await;
+    assert_eq!(res.status(), 200);
+    let id: String = serde_json::from_value(body(res).await).unwrap();
+
+    let (number, total, status): (i32, i64, String) =
+        sqlx::query_as("select number, total_minor, status from orders where id = $1::uuid")
+            .bind(&id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (number, total, status.as_str()),
+        (1001, 2 * 100_000 + 250_050, "new")
+    );
+    let order = body(app.call("orders/get", &[("id", &id)]).await).await;
+    assert_eq!(order["total"], "₦4,500.50");
+    assert_eq!(order["lines"].as_array().unwrap().len(), 2);
+    assert_eq!(order["phone"], "+2348020001111");
+    assert_eq!(order["events"][0]["to_status"], "new");
+
+    let res = checkout(&app, &checkout_form(&slug, "key-2", &[(&cap, "1")])).await;
+    let second: String = serde_json::from_value(body(res).await).unwrap();
+    let n: i32 = sqlx::query_scalar("select number from orders where id = $1::uuid")
+        .bind(&second)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 1002);
+    let customers: i64 = sqlx::query_scalar("select count(*) from customers")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(customers, 1, "the same phone is the same customer");
+}
+
+#[tokio::test]
+async fn twenty_concurrent_checkouts_for_five_units_sell_exactly_five() {
+    let app = spawn_app().await;
+    let slug = shop(&app).await;
+    let id = app
+        .create_product(&[
+            ("title", "Last Five"),
+            ("price", "100"),
+            ("status", "active"),
+            ("track_stock", "on"),
+            ("stock", "5"),
+        ])
+        .await;
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let url = app.url("/api/storefront/checkout");
+        let (slug, id) = (slug.clone(), id.clone());
+        tasks.push(tokio::spawn(async move {
+            let key = format!("concurrent-{i}");
+            let form = checkout_form(&slug, &key, &[(&id, "1")]);
+            call_with(&client(), &url, &form).await.status().as_u16()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        5,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 422).count(),
+        15,
+        "{statuses:?}"
+    );
+    let stock: i32 = sqlx::query_scalar("select stock from products where id = $1::uuid")
+        .bind(&id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(stock, 0);
+    let orders: i64 = sqlx::query_scalar("select count(*) from orders")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(orders, 5);
+    let res = checkout(&app, &checkout_form(&slug, "late", &[(&id, "1")])).await;
+    assert_eq!(res.status(), 422);
+    assert!(
+        body(res).await["Validation"]["items"]
+            .as_str()
+            .unwrap()
+            .contains("Last Five is sold out")
+    );
+}
+
+#[tokio::test]
+async fn a_double_submit_with_one_key_makes_one_order() {
+    let app = spawn_app().await;
+    let slug = shop(&app).await;
+    let id = app
+        .create_product(&[
+            ("title", "Once"),
+            ("price", "100"),
+            ("status", "active"),
+            ("track_stock", "on"),
+            ("stock", "3"),
+        ])
+        .await;
+    let form = checkout_form(&slug, "same-key", &[(&id, "2")]);
+    let (a, b) = tokio::join!(checkout(&app, &form), checkout(&app, &form));
+    let (a, b) = (body(a).await, body(b).await);
+    assert_eq!(a, b, "both submits answer with the same order");
+    let again = body(checkout(&app, &form).await).await;
+    assert_eq!(again, a);
+    let orders: i64 = sqlx::query_scalar("select count(*) from orders")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(orders, 1);
+    let stock: i32 = sqlx::query_scalar("select stock from products where id = $1::uuid")
+        .bind(&id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(stock, 1, "stock taken once");
+}
+
+#[tokio::test]
+async fn drafts_archived_and_foreign_products_cannot_be_ordered() {
+    let app = spawn_app().await;
+    let slug = shop(&app).await;
+    let ok = app
+        .create_product(&[
+            ("title", "Fine"),
+            ("price", "100"),
+            ("status", "active"),
+            ("track_stock", "on"),
+            ("stock", "9"),
+        ])
+        .await;
+    let draft = app
+        .create_product(&[
+            ("title", "Draft Hat"),
+            ("price", "100"),
+            ("status", "draft"),
+        ])
+        .await;
+    let archived = app
+        .create_product(&[
+            ("title", "Old Hat"),
+            ("price", "100"),
+            ("status", "archived"),
+        ])
+        .await;
+    for (other, words) in [
+        (&draft, "Draft Hat is no longer available"),
+        (&archived, "Old Hat is no longer available"),
+    ] {
+        let res = checkout(
+            &app,
+            &checkout_form(&slug, other, &[(&ok, "1"), (other, "1")]),
+        )
+        .await;
+        assert_eq!(res.status(), 422);
+        assert!(
+            body(res).await["Validation"]["items"]
+                .as_str()
+                .unwrap()
+                .contains(words)
+        );
+    }
+    // Another shop's product through this shop's checkout.
+    let other_owner = client();
+    call_with(
+        &other_owner,
+        &app.url("/api/signup"),
+        &signup_form("Other Shop", "other.shop@example.com"),
+    )
+    .await;
+    let res = call_with(
+        &other_owner,
+        &app.url("/api/catalog/product/save"),
+        &[("title", "Theirs"), ("price", "1"), ("status", "active")],
+    )
+    .await;
+    let theirs: String = serde_json::from_value(body(res).await).unwrap();
+    let res = checkout(&app, &checkout_form(&slug, "foreign", &[(&theirs, "1")])).await;
+    assert_eq!(res.status(), 422);
+
+    let stock: i32 = sqlx::query_scalar("select stock from products where id = $1::uuid")
+        .bind(&ok)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(stock, 9, "a refused checkout reserves nothing");
+    let orders: i64 = sqlx::query_scalar("select count(*) from orders")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(orders, 0);
+
+    let res = checkout(
+        &app,
+        &checkout_form(&slug, "bad-phone", &[(&ok, "1")])
+            .into_iter()
+            .map(|(k, v)| if k == "phone" { (k, "0802") } else { (k, v) })
+            .collect::<Vec<_>>(),
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    assert!(body(res).await["Validation"]["phone"].is_string());
+    assert_eq!(
+        checkout(&app, &checkout_form("no-such-shop", "x", &[(&ok, "1")]))
+            .await
+            .status(),
+        404
+    );
+}
+
+#[tokio::test]
+async fn status_flow_is_enforced_and_cancel_restocks() {
+    let app = spawn_app().await;
+    let slug = shop(&app).await;
+    let id = app
+        .create_product(&[
+            ("title", "Mat"),
+            ("price", "100"),
+            ("status", "active"),
+            ("track_stock", "on"),
+            ("stock", "5"),
+        ])
+        .await;
+    let first: String = serde_json::from_value(
+        body(checkout(&app, &checkout_form(&slug, "o1", &[(&id, "2")])).await).await,
+    )
+    .unwrap();
+    let second: String = serde_json::from_value(
+        body(checkout(&app, &checkout_form(&slug, "o2", &[(&id, "1")])).await).await,
+    )
+    .unwrap();
+    let stock = || async {
+        sqlx::query_scalar::<_, i32>("select stock from products where id = $1::uuid")
+            .bind(&id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(stock().await, 2);
+
+    async fn set(app: &TestApp, order: &str, to: &str) -> reqwest::Response {
+        app.call("orders/status", &[("id", order), ("status", to)])
+            .await
+    }
+    let res = set(&app, &first, "shipped").await;
+    assert_eq!(res.status(), 422);
+    assert!(
+        body(res).await["Validation"]["status"]
+            .as_str()
+            .unwrap()
+            .contains("new cannot become shipped")
+    );
+    for to in ["confirmed", "shipped", "delivered"] {
+        assert_eq!(set(&app, &first, to).await.status(), 200, "{to}");
+    }
+    assert_eq!(
+        set(&app, &first, "cancelled").await.status(),
+        422,
+        "a delivered order stays delivered"
+    );
+    assert_eq!(stock().await, 2);
+
+    assert_eq!(set(&app, &second, "confirmed").await.status(), 200);
+    assert_eq!(set(&app, &second, "cancelled").await.status(), 200);
+    assert_eq!(stock().await, 3, "cancelling puts the unit back");
+    assert_eq!(
+        set(&app, &second, "cancelled").await.status(),
+        422,
+        "cancelling twice does not restock twice"
+    );
+    assert_eq!(stock().await, 3);
+
+    let order = body(app.call("orders/get", &[("id", &first)]).await).await;
+    let flow: Vec<&str> = order["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["to_status"].as_str().unwrap())
+        .collect();
+    assert_eq!(flow, ["new", "confirmed", "shipped", "delivered"]);
+    assert_eq!(order["events"][1]["actor"], "merchant");
+}
+
+#[tokio::test]
+async fn another_shops_orders_answer_404() {
+    let app = spawn_app().await;
+    let slug = shop(&app).await;
+    let id = app
+        .create_product(&[("title", "Mine"), ("price", "100"), ("status", "active")])
+        .await;
+    let order: String = serde_json::from_value(
+        body(checkout(&app, &checkout_form(&slug, "k", &[(&id, "1")])).await).await,
+    )
+    .unwrap();
+    let b = client();
+    call_with(
+        &b,
+        &app.url("/api/signup"),
+        &signup_form("Nosy Owner", "nosy@example.com"),
+    )
+    .await;
+    assert_eq!(
+        call_with(&b, &app.url("/api/orders/get"), &[("id", &order)])
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        call_with(
+            &b,
+            &app.url("/api/orders/status"),
+            &[("id", &order), ("status", "confirmed")]
+        )
+        .await
+        .status(),
+        404
+    );
+    let status: String = sqlx::query_scalar("select status from orders")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "new");
+    assert_eq!(
+        call_with(&client(), &app.url("/api/orders/get"), &[("id", &order)])
+            .await
+            .status(),
+        401
+    );
+}
