@@ -105,6 +105,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/s/:slug/c/:category") view=storefront::ui::StoreCategory ssr=SsrMode::Async/>
                 <Route path=path!("/s/:slug/p/:product") view=storefront::ui::StoreProduct ssr=SsrMode::Async/>
                 <Route path=path!("/s/:slug/search") view=storefront::ui::StoreSearch ssr=SsrMode::Async/>
+                <Route path=path!("/s/:slug/cart") view=storefront::ui::StoreCart ssr=SsrMode::Async/>
+                <Route path=path!("/s/:slug/order/:id") view=storefront::ui::StoreOrderConfirmation ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }

@@ -84,6 +84,7 @@ pub fn build_app(state: AppState) -> Router {
         .route("/readyz", get(crate::health::readyz))
         .merge(app::media::routes::router(&state))
         .merge(app::storefront::routes::router())
+        .merge(app::storefront::cart::router())
         .route("/dashboard/catalog/export.csv", get(app::catalog::csv::export_route))
         .route("/api/{*fn_name}", get(server_fn_handler).post(server_fn_handler))
         .leptos_routes_with_context(&state, routes, leptos_context(state.clone()), move || {

@@ -37,7 +37,13 @@ pub async fn checkout(
         idempotency_key,
         items: product.into_iter().zip(quantity).collect(),
     };
-    Ok(ssr::place_order(&state, &shop, input).await?)
+    let id = ssr::place_order(&state, &shop, input).await?;
+    // The order exists: empty the cart and show the confirmation.
+    if let Some(c) = crate::storefront::cart::cookie_header(&state, &shop, &[]) {
+        crate::request::set_cookies([c]);
+    }
+    leptos_axum::redirect(&format!("/s/{shop}/order/{id}"));
+    Ok(id)
 }
 
 #[server(endpoint = "orders/get")]

@@ -22,9 +22,10 @@ pub struct CheckoutInput {
     pub items: Vec<(Uuid, i32)>,
 }
 
-fn validate(
-    input: &CheckoutInput,
-) -> Result<(String, String, String, String, BTreeMap<Uuid, i32>), FieldErrors> {
+/// name, phone (E.164), address, note, and quantity per product.
+type ValidCheckout = (String, String, String, String, BTreeMap<Uuid, i32>);
+
+fn validate(input: &CheckoutInput) -> Result<ValidCheckout, FieldErrors> {
     let mut errors = FieldErrors::new();
     let name = input.name.trim().to_string();
     if name.is_empty() || name.chars().count() > 100 {

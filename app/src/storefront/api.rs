@@ -31,3 +31,32 @@ pub async fn storefront_page(
     };
     Ok(super::ssr::load_page(&state, &route).await?)
 }
+
+/// The shopper's cart for this shop, priced from the database.
+#[server(endpoint = "storefront/cart")]
+pub async fn cart_page(shop: String) -> Result<super::CartView, ApiError> {
+    let state = crate::state::use_state()?;
+    let parts = use_context::<http::request::Parts>().ok_or(ApiError::NotFound)?;
+    let items = super::cart::read(&state, &parts.headers, &shop);
+    Ok(super::cart::priced(&state, &shop, &items).await?)
+}
+
+/// The confirmation page of an order. The order id is a long random identifier that only the
+/// shopper who placed it has seen; it shows nothing the shopper did not type.
+#[server(endpoint = "storefront/order")]
+pub async fn order_confirmation(
+    shop: String,
+    id: uuid::Uuid,
+) -> Result<crate::orders::OrderView, ApiError> {
+    let state = crate::state::use_state()?;
+    let shop_id: Option<uuid::Uuid> = sqlx::query_scalar("select id from shops where slug = $1")
+        .bind(&shop)
+        .fetch_optional(&state.pool)
+        .await
+        .map_err(crate::error::AppError::from)?;
+    let shop_id = shop_id.ok_or(ApiError::NotFound)?;
+    let mut order = crate::orders::ssr::get_order(&state, shop_id, id).await?;
+    order.internal_note.clear();
+    order.events.clear();
+    Ok(order)
+}

@@ -3,6 +3,8 @@
 
 pub mod api;
 #[cfg(feature = "ssr")]
+pub mod cart;
+#[cfg(feature = "ssr")]
 pub mod routes;
 #[cfg(feature = "ssr")]
 pub mod ssr;
@@ -94,6 +96,7 @@ pub struct ProductCard {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PublicProduct {
+    pub id: Uuid,
     pub title: String,
     pub slug: String,
     pub description: String,
@@ -126,6 +129,25 @@ pub enum StorePage {
     },
     /// The shop moved to a new address: where to go instead.
     Moved(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CartLine {
+    pub product_id: Uuid,
+    pub title: String,
+    pub slug: String,
+    pub quantity: i32,
+    pub max_quantity: i32,
+    pub unit_price: String,
+    pub line_total: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CartView {
+    pub lines: Vec<CartLine>,
+    pub total: String,
+    /// Fresh per render of the checkout form: a double submit of that form makes one order.
+    pub idempotency_key: String,
 }
 
 /// wa.me link that opens a chat with the shop, with a prefilled message.

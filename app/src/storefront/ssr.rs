@@ -254,6 +254,7 @@ async fn load_listing(
 
 #[derive(sqlx::FromRow)]
 struct ProductRowDb {
+    id: Uuid,
     title: String,
     slug: String,
     description: String,
@@ -269,7 +270,7 @@ struct ProductRowDb {
 /// Query 2 for a product page: the active product with its images and first category.
 async fn load_product(state: &AppState, shop: PublicShop, slug: &str) -> AppResult<StorePage> {
     let row: ProductRowDb = sqlx::query_as(
-        "select p.title, p.slug, p.description, p.price_minor, p.compare_at_minor, p.sku, p.track_stock, p.stock,
+        "select p.id, p.title, p.slug, p.description, p.price_minor, p.compare_at_minor, p.sku, p.track_stock, p.stock,
                 coalesce((select json_agg(json_build_object('id', i.id, 'backend', i.backend,
                                  'storage_key', i.storage_key, 'version', i.version, 'width', i.width,
                                  'height', i.height, 'alt', case when i.alt = '' then p.title else i.alt end)
@@ -290,6 +291,7 @@ async fn load_product(state: &AppState, shop: PublicShop, slug: &str) -> AppResu
         .and_then(|s| shop.categories.iter().find(|c| c.slug == s).cloned());
     let available = !row.track_stock || row.stock > 0;
     let product = PublicProduct {
+        id: row.id,
         title: row.title,
         slug: row.slug,
         description: row.description,

@@ -181,6 +181,7 @@ fn StoreShell(shop: PublicShop, children: Children) -> impl IntoView {
                     })}
                     <span class="store-name">{shop.name.clone()}</span>
                 </a>
+                <a class="store-cart-link" href=format!("{home}/cart")>"Cart"</a>
                 <form class="store-search" method="get" action=search_action role="search">
                     <label class="visually-hidden" for="store-q">"Search products"</label>
                     <input id="store-q" type="search" name="q" placeholder="Search products"/>
@@ -433,6 +434,17 @@ fn ProductView(shop: PublicShop, product: PublicProduct) -> impl IntoView {
                     <p class=if product.available { "stock in" } else { "stock out" }>
                         {if product.available { "In stock" } else { "Sold out" }}
                     </p>
+                    {product.available.then(|| {
+                        let max = product.max_quantity.unwrap_or(99).clamp(1, 99);
+                        view! {
+                            <form class="add-to-cart" method="post" action=format!("{home}/cart/add")>
+                                <input type="hidden" name="product" value=product.id.to_string()/>
+                                <label for="qty">"Quantity"</label>
+                                <input id="qty" type="number" name="quantity" value="1" min="1" max=max/>
+                                <button type="submit" class="button primary">"Add to cart"</button>
+                            </form>
+                        }
+                    })}
                     {ask.map(|href| view! { <a class="button whatsapp" href=href rel="noopener">"Ask on WhatsApp"</a> })}
                     <div class="description">
                         {paragraphs.into_iter().map(|lines| view! {
@@ -459,4 +471,154 @@ fn paragraphs(text: &str) -> Vec<Vec<String>> {
         })
         .filter(|p| !p.is_empty())
         .collect()
+}
+
+/// The cart and checkout form. Quantities change through plain form posts; checkout is a
+/// server-function form. Payment is cash on delivery for now, and the page says so.
+#[component]
+pub fn StoreCart() -> impl IntoView {
+    let params = use_params_map();
+    let shop_slug = move || params.read().get("slug").unwrap_or_default();
+    let shop = Resource::new(shop_slug, |s| {
+        storefront_page(s, "home".into(), String::new(), 1)
+    });
+    let cart = Resource::new(shop_slug, super::api::cart_page);
+    let query = leptos_router::hooks::use_query_map();
+    let sold_out = move || query.read().get("error").is_some();
+    view! {
+        <Suspense fallback=|| view! { <p class="page">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let (shop, cart) = (shop.await, cart.await);
+                match (shop, cart) {
+                    (Ok(StorePage::Listing { shop, .. }), Ok(cart)) => view! {
+                        <Title text=format!("Cart · {}", shop.name)/>
+                        <Meta name="robots" content="noindex"/>
+                        <StoreShell shop=shop.clone()>
+                            <h1>"Your cart"</h1>
+                            {sold_out().then(|| view! { <p class="notice error" role="alert">"That product is sold out."</p> })}
+                            <CartBody shop cart/>
+                        </StoreShell>
+                    }.into_any(),
+                    (Err(ApiError::NotFound), _) | (_, Err(ApiError::NotFound)) => view! { <NotFound/> }.into_any(),
+                    (Err(e), _) | (_, Err(e)) => view! { <main class="page" id="main"><p class="notice error">{e.to_string()}</p></main> }.into_any(),
+                    _ => view! { <NotFound/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn CartBody(shop: PublicShop, cart: super::CartView) -> impl IntoView {
+    use crate::ui::{Field, FormError, TextArea, action_error, field_error};
+    let home = format!("/s/{}", shop.slug);
+    if cart.lines.is_empty() {
+        return view! { <p class="empty">"Your cart is empty. " <a href=home>"Browse the shop"</a></p> }.into_any();
+    }
+    let checkout = ServerAction::<crate::orders::api::Checkout>::new();
+    let err = action_error(checkout);
+    let lines = cart.lines.clone();
+    view! {
+        <table class="table cart">
+            <thead><tr><th scope="col">"Product"</th><th scope="col">"Quantity"</th><th scope="col">"Total"</th></tr></thead>
+            <tbody>
+                {cart.lines.into_iter().map(|l| {
+                    let pid = l.product_id.to_string();
+                    let qty_id = format!("qty-{pid}");
+                    view! {
+                        <tr>
+                            <td><a href=format!("{home}/p/{}", l.slug)>{l.title.clone()}</a><br/><span class="muted">{l.unit_price}</span></td>
+                            <td>
+                                <form class="inline-form" method="post" action=format!("{home}/cart/update")>
+                                    <input type="hidden" name="product" value=pid.clone()/>
+                                    <label class="visually-hidden" for=qty_id.clone()>{format!("Quantity of {}", l.title)}</label>
+                                    <input id=qty_id type="number" name="quantity" value=l.quantity min="0" max=l.max_quantity/>
+                                    <button type="submit" class="button">"Update"</button>
+                                </form>
+                                <form method="post" action=format!("{home}/cart/update")>
+                                    <input type="hidden" name="product" value=pid/>
+                                    <input type="hidden" name="quantity" value="0"/>
+                                    <button type="submit" class="link">{format!("Remove {}", l.title)}</button>
+                                </form>
+                            </td>
+                            <td>{l.line_total}</td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+            <tfoot><tr><th scope="row" colspan="2">"Total"</th><td data-testid="cart-total">{cart.total.clone()}</td></tr></tfoot>
+        </table>
+        <section class="card">
+            <h2>"Delivery details"</h2>
+            <p class="notice ok">"Payment: cash on delivery. The shop confirms your order on WhatsApp before sending it."</p>
+            <ActionForm action=checkout attr:class="form" attr:novalidate=true>
+                <FormError error=Signal::derive(move || err.get().filter(|e| !matches!(e, ApiError::Validation(_))))/>
+                {move || field_error(err, "items").get().map(|m| view! { <p class="notice error" role="alert">{m}</p> })}
+                <input type="hidden" name="shop" value=shop.slug.clone()/>
+                <input type="hidden" name="idempotency_key" value=cart.idempotency_key.clone()/>
+                {lines.into_iter().map(|l| view! {
+                    <input type="hidden" name="product[]" value=l.product_id.to_string()/>
+                    <input type="hidden" name="quantity[]" value=l.quantity.to_string()/>
+                }).collect_view()}
+                <Field label="Your name" name="name" autocomplete="name" required=true error=field_error(err, "name")/>
+                <Field label="WhatsApp number" name="phone" kind="tel" autocomplete="tel" required=true
+                    hint="With the country code, like +234 801 234 5678." error=field_error(err, "phone")/>
+                <TextArea label="Delivery address" name="address" error=field_error(err, "address")/>
+                <TextArea label="Note for the shop (optional)" name="note" error=field_error(err, "note")/>
+                <button type="submit" class="button primary" disabled=move || checkout.pending().get()>"Place order"</button>
+            </ActionForm>
+        </section>
+    }
+    .into_any()
+}
+
+#[component]
+pub fn StoreOrderConfirmation() -> impl IntoView {
+    let params = use_params_map();
+    let args = move || {
+        let p = params.read();
+        (
+            p.get("slug").unwrap_or_default(),
+            p.get("id").and_then(|i| i.parse::<uuid::Uuid>().ok()),
+        )
+    };
+    let order = Resource::new(args, |(shop, id)| async move {
+        match id {
+            Some(id) => super::api::order_confirmation(shop, id).await,
+            None => Err(ApiError::NotFound),
+        }
+    });
+    view! {
+        <Suspense fallback=|| view! { <p class="page">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match order.await {
+                    Ok(o) => view! {
+                        <Title text=format!("Order #{}", o.number)/>
+                        <Meta name="robots" content="noindex"/>
+                        <main class="page narrow" id="main">
+                            <h1>"Thank you! Order " <span data-testid="order-number">{format!("#{}", o.number)}</span></h1>
+                            <p>"The shop will confirm it on WhatsApp. Payment is cash on delivery."</p>
+                            <table class="table">
+                                <tbody>
+                                    {o.lines.iter().map(|l| view! {
+                                        <tr><td>{format!("{} × {}", l.quantity, l.title)}</td><td>{l.line_total.clone()}</td></tr>
+                                    }).collect_view()}
+                                </tbody>
+                                <tfoot><tr><th scope="row">"Total"</th><td data-testid="order-total">{o.total.clone()}</td></tr></tfoot>
+                            </table>
+                            <section class="card">
+                                <h2>"Delivery"</h2>
+                                <p>{o.customer_name.clone()}<br/>{o.phone.clone()}<br/>{o.address.clone()}</p>
+                                {(!o.note.is_empty()).then(|| view! { <p class="muted">{o.note.clone()}</p> })}
+                            </section>
+                            {o.shop_whatsapp.clone().map(|href| view! {
+                                <a class="button whatsapp" href=href rel="noopener">"Message the shop about this order"</a>
+                            })}
+                        </main>
+                    }.into_any(),
+                    Err(_) => view! { <NotFound/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
 }

@@ -388,3 +388,169 @@ async fn another_shops_orders_answer_404() {
         401
     );
 }
+
+#[tokio::test]
+async fn a_shopper_orders_with_plain_forms_through_the_signed_cookie_cart() {
+    let app = spawn_app().await;
+    let slug = shop(&app).await;
+    app.call(
+        "shop/settings/update",
+        &[
+            ("name", "Cart Shop"),
+            ("slug", &slug),
+            ("description", ""),
+            ("currency", "NGN"),
+            ("whatsapp_number", "+2348011112222"),
+            ("contact_email", ""),
+            ("address", ""),
+        ],
+    )
+    .await;
+    let cap = app
+        .create_product(&[
+            ("title", "Cap"),
+            ("price", "1000"),
+            ("status", "active"),
+            ("track_stock", "on"),
+            ("stock", "3"),
+        ])
+        .await;
+    let bag = app
+        .create_product(&[("title", "Bag"), ("price", "2500"), ("status", "active")])
+        .await;
+    let shopper = client();
+    let post = |path: String, form: Vec<(&'static str, String)>| {
+        let shopper = shopper.clone();
+        let url = app.url(&path);
+        async move {
+            shopper
+                .post(url)
+                .header("accept", "text/html")
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let res = post(
+        format!("/s/{slug}/cart/add"),
+        vec![("product", cap.clone()), ("quantity", "2".into())],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], format!("/s/{slug}/cart"));
+    post(
+        format!("/s/{slug}/cart/add"),
+        vec![("product", bag.clone())],
+    )
+    .await;
+    // More than the stock is capped at the stock.
+    post(
+        format!("/s/{slug}/cart/update"),
+        vec![("product", cap.clone()), ("quantity", "9".into())],
+    )
+    .await;
+    let html = shopper
+        .get(app.url(&format!("/s/{slug}/cart")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("₦5,500.00"), "3 caps + 1 bag: {html}");
+    post(
+        format!("/s/{slug}/cart/update"),
+        vec![("product", cap.clone()), ("quantity", "1".into())],
+    )
+    .await;
+    let html = shopper
+        .get(app.url(&format!("/s/{slug}/cart")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("₦3,500.00"));
+    // Another shop's cart cookie, or a forged one, is an empty cart.
+    let forged = client()
+        .get(app.url(&format!("/s/{slug}/cart")))
+        .header(
+            "cookie",
+            format!("bz_cart_{}={cap}:5", slug.replace('-', "_")),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(forged.text().await.unwrap().contains("Your cart is empty"));
+
+    let key = html
+        .split("name=\"idempotency_key\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let res = post(
+        "/api/storefront/checkout".into(),
+        vec![
+            ("shop", slug.clone()),
+            ("name", "Bola".into()),
+            ("phone", "+2348020001111".into()),
+            ("address", "5 Allen Avenue".into()),
+            ("idempotency_key", key),
+            ("product[]", cap.clone()),
+            ("quantity[]", "1".into()),
+            ("product[]", bag.clone()),
+            ("quantity[]", "1".into()),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 302, "{:?}", res.headers());
+    let location = res.headers()["location"].to_str().unwrap().to_string();
+    let orders: i64 = sqlx::query_scalar("select count(*) from orders")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(orders, 1, "{:?}", res.headers());
+    assert!(
+        location.starts_with(&format!("/s/{slug}/order/")),
+        "{location} {:?}",
+        res.headers()
+    );
+    let html = shopper
+        .get(app.url(&location))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("#1001") && html.contains("₦3,500.00"),
+        "{html}"
+    );
+    assert!(
+        html.contains("https://wa.me/2348011112222?text=Hello%21%20About%20my%20order%20%231001")
+    );
+    let html = shopper
+        .get(app.url(&format!("/s/{slug}/cart")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("Your cart is empty"),
+        "the cart is emptied after ordering"
+    );
+    let stock: i32 = sqlx::query_scalar("select stock from products where id = $1::uuid")
+        .bind(&cap)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(stock, 2);
+}
