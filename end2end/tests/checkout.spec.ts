@@ -1,0 +1,45 @@
+import { test, expect, hydrated } from './fixtures';
+
+// Orders from the seeded demo shop (SEED_DEMO=true on the server under test).
+async function addToCart(page: import('@playwright/test').Page, slug: string, quantity = '1') {
+  await page.goto(`/s/lagos-looms/p/${slug}`);
+  await page.getByLabel('Quantity').fill(quantity);
+  await page.getByRole('button', { name: 'Add to cart' }).click();
+  await expect(page).toHaveURL(/\/s\/lagos-looms\/cart$/);
+}
+
+test('a shopper adds two products, reloads, changes a quantity and orders', async ({ page, consoleErrors }) => {
+  await addToCart(page, 'ankara-tote-bag');
+  await addToCart(page, 'hand-carved-wooden-spoon', '2');
+  await page.reload();
+  await expect(page.getByTestId('cart-total')).toHaveText('₦14,500.00');
+
+  await page.getByLabel('Quantity of Hand-Carved Wooden Spoon').fill('3');
+  await page.getByRole('row', { name: /Hand-Carved Wooden Spoon/ }).getByRole('button', { name: 'Update' }).click();
+  await expect(page.getByTestId('cart-total')).toHaveText('₦17,500.00');
+
+  await hydrated(page);
+  await page.getByLabel('Your name').fill('Chioma Eze');
+  await page.getByLabel('WhatsApp number').fill('+234 803 555 0101');
+  await page.getByLabel('Delivery address').fill('14 Broad Street, Lagos Island');
+  await page.getByRole('button', { name: 'Place order' }).click();
+  await expect(page).toHaveURL(/\/s\/lagos-looms\/order\/[0-9a-f-]{36}$/);
+  await expect(page.getByTestId('order-number')).toHaveText(/^#\d{4,}$/);
+  await expect(page.getByTestId('order-total')).toHaveText('₦17,500.00');
+  await expect(page.getByRole('link', { name: 'Message the shop about this order' })).toHaveAttribute('href', /wa\.me\/2348012345678\?text=.*order%20%23\d+/);
+  void consoleErrors;
+});
+
+test('a shopper without JavaScript can order too', async ({ browser }) => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await addToCart(page, 'beaded-coaster-set', '2');
+  await expect(page.getByTestId('cart-total')).toHaveText('₦11,000.00');
+  await page.getByLabel('Your name').fill('Tunde Bello');
+  await page.getByLabel('WhatsApp number').fill('+2348035550102');
+  await page.getByLabel('Delivery address').fill('3 Marina Road');
+  await page.getByRole('button', { name: 'Place order' }).click();
+  await expect(page).toHaveURL(/\/s\/lagos-looms\/order\//);
+  await expect(page.getByTestId('order-total')).toHaveText('₦11,000.00');
+  await context.close();
+});
