@@ -98,6 +98,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/products/:id") view=catalog::ui::EditProductPage/>
                     <Route path=path!("/categories") view=catalog::ui::CategoriesPage/>
                     <Route path=path!("/import") view=catalog::ui::ImportExportPage/>
+                    <Route path=path!("/orders") view=orders::ui::OrdersPage/>
+                    <Route path=path!("/orders/:id") view=orders::ui::OrderDetailPage/>
                 </ParentRoute>
                 // Storefront: rendered completely before the response starts, so <head> has
                 // the page's title and meta tags and the status can be 404 or 301.

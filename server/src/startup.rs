@@ -86,6 +86,7 @@ pub fn build_app(state: AppState) -> Router {
         .merge(app::storefront::routes::router())
         .merge(app::storefront::cart::router())
         .route("/dashboard/catalog/export.csv", get(app::catalog::csv::export_route))
+        .route("/dashboard/orders/export.csv", get(app::orders::ssr::export_route))
         .route("/api/{*fn_name}", get(server_fn_handler).post(server_fn_handler))
         .leptos_routes_with_context(&state, routes, leptos_context(state.clone()), move || {
             app::shell(shell_options.clone())

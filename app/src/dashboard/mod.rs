@@ -54,6 +54,7 @@ fn Shell(user: CurrentUser) -> impl IntoView {
         <div class="dash">
             <nav class="dash-nav" aria-label="Dashboard">
                 <A href="/dashboard" exact=true>"Overview"</A>
+                <A href="/dashboard/orders">"Orders" <NewOrdersBadge/></A>
                 <A href="/dashboard/products">"Products"</A>
                 <A href="/dashboard/categories">"Categories"</A>
                 <A href="/dashboard/import">"Import / export"</A>
@@ -79,5 +80,18 @@ pub fn OverviewPage() -> impl IntoView {
             <p>"Your shop is ready. Next: add products and share your storefront link with customers."</p>
             <p class="muted">"Storefront address: " <code>{format!("/s/{}", user.shop_slug)}</code></p>
         </section>
+    }
+}
+
+/// The count of new orders beside "Orders" in the navigation.
+#[component]
+fn NewOrdersBadge() -> impl IntoView {
+    let count = Resource::new(|| (), |_| crate::orders::api::new_order_count());
+    view! {
+        <Suspense>
+            {move || count.get().and_then(Result::ok).filter(|n| *n > 0).map(|n| view! {
+                <span class="badge count" data-testid="new-orders" aria-label=format!("{n} new")>{n}</span>
+            })}
+        </Suspense>
     }
 }

@@ -59,3 +59,30 @@ pub async fn set_order_status(id: Uuid, status: String) -> Result<(), ApiError> 
     let shop = require_shop(&state.pool).await?;
     Ok(ssr::set_status(&state, shop.shop_id, shop.merchant_id, id, &status).await?)
 }
+
+#[server(endpoint = "orders/list")]
+pub async fn list_orders(
+    #[server(default)] query: super::OrderQuery,
+) -> Result<super::OrderList, ApiError> {
+    let state = use_state()?;
+    let shop = require_shop(&state.pool).await?;
+    Ok(ssr::list_orders(&state, shop.shop_id, &query).await?)
+}
+
+/// Orders waiting for the merchant (the badge in the dashboard navigation).
+#[server(endpoint = "orders/new-count")]
+pub async fn new_order_count() -> Result<i64, ApiError> {
+    let state = use_state()?;
+    let shop = require_shop(&state.pool).await?;
+    Ok(ssr::new_order_count(&state, shop.shop_id).await?)
+}
+
+#[server(endpoint = "orders/note")]
+pub async fn set_internal_note(
+    id: Uuid,
+    #[server(default)] internal_note: String,
+) -> Result<(), ApiError> {
+    let state = use_state()?;
+    let shop = require_shop(&state.pool).await?;
+    Ok(ssr::set_internal_note(&state, shop.shop_id, id, &internal_note).await?)
+}

@@ -4,6 +4,7 @@
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod ssr;
+pub mod ui;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -74,4 +75,61 @@ mod tests {
         assert!(!transition_allowed("cancelled", "new"));
         assert!(!transition_allowed("confirmed", "confirmed"));
     }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OrderQuery {
+    pub status: Option<String>,
+    pub q: Option<String>,
+    /// Inclusive dates, YYYY-MM-DD.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub page: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderSummary {
+    pub id: Uuid,
+    pub number: i32,
+    pub status: String,
+    pub customer_name: String,
+    pub phone: String,
+    pub total: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderList {
+    pub items: Vec<OrderSummary>,
+    pub total: i64,
+    pub page: i64,
+    pub pages: i64,
+}
+
+pub const ORDERS_PER_PAGE: i64 = 25;
+
+pub fn status_label(status: &str) -> &'static str {
+    match status {
+        "new" => "New",
+        "confirmed" => "Confirmed",
+        "shipped" => "Shipped",
+        "delivered" => "Delivered",
+        "cancelled" => "Cancelled",
+        _ => "Unknown",
+    }
+}
+
+/// The statuses an order can move to next, with the button text for each.
+pub fn next_steps(status: &str) -> Vec<(&'static str, &'static str)> {
+    let mut steps = Vec::new();
+    match status {
+        "new" => steps.push(("confirmed", "Confirm")),
+        "confirmed" => steps.push(("shipped", "Mark shipped")),
+        "shipped" => steps.push(("delivered", "Mark delivered")),
+        _ => {}
+    }
+    if transition_allowed(status, "cancelled") {
+        steps.push(("cancelled", "Cancel order"));
+    }
+    steps
 }

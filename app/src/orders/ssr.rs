@@ -266,6 +266,10 @@ async fn try_place(
         .bind(order_id)
         .execute(&mut *tx)
         .await?;
+    notify_merchant(
+        &mut tx, shop_id, number, total, currency, name, phone, address, note, &products, items,
+    )
+    .await?;
     // Stock changed: storefront pages showing it must not be served from cache.
     crate::shop::ssr::bump_catalog_version(&mut tx, shop_id).await?;
     tx.commit().await?;
@@ -399,4 +403,231 @@ pub async fn get_order(state: &AppState, shop_id: Uuid, order_id: Uuid) -> AppRe
             .collect(),
         shop_whatsapp: whatsapp,
     })
+}
+
+fn parse_date(text: Option<&str>, field: &str) -> AppResult<Option<time::Date>> {
+    match text.map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(t) => time::Date::parse(t, time::macros::format_description!("[year]-[month]-[day]"))
+            .map(Some)
+            .map_err(|_| AppError::validation(field, "Use a date like 2026-11-25.")),
+    }
+}
+
+pub async fn list_orders(
+    state: &AppState,
+    shop_id: Uuid,
+    query: &super::OrderQuery,
+) -> AppResult<super::OrderList> {
+    let page = query.page.unwrap_or(1).max(1);
+    let per_page = super::ORDERS_PER_PAGE;
+    let status = query
+        .status
+        .as_deref()
+        .filter(|s| super::STATUSES.contains(s));
+    let q = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+    let number: Option<i32> = q.and_then(|q| q.trim_start_matches('#').parse().ok());
+    let digits: Option<String> = q
+        .map(|q| q.chars().filter(char::is_ascii_digit).collect::<String>())
+        .filter(|d| d.len() >= 4);
+    let from = parse_date(query.from.as_deref(), "from")?;
+    let to = parse_date(query.to.as_deref(), "to")?;
+    #[allow(clippy::type_complexity)]
+    let rows: Vec<(Uuid, i32, String, String, String, i64, String, time::OffsetDateTime, i64)> = sqlx::query_as(
+        "select o.id, o.number, o.status, o.customer_name, o.phone, o.total_minor, o.currency, o.created_at,
+                count(*) over () as total
+         from orders o
+         where o.shop_id = $1
+           and ($2::text is null or o.status = $2)
+           and ($3::text is null or o.number = $4 or o.customer_name ilike $5 or ($6::text is not null and o.phone like '%' || $6 || '%'))
+           and ($7::date is null or o.created_at >= $7::date)
+           and ($8::date is null or o.created_at < $8::date + 1)
+         order by o.created_at desc, o.number desc
+         limit $9 offset $10",
+    )
+    .bind(shop_id)
+    .bind(status)
+    .bind(q)
+    .bind(number)
+    .bind(q.map(crate::catalog::ssr::like_pattern))
+    .bind(digits)
+    .bind(from)
+    .bind(to)
+    .bind(per_page)
+    .bind((page - 1) * per_page)
+    .fetch_all(&state.pool)
+    .await?;
+    let total = rows.first().map_or(0, |r| r.8);
+    Ok(super::OrderList {
+        items: rows
+            .into_iter()
+            .map(
+                |(id, number, status, customer_name, phone, total, currency, created, _)| {
+                    super::OrderSummary {
+                        id,
+                        number,
+                        status,
+                        customer_name,
+                        phone,
+                        total: format_money(total, &currency),
+                        created_at: created.format(&Rfc3339).unwrap_or_default(),
+                    }
+                },
+            )
+            .collect(),
+        total,
+        page,
+        pages: ((total + per_page - 1) / per_page).max(1),
+    })
+}
+
+pub async fn new_order_count(state: &AppState, shop_id: Uuid) -> AppResult<i64> {
+    Ok(
+        sqlx::query_scalar("select count(*) from orders where shop_id = $1 and status = 'new'")
+            .bind(shop_id)
+            .fetch_one(&state.pool)
+            .await?,
+    )
+}
+
+pub async fn set_internal_note(
+    state: &AppState,
+    shop_id: Uuid,
+    order_id: Uuid,
+    note: &str,
+) -> AppResult<()> {
+    let note: String = note.trim().chars().take(2000).collect();
+    let done = sqlx::query(
+        "update orders set internal_note = $3, updated_at = now() where id = $1 and shop_id = $2",
+    )
+    .bind(order_id)
+    .bind(shop_id)
+    .bind(note)
+    .execute(&state.pool)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(AppError::NotFound);
+    }
+    Ok(())
+}
+
+/// Queues the new-order email to the shop's owner (unless switched off in settings). It goes
+/// through the outbox in the order's own transaction, so it is sent exactly when the order exists.
+#[allow(clippy::too_many_arguments)]
+async fn notify_merchant(
+    tx: &mut sqlx::PgConnection,
+    shop_id: Uuid,
+    number: i32,
+    total: i64,
+    currency: &str,
+    name: &str,
+    phone: &str,
+    address: &str,
+    note: &str,
+    products: &[Locked],
+    items: &BTreeMap<Uuid, i32>,
+) -> AppResult<()> {
+    let owner: Option<(String, String)> = sqlx::query_as(
+        "select m.email, s.name from shops s join merchants m on m.id = s.merchant_id where s.id = $1 and s.notify_new_orders",
+    )
+    .bind(shop_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((email, shop_name)) = owner else {
+        return Ok(());
+    };
+    let lines = products
+        .iter()
+        .map(|p| {
+            format!(
+                "  {} × {} — {}",
+                items[&p.id],
+                p.title,
+                format_money(p.price_minor * i64::from(items[&p.id]), currency)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let body = format!(
+        "New order #{number} for {shop_name}\n\n{lines}\n\nTotal (cash on delivery): {}\n\nCustomer: {name}\nWhatsApp: {phone}\nDeliver to: {address}\n{}\nOpen your dashboard to confirm it.",
+        format_money(total, currency),
+        if note.is_empty() {
+            String::new()
+        } else {
+            format!("Note: {note}\n")
+        }
+    );
+    crate::mail::ssr::enqueue(tx, &email, &format!("New order #{number}"), &body).await?;
+    Ok(())
+}
+
+/// `GET /dashboard/orders/export.csv`: every order line of the signed-in merchant's shop.
+pub async fn export_route(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    session: Option<axum::Extension<crate::auth::ssr::Session>>,
+) -> Result<axum::response::Response, AppError> {
+    use axum::response::IntoResponse;
+    let session = session.ok_or(AppError::Unauthorized)?.0;
+    let shop = crate::request::shop_session(&state.pool, session).await?;
+    #[allow(clippy::type_complexity)]
+    let rows: Vec<(i32, time::OffsetDateTime, String, String, String, String, String, String, i32, i64, i64, String)> = sqlx::query_as(
+        "select o.number, o.created_at, o.status, o.customer_name, o.phone, o.address, o.note, l.title, l.quantity,
+                l.unit_price_minor, o.total_minor, o.currency
+         from orders o join order_lines l on l.order_id = o.id
+         where o.shop_id = $1 order by o.number, l.id",
+    )
+    .bind(shop.shop_id)
+    .fetch_all(&state.pool)
+    .await?;
+    let internal = |e: csv::Error| AppError::Internal(anyhow::anyhow!("writing CSV: {e}"));
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record([
+        "number",
+        "placed_at",
+        "status",
+        "customer",
+        "phone",
+        "address",
+        "note",
+        "product",
+        "quantity",
+        "unit_price",
+        "order_total",
+        "currency",
+    ])
+    .map_err(internal)?;
+    for (number, at, status, customer, phone, address, note, title, qty, unit, total, currency) in
+        rows
+    {
+        out.write_record([
+            number.to_string(),
+            at.format(&Rfc3339).unwrap_or_default(),
+            status,
+            customer,
+            phone,
+            address,
+            note,
+            title,
+            qty.to_string(),
+            crate::money::format_plain(unit, &currency),
+            crate::money::format_plain(total, &currency),
+            currency,
+        ])
+        .map_err(internal)?;
+    }
+    let body = out
+        .into_inner()
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("writing CSV: {e}")))?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                "attachment; filename=\"orders.csv\"",
+            ),
+            (axum::http::header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response())
 }

@@ -23,6 +23,9 @@ pub async fn update_shop_settings(
     whatsapp_number: String,
     contact_email: String,
     address: String,
+    /// A checkbox: present ("on") when ticked.
+    #[server(default)]
+    notify_new_orders: Option<String>,
 ) -> Result<ShopSettings, ApiError> {
     let state = use_state()?;
     let shop = require_shop(&state.pool).await?;
@@ -34,6 +37,7 @@ pub async fn update_shop_settings(
         whatsapp_number,
         contact_email,
         address,
+        notify_new_orders: notify_new_orders.is_some(),
     };
     Ok(ssr::update_settings(&state, shop.shop_id, input).await?)
 }

@@ -22,6 +22,8 @@ pub struct ShopSettings {
     pub logo: Option<ImageView>,
     /// Absolute storefront address, for the copy button.
     pub storefront_url: String,
+    /// Email the owner for each new order.
+    pub notify_new_orders: bool,
     /// Images upload straight to Cloudinary (true) or to this server.
     pub cloudinary: bool,
 }

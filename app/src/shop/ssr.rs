@@ -15,6 +15,7 @@ pub struct SettingsInput {
     pub whatsapp_number: String,
     pub contact_email: String,
     pub address: String,
+    pub notify_new_orders: bool,
 }
 
 /// Every catalog or settings change calls this in its transaction; storefront caches key on it.
@@ -38,6 +39,7 @@ struct SettingsRow {
     whatsapp_number: Option<String>,
     contact_email: Option<String>,
     address: Option<String>,
+    notify_new_orders: bool,
     logo_id: Option<Uuid>,
     logo_backend: Option<String>,
     logo_key: Option<String>,
@@ -49,7 +51,7 @@ struct SettingsRow {
 pub async fn load_settings(state: &AppState, shop_id: Uuid) -> AppResult<ShopSettings> {
     let row: SettingsRow = sqlx::query_as(
         "select s.id, s.name, s.slug, s.description, s.currency, s.whatsapp_number, s.contact_email,
-                s.address, i.id as logo_id, i.backend as logo_backend, i.storage_key as logo_key,
+                s.address, s.notify_new_orders, i.id as logo_id, i.backend as logo_backend, i.storage_key as logo_key,
                 i.version as logo_version, i.width as logo_width, i.height as logo_height
          from shops s left join images i on i.id = s.logo_image_id
          where s.id = $1",
@@ -80,6 +82,7 @@ pub async fn load_settings(state: &AppState, shop_id: Uuid) -> AppResult<ShopSet
         whatsapp_number: row.whatsapp_number.unwrap_or_default(),
         contact_email: row.contact_email.unwrap_or_default(),
         address: row.address.unwrap_or_default(),
+        notify_new_orders: row.notify_new_orders,
         logo,
         cloudinary: state.media.is_cloudinary(),
     })
@@ -169,7 +172,8 @@ pub async fn update_settings(
     }
     let result = sqlx::query(
         "update shops set name = $2, slug = $3, description = $4, currency = $5, whatsapp_number = $6,
-                contact_email = nullif($7, ''), address = nullif($8, ''), updated_at = now()
+                contact_email = nullif($7, ''), address = nullif($8, ''), notify_new_orders = $9,
+                updated_at = now()
          where id = $1",
     )
     .bind(shop_id)
@@ -180,6 +184,7 @@ pub async fn update_settings(
     .bind(&phone)
     .bind(&contact_email)
     .bind(&address)
+    .bind(input.notify_new_orders)
     .execute(&mut *tx)
     .await;
     match result {

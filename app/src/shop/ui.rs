@@ -71,6 +71,10 @@ pub fn ShopSettingsPage() -> impl IntoView {
                                     hint="With the country code, like +234 801 234 5678." error=field_error(err, "whatsapp_number")/>
                                 <Field label="Contact email" name="contact_email" kind="email" value=s.contact_email.clone() error=field_error(err, "contact_email")/>
                                 <TextArea label="Address (optional)" name="address" value=s.address.clone() error=field_error(err, "address")/>
+                                <div class="field check">
+                                    <input type="checkbox" id="f-notify_new_orders" name="notify_new_orders" value="on" checked=s.notify_new_orders/>
+                                    <label for="f-notify_new_orders">"Email me about each new order"</label>
+                                </div>
                                 <button type="submit" class="button primary">"Save settings"</button>
                             </ActionForm>
                         }.into_any()

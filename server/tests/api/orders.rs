@@ -554,3 +554,174 @@ async fn a_shopper_orders_with_plain_forms_through_the_signed_cookie_cart() {
         .unwrap();
     assert_eq!(stock, 2);
 }
+
+#[tokio::test]
+async fn merchants_list_search_annotate_and_export_orders_and_get_an_email() {
+    let app = spawn_app().await;
+    let slug = shop(&app).await;
+    let id = app
+        .create_product(&[("title", "Wrap"), ("price", "1500"), ("status", "active")])
+        .await;
+    let mut orders = Vec::new();
+    for (i, (name, phone)) in [
+        ("Ada Obi", "+2348020000001"),
+        ("Bayo Ojo", "+2348020000002"),
+        ("Chi Eze", "+2348020000003"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let key = format!("k{i}");
+        let mut form = checkout_form(&slug, &key, &[(&id, "1")]);
+        form.retain(|(k, _)| !matches!(*k, "name" | "phone"));
+        form.push(("name", name));
+        form.push(("phone", phone));
+        let res = checkout(&app, &form).await;
+        orders.push(serde_json::from_value::<String>(body(res).await).unwrap());
+    }
+    // The owner was emailed about each order, through the outbox.
+    let mails: Vec<String> = sqlx::query_scalar("select subject from email_outbox where to_address = 'order.owner@example.com' order by created_at")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        mails,
+        ["New order #1001", "New order #1002", "New order #1003"]
+    );
+    assert!(
+        app.last_email_to("order.owner@example.com")
+            .await
+            .contains("Chi Eze")
+    );
+
+    assert_eq!(body(app.call("orders/new-count", &[]).await).await, 3);
+    app.call(
+        "orders/status",
+        &[("id", &orders[0]), ("status", "confirmed")],
+    )
+    .await;
+    assert_eq!(body(app.call("orders/new-count", &[]).await).await, 2);
+
+    let list = body(app.call("orders/list", &[]).await).await;
+    assert_eq!(list["total"], 3);
+    assert_eq!(list["items"][0]["number"], 1003, "newest first");
+    for (q, expected) in [("#1002", 1002), ("bayo", 1002), ("0000003", 1003)] {
+        let list = body(app.call("orders/list", &[("query[q]", q)]).await).await;
+        assert_eq!(list["total"], 1, "{q}");
+        assert_eq!(list["items"][0]["number"], expected, "{q}");
+    }
+    let list = body(
+        app.call("orders/list", &[("query[status]", "confirmed")])
+            .await,
+    )
+    .await;
+    assert_eq!(list["items"][0]["number"], 1001);
+    let today = time::OffsetDateTime::now_utc().date().to_string();
+    let list = body(
+        app.call(
+            "orders/list",
+            &[("query[from]", &today), ("query[to]", &today)],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(list["total"], 3);
+    let list = body(
+        app.call("orders/list", &[("query[to]", "2020-01-01")])
+            .await,
+    )
+    .await;
+    assert_eq!(list["total"], 0);
+    assert_eq!(
+        app.call("orders/list", &[("query[from]", "yesterday")])
+            .await
+            .status(),
+        422
+    );
+
+    assert_eq!(
+        app.call(
+            "orders/note",
+            &[("id", &orders[1]), ("internal_note", "Deliver after 5pm")]
+        )
+        .await
+        .status(),
+        200
+    );
+    assert_eq!(
+        body(app.call("orders/get", &[("id", &orders[1])]).await).await["internal_note"],
+        "Deliver after 5pm"
+    );
+
+    let csv = app
+        .get("/dashboard/orders/export.csv")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "number,placed_at,status,customer,phone,address,note,product,quantity,unit_price,order_total,currency"
+    );
+    assert!(lines.next().unwrap().starts_with("1001,"));
+    assert_eq!(csv.lines().count(), 4);
+
+    // Another merchant sees none of it.
+    let b = client();
+    call_with(
+        &b,
+        &app.url("/api/signup"),
+        &signup_form("List Snoop", "list.snoop@example.com"),
+    )
+    .await;
+    let list: Value = call_with(&b, &app.url("/api/orders/list"), &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["total"], 0);
+    assert_eq!(
+        call_with(
+            &b,
+            &app.url("/api/orders/note"),
+            &[("id", &orders[1]), ("internal_note", "x")]
+        )
+        .await
+        .status(),
+        404
+    );
+    let csv = b
+        .get(app.url("/dashboard/orders/export.csv"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(csv.lines().count(), 1);
+
+    // Switched off: no email for the next order.
+    let res = app
+        .call(
+            "shop/settings/update",
+            &[
+                ("name", "Quiet"),
+                ("slug", &slug),
+                ("description", ""),
+                ("currency", "NGN"),
+                ("whatsapp_number", ""),
+                ("contact_email", ""),
+                ("address", ""),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    checkout(&app, &checkout_form(&slug, "quiet", &[(&id, "1")])).await;
+    let count: i64 =
+        sqlx::query_scalar("select count(*) from email_outbox where subject like 'New order%'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(count, 3);
+}
