@@ -27,6 +27,25 @@ test('a shopper adds two products, reloads, changes a quantity and orders', asyn
   await expect(page.getByTestId('order-number')).toHaveText(/^#\d{4,}$/);
   await expect(page.getByTestId('order-total')).toHaveText('₦17,500.00');
   await expect(page.getByRole('link', { name: 'Message the shop about this order' })).toHaveAttribute('href', /wa\.me\/2348012345678\?text=.*order%20%23\d+/);
+  const number = (await page.getByTestId('order-number').textContent())!.trim();
+
+  // The merchant sees the new-order badge, opens the order, confirms and ships it.
+  await page.goto('/login?next=/dashboard');
+  await hydrated(page);
+  await page.getByLabel('Email', { exact: true }).fill('demo@bizmaat.local');
+  await page.getByLabel('Password', { exact: true }).fill('demo-shop-2026');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await expect(page).toHaveURL(/\/dashboard$/);
+  await expect(page.getByTestId('new-orders')).toHaveText(/^[1-9]\d*$/);
+  await page.getByRole('navigation', { name: 'Dashboard' }).getByRole('link', { name: /Orders/ }).click();
+  await page.getByRole('link', { name: number, exact: true }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText(`Order ${number}`);
+  await expect(page.getByText('Chioma Eze')).toBeVisible();
+  await expect(page.getByTestId('order-status')).toHaveText('New');
+  await page.getByRole('button', { name: 'Confirm' }).click();
+  await expect(page.getByTestId('order-status')).toHaveText('Confirmed');
+  await page.getByRole('button', { name: 'Mark shipped' }).click();
+  await expect(page.getByTestId('order-status')).toHaveText('Shipped');
   void consoleErrors;
 });
 
