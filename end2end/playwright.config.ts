@@ -51,6 +51,7 @@ export default defineConfig({
       RATE_LIMIT_SIGNUP_PER_HOUR: '1000',
       RATE_LIMIT_LOGIN_PER_MINUTE: '1000',
       RATE_LIMIT_PASSWORD_RESET_PER_HOUR: '1000',
+      RATE_LIMIT_CHECKOUT_PER_HOUR: '1000',
       RUST_LOG: 'warn',
     },
   },

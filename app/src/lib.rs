@@ -8,6 +8,7 @@
 pub mod analytics;
 pub mod auth;
 pub mod catalog;
+pub mod customers;
 pub mod dashboard;
 pub mod error;
 pub mod home;
@@ -15,6 +16,7 @@ pub mod mail;
 pub mod media;
 pub mod money;
 pub mod orders;
+pub mod overview;
 pub mod policy;
 pub mod shop;
 pub mod storefront;
@@ -90,7 +92,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/privacy") view=policy::PrivacyPage/>
                 <Route path=path!("/dev/mailbox") view=mail::ui::MailboxPage/>
                 <ParentRoute path=path!("/dashboard") view=dashboard::DashboardLayout>
-                    <Route path=path!("") view=dashboard::OverviewPage/>
+                    <Route path=path!("") view=overview::ui::OverviewPage/>
                     <Route path=path!("/account") view=auth::ui::AccountPage/>
                     <Route path=path!("/settings") view=shop::ui::ShopSettingsPage/>
                     <Route path=path!("/products") view=catalog::ui::ProductsPage/>
@@ -100,6 +102,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/import") view=catalog::ui::ImportExportPage/>
                     <Route path=path!("/orders") view=orders::ui::OrdersPage/>
                     <Route path=path!("/orders/:id") view=orders::ui::OrderDetailPage/>
+                    <Route path=path!("/customers") view=customers::ui::CustomersPage/>
+                    <Route path=path!("/customers/:id") view=customers::ui::CustomerDetailPage/>
                 </ParentRoute>
                 // Storefront: rendered completely before the response starts, so <head> has
                 // the page's title and meta tags and the status can be 404 or 301.

@@ -301,6 +301,7 @@ pub struct RateLimits {
     login_email: DefaultKeyedRateLimiter<String>,
     signup_ip: DefaultKeyedRateLimiter<String>,
     reset_email: DefaultKeyedRateLimiter<String>,
+    checkout_ip: DefaultKeyedRateLimiter<String>,
 }
 
 fn nz(n: u32) -> NonZeroU32 {
@@ -320,6 +321,7 @@ impl RateLimits {
             reset_email: RateLimiter::keyed(Quota::per_hour(nz(
                 cfg.password_reset_requests_per_hour
             ))),
+            checkout_ip: RateLimiter::keyed(Quota::per_hour(nz(cfg.checkouts_per_hour))),
         }
     }
 
@@ -352,7 +354,15 @@ impl RateLimits {
     }
 
     /// Forgets idle keys so the maps do not grow without bound.
+    /// Orders per shopper IP, so a script cannot drain a shop's stock with fake orders.
+    pub fn check_checkout(&self, ip: IpAddr) -> AppResult<()> {
+        self.checkout_ip.check_key(&ip.to_string()).map_err(|_| {
+            AppError::RateLimited("Too many orders from your connection. Please wait a while, or message the shop on WhatsApp.".into())
+        })
+    }
+
     pub fn prune(&self) {
+        self.checkout_ip.retain_recent();
         self.login_ip.retain_recent();
         self.login_email.retain_recent();
         self.signup_ip.retain_recent();

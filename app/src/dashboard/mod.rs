@@ -3,7 +3,6 @@
 
 use crate::auth::CurrentUser;
 use crate::auth::api::{Logout, get_current_user};
-use crate::ui::PageTitle;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_router::components::{A, Outlet, Redirect};
@@ -55,6 +54,7 @@ fn Shell(user: CurrentUser) -> impl IntoView {
             <nav class="dash-nav" aria-label="Dashboard">
                 <A href="/dashboard" exact=true>"Overview"</A>
                 <A href="/dashboard/orders">"Orders" <NewOrdersBadge/></A>
+                <A href="/dashboard/customers">"Customers"</A>
                 <A href="/dashboard/products">"Products"</A>
                 <A href="/dashboard/categories">"Categories"</A>
                 <A href="/dashboard/import">"Import / export"</A>
@@ -66,20 +66,6 @@ fn Shell(user: CurrentUser) -> impl IntoView {
                 <Outlet/>
             </main>
         </div>
-    }
-}
-
-#[component]
-pub fn OverviewPage() -> impl IntoView {
-    let user = expect_context::<CurrentUser>();
-    view! {
-        <PageTitle title="Overview"/>
-        <h1>"Welcome, " {user.full_name.clone()}</h1>
-        <section class="card">
-            <h2>{user.shop_name.clone()}</h2>
-            <p>"Your shop is ready. Next: add products and share your storefront link with customers."</p>
-            <p class="muted">"Storefront address: " <code>{format!("/s/{}", user.shop_slug)}</code></p>
-        </section>
     }
 }
 

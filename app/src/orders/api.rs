@@ -22,6 +22,7 @@ pub async fn checkout(
     #[server(default)] quantity: Vec<i32>,
 ) -> Result<Uuid, ApiError> {
     let state = use_state()?;
+    state.limits.check_checkout(crate::request::request_ip()?)?;
     if product.len() != quantity.len() {
         return Err(crate::error::AppError::validation(
             "items",

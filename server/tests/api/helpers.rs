@@ -130,6 +130,8 @@ pub async fn spawn_app_with(opts: Opts) -> TestApp {
         ("PUBLIC_URL".into(), base.clone()),
         ("PORT".into(), addr.port().to_string()),
         ("APP_ENV".into(), "development".into()),
+        // Order tests place many orders from one address; the limit has its own test.
+        ("RATE_LIMIT_CHECKOUT_PER_HOUR".into(), "1000".into()),
     ]);
     for (k, v) in opts.env {
         vars.insert(k.to_string(), v);

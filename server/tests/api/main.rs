@@ -5,6 +5,7 @@ mod helpers;
 
 mod accounts;
 mod catalog;
+mod insights;
 mod orders;
 mod platform;
 mod storefront;

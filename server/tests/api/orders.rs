@@ -1,7 +1,7 @@
 //! Checkout and order status: database prices, no overselling under concurrency, idempotent
 //! submits, unavailable products refused, tenancy, the status flow and restocking.
 
-use crate::helpers::{TestApp, call_with, client, signup_form, spawn_app};
+use crate::helpers::{Opts, TestApp, call_with, client, signup_form, spawn_app, spawn_app_with};
 use serde_json::Value;
 
 async fn shop(app: &TestApp) -> String {
@@ -724,4 +724,37 @@ async fn merchants_list_search_annotate_and_export_orders_and_get_an_email() {
             .await
             .unwrap();
     assert_eq!(count, 3);
+}
+
+#[tokio::test]
+async fn checkouts_are_rate_limited_per_ip() {
+    let app = spawn_app_with(Opts {
+        env: vec![("RATE_LIMIT_CHECKOUT_PER_HOUR", "2".into())],
+    })
+    .await;
+    let slug = shop(&app).await;
+    let id = app
+        .create_product(&[("title", "Tea"), ("price", "100"), ("status", "active")])
+        .await;
+    for key in ["a", "b"] {
+        assert_eq!(
+            checkout(&app, &checkout_form(&slug, key, &[(&id, "1")]))
+                .await
+                .status(),
+            200
+        );
+    }
+    let res = checkout(&app, &checkout_form(&slug, "c", &[(&id, "1")])).await;
+    assert_eq!(res.status(), 429);
+    assert!(
+        body(res).await["RateLimited"]
+            .as_str()
+            .unwrap()
+            .contains("Too many orders")
+    );
+    let orders: i64 = sqlx::query_scalar("select count(*) from orders")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(orders, 2);
 }

@@ -1,0 +1,36 @@
+//! The dashboard overview: views, orders and revenue for the last 7 and 30 days, top products,
+//! conversion, and the orders waiting for the merchant. Days are UTC days.
+
+pub mod api;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+pub mod ui;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DayStat {
+    pub date: String,
+    pub views: i64,
+    pub orders: i64,
+    pub revenue_minor: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Overview {
+    /// The last 30 days, oldest first; bot views are not counted.
+    pub days: Vec<DayStat>,
+    pub views_7: i64,
+    pub views_30: i64,
+    pub orders_7: i64,
+    pub orders_30: i64,
+    pub revenue_7: String,
+    pub revenue_30: String,
+    /// Human visits arriving from outside the shop in 30 days (see `conversion_30`).
+    pub visits_30: i64,
+    /// Orders ÷ visits × 100, when there were visits.
+    pub conversion_30: Option<f64>,
+    pub top_viewed: Vec<(String, i64)>,
+    pub top_ordered: Vec<(String, i64)>,
+    pub new_orders: Vec<crate::orders::OrderSummary>,
+}

@@ -1,0 +1,99 @@
+//! Overview numbers. Cancelled orders count neither as orders nor as revenue; bot views are
+//! stored but never counted here.
+
+use super::{DayStat, Overview};
+use crate::error::AppResult;
+use crate::money::format_money;
+use crate::state::AppState;
+use uuid::Uuid;
+
+pub async fn overview(state: &AppState, shop_id: Uuid) -> AppResult<Overview> {
+    let currency = crate::catalog::ssr::shop_currency(&state.pool, shop_id).await?;
+    let days: Vec<(time::Date, i64, i64, i64)> = sqlx::query_as(
+        "with d as (select generate_series(current_date - 29, current_date, interval '1 day')::date as day)
+         select d.day,
+                (select count(*) from page_views v where v.shop_id = $1 and not v.is_bot
+                    and v.viewed_at >= d.day and v.viewed_at < d.day + 1),
+                (select count(*) from orders o where o.shop_id = $1 and o.status <> 'cancelled'
+                    and o.created_at >= d.day and o.created_at < d.day + 1),
+                (select coalesce(sum(o.total_minor), 0) from orders o where o.shop_id = $1 and o.status <> 'cancelled'
+                    and o.created_at >= d.day and o.created_at < d.day + 1)::bigint
+         from d order by d.day",
+    )
+    .bind(shop_id)
+    .fetch_all(&state.pool)
+    .await?;
+    let days: Vec<DayStat> = days
+        .into_iter()
+        .map(|(date, views, orders, revenue_minor)| DayStat {
+            date: date.to_string(),
+            views,
+            orders,
+            revenue_minor,
+        })
+        .collect();
+    let last = |n: usize, f: fn(&DayStat) -> i64| days.iter().rev().take(n).map(f).sum::<i64>();
+    // A visit is a human view that arrived from outside the shop: no referrer, or another site's.
+    let own_host = state
+        .config
+        .public_url
+        .split("://")
+        .nth(1)
+        .unwrap_or_default()
+        .split(['/', ':'])
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let visits_30: i64 = sqlx::query_scalar(
+        "select count(*) from page_views where shop_id = $1 and not is_bot and viewed_at >= current_date - 29
+           and (referrer_host is null or referrer_host <> $2)",
+    )
+    .bind(shop_id)
+    .bind(&own_host)
+    .fetch_one(&state.pool)
+    .await?;
+    let top_viewed: Vec<(String, i64)> = sqlx::query_as(
+        "select p.title, count(*) from page_views v join products p on p.shop_id = v.shop_id and p.slug = v.product_slug
+         where v.shop_id = $1 and not v.is_bot and v.viewed_at >= current_date - 29
+         group by p.id, p.title order by count(*) desc, p.title limit 5",
+    )
+    .bind(shop_id)
+    .fetch_all(&state.pool)
+    .await?;
+    let top_ordered: Vec<(String, i64)> = sqlx::query_as(
+        "select l.title, sum(l.quantity)::bigint from order_lines l join orders o on o.id = l.order_id
+         where o.shop_id = $1 and o.status <> 'cancelled' and o.created_at >= current_date - 29
+         group by l.title order by 2 desc, l.title limit 5",
+    )
+    .bind(shop_id)
+    .fetch_all(&state.pool)
+    .await?;
+    let new_orders = crate::orders::ssr::list_orders(
+        state,
+        shop_id,
+        &crate::orders::OrderQuery {
+            status: Some("new".into()),
+            ..Default::default()
+        },
+    )
+    .await?
+    .items
+    .into_iter()
+    .take(5)
+    .collect();
+    let orders_30 = last(30, |d| d.orders);
+    Ok(Overview {
+        views_7: last(7, |d| d.views),
+        views_30: last(30, |d| d.views),
+        orders_7: last(7, |d| d.orders),
+        orders_30,
+        revenue_7: format_money(last(7, |d| d.revenue_minor), &currency),
+        revenue_30: format_money(last(30, |d| d.revenue_minor), &currency),
+        visits_30,
+        conversion_30: (visits_30 > 0).then(|| orders_30 as f64 * 100.0 / visits_30 as f64),
+        top_viewed,
+        top_ordered,
+        new_orders,
+        days,
+    })
+}

@@ -1,0 +1,121 @@
+//! Overview page: numbers, two server-rendered SVG bar charts (they show without JavaScript),
+//! top products and the orders waiting for action.
+
+use super::api::get_overview;
+use crate::auth::CurrentUser;
+use crate::ui::PageTitle;
+use leptos::prelude::*;
+
+#[component]
+pub fn OverviewPage() -> impl IntoView {
+    let user = expect_context::<CurrentUser>();
+    let data = Resource::new(|| (), |_| get_overview());
+    view! {
+        <PageTitle title="Overview"/>
+        <h1>"Welcome, " {user.full_name.clone()}</h1>
+        <p class="muted">"Storefront: " <a href=format!("/s/{}", user.shop_slug)>{format!("/s/{}", user.shop_slug)}</a></p>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Err(e) => view! { <p class="notice error">{e.to_string()}</p> }.into_any(),
+                    Ok(o) => {
+                        let views: Vec<i64> = o.days.iter().map(|d| d.views).collect();
+                        let orders: Vec<i64> = o.days.iter().map(|d| d.orders).collect();
+                        let conversion = o.conversion_30.map_or("—".to_string(), |c| format!("{c:.1}%"));
+                        view! {
+                            <section class="stats">
+                                <Stat label="Views, 7 days" value=o.views_7.to_string() test_id="views-7"/>
+                                <Stat label="Orders, 7 days" value=o.orders_7.to_string() test_id="orders-7"/>
+                                <Stat label="Revenue, 7 days" value=o.revenue_7.clone() test_id="revenue-7"/>
+                                <Stat label="Views, 30 days" value=o.views_30.to_string() test_id="views-30"/>
+                                <Stat label="Orders, 30 days" value=o.orders_30.to_string() test_id="orders-30"/>
+                                <Stat label="Revenue, 30 days" value=o.revenue_30.clone() test_id="revenue-30"/>
+                                <Stat label="Conversion, 30 days" value=conversion test_id="conversion"/>
+                            </section>
+                            <p class="hint">"Conversion is orders ÷ visits. A visit is a storefront page view that arrived from outside your shop (a link, a search, or typed in); views by search engines and link previews are not counted. Cancelled orders are left out."</p>
+                            <section class="card">
+                                <h2>"Storefront views, last 30 days"</h2>
+                                <BarChart values=views label="Storefront views per day"/>
+                            </section>
+                            <section class="card">
+                                <h2>"Orders, last 30 days"</h2>
+                                <BarChart values=orders label="Orders per day"/>
+                            </section>
+                            <div class="row">
+                                <section class="card">
+                                    <h2>"Most viewed"</h2>
+                                    <TopList items=o.top_viewed.clone() unit="views"/>
+                                </section>
+                                <section class="card">
+                                    <h2>"Most ordered"</h2>
+                                    <TopList items=o.top_ordered.clone() unit="sold"/>
+                                </section>
+                            </div>
+                            <section class="card">
+                                <h2>"New orders to confirm"</h2>
+                                {if o.new_orders.is_empty() {
+                                    view! { <p class="muted">"Nothing waiting."</p> }.into_any()
+                                } else {
+                                    view! {
+                                        <ul>
+                                            {o.new_orders.into_iter().map(|n| view! {
+                                                <li><a href=format!("/dashboard/orders/{}", n.id)>{format!("#{}", n.number)}</a>{format!(" · {} · {}", n.customer_name, n.total)}</li>
+                                            }).collect_view()}
+                                        </ul>
+                                    }.into_any()
+                                }}
+                            </section>
+                        }.into_any()
+                    }
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Stat(label: &'static str, value: String, test_id: &'static str) -> impl IntoView {
+    view! {
+        <div class="stat card">
+            <p class="muted">{label}</p>
+            <p class="stat-value" data-testid=test_id>{value}</p>
+        </div>
+    }
+}
+
+#[component]
+fn TopList(items: Vec<(String, i64)>, unit: &'static str) -> impl IntoView {
+    if items.is_empty() {
+        return view! { <p class="muted">"No data yet."</p> }.into_any();
+    }
+    view! {
+        <ol>{items.into_iter().map(|(title, n)| view! { <li>{format!("{title} — {n} {unit}")}</li> }).collect_view()}</ol>
+    }
+    .into_any()
+}
+
+/// Bars scaled to the largest value. The label and a text total make it readable to screen readers.
+#[component]
+fn BarChart(values: Vec<i64>, label: &'static str) -> impl IntoView {
+    let (w, h) = (600.0_f64, 120.0_f64);
+    let max = values.iter().copied().max().unwrap_or(0).max(1) as f64;
+    let slot = w / values.len().max(1) as f64;
+    let total: i64 = values.iter().sum();
+    let bars = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let bh = (*v as f64 / max) * (h - 4.0);
+            view! {
+                <rect x=format!("{:.1}", i as f64 * slot + 1.0) y=format!("{:.1}", h - bh)
+                    width=format!("{:.1}", (slot - 2.0).max(1.0)) height=format!("{:.1}", bh)></rect>
+            }
+        })
+        .collect_view();
+    view! {
+        <svg class="chart" viewBox=format!("0 0 {w} {h}") role="img" aria-label=format!("{label}: {total} in 30 days") preserveAspectRatio="none">
+            {bars}
+        </svg>
+        <p class="muted">{format!("{total} in 30 days")}</p>
+    }
+}

@@ -1,0 +1,156 @@
+//! Customers pages and the dashboard overview, against seeded data.
+
+use crate::helpers::{TestApp, call_with, client, signup_form, spawn_app};
+use serde_json::Value;
+
+async fn order(
+    app: &TestApp,
+    slug: &str,
+    key: &str,
+    name: &str,
+    phone: &str,
+    product: &str,
+    qty: &str,
+) -> String {
+    let form = vec![
+        ("shop", slug),
+        ("name", name),
+        ("phone", phone),
+        ("address", "Somewhere 1"),
+        ("idempotency_key", key),
+        ("product[]", product),
+        ("quantity[]", qty),
+    ];
+    let res = call_with(&client(), &app.url("/api/storefront/checkout"), &form).await;
+    assert_eq!(res.status(), 200);
+    res.json::<String>().await.unwrap()
+}
+
+async fn json(res: reqwest::Response) -> Value {
+    res.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn customers_are_listed_with_their_orders_and_scoped_to_the_shop() {
+    let app = spawn_app().await;
+    app.signup("Cust Owner").await;
+    let slug = app.shop_slug().await;
+    let p = app
+        .create_product(&[("title", "Soap"), ("price", "500"), ("status", "active")])
+        .await;
+    order(&app, &slug, "1", "Ngozi", "+2348030000001", &p, "2").await;
+    order(&app, &slug, "2", "Ngozi A.", "+2348030000001", &p, "1").await;
+    order(&app, &slug, "3", "Femi", "+2348030000002", &p, "1").await;
+
+    let list = json(app.call("customers/list", &[]).await).await;
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    let ngozi = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["phone"] == "+2348030000001")
+        .unwrap();
+    assert_eq!(ngozi["name"], "Ngozi A.", "updated by phone number");
+    assert_eq!(ngozi["orders"], 2);
+    assert_eq!(ngozi["spent"], "₦1,500.00");
+    let found = json(app.call("customers/list", &[("q", "femi")]).await).await;
+    assert_eq!(found.as_array().unwrap().len(), 1);
+
+    let id = ngozi["id"].as_str().unwrap();
+    let detail = json(app.call("customers/get", &[("id", id)]).await).await;
+    assert_eq!(detail["orders"].as_array().unwrap().len(), 2);
+
+    let b = client();
+    call_with(
+        &b,
+        &app.url("/api/signup"),
+        &signup_form("Cust Snoop", "cust.snoop@example.com"),
+    )
+    .await;
+    assert_eq!(
+        call_with(&b, &app.url("/api/customers/get"), &[("id", id)])
+            .await
+            .status(),
+        404
+    );
+    let theirs: Value = call_with(&b, &app.url("/api/customers/list"), &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(theirs.as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn overview_numbers_match_the_seeded_views_and_orders() {
+    let app = spawn_app().await;
+    app.signup("Stats Owner").await;
+    let slug = app.shop_slug().await;
+    let cap = app
+        .create_product(&[("title", "Cap"), ("price", "1000"), ("status", "active")])
+        .await;
+    let mug = app
+        .create_product(&[("title", "Mug"), ("price", "250"), ("status", "active")])
+        .await;
+    let shop_id: uuid::Uuid = sqlx::query_scalar("select id from shops")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    // Views: today 3 human (2 from outside, 1 internal navigation) + 2 bots; 10 days ago 4 human
+    // external; 40 days ago 5 (outside the window).
+    sqlx::query(
+        "insert into page_views (shop_id, path, product_slug, referrer_host, device, is_bot, viewed_at)
+         select $1, '/s/x/p/cap', 'cap', null, 'mobile', false, now() from generate_series(1, 2)
+         union all select $1, '/s/x/p/mug', 'mug', '127.0.0.1', 'mobile', false, now()
+         union all select $1, '/s/x/p/mug', 'mug', null, 'desktop', true, now() from generate_series(1, 2)
+         union all select $1, '/s/x', null, 'www.instagram.com', 'mobile', false, now() - interval '10 days' from generate_series(1, 4)
+         union all select $1, '/s/x', null, null, 'mobile', false, now() - interval '40 days' from generate_series(1, 5)",
+    )
+    .bind(shop_id)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    // Orders: two today (one cancelled), one 10 days ago.
+    order(&app, &slug, "a", "A", "+2348040000001", &cap, "2").await;
+    let cancelled = order(&app, &slug, "b", "B", "+2348040000002", &mug, "4").await;
+    app.call(
+        "orders/status",
+        &[("id", &cancelled), ("status", "cancelled")],
+    )
+    .await;
+    let old = order(&app, &slug, "c", "C", "+2348040000003", &mug, "1").await;
+    sqlx::query("update orders set created_at = now() - interval '10 days' where id = $1::uuid")
+        .bind(&old)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+
+    let o = json(app.call("overview", &[]).await).await;
+    assert_eq!(o["views_7"], 3, "bots are not counted");
+    assert_eq!(o["views_30"], 7);
+    assert_eq!(o["orders_7"], 1, "cancelled orders are not counted");
+    assert_eq!(o["orders_30"], 2);
+    assert_eq!(o["revenue_7"], "₦2,000.00");
+    assert_eq!(o["revenue_30"], "₦2,250.00");
+    assert_eq!(o["visits_30"], 6, "internal navigation is not a visit");
+    let conversion = o["conversion_30"].as_f64().unwrap();
+    assert!(
+        (conversion - 2.0 * 100.0 / 6.0).abs() < 1e-9,
+        "{conversion}"
+    );
+    assert_eq!(o["days"].as_array().unwrap().len(), 30);
+    assert_eq!(o["days"][29]["views"], 3);
+    assert_eq!(o["top_viewed"][0], serde_json::json!(["Cap", 2]));
+    assert_eq!(o["top_ordered"][0], serde_json::json!(["Cap", 2]));
+    assert_eq!(o["new_orders"].as_array().unwrap().len(), 2);
+
+    let html = app.get("/dashboard").await.text().await.unwrap();
+    assert!(
+        html.contains(r#"data-testid="revenue-30" class="stat-value">₦2,250.00<"#),
+        "the overview renders on the server"
+    );
+    assert!(
+        html.contains(r#"aria-label="Storefront views per day: 7 in 30 days""#),
+        "charts are server-rendered SVG"
+    );
+}
