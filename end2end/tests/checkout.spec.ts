@@ -46,6 +46,11 @@ test('a shopper adds two products, reloads, changes a quantity and orders', asyn
   await expect(page.getByTestId('order-status')).toHaveText('Confirmed');
   await page.getByRole('button', { name: 'Mark shipped' }).click();
   await expect(page.getByTestId('order-status')).toHaveText('Shipped');
+
+  // The overview counts it (other tests may have ordered too: at least this one).
+  await page.getByRole('navigation', { name: 'Dashboard' }).getByRole('link', { name: 'Overview' }).click();
+  await expect(page.getByTestId('orders-7')).toHaveText(/^[1-9]\d*$/);
+  await expect(page.getByTestId('revenue-7')).toContainText('₦');
   void consoleErrors;
 });
 
