@@ -98,3 +98,21 @@ pub async fn shop_session(pool: &sqlx::PgPool, session: Session) -> AppResult<Sh
         shop_id,
     })
 }
+
+/// A CSV file as a download that browsers and proxies must not cache.
+pub fn csv_download(body: Vec<u8>, filename: &'static str) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let disposition = format!("attachment; filename=\"{filename}\"");
+    (
+        [
+            (
+                http::header::CONTENT_TYPE,
+                "text/csv; charset=utf-8".to_string(),
+            ),
+            (http::header::CONTENT_DISPOSITION, disposition),
+            (http::header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        body,
+    )
+        .into_response()
+}

@@ -298,20 +298,8 @@ pub async fn export_route(
     axum::extract::State(state): axum::extract::State<AppState>,
     session: Option<axum::Extension<crate::auth::ssr::Session>>,
 ) -> Result<axum::response::Response, AppError> {
-    use axum::response::IntoResponse;
     let session = session.ok_or(AppError::Unauthorized)?.0;
     let shop = crate::request::shop_session(&state.pool, session).await?;
     let body = export(&state, shop.shop_id).await?;
-    Ok((
-        [
-            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                axum::http::header::CONTENT_DISPOSITION,
-                "attachment; filename=\"catalog.csv\"",
-            ),
-            (axum::http::header::CACHE_CONTROL, "no-store"),
-        ],
-        body,
-    )
-        .into_response())
+    Ok(crate::request::csv_download(body.into(), "catalog.csv"))
 }

@@ -515,6 +515,22 @@ pub async fn get_product(state: &AppState, shop_id: Uuid, id: Uuid) -> AppResult
     })
 }
 
+/// Moves `ids[index]` one place earlier (`up`) or later; false when it is already at that end.
+fn swap_with_neighbour(ids: &mut [Uuid], index: usize, up: bool) -> bool {
+    let other = if up {
+        index.checked_sub(1)
+    } else {
+        Some(index + 1).filter(|i| *i < ids.len())
+    };
+    match other {
+        Some(other) => {
+            ids.swap(index, other);
+            true
+        }
+        None => false,
+    }
+}
+
 // ------------------------------------------------------------------ categories
 
 pub async fn list_categories(pool: &PgPool, shop_id: Uuid) -> AppResult<Vec<Category>> {
@@ -625,13 +641,7 @@ pub async fn move_category(state: &AppState, shop_id: Uuid, id: Uuid, up: bool) 
         return Err(AppError::NotFound);
     };
     let mut ids = ids;
-    let other = if up {
-        index.checked_sub(1)
-    } else {
-        Some(index + 1).filter(|i| *i < ids.len())
-    };
-    if let Some(other) = other {
-        ids.swap(index, other);
+    if swap_with_neighbour(&mut ids, index, up) {
         sqlx::query(
             "update categories c set position = t.ord - 1
              from unnest($2::uuid[]) with ordinality as t(id, ord)
@@ -763,13 +773,7 @@ pub async fn move_image(
         .iter()
         .position(|i| *i == image_id)
         .ok_or(AppError::NotFound)?;
-    let other = if up {
-        index.checked_sub(1)
-    } else {
-        Some(index + 1).filter(|i| *i < ids.len())
-    };
-    if let Some(other) = other {
-        ids.swap(index, other);
+    if swap_with_neighbour(&mut ids, index, up) {
         sqlx::query(
             "update images i set position = t.ord - 1
              from unnest($2::uuid[]) with ordinality as t(id, ord)
@@ -799,4 +803,22 @@ pub async fn delete_image(state: &AppState, shop_id: Uuid, image_id: Uuid) -> Ap
     bump_catalog_version(&mut tx, shop_id).await?;
     tx.commit().await?;
     state.media.delete(&row).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::swap_with_neighbour;
+    use uuid::Uuid;
+
+    #[test]
+    fn moves_one_place_and_stops_at_the_ends() {
+        let (a, b, c) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
+        let mut ids = vec![a, b, c];
+        assert!(swap_with_neighbour(&mut ids, 2, true));
+        assert_eq!(ids, [a, c, b]);
+        assert!(!swap_with_neighbour(&mut ids, 0, true));
+        assert!(!swap_with_neighbour(&mut ids, 2, false));
+        assert!(swap_with_neighbour(&mut ids, 0, false));
+        assert_eq!(ids, [c, a, b]);
+    }
 }

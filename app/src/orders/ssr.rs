@@ -566,7 +566,6 @@ pub async fn export_route(
     axum::extract::State(state): axum::extract::State<AppState>,
     session: Option<axum::Extension<crate::auth::ssr::Session>>,
 ) -> Result<axum::response::Response, AppError> {
-    use axum::response::IntoResponse;
     let session = session.ok_or(AppError::Unauthorized)?.0;
     let shop = crate::request::shop_session(&state.pool, session).await?;
     #[allow(clippy::type_complexity)]
@@ -618,16 +617,5 @@ pub async fn export_route(
     let body = out
         .into_inner()
         .map_err(|e| AppError::Internal(anyhow::anyhow!("writing CSV: {e}")))?;
-    Ok((
-        [
-            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                axum::http::header::CONTENT_DISPOSITION,
-                "attachment; filename=\"orders.csv\"",
-            ),
-            (axum::http::header::CACHE_CONTROL, "no-store"),
-        ],
-        body,
-    )
-        .into_response())
+    Ok(crate::request::csv_download(body, "orders.csv"))
 }

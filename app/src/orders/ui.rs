@@ -91,13 +91,8 @@ pub fn OrdersPage() -> impl IntoView {
                                     }).collect_view()}
                                 </tbody>
                             </table>
-                            {(pages > 1).then(|| view! {
-                                <nav class="pagination" aria-label="Pages">
-                                    {(page > 1).then(|| view! { <a href=page_link(page - 1)>"← Previous"</a> })}
-                                    <span>{format!("Page {page} of {pages}")}</span>
-                                    {(page < pages).then(|| view! { <a href=page_link(page + 1)>"Next →"</a> })}
-                                </nav>
-                            })}
+                            <crate::ui::Pagination page pages
+                                prev=(page > 1).then(|| page_link(page - 1)) next=(page < pages).then(|| page_link(page + 1))/>
                         }.into_any()
                     }
                 }

@@ -284,13 +284,7 @@ fn Listing(
                     </ul>
                 }.into_any()
             }}
-            {(pages > 1).then(|| view! {
-                <nav class="pagination" aria-label="Pages">
-                    {prev.map(|href| view! { <a rel="prev" href=href>"← Previous"</a> })}
-                    <span>{format!("Page {page} of {pages}")}</span>
-                    {next.map(|href| view! { <a rel="next" href=href>"Next →"</a> })}
-                </nav>
-            })}
+            <crate::ui::Pagination page pages prev next/>
         </StoreShell>
     }
 }

@@ -168,3 +168,22 @@ pub fn NotFound() -> impl IntoView {
         </main>
     }
 }
+
+/// "Page N of M" with previous/next links (plain links: works without JavaScript).
+#[component]
+pub fn Pagination(
+    page: i64,
+    pages: i64,
+    prev: Option<String>,
+    next: Option<String>,
+) -> impl IntoView {
+    (pages > 1).then(|| {
+        view! {
+            <nav class="pagination" aria-label="Pages">
+                {prev.map(|href| view! { <a rel="prev" href=href>"← Previous"</a> })}
+                <span>{format!("Page {page} of {pages}")}</span>
+                {next.map(|href| view! { <a rel="next" href=href>"Next →"</a> })}
+            </nav>
+        }
+    })
+}
