@@ -193,14 +193,21 @@ async fn try_place(
         total = total
             .checked_add(p.price_minor * qty)
             .ok_or_else(|| AppError::validation("items", "That order is too large."))?;
-        if p.track_stock {
-            sqlx::query("update products set stock = stock - $2, updated_at = now() where id = $1")
-                .bind(p.id)
-                .bind(items[&p.id])
-                .execute(&mut *tx)
-                .await?;
-        }
     }
+    // One statement for every tracked line (the rows are already locked above).
+    let (tracked_ids, tracked_qty): (Vec<Uuid>, Vec<i32>) = products
+        .iter()
+        .filter(|p| p.track_stock)
+        .map(|p| (p.id, items[&p.id]))
+        .unzip();
+    sqlx::query(
+        "update products p set stock = p.stock - t.qty, updated_at = now()
+         from unnest($1::uuid[], $2::int[]) as t(id, qty) where p.id = t.id",
+    )
+    .bind(&tracked_ids)
+    .bind(&tracked_qty)
+    .execute(&mut *tx)
+    .await?;
     let customer_id: Uuid = sqlx::query_scalar(
         "insert into customers (id, shop_id, phone, name, address) values ($1, $2, $3, $4, $5)
          on conflict (shop_id, phone) do update set name = excluded.name, address = excluded.address, updated_at = now()
@@ -247,21 +254,24 @@ async fn try_place(
             other?;
         }
     }
-    for p in &products {
-        let qty = items[&p.id];
-        sqlx::query(
-            "insert into order_lines (order_id, product_id, title, unit_price_minor, quantity, line_total_minor)
-             values ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(order_id)
-        .bind(p.id)
-        .bind(&p.title)
-        .bind(p.price_minor)
-        .bind(qty)
-        .bind(p.price_minor * i64::from(qty))
-        .execute(&mut *tx)
-        .await?;
-    }
+    // All lines in one statement, priced from the locked rows.
+    let ids: Vec<Uuid> = products.iter().map(|p| p.id).collect();
+    let titles: Vec<&str> = products.iter().map(|p| p.title.as_str()).collect();
+    let prices: Vec<i64> = products.iter().map(|p| p.price_minor).collect();
+    let qtys: Vec<i32> = products.iter().map(|p| items[&p.id]).collect();
+    sqlx::query(
+        "insert into order_lines (order_id, product_id, title, unit_price_minor, quantity, line_total_minor)
+         select $1, t.id, t.title, t.price, t.qty, t.price * t.qty
+         from unnest($2::uuid[], $3::text[], $4::bigint[], $5::int[]) with ordinality as t(id, title, price, qty, ord)
+         order by t.ord",
+    )
+    .bind(order_id)
+    .bind(&ids)
+    .bind(&titles)
+    .bind(&prices)
+    .bind(&qtys)
+    .execute(&mut *tx)
+    .await?;
     sqlx::query("insert into order_events (order_id, from_status, to_status, actor) values ($1, null, 'new', 'shopper')")
         .bind(order_id)
         .execute(&mut *tx)
