@@ -55,9 +55,13 @@ mkdir -p "$root_dir/.data"
 if [ -n "$owner" ]; then
   chown "$owner" "$root_dir/.data"
   if ! runuser -u "$owner" -- test -w "$root_dir/.data"; then
-    say "the '$owner' user cannot reach $root_dir/.data (a parent folder is private)."
-    say "Move the checkout somewhere readable (e.g. /srv) or set DATABASE_URL."
-    exit 1
+    # A private parent folder (e.g. a mktemp -d checkout): keep the cluster where the owner
+    # can reach it, one per checkout.
+    alt="/var/tmp/bizmaat-postgres-$(printf '%s' "$root_dir" | sha256sum | cut -c1-12)"
+    say "the '$owner' user cannot reach $root_dir/.data; using $alt for the cluster"
+    mkdir -p "$alt" && chown "$owner" "$alt"
+    data="$alt/postgres"
+    log="$alt/postgres.log"
   fi
 fi
 
@@ -66,7 +70,7 @@ if [ ! -f "$data/PG_VERSION" ]; then
   as_owner "$bindir/initdb" -D "$data" -U postgres -A trust -E UTF8 --no-locale >&2
 fi
 
-port_file="$root_dir/.data/postgres.port"
+port_file="$(dirname "$data")/postgres.port"
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 if as_owner "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; then
   port=$(cat "$port_file" 2>/dev/null || echo "$wanted_port")
