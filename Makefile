@@ -57,7 +57,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
 	@touch $@
 
-tools: tools-leptos tools-browser ## Install every tool (wasm32 target, wasm-bindgen, cargo-leptos, wasm-opt, Chromium)
+tools: tools-base tools-browser ## Install what run and test need (wasm32 target, wasm-bindgen, wasm-opt, Chromium); watch adds cargo-leptos
 
 db: ## Start (or reuse) the local PostgreSQL under .data/ and print its URL
 	@.ci/db.sh
@@ -78,18 +78,22 @@ define database_url
 $$( if [ -n "$${DATABASE_URL:-}" ]; then echo "$$DATABASE_URL"; else echo "$$(.ci/db.sh)/$(1)"; fi )
 endef
 
-run: tools-leptos ## Build a release and serve the demo shop on http://127.0.0.1:3000
-	cargo leptos build --release
+# The release is built with the same plain-cargo recipe as the tests (.ci/site.sh), so a new
+# machine serves after about 6 minutes of building instead of also installing cargo-leptos.
+run: tools-base ## Build a release and serve the demo shop on http://127.0.0.1:3000
+	.ci/site.sh
 	@db=$(call database_url,bizmaat); \
-	echo; echo "  Bizmaat on http://$(HOST):$(PORT)   demo login: demo@bizmaat.local / demo-shop-2026"; echo; \
-	APP_ENV=$${APP_ENV:-development} SEED_DEMO=$${SEED_DEMO:-true} DATABASE_URL="$$db" HOST=$(HOST) PORT=$(PORT) \
+	echo; echo "  Bizmaat on http://$(HOST):$(PORT)   demo login: demo@bizmaat.local / demo-shop-2026"; \
+	echo "  Email (signup and reset links) appears at http://$(HOST):$(PORT)/dev/mailbox"; echo; \
+	APP_ENV=$${APP_ENV:-development} SEED_DEMO=$${SEED_DEMO:-true} DEV_MAILBOX=$${DEV_MAILBOX:-true} \
+	  DATABASE_URL="$$db" HOST=$(HOST) PORT=$(PORT) \
 	  LEPTOS_SITE_ROOT=target/site LEPTOS_HASH_FILES=true LEPTOS_OUTPUT_NAME=bizmaat \
 	  exec $(SERVER_BIN)
 
 watch: tools-leptos ## Live-reloading development server (cargo leptos watch)
 	@db=$(call database_url,bizmaat); \
-	APP_ENV=development SEED_DEMO=$${SEED_DEMO:-true} DATABASE_URL="$$db" HOST=$(HOST) PORT=$(PORT) \
-	  exec cargo leptos watch
+	APP_ENV=development SEED_DEMO=$${SEED_DEMO:-true} DEV_MAILBOX=$${DEV_MAILBOX:-true} \
+	  DATABASE_URL="$$db" HOST=$(HOST) PORT=$(PORT) exec cargo leptos watch
 
 bench: tools-base ## Storefront req/s and latency against nginx serving the same pages (not a test)
 	@for tool in nginx wrk brotli curl; do command -v $$tool >/dev/null || missing="$${missing:-} $$tool"; done; \

@@ -44,6 +44,8 @@ export default defineConfig({
       PORT: port,
       PUBLIC_URL: baseURL,
       SEED_DEMO: 'true',
+      // Signup links and reset links are read from it, as a developer would.
+      DEV_MAILBOX: 'true',
       LEPTOS_SITE_ROOT: path.join(root, 'target/site'),
       LEPTOS_OUTPUT_NAME: 'bizmaat',
       LEPTOS_HASH_FILES: 'true',

@@ -37,12 +37,39 @@ pub struct Config {
     pub signup_attempts_per_hour: u32,
     pub password_reset_requests_per_hour: u32,
     pub checkouts_per_hour: u32,
+    /// Orders per shop per hour, whatever network or phone they come from.
+    pub checkouts_per_shop_per_hour: u32,
+    /// Orders per WhatsApp number per hour, across shops.
+    pub checkouts_per_phone_per_hour: u32,
+    /// Unconfirmed orders that hold tracked stock are cancelled (stock put back) after this
+    /// many hours; 0 keeps them forever.
+    pub order_hold_hours: u32,
     pub trust_proxy_headers: bool,
     pub log_format: LogFormat,
     pub seed_demo: bool,
     pub media: MediaConfig,
     /// Storefront pages kept in memory (per shop, path and catalog version); 0 turns it off.
     pub storefront_cache_entries: usize,
+    /// Approximate memory the storefront page cache may hold, in bytes; 0 turns it off.
+    pub storefront_cache_bytes: usize,
+    /// The development mailbox (`/dev/mailbox`): development only, loopback peers only, and
+    /// only when asked for (`DEV_MAILBOX=true`), because it shows every tenant's email.
+    pub dev_mailbox: bool,
+    /// Origins (scheme://host[:port]) whose pages may send mutating requests: `PUBLIC_URL`
+    /// plus `ALLOWED_ORIGINS`. Compared against `Origin`, never against the request's own
+    /// `Host` header, so a DNS-rebinding page cannot pass as us.
+    pub allowed_origins: Vec<String>,
+    /// A request (headers, body and handler) that takes longer is answered 408.
+    pub request_timeout_secs: u64,
+    /// Requests handled at once; more wait for a slot (bounded by the request timeout).
+    pub max_concurrent_requests: usize,
+    /// Outbound calls to third parties (`platform::http`): connecting, and the whole exchange.
+    pub http_connect_timeout_secs: u64,
+    pub http_timeout_secs: u64,
+    /// Background jobs one server runs at once.
+    pub job_concurrency: usize,
+    /// Sent email and finished jobs are deleted this many days after they finished.
+    pub delivered_retention_days: i64,
 }
 
 /// Where product images live.
@@ -90,9 +117,11 @@ impl Config {
                 .filter(|v| !v.is_empty())
         };
 
+        // Unset means production: an instance started without configuration must not be
+        // dangerous on a network. `make run` and the tests ask for development explicitly.
         let app_env = match get("APP_ENV").as_deref() {
-            None | Some("development") => AppEnv::Development,
-            Some("production") => AppEnv::Production,
+            None | Some("production") => AppEnv::Production,
+            Some("development") => AppEnv::Development,
             Some(other) => {
                 return Err(err(
                     "APP_ENV",
@@ -112,6 +141,16 @@ impl Config {
                 "must start with http:// or https://".into(),
             ));
         }
+        // Development mode relaxes cookies and can show the mailbox: only on this machine.
+        if app_env == AppEnv::Development && !(host.is_loopback() && is_loopback_url(&public_url)) {
+            return Err(err(
+                "APP_ENV",
+                "development mode serves only on a loopback HOST and PUBLIC_URL \
+                 (127.0.0.1, ::1 or localhost); set APP_ENV=production with a JWT_SECRET to serve \
+                 on a network"
+                    .into(),
+            ));
+        }
         let database_url = get("DATABASE_URL").ok_or_else(|| {
             err(
                 "DATABASE_URL",
@@ -122,6 +161,12 @@ impl Config {
             (Some(s), _) if s.len() < 32 => {
                 return Err(err("JWT_SECRET", "must be at least 32 characters".into()));
             }
+            (Some(s), AppEnv::Production) if s == DEV_JWT_SECRET => {
+                return Err(err(
+                    "JWT_SECRET",
+                    "is the published development value; generate your own (e.g. openssl rand -base64 48)".into(),
+                ));
+            }
             (Some(s), _) => s,
             (None, AppEnv::Development) => DEV_JWT_SECRET.to_string(),
             (None, AppEnv::Production) => {
@@ -130,8 +175,7 @@ impl Config {
         };
         // Browsers only accept `Secure` cookies over HTTPS, except on the loopback address, where
         // our test client would drop them: so the flag is relaxed only for http://127.0.0.1 / localhost.
-        let loopback_http = public_url.starts_with("http://127.0.0.1")
-            || public_url.starts_with("http://localhost");
+        let loopback_http = public_url.starts_with("http://") && is_loopback_url(&public_url);
         let cookie_secure = match get("COOKIE_SECURE").as_deref() {
             None => !loopback_http,
             Some("true") => true,
@@ -159,7 +203,42 @@ impl Config {
                 ));
             }
         };
+        let seed_demo: bool = parse(&get, "SEED_DEMO", "false")?;
+        if seed_demo && app_env == AppEnv::Production {
+            return Err(err(
+                "SEED_DEMO",
+                "creates a demo account with a published password; it is refused in production"
+                    .into(),
+            ));
+        }
+        let dev_mailbox: bool = parse(&get, "DEV_MAILBOX", "false")?;
+        if dev_mailbox && app_env == AppEnv::Production {
+            return Err(err(
+                "DEV_MAILBOX",
+                "shows every account's email; it exists only in development".into(),
+            ));
+        }
+        let mut allowed_origins = vec![origin_of(&public_url)];
+        for o in get("ALLOWED_ORIGINS").unwrap_or_default().split(',') {
+            let o = o.trim().trim_end_matches('/');
+            if o.is_empty() {
+                continue;
+            }
+            let rest = o.split_once("://").map_or("", |(_, r)| r);
+            let web = o.starts_with("http://") || o.starts_with("https://");
+            if !web || rest.is_empty() || rest.contains('/') {
+                return Err(err(
+                    "ALLOWED_ORIGINS",
+                    format!("{o:?} is not an origin like https://shop.example.com"),
+                ));
+            }
+            allowed_origins.push(o.to_ascii_lowercase());
+        }
         Ok(Config {
+            dev_mailbox,
+            allowed_origins,
+            request_timeout_secs: parse(&get, "REQUEST_TIMEOUT_SECS", "30")?,
+            max_concurrent_requests: parse::<usize>(&get, "MAX_CONCURRENT_REQUESTS", "512")?.max(1),
             app_env,
             host,
             port,
@@ -170,9 +249,8 @@ impl Config {
             access_token_ttl_secs: parse(&get, "ACCESS_TOKEN_TTL_SECS", "600")?,
             refresh_token_ttl_days: parse(&get, "REFRESH_TOKEN_TTL_DAYS", "30")?,
             cookie_secure,
-            smtp_url: get("SMTP_URL").map(Into::into),
-            mail_from: get("MAIL_FROM")
-                .unwrap_or_else(|| "Bizmaat <no-reply@bizmaat.local>".into()),
+            smtp_url: smtp_url(&get)?,
+            mail_from: mail_from(&get)?,
             privacy_contact_email: get("PRIVACY_CONTACT_EMAIL")
                 .unwrap_or_else(|| "privacy@bizmaat.example".into()),
             login_attempts_per_minute: parse(&get, "RATE_LIMIT_LOGIN_PER_MINUTE", "10")?,
@@ -183,11 +261,27 @@ impl Config {
                 "5",
             )?,
             checkouts_per_hour: parse(&get, "RATE_LIMIT_CHECKOUT_PER_HOUR", "20")?,
+            checkouts_per_shop_per_hour: parse(
+                &get,
+                "RATE_LIMIT_CHECKOUT_PER_SHOP_PER_HOUR",
+                "300",
+            )?,
+            checkouts_per_phone_per_hour: parse(
+                &get,
+                "RATE_LIMIT_CHECKOUT_PER_PHONE_PER_HOUR",
+                "10",
+            )?,
+            order_hold_hours: parse(&get, "ORDER_HOLD_HOURS", "72")?,
             trust_proxy_headers: parse(&get, "TRUST_PROXY_HEADERS", "false")?,
             log_format,
-            seed_demo: parse(&get, "SEED_DEMO", "false")?,
+            seed_demo,
             media: media_config(&get)?,
             storefront_cache_entries: parse(&get, "STOREFRONT_CACHE_ENTRIES", "2000")?,
+            storefront_cache_bytes: parse(&get, "STOREFRONT_CACHE_BYTES", "33554432")?,
+            http_connect_timeout_secs: positive(&get, "HTTP_CONNECT_TIMEOUT_SECS", "5")?,
+            http_timeout_secs: positive(&get, "HTTP_TIMEOUT_SECS", "20")?,
+            job_concurrency: positive(&get, "JOB_CONCURRENCY", "4")?,
+            delivered_retention_days: positive(&get, "DELIVERED_RETENTION_DAYS", "7")?,
         })
     }
 
@@ -263,6 +357,72 @@ fn media_config(get: &impl Fn(&str) -> Option<String>) -> Result<MediaConfig, Co
     })
 }
 
+/// True for http(s) URLs whose host is 127.0.0.0/8, ::1 or localhost.
+pub fn is_loopback_url(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .unwrap_or("");
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// `scheme://host[:port]` of a URL, lowercased: what browsers send as `Origin`.
+pub fn origin_of(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    format!("{scheme}://{authority}").to_ascii_lowercase()
+}
+
+/// Checked here so a typo fails at start-up rather than at the first email.
+fn smtp_url(get: &impl Fn(&str) -> Option<String>) -> Result<Option<SecretString>, ConfigError> {
+    let Some(url) = get("SMTP_URL") else {
+        return Ok(None);
+    };
+    lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(&url).map_err(|_| {
+        err(
+            "SMTP_URL",
+            "expected smtp://user:pass@host:port (add ?tls=required for STARTTLS) or smtps://…"
+                .into(),
+        )
+    })?;
+    Ok(Some(url.into()))
+}
+
+fn mail_from(get: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+    let from = get("MAIL_FROM").unwrap_or_else(|| "Bizmaat <no-reply@bizmaat.local>".into());
+    from.parse::<lettre::message::Mailbox>().map_err(|e| {
+        err(
+            "MAIL_FROM",
+            format!("is not an address like Name <a@b.example>: {e}"),
+        )
+    })?;
+    Ok(from)
+}
+
+/// A number that must be at least 1 (a zero timeout or concurrency would stop the work).
+fn positive<T>(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: &str,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + From<u8>,
+    T::Err: std::fmt::Display,
+{
+    let value: T = parse(get, var, default)?;
+    if value < T::from(1u8) {
+        return Err(err(var, "must be at least 1".into()));
+    }
+    Ok(value)
+}
+
 fn err(var: &'static str, message: String) -> ConfigError {
     ConfigError { var, message }
 }
@@ -294,9 +454,11 @@ mod tests {
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
+    const PROD_SECRET: &str = "0123456789abcdef0123456789abcdef";
+
     #[test]
     fn defaults_work_for_local_development() {
-        let c = cfg(&[("DATABASE_URL", "postgres://x")]).unwrap();
+        let c = cfg(&[("DATABASE_URL", "postgres://x"), ("APP_ENV", "development")]).unwrap();
         assert_eq!(c.public_url, "http://127.0.0.1:3000");
         assert!(!c.cookie_secure, "loopback http relaxes Secure");
         assert_eq!(c.jwt_secret.expose_secret(), DEV_JWT_SECRET);
@@ -304,10 +466,11 @@ mod tests {
 
     #[test]
     fn media_backend_follows_cloudinary_settings() {
-        let local = cfg(&[("DATABASE_URL", "x")]).unwrap();
+        let local = cfg(&[("DATABASE_URL", "x"), ("APP_ENV", "development")]).unwrap();
         assert!(matches!(local.media, MediaConfig::Local { .. }));
         let c = cfg(&[
             ("DATABASE_URL", "x"),
+            ("APP_ENV", "development"),
             ("CLOUDINARY_URL", "cloudinary://key:se:cret@demo"),
         ])
         .unwrap();
@@ -321,12 +484,21 @@ mod tests {
             }
             other => panic!("expected Cloudinary, got {other:?}"),
         }
-        let partial = cfg(&[("DATABASE_URL", "x"), ("CLOUDINARY_API_KEY", "k")]).unwrap_err();
+        let partial = cfg(&[
+            ("DATABASE_URL", "x"),
+            ("APP_ENV", "development"),
+            ("CLOUDINARY_API_KEY", "k"),
+        ])
+        .unwrap_err();
         assert_eq!(partial.var, "CLOUDINARY_CLOUD_NAME");
         assert_eq!(
-            cfg(&[("DATABASE_URL", "x"), ("CLOUDINARY_URL", "http://x")])
-                .unwrap_err()
-                .var,
+            cfg(&[
+                ("DATABASE_URL", "x"),
+                ("APP_ENV", "development"),
+                ("CLOUDINARY_URL", "http://x")
+            ])
+            .unwrap_err()
+            .var,
             "CLOUDINARY_URL"
         );
     }
@@ -335,9 +507,13 @@ mod tests {
     fn errors_name_the_variable() {
         assert_eq!(cfg(&[]).unwrap_err().var, "DATABASE_URL");
         assert_eq!(
-            cfg(&[("DATABASE_URL", "x"), ("PORT", "abc")])
-                .unwrap_err()
-                .var,
+            cfg(&[
+                ("DATABASE_URL", "x"),
+                ("APP_ENV", "development"),
+                ("PORT", "abc")
+            ])
+            .unwrap_err()
+            .var,
             "PORT"
         );
         let prod = cfg(&[("DATABASE_URL", "x"), ("APP_ENV", "production")]).unwrap_err();
@@ -354,6 +530,7 @@ mod tests {
     fn https_public_url_forces_secure_cookies() {
         let c = cfg(&[
             ("DATABASE_URL", "x"),
+            ("JWT_SECRET", PROD_SECRET),
             ("PUBLIC_URL", "https://shop.example/"),
         ])
         .unwrap();
@@ -362,11 +539,131 @@ mod tests {
         let e = cfg(&[
             ("DATABASE_URL", "x"),
             ("APP_ENV", "production"),
-            ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("JWT_SECRET", PROD_SECRET),
             ("PUBLIC_URL", "https://shop.example"),
             ("COOKIE_SECURE", "false"),
         ])
         .unwrap_err();
         assert_eq!(e.var, "COOKIE_SECURE");
+    }
+
+    #[test]
+    fn unset_app_env_means_production() {
+        let e = cfg(&[("DATABASE_URL", "x")]).unwrap_err();
+        assert_eq!(e.var, "JWT_SECRET", "production asks for a real secret");
+        let c = cfg(&[("DATABASE_URL", "x"), ("JWT_SECRET", PROD_SECRET)]).unwrap();
+        assert_eq!(c.app_env, AppEnv::Production);
+        assert!(!c.dev_mailbox);
+    }
+
+    #[test]
+    fn development_mode_stays_on_loopback() {
+        for (host, url) in [
+            ("0.0.0.0", None),
+            ("127.0.0.1", Some("https://shop.example")),
+            ("192.168.1.5", Some("http://127.0.0.1:3000")),
+        ] {
+            let mut pairs = vec![
+                ("DATABASE_URL", "x"),
+                ("APP_ENV", "development"),
+                ("HOST", host),
+            ];
+            if let Some(u) = url {
+                pairs.push(("PUBLIC_URL", u));
+            }
+            assert_eq!(cfg(&pairs).unwrap_err().var, "APP_ENV", "{host} {url:?}");
+        }
+        for url in [
+            "http://localhost:3000",
+            "http://[::1]:3000",
+            "http://127.0.0.2",
+        ] {
+            cfg(&[
+                ("DATABASE_URL", "x"),
+                ("APP_ENV", "development"),
+                ("PUBLIC_URL", url),
+            ])
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn production_refuses_development_only_settings() {
+        let prod = |extra: (&'static str, &'static str)| {
+            cfg(&[
+                ("DATABASE_URL", "x"),
+                ("APP_ENV", "production"),
+                ("JWT_SECRET", PROD_SECRET),
+                extra,
+            ])
+        };
+        assert_eq!(
+            prod(("JWT_SECRET", DEV_JWT_SECRET)).unwrap_err().var,
+            "JWT_SECRET"
+        );
+        assert_eq!(prod(("SEED_DEMO", "true")).unwrap_err().var, "SEED_DEMO");
+        assert_eq!(
+            prod(("DEV_MAILBOX", "true")).unwrap_err().var,
+            "DEV_MAILBOX"
+        );
+        prod(("SEED_DEMO", "false")).unwrap();
+    }
+
+    #[test]
+    fn allowed_origins_start_with_the_public_url() {
+        let c = cfg(&[
+            ("DATABASE_URL", "x"),
+            ("JWT_SECRET", PROD_SECRET),
+            ("PUBLIC_URL", "https://Shop.Example/base"),
+            (
+                "ALLOWED_ORIGINS",
+                "https://admin.example, http://10.0.0.2:8080/",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.allowed_origins,
+            [
+                "https://shop.example",
+                "https://admin.example",
+                "http://10.0.0.2:8080"
+            ]
+        );
+        let bad = cfg(&[
+            ("DATABASE_URL", "x"),
+            ("JWT_SECRET", PROD_SECRET),
+            ("ALLOWED_ORIGINS", "admin.example"),
+        ]);
+        assert_eq!(bad.unwrap_err().var, "ALLOWED_ORIGINS");
+    }
+
+    #[test]
+    fn mail_jobs_and_outbound_settings_are_checked() {
+        let with =
+            |pair: (&str, &str)| cfg(&[("DATABASE_URL", "x"), ("JWT_SECRET", PROD_SECRET), pair]);
+        let c = with(("SMTP_URL", "smtp://127.0.0.1:2525")).unwrap();
+        assert!(c.smtp_url.is_some());
+        assert_eq!((c.job_concurrency, c.delivered_retention_days), (4, 7));
+        assert_eq!((c.http_connect_timeout_secs, c.http_timeout_secs), (5, 20));
+        assert_eq!(
+            with(("SMTP_URL", "mail.example.com")).unwrap_err().var,
+            "SMTP_URL"
+        );
+        assert_eq!(
+            with(("MAIL_FROM", "not an address")).unwrap_err().var,
+            "MAIL_FROM"
+        );
+        assert_eq!(
+            with(("JOB_CONCURRENCY", "0")).unwrap_err().var,
+            "JOB_CONCURRENCY"
+        );
+        assert_eq!(
+            with(("HTTP_TIMEOUT_SECS", "0")).unwrap_err().var,
+            "HTTP_TIMEOUT_SECS"
+        );
+        assert_eq!(
+            with(("DELIVERED_RETENTION_DAYS", "-1")).unwrap_err().var,
+            "DELIVERED_RETENTION_DAYS"
+        );
     }
 }

@@ -10,7 +10,10 @@ use std::collections::BTreeMap;
 /// Field name → message a merchant can act on.
 pub type FieldErrors = BTreeMap<String, String>;
 
+/// What the browser sees. On the wire it is always [`WireError`]'s one JSON shape, whether it
+/// comes from a server function, an axum route or a middleware.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(into = "WireError", from = "WireError")]
 pub enum ApiError {
     #[error("We could not find that.")]
     NotFound,
@@ -32,7 +35,73 @@ pub enum ApiError {
     Request(String),
 }
 
+/// The one JSON shape of every error we answer with:
+/// `{"kind": "validation", "error": "<a sentence for a person>", "fields": {…}, "detail": …}`.
+/// `kind` is for programs, `error` for people; `fields` only on validation errors; `detail`
+/// carries the variant's own text (the reference of an internal error, for instance).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WireError {
+    pub kind: String,
+    pub error: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: FieldErrors,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl From<ApiError> for WireError {
+    fn from(e: ApiError) -> Self {
+        let error = e.to_string();
+        let kind = e.kind().to_string();
+        let (fields, detail) = match e {
+            ApiError::Validation(fields) => (fields, None),
+            ApiError::Conflict(d)
+            | ApiError::RateLimited(d)
+            | ApiError::Internal(d)
+            | ApiError::Request(d) => (FieldErrors::new(), Some(d)),
+            ApiError::NotFound | ApiError::Unauthorized | ApiError::Forbidden => {
+                (FieldErrors::new(), None)
+            }
+        };
+        WireError {
+            kind,
+            error,
+            fields,
+            detail,
+        }
+    }
+}
+
+impl From<WireError> for ApiError {
+    fn from(w: WireError) -> Self {
+        let detail = w.detail.unwrap_or(w.error);
+        match w.kind.as_str() {
+            "not_found" => ApiError::NotFound,
+            "unauthorized" => ApiError::Unauthorized,
+            "forbidden" => ApiError::Forbidden,
+            "validation" => ApiError::Validation(w.fields),
+            "conflict" => ApiError::Conflict(detail),
+            "rate_limited" => ApiError::RateLimited(detail),
+            "internal" => ApiError::Internal(detail),
+            _ => ApiError::Request(detail),
+        }
+    }
+}
+
 impl ApiError {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ApiError::NotFound => "not_found",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::Forbidden => "forbidden",
+            ApiError::Validation(_) => "validation",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::RateLimited(_) => "rate_limited",
+            ApiError::Internal(_) => "internal",
+            ApiError::Request(_) => "request",
+        }
+    }
+
     /// Message for one form field, if validation failed on it.
     pub fn field(&self, name: &str) -> Option<String> {
         match self {
@@ -131,6 +200,15 @@ mod server {
         }
     }
 
+    /// The constraint a database error violated, if any, so callers can turn a known unique or
+    /// check violation into a message for the person (and leave every other error internal).
+    pub fn constraint_violation(e: &sqlx::Error) -> Option<&str> {
+        match e {
+            sqlx::Error::Database(db) => db.constraint(),
+            _ => None,
+        }
+    }
+
     impl From<sqlx::Error> for AppError {
         fn from(e: sqlx::Error) -> Self {
             AppError::Internal(anyhow::Error::new(e))
@@ -174,13 +252,7 @@ mod server {
             let api = self.into_api();
             let status = StatusCode::from_u16(api.status_code())
                 .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let body = match &api {
-                ApiError::Validation(fields) => {
-                    serde_json::json!({ "error": api.to_string(), "fields": fields })
-                }
-                _ => serde_json::json!({ "error": api.to_string() }),
-            };
-            (status, axum::Json(body)).into_response()
+            (status, axum::Json(api)).into_response()
         }
     }
 
@@ -189,3 +261,39 @@ mod server {
 
 #[cfg(feature = "ssr")]
 pub use server::AppResult;
+#[cfg(feature = "ssr")]
+pub use server::constraint_violation;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_has_one_json_shape_and_reads_back() {
+        let cases = [
+            ApiError::NotFound,
+            ApiError::Unauthorized,
+            ApiError::Forbidden,
+            ApiError::validation("email", "Enter your email address."),
+            ApiError::Conflict("That order changed.".into()),
+            ApiError::RateLimited("Too many tries.".into()),
+            ApiError::Internal("abc123".into()),
+            ApiError::Request("offline".into()),
+        ];
+        for e in cases {
+            let json = serde_json::to_value(&e).unwrap();
+            assert_eq!(json["kind"], e.kind(), "{json}");
+            assert_eq!(json["error"], e.to_string(), "{json}");
+            let back: ApiError = serde_json::from_value(json.clone()).unwrap();
+            assert_eq!(back, e, "{json}");
+        }
+        let v = serde_json::to_value(ApiError::validation("email", "Enter it.")).unwrap();
+        assert_eq!(v["fields"]["email"], "Enter it.");
+        assert!(
+            serde_json::to_value(ApiError::NotFound)
+                .unwrap()
+                .get("fields")
+                .is_none()
+        );
+    }
+}

@@ -12,6 +12,7 @@ pub mod customers;
 pub mod dashboard;
 pub mod error;
 pub mod home;
+pub mod links;
 pub mod mail;
 pub mod media;
 pub mod money;
@@ -24,6 +25,8 @@ pub mod ui;
 
 #[cfg(feature = "ssr")]
 pub mod config;
+#[cfg(feature = "ssr")]
+pub mod platform;
 #[cfg(feature = "ssr")]
 pub mod request;
 #[cfg(feature = "ssr")]
@@ -86,6 +89,10 @@ pub fn App() -> impl IntoView {
             <Routes fallback=ui::NotFound>
                 <Route path=path!("") view=home::HomePage/>
                 <Route path=path!("/signup") view=auth::ui::SignupPage/>
+                <Route path=path!("/signup/sent") view=auth::ui::SignupSentPage/>
+                <Route path=path!("/signup/confirm") view=auth::ui::SignupConfirmPage/>
+                <Route path=path!("/account/confirm-email") view=auth::ui::ConfirmEmailPage/>
+                <Route path=path!("/account/email-changed") view=auth::ui::EmailChangedPage/>
                 <Route path=path!("/login") view=auth::ui::LoginPage/>
                 <Route path=path!("/forgot-password") view=auth::ui::ForgotPasswordPage/>
                 <Route path=path!("/reset-password") view=auth::ui::ResetPasswordPage/>

@@ -1,9 +1,9 @@
 //! Shared server state: one value handed to axum (via `FromRef`) and to server functions (via
 //! Leptos context), so every test can build its own app with no globals.
 
-use crate::auth::ssr::RateLimits;
 use crate::config::Config;
 use crate::error::AppError;
+use crate::platform::limits::RateLimits;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use sqlx::PgPool;
@@ -18,14 +18,29 @@ pub struct AppState {
     pub media: Arc<crate::media::ssr::Media>,
     pub storefront_cache: Arc<crate::storefront::ssr::PageCache>,
     pub page_views: crate::analytics::ssr::PageViews,
+    /// The time source for time rules (job backoff, leases, purges); tests swap in a manual one.
+    pub clock: crate::platform::clock::Clock,
+    /// Job kind → handler, for the job runners (see `platform::jobs`).
+    pub jobs: Arc<crate::platform::jobs::Registry>,
 }
 
 impl AppState {
     pub fn new(leptos_options: LeptosOptions, pool: PgPool, config: Config) -> Self {
         let limits = Arc::new(RateLimits::new(&config));
-        let media = Arc::new(crate::media::ssr::Media::new(config.media.clone()));
+        let http = crate::platform::http::HttpSettings::from_config(&config);
+        let media = Arc::new(crate::media::ssr::Media::new(
+            config.media.clone(),
+            crate::platform::http::HttpClient::new("cloudinary", &http),
+        ));
+        let mut jobs = crate::platform::jobs::Registry::new();
+        crate::mail::ssr::register_jobs(
+            &mut jobs,
+            crate::mail::ssr::Mailer::from_config(&config)
+                .expect("SMTP_URL and MAIL_FROM were checked when the configuration was read"),
+        );
         let storefront_cache = Arc::new(crate::storefront::ssr::PageCache::new(
             config.storefront_cache_entries,
+            config.storefront_cache_bytes,
         ));
         let page_views = crate::analytics::ssr::PageViews::start(pool.clone());
         AppState {
@@ -36,6 +51,8 @@ impl AppState {
             limits,
             media,
             storefront_cache,
+            clock: crate::platform::clock::Clock::system(),
+            jobs: Arc::new(jobs),
         }
     }
 }

@@ -67,3 +67,19 @@ test('a shopper without JavaScript can order too', async ({ browser }) => {
   await expect(page.getByTestId('order-total')).toHaveText('₦11,000.00');
   await context.close();
 });
+
+test('after hydration, the header cart link shows what was added', async ({ page, consoleErrors }) => {
+  await page.goto('/s/lagos-looms/p/ankara-tote-bag');
+  await hydrated(page);
+  await page.getByLabel('Quantity').fill('2');
+  await page.getByRole('button', { name: 'Add to cart' }).click();
+  await expect(page).toHaveURL(/\/s\/lagos-looms\/cart$/);
+  // Back to the shop and to the cart again by clicking: client-side navigation loads the cart
+  // through /api/…, which must see the cart cookie.
+  await page.goto('/s/lagos-looms/p/hand-carved-wooden-spoon');
+  await hydrated(page);
+  await page.getByRole('link', { name: 'Cart', exact: true }).click();
+  await expect(page).toHaveURL(/\/s\/lagos-looms\/cart$/);
+  await expect(page.getByLabel('Quantity of Ankara Tote Bag')).toHaveValue('2');
+  void consoleErrors;
+});

@@ -36,8 +36,23 @@ export async function signUp(page: Page, email: string, business = 'Ada Fabrics'
   await page.getByLabel('I am 18 or older.').check();
   await page.getByLabel(/accept the privacy policy/).check();
   await page.getByRole('button', { name: 'Create my shop' }).click();
+  // The same answer whether or not the address has an account: the link in the email decides.
+  await expect(page).toHaveURL(/\/signup\/sent$/);
+  await expect(page.getByRole('heading', { name: 'Check your inbox' })).toBeVisible();
+  await openLinkFromMailbox(page, email, /signup\/confirm\?token=/);
+  await expect(page).toHaveURL(/\/signup\/confirm\?token=/);
+  await hydrated(page);
+  await page.getByRole('button', { name: 'Open my dashboard' }).click();
   await expect(page).toHaveURL(/\/dashboard$/);
   await expect(page.getByTestId('shop-name')).toHaveText(business);
+}
+
+/** Opens the newest link matching `link` in an email to `to`, from the development mailbox. */
+export async function openLinkFromMailbox(page: Page, to: string, link: RegExp) {
+  await page.goto('/dev/mailbox');
+  const mail = page.locator('li.mail', { hasText: `To ${to}` }).first();
+  await expect(mail).toBeVisible();
+  await mail.getByRole('link', { name: link }).click();
 }
 
 export async function logOut(page: Page) {

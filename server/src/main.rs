@@ -1,5 +1,5 @@
 //! `server`: runs Bizmaat. Reads configuration from the environment (and `.env`), migrates the
-//! database, optionally seeds the demo shop, and serves until Ctrl-C.
+//! database, optionally seeds the demo shop, and serves until Ctrl-C or SIGTERM.
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -12,7 +12,7 @@ async fn main() -> std::process::ExitCode {
         }
     };
     server::telemetry::init(config.log_format);
-    match server::startup::run(config).await {
+    match server::startup::run(config, server::startup::shutdown_signal()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = ?e, "server stopped with an error");

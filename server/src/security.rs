@@ -20,6 +20,12 @@ pub struct SecurityConfig {
     pub dev_reload: Option<String>,
     /// Cloudinary's API origin when images are uploaded there straight from the browser.
     pub upload_origin: Option<String>,
+    /// Origins whose pages may send mutating requests (PUBLIC_URL + ALLOWED_ORIGINS).
+    pub allowed_origins: Vec<String>,
+    /// Keys the cookie that vouches for an error shown from a `__err` link.
+    pub error_key: Vec<u8>,
+    /// Whether `/dev/mailbox` may be served at all (development + DEV_MAILBOX).
+    pub dev_mailbox: bool,
 }
 
 pub async fn security_headers(
@@ -31,6 +37,7 @@ pub async fn security_headers(
     rand::rng().fill_bytes(&mut bytes);
     let nonce = base64::engine::general_purpose::STANDARD.encode(bytes);
     req.extensions_mut().insert(CspNonce(nonce.clone()));
+    let path = req.uri().path().to_string();
     let mut res = next.run(req).await;
     let mut connect = "'self'".to_string();
     for extra in [&cfg.dev_reload, &cfg.upload_origin].into_iter().flatten() {
@@ -69,6 +76,25 @@ pub async fn security_headers(
             HeaderValue::from_static("max-age=31536000; includeSubDomains"),
         );
     }
+    // Anything that sets a cookie, or shows a merchant's data, must never be kept by a shared
+    // cache (a proxy serving one merchant's dashboard, or session cookie, to another).
+    let private = h.contains_key(header::SET_COOKIE)
+        || path == "/dashboard"
+        || path.starts_with("/dashboard/")
+        || path.starts_with("/api/")
+        || path.starts_with("/dev/")
+        || path.starts_with("/signup")
+        || path.starts_with("/account/")
+        || matches!(
+            path.as_str(),
+            "/login" | "/reset-password" | "/forgot-password"
+        );
+    if private {
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-store"),
+        );
+    }
     res
 }
 
@@ -76,30 +102,37 @@ pub async fn security_headers(
 /// `Origin` on cross-site POSTs; older ones send `Sec-Fetch-Site`. Requests with neither are
 /// not from a browser form and carry no ambient cookies worth forging. Webhooks are exempt:
 /// they are authenticated by signature instead.
-pub async fn same_origin_only(req: Request, next: Next) -> Response {
+pub async fn same_origin_only(
+    State(cfg): State<std::sync::Arc<SecurityConfig>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if safe || req.uri().path().starts_with("/webhooks/") {
         return next.run(req).await;
     }
-    if is_same_origin(req.headers()) {
+    if is_same_origin(req.headers(), &cfg.allowed_origins) {
         next.run(req).await
     } else {
         tracing::warn!(path = %req.uri().path(), "cross-site request refused");
         (
             StatusCode::FORBIDDEN,
-            axum::Json(serde_json::json!({ "error": "This request came from another website and was refused." })),
+            axum::Json(serde_json::json!({
+                "kind": "forbidden",
+                "error": "This request came from another website and was refused."
+            })),
         )
             .into_response()
     }
 }
 
-fn is_same_origin(headers: &axum::http::HeaderMap) -> bool {
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+/// `Origin` must be one of ours exactly (scheme, host and port). It is never compared with the
+/// request's own `Host` header: a DNS-rebinding page at evil.example sends
+/// `Host: evil.example` and `Origin: http://evil.example`, which match each other.
+fn is_same_origin(headers: &axum::http::HeaderMap, allowed: &[String]) -> bool {
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-        let origin_host = origin
-            .strip_prefix("https://")
-            .or_else(|| origin.strip_prefix("http://"));
-        return matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h));
+        let origin = origin.trim_end_matches('/');
+        return allowed.iter().any(|a| a.eq_ignore_ascii_case(origin));
     }
     match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
         Some(site) => site == "same-origin" || site == "none",
@@ -119,6 +152,123 @@ pub async fn dashboard_guard(req: Request, next: Next) -> Response {
             .unwrap_or("/dashboard");
         let next_param: String = url_encode(wanted);
         return Redirect::to(&format!("/login?next={next_param}")).into_response();
+    }
+    next.run(req).await
+}
+
+/// Name of the cookie that vouches for the error a form redirect put into the URL.
+const FORM_ERROR_COOKIE: &str = "bz_fe";
+
+/// Errors shown from a `__err` query parameter (how a server function reports a failed plain
+/// HTML form post: it redirects back with the error in the URL) must come from this browser's
+/// own submission. Otherwise anyone could send a merchant a link to /login whose "error" says
+/// whatever they like. When a server function redirects with `__err`, a short-lived cookie
+/// holds a keyed hash of it; a page asked for with an `__err` the cookie does not vouch for
+/// shows a generic message instead.
+pub async fn form_error_guard(
+    State(cfg): State<std::sync::Arc<SecurityConfig>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    if req.method() == Method::GET
+        && let Some(err) = query_value(req.uri().query(), "__err")
+    {
+        let vouched = req
+            .headers()
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|p| p.trim().split_once('='))
+            .any(|(k, v)| k == FORM_ERROR_COOKIE && v == error_mac(&cfg.error_key, err));
+        if !vouched {
+            let generic = generic_form_error();
+            let path = req.uri().path().to_string();
+            let query: String = req
+                .uri()
+                .query()
+                .unwrap_or("")
+                .split('&')
+                .map(|pair| {
+                    if pair.starts_with("__err=") {
+                        format!("__err={generic}")
+                    } else {
+                        pair.to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("&");
+            if let Ok(uri) = format!("{path}?{query}").parse() {
+                *req.uri_mut() = uri;
+            }
+        }
+    }
+    let mut res = next.run(req).await;
+    if res.status().is_redirection()
+        && let Some(location) = res
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+        && let Some(err) = query_value(location.split_once('?').map(|(_, q)| q), "__err")
+    {
+        let cookie = format!(
+            "{FORM_ERROR_COOKIE}={}; Path=/; Max-Age=300; HttpOnly; SameSite=Lax",
+            error_mac(&cfg.error_key, err)
+        );
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    res
+}
+
+/// The raw (still percent-encoded) value of one query parameter.
+fn query_value<'a>(query: Option<&'a str>, name: &str) -> Option<&'a str> {
+    query?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+}
+
+fn error_mac(key: &[u8], value: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(key);
+    h.update(b"\0form-error\0");
+    h.update(value.as_bytes());
+    hex::encode(&h.finalize()[..16])
+}
+
+/// `__err` for "please try again", encoded the way server functions encode errors.
+fn generic_form_error() -> String {
+    static GENERIC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    GENERIC
+        .get_or_init(|| {
+            let err = app::error::ApiError::Request(
+                "the form was not completed. Please fill it in and send it again".into(),
+            );
+            let json = serde_json::to_vec(&err).unwrap_or_default();
+            base64::engine::general_purpose::URL_SAFE.encode(json)
+        })
+        .replace('=', "%3D")
+}
+
+/// `/dev/mailbox` shows every account's email, reset links included: it exists only when
+/// development mode and DEV_MAILBOX are both on, and only for a peer on this machine (the
+/// socket address, never a forwarded header).
+pub async fn dev_mailbox_guard(
+    State(cfg): State<std::sync::Arc<SecurityConfig>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let path = req.uri().path();
+    if path == "/dev/mailbox" || path.starts_with("/dev/mailbox/") || path == "/api/dev/mailbox" {
+        let local = req
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .is_some_and(|c| c.0.ip().is_loopback());
+        if !(cfg.dev_mailbox && local) {
+            return (StatusCode::NOT_FOUND, "Not found").into_response();
+        }
     }
     next.run(req).await
 }
@@ -150,28 +300,91 @@ mod tests {
     }
 
     #[test]
-    fn origin_must_match_host() {
-        assert!(is_same_origin(&headers(&[
+    fn origin_must_be_on_the_allow_list() {
+        let ours = vec!["https://shop.example".to_string()];
+        let check = |pairs: &[(&'static str, &'static str)]| is_same_origin(&headers(pairs), &ours);
+        assert!(check(&[
             ("host", "shop.example"),
             ("origin", "https://shop.example")
-        ])));
-        assert!(!is_same_origin(&headers(&[
+        ]));
+        assert!(check(&[("host", "x"), ("origin", "https://SHOP.example")]));
+        assert!(!check(&[
             ("host", "shop.example"),
             ("origin", "https://evil.example")
-        ])));
-        assert!(!is_same_origin(&headers(&[
+        ]));
+        // DNS rebinding: Host and Origin agree with each other, but neither is ours.
+        assert!(!check(&[
+            ("host", "evil.example"),
+            ("origin", "https://evil.example")
+        ]));
+        assert!(!check(&[
             ("host", "shop.example"),
-            ("origin", "null")
-        ])));
-        assert!(!is_same_origin(&headers(&[
+            ("origin", "http://shop.example")
+        ]));
+        assert!(!check(&[
+            ("host", "shop.example"),
+            ("origin", "https://shop.example:8443")
+        ]));
+        assert!(!check(&[("host", "shop.example"), ("origin", "null")]));
+        assert!(!check(&[
             ("host", "shop.example"),
             ("sec-fetch-site", "cross-site")
-        ])));
-        assert!(is_same_origin(&headers(&[
+        ]));
+        assert!(check(&[
             ("host", "shop.example"),
             ("sec-fetch-site", "same-origin")
-        ])));
-        assert!(is_same_origin(&headers(&[("host", "shop.example")])));
+        ]));
+        assert!(check(&[("host", "shop.example")]));
+    }
+
+    #[tokio::test]
+    async fn the_mailbox_answers_only_loopback_peers_and_only_when_enabled() {
+        use axum::Router;
+        use axum::body::Body;
+        use axum::extract::ConnectInfo;
+        use axum::routing::get;
+        use std::net::SocketAddr;
+        use tower::ServiceExt;
+        let status = |enabled: bool, peer: &str, path: &str| {
+            let cfg = std::sync::Arc::new(SecurityConfig {
+                hsts: false,
+                dev_reload: None,
+                upload_origin: None,
+                allowed_origins: vec![],
+                error_key: vec![1],
+                dev_mailbox: enabled,
+            });
+            let app: Router = Router::new()
+                .route("/dev/mailbox", get(|| async { "mail" }))
+                .route("/api/dev/mailbox", get(|| async { "mail" }))
+                .route("/other", get(|| async { "other" }))
+                .layer(axum::middleware::from_fn_with_state(cfg, dev_mailbox_guard));
+            let mut req = Request::builder().uri(path).body(Body::empty()).unwrap();
+            let peer: SocketAddr = peer.parse().unwrap();
+            req.extensions_mut().insert(ConnectInfo(peer));
+            async move { app.oneshot(req).await.unwrap().status().as_u16() }
+        };
+        assert_eq!(status(true, "127.0.0.1:5000", "/dev/mailbox").await, 200);
+        assert_eq!(status(true, "[::1]:5000", "/api/dev/mailbox").await, 200);
+        assert_eq!(status(true, "192.0.2.7:5000", "/dev/mailbox").await, 404);
+        assert_eq!(
+            status(true, "192.0.2.7:5000", "/api/dev/mailbox").await,
+            404
+        );
+        assert_eq!(status(false, "127.0.0.1:5000", "/dev/mailbox").await, 404);
+        assert_eq!(status(false, "192.0.2.7:5000", "/other").await, 200);
+    }
+
+    #[test]
+    fn reads_raw_query_values() {
+        assert_eq!(
+            query_value(Some("a=1&__err=abc%3D&b"), "__err"),
+            Some("abc%3D")
+        );
+        assert_eq!(query_value(Some("x__err=1"), "__err"), None);
+        assert_eq!(query_value(None, "__err"), None);
+        assert_ne!(error_mac(b"k1", "v"), error_mac(b"k2", "v"));
+        assert_ne!(error_mac(b"k1", "v"), error_mac(b"k1", "w"));
     }
 
     #[test]

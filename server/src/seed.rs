@@ -32,7 +32,7 @@ pub async fn seed_demo(pool: &PgPool) -> anyhow::Result<()> {
         .bind(app::policy::PRIVACY_POLICY_VERSION)
         .execute(&mut *tx)
         .await?;
-        app::auth::ssr::create_shop(&mut tx, merchant_id, DEMO_SHOP_NAME)
+        app::shop::ssr::create_shop(&mut tx, merchant_id, DEMO_SHOP_NAME)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         tx.commit().await?;

@@ -6,8 +6,10 @@ use app::config::Config;
 use app::state::AppState;
 use axum::Router;
 use axum::body::Body;
+use axum::error_handling::HandleErrorLayer;
 use axum::extract::{Request, State};
 use axum::http::HeaderName;
+use axum::http::StatusCode;
 use axum::middleware;
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -16,11 +18,46 @@ use leptos::nonce::Nonce;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list, handle_server_fns_with_context};
 use std::sync::Arc;
+use std::time::Duration;
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower::load_shed::LoadShedLayer;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 use tower_http::trace::TraceLayer;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+async fn overloaded(_: tower::BoxError) -> axum::response::Response {
+    tracing::warn!("request refused: too many in flight");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(axum::http::header::RETRY_AFTER, "2")],
+        axum::Json(serde_json::json!({
+            "kind": "unavailable",
+            "error": "We are very busy right now. Please try again in a moment."
+        })),
+    )
+        .into_response()
+}
+
+pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)");
+    tracing::error!(panic = %detail, "request handler panicked");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        axum::Json(serde_json::json!({
+            "kind": "internal",
+            "error": "Something went wrong on our side. Please try again."
+        })),
+    )
+        .into_response()
+}
 
 /// Leptos settings from our own configuration, plus the LEPTOS_* variables cargo-leptos sets.
 pub fn leptos_options(config: &Config) -> LeptosOptions {
@@ -75,7 +112,15 @@ pub fn build_app(state: AppState) -> Router {
             app::config::MediaConfig::Cloudinary(c) => Some(c.api_base_url.clone()),
             app::config::MediaConfig::Local { .. } => None,
         },
+        allowed_origins: state.config.allowed_origins.clone(),
+        error_key: {
+            use secrecy::ExposeSecret;
+            state.config.jwt_secret.expose_secret().as_bytes().to_vec()
+        },
+        dev_mailbox: state.config.is_development() && state.config.dev_mailbox,
     });
+    let request_timeout = Duration::from_secs(state.config.request_timeout_secs.max(1));
+    let max_concurrent = state.config.max_concurrent_requests;
     let shell_options = options.clone();
     let fallback_options = options.clone();
 
@@ -95,14 +140,32 @@ pub fn build_app(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(leptos_context(state.clone()), move |_| {
             app::shell(fallback_options.clone())
         }))
-        // Layers run outside-in from the bottom: request id, tracing, compression, headers,
-        // origin check, session, dashboard guard, then the route.
+        // Layers run outside-in from the bottom: request id, tracing, panic catcher,
+        // concurrency limit, timeouts, compression, headers, mailbox guard, origin check,
+        // form-error guard, session, dashboard guard, then the route.
         .layer(middleware::from_fn_with_state(state.clone(), crate::page_views::record))
+        .layer(middleware::from_fn(app::catalog::csv::import_body_limit))
         .layer(middleware::from_fn(security::dashboard_guard))
         .layer(middleware::from_fn_with_state(state.clone(), app::auth::ssr::session_middleware))
-        .layer(middleware::from_fn(security::same_origin_only))
+        .layer(middleware::from_fn_with_state(security.clone(), security::form_error_guard))
+        .layer(middleware::from_fn_with_state(security.clone(), security::same_origin_only))
+        .layer(middleware::from_fn_with_state(security.clone(), security::dev_mailbox_guard))
         .layer(middleware::from_fn_with_state(security, security::security_headers))
         .layer(CompressionLayer::new())
+        // A body that trickles in (a slow upload) is cut off, and so is a whole request that
+        // takes too long; both answer 408 instead of holding a connection and a task forever.
+        .layer(RequestBodyTimeoutLayer::new(request_timeout))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout))
+        // Past this many requests in flight, new ones are turned away at once with a 503 rather
+        // than queue without bound in front of the database pool and the cores.
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(overloaded))
+                .layer(LoadShedLayer::new())
+                .layer(GlobalConcurrencyLimitLayer::new(max_concurrent)),
+        )
+        // A panic in a handler becomes a logged 500 for that request, not a dropped connection.
+        .layer(CatchPanicLayer::custom(panic_response))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
             let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
@@ -112,9 +175,12 @@ pub fn build_app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Connects, migrates, seeds (when SEED_DEMO=true), starts the worker and serves until Ctrl-C
-/// or SIGTERM, then lets in-flight requests finish.
-pub async fn run(config: Config) -> anyhow::Result<()> {
+/// Connects, migrates, seeds (when SEED_DEMO=true), binds `HOST:PORT` and serves (see
+/// [`serve_until`]) until `shutdown` completes — [`shutdown_signal`] in production.
+pub async fn run(
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let pool = crate::db::connect(&config).await?;
     crate::db::migrate(&pool).await?;
     let seed = config.seed_demo;
@@ -128,26 +194,39 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if seed {
         crate::seed::seed_demo_catalog(&state).await?;
     }
-    let worker = crate::worker::spawn(state.clone())?;
-    let page_views = state.page_views.clone();
-    let app = build_app(state);
-
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("Bizmaat is serving on {public_url} (listening on {addr})");
+    serve_until(state, listener, shutdown).await
+}
+
+/// Starts the worker and serves the app on `listener` until `shutdown` completes; then stops
+/// accepting connections, lets in-flight requests finish, writes buffered page views and stops
+/// the worker (no new jobs are claimed, running ones get a bounded time), and only then
+/// returns. Tests call it with a listener on port 0 and a signal of their own.
+pub async fn serve_until(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let worker = crate::worker::spawn(state.clone()).await?;
+    let page_views = state.page_views.clone();
+    let app = build_app(state);
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(shutdown)
     .await?;
     // Buffered page views are written before the process ends.
     page_views.flush().await;
-    worker.abort();
+    // No new jobs are claimed; running ones get a bounded time to finish.
+    worker.shutdown().await;
     tracing::info!("stopped");
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Completes on Ctrl-C or SIGTERM: the shutdown signal `main` passes to [`run`].
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -162,4 +241,37 @@ async fn shutdown_signal() {
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn a_panicking_handler_becomes_a_500_with_a_readable_body() {
+        let app: Router = Router::new()
+            .route(
+                "/boom",
+                get(|| async {
+                    if true {
+                        panic!("handler bug");
+                    }
+                    "unreachable"
+                }),
+            )
+            .layer(CatchPanicLayer::custom(panic_response));
+        let res = app
+            .oneshot(Request::builder().uri("/boom").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(res.into_body(), 10_000).await.unwrap();
+        let text = String::from_utf8_lossy(&body);
+        assert!(text.contains("Please try again"), "{text}");
+        assert!(
+            !text.contains("handler bug"),
+            "panic details stay in the log"
+        );
+    }
 }

@@ -36,11 +36,26 @@ pub struct PageViews {
     dropped: Arc<AtomicU64>,
 }
 
+/// A batch is written at most this long after its first view arrived.
+const FLUSH_EVERY: Duration = Duration::from_secs(1);
+
 impl PageViews {
     /// Starts the writer task; must be called inside a Tokio runtime.
     pub fn start(pool: PgPool) -> Self {
-        let (tx, rx) = mpsc::channel(BUFFER);
-        tokio::spawn(writer(pool, rx));
+        Self::start_with(BUFFER, move |batch| {
+            let pool = pool.clone();
+            async move { write(&pool, batch).await }
+        })
+    }
+
+    /// The buffer and writer with any sink for the batches (tests pass their own).
+    fn start_with<S, F>(capacity: usize, sink: S) -> Self
+    where
+        S: FnMut(Vec<PageView>) -> F + Send + 'static,
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let (tx, rx) = mpsc::channel(capacity);
+        tokio::spawn(writer(rx, sink));
         PageViews {
             tx,
             dropped: Arc::new(AtomicU64::new(0)),
@@ -57,6 +72,11 @@ impl PageViews {
         }
     }
 
+    /// Views dropped so far because the buffer was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
     /// Writes everything buffered so far (used at shutdown, and by tests).
     pub async fn flush(&self) {
         let (ack, done) = oneshot::channel();
@@ -66,40 +86,60 @@ impl PageViews {
     }
 }
 
-async fn writer(pool: PgPool, mut rx: mpsc::Receiver<Message>) {
+/// Collects views into batches. The first view of a batch sets its deadline, and later views
+/// do not move it: under steady traffic (a view every few hundred milliseconds) a timer that
+/// restarted with each view would never fire, and nothing would be written until 500 views
+/// had piled up.
+async fn writer<S, F>(mut rx: mpsc::Receiver<Message>, mut sink: S)
+where
+    S: FnMut(Vec<PageView>) -> F,
+    F: std::future::Future<Output = ()>,
+{
     let mut batch: Vec<PageView> = Vec::with_capacity(BATCH);
+    let mut deadline: Option<tokio::time::Instant> = None;
     loop {
-        let message = tokio::time::timeout(Duration::from_secs(1), rx.recv()).await;
+        let message = match deadline {
+            Some(at) => tokio::select! {
+                m = rx.recv() => Some(m),
+                _ = tokio::time::sleep_until(at) => None,
+            },
+            None => Some(rx.recv().await),
+        };
         let mut ack = None;
         match message {
-            Ok(Some(Message::View(v))) => {
+            Some(Some(Message::View(v))) => {
+                if batch.is_empty() {
+                    deadline = Some(tokio::time::Instant::now() + FLUSH_EVERY);
+                }
                 batch.push(v);
                 if batch.len() < BATCH {
                     continue;
                 }
             }
-            Ok(Some(Message::Flush(a))) => ack = Some(a),
-            Ok(None) => {
-                write(&pool, &mut batch).await;
+            Some(Some(Message::Flush(a))) => ack = Some(a),
+            Some(None) => {
+                if !batch.is_empty() {
+                    sink(std::mem::take(&mut batch)).await;
+                }
                 return;
             }
-            Err(_) => {}
+            // The batch's deadline passed.
+            None => {}
         }
-        write(&pool, &mut batch).await;
+        if !batch.is_empty() {
+            sink(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).await;
+        }
+        deadline = None;
         if let Some(a) = ack {
             let _ = a.send(());
         }
     }
 }
 
-async fn write(pool: &PgPool, batch: &mut Vec<PageView>) {
-    if batch.is_empty() {
-        return;
-    }
-    if let Err(e) = insert(pool, batch).await {
+async fn write(pool: &PgPool, batch: Vec<PageView>) {
+    if let Err(e) = insert(pool, &batch).await {
         tracing::warn!(error = ?e, views = batch.len(), "page views could not be written");
     }
-    batch.clear();
 }
 
 async fn insert(pool: &PgPool, batch: &[PageView]) -> AppResult<()> {
@@ -152,4 +192,114 @@ pub async fn record_event(
         .execute(&mut *conn)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::sync::mpsc::UnboundedReceiver;
+
+    fn view(n: usize) -> PageView {
+        PageView {
+            shop_slug: "shop".into(),
+            path: format!("/s/shop/p/{n}"),
+            product_slug: None,
+            referrer_host: None,
+            device: "mobile",
+            is_bot: false,
+            at: OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    /// A buffer whose batches arrive on a channel the test reads.
+    fn collecting(capacity: usize) -> (PageViews, UnboundedReceiver<Vec<PageView>>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let views = PageViews::start_with(capacity, move |batch| {
+            let _ = tx.send(batch);
+            async {}
+        });
+        (views, rx)
+    }
+
+    /// Lets the writer task run everything it can at the current (paused) time.
+    async fn settle() {
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn steady_traffic_is_written_within_a_second_of_the_first_view() {
+        let (views, mut batches) = collecting(100);
+        // A view every 300 ms, for 3 seconds.
+        for n in 0..10 {
+            views.record(view(n));
+            settle().await;
+            tokio::time::advance(Duration::from_millis(300)).await;
+            settle().await;
+        }
+        let first = batches
+            .try_recv()
+            .expect("a batch was written under steady traffic");
+        assert_eq!(
+            first.len(),
+            4,
+            "views of the first second: 0, 300, 600, 900 ms"
+        );
+        let second = batches.try_recv().expect("and another one a second later");
+        assert_eq!(
+            second.len(),
+            4,
+            "1200 to 2100 ms: the second batch's own deadline"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lone_view_waits_no_longer_than_a_second() {
+        let (views, mut batches) = collecting(100);
+        views.record(view(1));
+        settle().await;
+        tokio::time::advance(Duration::from_millis(900)).await;
+        settle().await;
+        assert!(batches.try_recv().is_err(), "not before its second is up");
+        tokio::time::advance(Duration::from_millis(150)).await;
+        settle().await;
+        assert_eq!(batches.try_recv().unwrap().len(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn flush_writes_what_is_buffered_at_once() {
+        let (views, mut batches) = collecting(100);
+        for n in 0..3 {
+            views.record(view(n));
+        }
+        views.flush().await;
+        assert_eq!(
+            batches.try_recv().unwrap().len(),
+            3,
+            "without waiting for the timer"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_full_buffer_drops_views_and_counts_them() {
+        // A writer that never finishes a batch: the buffer behind it fills up.
+        let (views_tx, _keep) = mpsc::unbounded_channel::<()>();
+        let views = PageViews::start_with(2, move |_batch| {
+            let _ = views_tx.send(());
+            std::future::pending::<()>()
+        });
+        views.record(view(0));
+        settle().await;
+        tokio::time::advance(Duration::from_secs(2)).await;
+        settle().await; // the writer is now stuck in its sink
+        for n in 1..=5 {
+            views.record(view(n));
+        }
+        assert_eq!(
+            views.dropped(),
+            3,
+            "two fit in the buffer, three are dropped"
+        );
+    }
 }

@@ -30,7 +30,17 @@ pub async fn signup(
         adult,
         accept_policy,
     };
-    let issued = ssr::signup(&state, input, request_ip()?, user_agent().as_deref()).await?;
+    ssr::request_signup(&state, input, request_ip()?).await?;
+    leptos_axum::redirect("/signup/sent");
+    Ok(())
+}
+
+/// The button on the page a signup link opens: creates the account and logs in. A page with a
+/// button rather than the link itself, because mail scanners open links on their own.
+#[server(endpoint = "signup/confirm")]
+pub async fn confirm_signup(token: String) -> Result<(), ApiError> {
+    let state = use_state()?;
+    let issued = ssr::confirm_signup(&state, &token, user_agent().as_deref()).await?;
     set_cookies(ssr::session_cookies(&state.config, &issued));
     leptos_axum::redirect("/dashboard");
     Ok(())
@@ -95,7 +105,7 @@ pub async fn get_current_user() -> Result<Option<CurrentUser>, ApiError> {
 #[server(endpoint = "forgot-password")]
 pub async fn forgot_password(email: String) -> Result<String, ApiError> {
     let state = use_state()?;
-    ssr::request_password_reset(&state, &email).await?;
+    ssr::request_password_reset(&state, &email, request_ip()?).await?;
     Ok(
         "If an account uses that email, a reset link is on its way. It works once, for one hour."
             .into(),
@@ -123,8 +133,15 @@ pub async fn update_profile(full_name: String, business_name: String) -> Result<
 pub async fn change_email(email: String, current_password: String) -> Result<String, ApiError> {
     let state = use_state()?;
     let session = require_session()?;
-    ssr::change_email(&state.pool, session.merchant_id, &email, current_password).await?;
-    Ok("Your email address is updated.".into())
+    Ok(ssr::request_email_change(&state, session.merchant_id, &email, current_password).await?)
+}
+
+#[server(endpoint = "account/email/confirm")]
+pub async fn confirm_email_change(token: String) -> Result<(), ApiError> {
+    let state = use_state()?;
+    ssr::confirm_email_change(&state, &token).await?;
+    leptos_axum::redirect("/account/email-changed");
+    Ok(())
 }
 
 #[server(endpoint = "account/password")]

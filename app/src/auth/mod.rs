@@ -144,11 +144,20 @@ pub fn validate_signup(input: &SignupInput) -> FieldErrors {
 }
 
 /// Only a path on our own site may follow a login: never another host (open redirect).
+/// Browsers drop tabs and newlines inside URLs and read `\` as `/`, so `/\t/evil.example`
+/// would become `//evil.example`: any control character, whitespace or backslash refuses the
+/// whole value, and so does anything that is not a plain absolute path. A newline would also
+/// make the `Location` header invalid.
 pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
-        _ => "/dashboard".to_string(),
-    }
+    let fallback = "/dashboard".to_string();
+    let Some(n) = next else { return fallback };
+    let plain = n.len() <= 2000
+        && n.starts_with('/')
+        && !n.starts_with("//")
+        && !n
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '\\');
+    if plain { n.to_string() } else { fallback }
 }
 
 #[cfg(test)]
@@ -215,5 +224,21 @@ mod tests {
         assert_eq!(safe_next(Some("//evil.example")), "/dashboard");
         assert_eq!(safe_next(Some("https://evil.example")), "/dashboard");
         assert_eq!(safe_next(None), "/dashboard");
+        for bad in [
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r\nSet-Cookie: x=1",
+            "/ /evil.example",
+            "/\\evil.example",
+            "/\u{a0}/evil.example",
+            "/\u{0}",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/dashboard", "{bad:?}");
+        }
+        assert_eq!(
+            safe_next(Some("/dashboard/orders?status=new&q=a%20b")),
+            "/dashboard/orders?status=new&q=a%20b"
+        );
     }
 }

@@ -2,8 +2,8 @@
 //! posts as plain HTML before the WASM loads, and runs in place after.
 
 use super::api::{
-    ChangeEmail, ChangePassword, ForgotPassword, Login, LogoutAll, ResetPassword, Signup,
-    UpdateProfile,
+    ChangeEmail, ChangePassword, ConfirmEmailChange, ConfirmSignup, ForgotPassword, Login,
+    LogoutAll, ResetPassword, Signup, UpdateProfile,
 };
 use super::{CurrentUser, MIN_PASSWORD_LEN};
 use crate::ui::{
@@ -38,6 +38,79 @@ pub fn SignupPage() -> impl IntoView {
                 <button type="submit" class="button primary" disabled=move || action.pending().get()>"Create my shop"</button>
             </ActionForm>
             <p>"Already have an account? " <a href="/login">"Log in"</a></p>
+        </main>
+    }
+}
+
+/// Where a signup lands: the same page whether or not the address already had an account.
+#[component]
+pub fn SignupSentPage() -> impl IntoView {
+    view! {
+        <PageTitle title="Check your inbox"/>
+        <main class="page narrow" id="main">
+            <h1>"Check your inbox"</h1>
+            <p>"We sent an email to the address you gave. Open the link in it to confirm your address and open your shop."</p>
+            <p class="muted">"No email after a few minutes? Look in your spam folder, or "<a href="/signup">"sign up again"</a>"."</p>
+        </main>
+    }
+}
+
+/// Opened from the signup email. A button rather than the link itself finishes the signup:
+/// mail scanners open links on their own, and must not spend the token or get the session.
+#[component]
+pub fn SignupConfirmPage() -> impl IntoView {
+    let action = ServerAction::<ConfirmSignup>::new();
+    let err = action_error(action);
+    let query = use_query_map();
+    let token = move || query.read().get("token").unwrap_or_default();
+    view! {
+        <PageTitle title="Open your shop"/>
+        <main class="page narrow" id="main">
+            <h1>"Open your shop"</h1>
+            <p>"Your email is confirmed as soon as you press the button."</p>
+            <ActionForm action=action attr:class="form">
+                {move || field_error(err, "token").get().map(|m| view! {
+                    <div class="notice error" role="alert">{m}" "<a href="/signup">"Sign up"</a>" · "<a href="/login">"Log in"</a></div>
+                })}
+                <FormError error=Signal::derive(move || err.get().filter(|e| !matches!(e, crate::error::ApiError::Validation(_))))/>
+                <input type="hidden" name="token" value=token/>
+                <button type="submit" class="button primary" disabled=move || action.pending().get()>"Open my dashboard"</button>
+            </ActionForm>
+        </main>
+    }
+}
+
+/// Opened from the email sent to a new login address.
+#[component]
+pub fn ConfirmEmailPage() -> impl IntoView {
+    let action = ServerAction::<ConfirmEmailChange>::new();
+    let err = action_error(action);
+    let query = use_query_map();
+    let token = move || query.read().get("token").unwrap_or_default();
+    view! {
+        <PageTitle title="Confirm your new email"/>
+        <main class="page narrow" id="main">
+            <h1>"Confirm your new email"</h1>
+            <ActionForm action=action attr:class="form">
+                {move || field_error(err, "token").get().map(|m| view! {
+                    <div class="notice error" role="alert">{m}</div>
+                })}
+                <FormError error=Signal::derive(move || err.get().filter(|e| !matches!(e, crate::error::ApiError::Validation(_))))/>
+                <input type="hidden" name="token" value=token/>
+                <button type="submit" class="button primary" disabled=move || action.pending().get()>"Use this address to log in"</button>
+            </ActionForm>
+        </main>
+    }
+}
+
+#[component]
+pub fn EmailChangedPage() -> impl IntoView {
+    view! {
+        <PageTitle title="Email changed"/>
+        <main class="page narrow" id="main">
+            <h1>"Email changed"</h1>
+            <div class="notice ok" role="status">"From now on you log in with your new address."</div>
+            <p><a href="/dashboard">"Go to your dashboard"</a></p>
         </main>
     }
 }
@@ -142,9 +215,11 @@ pub fn AccountPage() -> impl IntoView {
             <h2>"Email"</h2>
             <ActionForm action=email attr:class="form" attr:novalidate=true>
                 <FormOk message=action_ok(email)/>
+                <FormError error=Signal::derive(move || ee.get().filter(|e| !matches!(e, crate::error::ApiError::Validation(_))))/>
                 <Field label="Email" name="email" kind="email" value=user.email.clone() error=field_error(ee, "email")/>
                 <Field label="Current password" name="current_password" kind="password" autocomplete="current-password"
                     error=field_error(ee, "current_password")/>
+                <p class="hint">"We send a link to the new address; the change happens when you open it."</p>
                 <button type="submit" class="button">"Change email"</button>
             </ActionForm>
         </section>
@@ -152,6 +227,7 @@ pub fn AccountPage() -> impl IntoView {
             <h2>"Password"</h2>
             <ActionForm action=password attr:class="form" attr:novalidate=true>
                 <FormOk message=action_ok(password)/>
+                <FormError error=Signal::derive(move || pwe.get().filter(|e| !matches!(e, crate::error::ApiError::Validation(_))))/>
                 <Field label="Current password" name="current_password" kind="password" autocomplete="current-password"
                     error=field_error(pwe, "current_password")/>
                 <Field label="New password" name="new_password" kind="password" autocomplete="new-password"

@@ -134,19 +134,29 @@ pub async fn delete_image(id: Uuid) -> Result<(), ApiError> {
     Ok(ssr::delete_image(&state, shop.shop_id, id).await?)
 }
 
-/// Imports pasted CSV. Any bad row: nothing changes, and the error lists every bad line.
+/// Imports pasted CSV. Any bad row: nothing changes, and the error lists the bad lines (the
+/// first 100). Size and row caps: see `csv::MAX_IMPORT_BYTES` and `csv::MAX_IMPORT_ROWS`.
 #[server(endpoint = "catalog/import")]
 pub async fn import_catalog(csv: String) -> Result<super::ImportReport, ApiError> {
     let state = use_state()?;
     let shop = require_shop(&state.pool).await?;
-    match super::csv::import(&state, shop.shop_id, &csv).await? {
+    match super::csv::import(&state, shop.shop_id, csv).await? {
         Ok(report) => Ok(report),
         Err(rows) => {
-            let text = rows
+            // A file that is wrong throughout would otherwise answer with thousands of lines.
+            const SHOWN: usize = 100;
+            let mut text = rows
                 .iter()
+                .take(SHOWN)
                 .map(|r| format!("Line {}: {}", r.line, r.message))
                 .collect::<Vec<_>>()
                 .join("\n");
+            if rows.len() > SHOWN {
+                text.push_str(&format!(
+                    "\n… and {} more problems. Fix these first, then import again to see the rest.",
+                    rows.len() - SHOWN
+                ));
+            }
             Err(crate::error::AppError::validation(
                 "csv",
                 format!("Nothing was imported. Fix these rows and try again:\n{text}"),

@@ -1,21 +1,47 @@
 //! Catalog CSV export and import. Import is all or nothing: every row is checked first, and if
 //! any row is wrong nothing changes and every problem is reported with its line number.
+//!
+//! Import cost grows linearly with the file: one query per table to read what exists, parsing
+//! and checking on a blocking thread (a big file would otherwise stall every request served by
+//! that runtime thread), then one statement per table for the writes. Files are capped at
+//! [`MAX_IMPORT_ROWS`] rows and [`MAX_IMPORT_BYTES`] bytes (README, "Catalog CSV").
 
-use super::ssr::{
-    ProductInput, ValidProduct, insert_category, shop_currency, validate_product, write_product,
-};
+use super::ssr::{ProductInput, ValidProduct, map_unique, shop_currency, validate_product};
 use super::{CSV_COLUMNS, ImportReport, RowError, slugify};
 use crate::error::{AppError, AppResult};
 use crate::money::format_plain;
+use crate::platform::csv::{neutralise, unneutralise};
 use crate::shop::ssr::bump_catalog_version;
 use crate::state::AppState;
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
+/// Product rows one import may carry. Bigger catalogs import in parts.
+pub const MAX_IMPORT_ROWS: usize = 10_000;
+/// Bytes of CSV one import may carry: 10,000 rows with long descriptions fit.
+pub const MAX_IMPORT_BYTES: usize = 5 * 1024 * 1024;
+/// Request body the import route accepts (server/src/startup.rs): the CSV arrives form-encoded,
+/// which can triple it (every non-ASCII byte becomes `%XX`), so a file just over
+/// [`MAX_IMPORT_BYTES`] still reaches the import and gets its message.
+pub const MAX_IMPORT_BODY_BYTES: usize = 3 * MAX_IMPORT_BYTES + 64 * 1024;
+
+#[derive(sqlx::FromRow)]
+struct ExportRow {
+    sku: Option<String>,
+    title: String,
+    slug: String,
+    description: String,
+    price_minor: i64,
+    compare_at_minor: Option<i64>,
+    status: String,
+    track_stock: bool,
+    stock: i32,
+    categories: Option<String>,
+}
+
 pub async fn export(state: &AppState, shop_id: Uuid) -> AppResult<String> {
     let currency = shop_currency(&state.pool, shop_id).await?;
-    #[allow(clippy::type_complexity)]
-    let rows: Vec<(Option<String>, String, String, String, i64, Option<i64>, String, bool, i32, Option<String>)> = sqlx::query_as(
+    let rows: Vec<ExportRow> = sqlx::query_as(
         "select p.sku, p.title, p.slug, p.description, p.price_minor, p.compare_at_minor, p.status, p.track_stock, p.stock,
                 (select string_agg(c.name, '|' order by c.position, c.name)
                    from product_categories pc join categories c on c.id = pc.category_id
@@ -28,80 +54,140 @@ pub async fn export(state: &AppState, shop_id: Uuid) -> AppResult<String> {
     let mut out = csv::Writer::from_writer(Vec::new());
     let internal = |e: csv::Error| AppError::Internal(anyhow::anyhow!("writing CSV: {e}"));
     out.write_record(CSV_COLUMNS).map_err(internal)?;
-    for (sku, title, slug, description, price, compare_at, status, track, stock, categories) in rows
-    {
-        out.write_record([
-            sku.unwrap_or_default(),
-            title,
-            slug,
-            description,
-            format_plain(price, &currency),
-            compare_at
+    for r in rows {
+        let cells = [
+            r.sku.unwrap_or_default(),
+            r.title,
+            r.slug,
+            r.description,
+            format_plain(r.price_minor, &currency),
+            r.compare_at_minor
                 .map(|c| format_plain(c, &currency))
                 .unwrap_or_default(),
-            status,
-            track.to_string(),
-            stock.to_string(),
-            categories.unwrap_or_default(),
-        ])
-        .map_err(internal)?;
+            r.status,
+            r.track_stock.to_string(),
+            r.stock.to_string(),
+            r.categories.unwrap_or_default(),
+        ];
+        out.write_record(cells.iter().map(|c| neutralise(c).into_owned()))
+            .map_err(internal)?;
     }
     let bytes = out
         .into_inner()
         .map_err(|e| AppError::Internal(anyhow::anyhow!("writing CSV: {e}")))?;
-    Ok(String::from_utf8(bytes).expect("CSV of UTF-8 strings is UTF-8"))
+    String::from_utf8(bytes).map_err(|e| AppError::Internal(e.into()))
 }
 
-struct PlannedRow {
-    target: Option<Uuid>,
-    product: ValidProduct,
-    category_names: Vec<String>,
+/// A product of the shop as the import sees it.
+#[derive(sqlx::FromRow)]
+struct ExistingProduct {
+    id: Uuid,
+    sku: Option<String>,
+    slug: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct ExistingCategory {
+    id: Uuid,
+    name: String,
+    slug: String,
+}
+
+struct NewCategory {
+    id: Uuid,
+    name: String,
+    slug: String,
+}
+
+/// What a checked file will write.
+#[derive(Default)]
+struct Plan {
+    new_categories: Vec<NewCategory>,
+    inserts: Vec<ValidProduct>,
+    /// Existing products (by id) and what they become.
+    updates: Vec<(Uuid, ValidProduct)>,
+    /// Updated products whose slug changes (see [`write_plan`]).
+    renamed: Vec<Uuid>,
 }
 
 pub async fn import(
     state: &AppState,
     shop_id: Uuid,
-    text: &str,
+    text: String,
 ) -> AppResult<Result<ImportReport, Vec<RowError>>> {
+    check_size(text.len())?;
     let currency = shop_currency(&state.pool, shop_id).await?;
-    let existing: Vec<(Uuid, Option<String>, String)> =
+    let existing: Vec<ExistingProduct> =
         sqlx::query_as("select id, sku, slug from products where shop_id = $1")
             .bind(shop_id)
             .fetch_all(&state.pool)
             .await?;
-    let by_sku: HashMap<String, Uuid> = existing
-        .iter()
-        .filter_map(|(id, sku, _)| Some((sku.clone()?, *id)))
-        .collect();
-    let mut slug_owner: HashMap<String, Option<Uuid>> = existing
-        .iter()
-        .map(|(id, _, slug)| (slug.clone(), Some(*id)))
-        .collect();
-    let categories: Vec<(Uuid, String)> =
-        sqlx::query_as("select id, name from categories where shop_id = $1")
+    let categories: Vec<ExistingCategory> =
+        sqlx::query_as("select id, name, slug from categories where shop_id = $1")
             .bind(shop_id)
             .fetch_all(&state.pool)
             .await?;
-    let mut category_ids: HashMap<String, Uuid> = categories
-        .into_iter()
-        .map(|(id, name)| (name.to_lowercase(), id))
-        .collect();
+    let plan = tokio::task::spawn_blocking(move || plan(&text, &currency, existing, categories))
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("CSV import task failed: {e}")))??;
+    match plan {
+        Ok(plan) => write_plan(state, shop_id, plan).await.map(Ok),
+        Err(rows) => Ok(Err(rows)),
+    }
+}
 
-    let mut errors = Vec::new();
-    let mut planned = Vec::new();
-    let mut seen_skus = HashSet::new();
+fn check_size(bytes: usize) -> AppResult<()> {
+    if bytes > MAX_IMPORT_BYTES {
+        return Err(AppError::validation(
+            "csv",
+            format!(
+                "Nothing was imported: this file is {:.1} MB and one import takes at most {} MB. \
+                 Split it into smaller files and import them one after another.",
+                bytes as f64 / (1024.0 * 1024.0),
+                MAX_IMPORT_BYTES / (1024 * 1024)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn too_many_rows() -> AppError {
+    AppError::validation(
+        "csv",
+        "Nothing was imported: this file has more than 10,000 product rows, and one import takes \
+         at most 10,000. Split it into files of up to 10,000 rows and import them one after another.",
+    )
+}
+
+fn header_error(message: String) -> Result<Result<Plan, Vec<RowError>>, AppError> {
+    Ok(Err(vec![RowError { line: 1, message }]))
+}
+
+/// Reads and checks the whole file against the shop's products and categories. Pure CPU work:
+/// it runs on a blocking thread. `Err` is for the row cap; `Ok(Err(rows))` lists bad rows.
+fn plan(
+    text: &str,
+    currency: &str,
+    existing: Vec<ExistingProduct>,
+    categories: Vec<ExistingCategory>,
+) -> Result<Result<Plan, Vec<RowError>>, AppError> {
+    let by_sku: HashMap<&str, Uuid> = existing
+        .iter()
+        .filter_map(|p| Some((p.sku.as_deref()?, p.id)))
+        .collect();
+    let current_slug: HashMap<Uuid, &str> =
+        existing.iter().map(|p| (p.id, p.slug.as_str())).collect();
+    let mut slugs = SlugPlanner::new(existing.iter().map(|p| (p.slug.clone(), p.id)));
+    let mut category_ids = CategoryIndex::new(categories);
+    let mut new_categories = Vec::new();
+
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .flexible(false)
         .from_reader(text.as_bytes());
     let headers = match reader.headers() {
         Ok(h) => h.clone(),
-        Err(e) => {
-            return Ok(Err(vec![RowError {
-                line: 1,
-                message: format!("The header row could not be read: {e}"),
-            }]));
-        }
+        Err(e) => return header_error(format!("The header row could not be read: {e}")),
     };
     let index: HashMap<&str, usize> = headers.iter().enumerate().map(|(i, h)| (h, i)).collect();
     let missing: Vec<&str> = ["title", "price"]
@@ -109,30 +195,31 @@ pub async fn import(
         .filter(|c| !index.contains_key(c))
         .collect();
     if !missing.is_empty() {
-        return Ok(Err(vec![RowError {
-            line: 1,
-            message: format!(
-                "The header row lacks the column(s) {}. Expected: {}.",
-                missing.join(", "),
-                CSV_COLUMNS.join(",")
-            ),
-        }]));
+        return header_error(format!(
+            "The header row lacks the column(s) {}. Expected: {}.",
+            missing.join(", "),
+            CSV_COLUMNS.join(",")
+        ));
     }
     let unknown: Vec<&str> = headers
         .iter()
         .filter(|h| !CSV_COLUMNS.contains(h))
         .collect();
     if !unknown.is_empty() {
-        return Ok(Err(vec![RowError {
-            line: 1,
-            message: format!(
-                "Unknown column(s): {}. Expected: {}.",
-                unknown.join(", "),
-                CSV_COLUMNS.join(",")
-            ),
-        }]));
+        return header_error(format!(
+            "Unknown column(s): {}. Expected: {}.",
+            unknown.join(", "),
+            CSV_COLUMNS.join(",")
+        ));
     }
-    for record in reader.records() {
+
+    let mut errors = Vec::new();
+    let mut rows = Vec::new();
+    let mut seen_skus = HashSet::new();
+    for (n, record) in reader.records().enumerate() {
+        if n >= MAX_IMPORT_ROWS {
+            return Err(too_many_rows());
+        }
         let record = match record {
             Ok(r) => r,
             Err(e) => {
@@ -145,15 +232,12 @@ pub async fn import(
             }
         };
         let line = record.position().map_or(0, |p| p.line());
+        // Cells come back as the merchant typed them, without the quote our export adds.
         let get = |name: &str| {
-            index
-                .get(name)
-                .and_then(|i| record.get(*i))
-                .unwrap_or("")
-                .to_string()
+            let cell = index.get(name).and_then(|i| record.get(*i)).unwrap_or("");
+            unneutralise(cell).trim().to_string()
         };
-        let track = get("track_stock").to_lowercase();
-        let track_stock = match track.as_str() {
+        let track_stock = match get("track_stock").to_lowercase().as_str() {
             "" | "false" | "no" | "0" => false,
             "true" | "yes" | "1" => true,
             _ => {
@@ -181,7 +265,7 @@ pub async fn import(
             },
             categories: Vec::new(),
         };
-        let mut product = match validate_product(&input, &currency) {
+        let mut product = match validate_product(&input, currency) {
             Ok(p) => p,
             Err(fields) => {
                 for (field, message) in fields {
@@ -193,7 +277,7 @@ pub async fn import(
                 continue;
             }
         };
-        let target = product.sku.as_ref().and_then(|s| by_sku.get(s).copied());
+        let target = product.sku.as_deref().and_then(|s| by_sku.get(s).copied());
         if let Some(sku) = &product.sku
             && !seen_skus.insert(sku.clone())
         {
@@ -203,94 +287,406 @@ pub async fn import(
             });
             continue;
         }
-        // Slugs: an explicit one must be free; a derived one gets a number until it is.
-        if input.slug.trim().is_empty() {
-            let base = slugify(&product.title, "product");
-            let mut candidate = base.clone();
-            let mut n = 2;
-            while slug_owner
-                .get(&candidate)
-                .is_some_and(|owner| owner.is_none() || *owner != target)
-            {
-                candidate = format!("{base}-{n}");
-                n += 1;
-            }
-            product.slug = candidate;
-        } else if slug_owner
-            .get(&product.slug)
-            .is_some_and(|owner| owner.is_none() || *owner != target)
-        {
-            errors.push(RowError {
-                line,
-                message: format!("slug: another product already uses {}.", product.slug),
-            });
-            continue;
-        }
-        if let Some(old) = target.and_then(|t| existing.iter().find(|(id, _, _)| *id == t)) {
-            slug_owner.remove(&old.2);
-        }
-        // Some(id): the existing product keeps it; None: claimed by a new row of this file.
-        slug_owner.insert(product.slug.clone(), target);
-        let category_names: Vec<String> = get("categories")
+        let names: Vec<String> = get("categories")
             .split('|')
             .map(str::trim)
             .filter(|c| !c.is_empty())
             .map(str::to_string)
             .collect();
-        if let Some(bad) = category_names.iter().find(|c| c.chars().count() > 80) {
+        if let Some(bad) = names.iter().find(|c| c.chars().count() > 80) {
             errors.push(RowError {
                 line,
                 message: format!("categories: \"{bad}\" is longer than 80 characters."),
             });
             continue;
         }
-        planned.push(PlannedRow {
+        let old_slug = target.and_then(|t| current_slug.get(&t).copied());
+        let slug = if input.slug.is_empty() {
+            // An existing product keeps its address (links to it keep working); a new one gets
+            // its title's, once the explicit slugs of the whole file are known.
+            match old_slug {
+                Some(old) => SlugChoice::Keep(old.to_string()),
+                None => SlugChoice::Derive,
+            }
+        } else {
+            SlugChoice::Explicit
+        };
+        product.categories = names
+            .iter()
+            .map(|name| category_ids.id_for(name, &mut new_categories))
+            .collect();
+        product.categories.sort();
+        product.categories.dedup();
+        rows.push(ParsedRow {
+            line,
             target,
+            old_slug,
+            slug,
             product,
-            category_names,
         });
     }
+
+    // Slugs are settled for the file as a whole, so rows may trade addresses in any order:
+    // addresses that updated products give up are free first, then explicit slugs are
+    // claimed, then new products without one are numbered around them.
+    for row in &rows {
+        if let (SlugChoice::Explicit, Some(old)) = (&row.slug, row.old_slug)
+            && old != row.product.slug
+        {
+            slugs.release(old);
+        }
+    }
+    for row in &rows {
+        if let SlugChoice::Explicit = row.slug {
+            if slugs.is_free_for(&row.product.slug, row.target) {
+                slugs.claim(&row.product.slug, row.target);
+            } else {
+                errors.push(RowError {
+                    line: row.line,
+                    message: format!("slug: another product already uses {}.", row.product.slug),
+                });
+            }
+        }
+    }
     if !errors.is_empty() {
+        errors.sort_by_key(|e| e.line);
         return Ok(Err(errors));
     }
-    if planned.is_empty() {
-        return Ok(Err(vec![RowError {
-            line: 1,
-            message: "The file has no product rows.".into(),
-        }]));
+    let mut plan = Plan {
+        new_categories,
+        ..Plan::default()
+    };
+    for mut row in rows {
+        match row.slug {
+            SlugChoice::Keep(slug) => row.product.slug = slug,
+            SlugChoice::Derive => {
+                row.product.slug = slugs.derive(&row.product.slug);
+                slugs.claim(&row.product.slug, None);
+            }
+            SlugChoice::Explicit => {}
+        }
+        match row.target {
+            Some(id) => {
+                if row.old_slug != Some(row.product.slug.as_str()) {
+                    plan.renamed.push(id);
+                }
+                plan.updates.push((id, row.product));
+            }
+            None => plan.inserts.push(row.product),
+        }
+    }
+    if plan.inserts.is_empty() && plan.updates.is_empty() {
+        return header_error("The file has no product rows.".into());
+    }
+    Ok(Ok(plan))
+}
+
+/// Where a row's product slug comes from.
+enum SlugChoice {
+    /// The slug column of the row (already in the product).
+    Explicit,
+    /// Empty column, existing product: its current slug.
+    Keep(String),
+    /// Empty column, new product: made from the title (already in the product) and numbered.
+    Derive,
+}
+
+struct ParsedRow<'a> {
+    line: u64,
+    target: Option<Uuid>,
+    old_slug: Option<&'a str>,
+    slug: SlugChoice,
+    product: ValidProduct,
+}
+
+/// Hands out product slugs so no two products of a shop share one, in time linear in the number
+/// of products: free slugs are looked up in a hash map, and each title keeps a counter of the
+/// next number to try, so a thousand products called "Scarf" do not each count from 2 again.
+pub(crate) struct SlugPlanner {
+    /// Slug → the existing product holding it, or None for a new product of this file.
+    owner: HashMap<String, Option<Uuid>>,
+    next_suffix: HashMap<String, u32>,
+}
+
+impl SlugPlanner {
+    pub(crate) fn new(existing: impl Iterator<Item = (String, Uuid)>) -> Self {
+        SlugPlanner {
+            owner: existing.map(|(slug, id)| (slug, Some(id))).collect(),
+            next_suffix: HashMap::new(),
+        }
     }
 
-    let mut tx = state.pool.begin().await?;
-    let mut report = ImportReport {
-        created: 0,
-        updated: 0,
+    /// Free for this row: unused, or held by the very product the row updates.
+    pub(crate) fn is_free_for(&self, slug: &str, target: Option<Uuid>) -> bool {
+        match self.owner.get(slug) {
+            None => true,
+            Some(owner) => owner.is_some() && *owner == target,
+        }
+    }
+
+    /// The first free slug among `base`, `base-2`, `base-3`, … for a new product.
+    pub(crate) fn derive(&mut self, base: &str) -> String {
+        if self.is_free_for(base, None) {
+            return base.to_string();
+        }
+        let mut n = self.next_suffix.get(base).copied().unwrap_or(2);
+        loop {
+            let candidate = numbered(base, n);
+            n += 1;
+            if self.is_free_for(&candidate, None) {
+                self.next_suffix.insert(base.to_string(), n);
+                return candidate;
+            }
+        }
+    }
+
+    /// Records that `slug` now belongs to `target` (None: a new product).
+    pub(crate) fn claim(&mut self, slug: &str, target: Option<Uuid>) {
+        self.owner.insert(slug.to_string(), target);
+    }
+
+    /// Frees the slug an updated product gives up.
+    pub(crate) fn release(&mut self, slug: &str) {
+        self.owner.remove(slug);
+    }
+}
+
+/// `base-n`, shortening `base` so the result stays within the 80 characters a slug may have.
+fn numbered(base: &str, n: u32) -> String {
+    let suffix = format!("-{n}");
+    let keep = 80usize.saturating_sub(suffix.len());
+    // Slugs are ASCII, so byte positions are character positions.
+    let head = base.get(..keep.min(base.len())).unwrap_or(base);
+    format!("{}{suffix}", head.trim_end_matches('-'))
+}
+
+/// Category names of the file → ids: an existing category matches by name (any case) or by the
+/// address its name would get; a new name is created once, however often it appears.
+struct CategoryIndex {
+    by_name: HashMap<String, Uuid>,
+    by_slug: HashMap<String, Uuid>,
+}
+
+impl CategoryIndex {
+    fn new(existing: Vec<ExistingCategory>) -> Self {
+        let mut index = CategoryIndex {
+            by_name: HashMap::new(),
+            by_slug: HashMap::new(),
+        };
+        for c in existing {
+            index.by_name.insert(c.name.to_lowercase(), c.id);
+            index.by_slug.insert(c.slug, c.id);
+        }
+        index
+    }
+
+    fn id_for(&mut self, name: &str, created: &mut Vec<NewCategory>) -> Uuid {
+        let key = name.to_lowercase();
+        if let Some(id) = self.by_name.get(&key) {
+            return *id;
+        }
+        let slug = slugify(name, "category");
+        let id = match self.by_slug.get(&slug) {
+            Some(id) => *id,
+            None => {
+                let id = Uuid::now_v7();
+                created.push(NewCategory {
+                    id,
+                    name: name.to_string(),
+                    slug: slug.clone(),
+                });
+                self.by_slug.insert(slug, id);
+                id
+            }
+        };
+        self.by_name.insert(key, id);
+        id
+    }
+}
+
+/// Product columns as arrays, one element per product, for `unnest`.
+#[derive(Default)]
+struct Columns {
+    id: Vec<Uuid>,
+    title: Vec<String>,
+    slug: Vec<String>,
+    description: Vec<String>,
+    price_minor: Vec<i64>,
+    compare_at_minor: Vec<Option<i64>>,
+    sku: Vec<Option<String>>,
+    track_stock: Vec<bool>,
+    stock: Vec<i32>,
+    status: Vec<String>,
+    /// Product → category pairs.
+    link_product: Vec<Uuid>,
+    link_category: Vec<Uuid>,
+}
+
+impl Columns {
+    fn push(&mut self, id: Uuid, p: ValidProduct) {
+        for c in &p.categories {
+            self.link_product.push(id);
+            self.link_category.push(*c);
+        }
+        self.id.push(id);
+        self.title.push(p.title);
+        self.slug.push(p.slug);
+        self.description.push(p.description);
+        self.price_minor.push(p.price_minor);
+        self.compare_at_minor.push(p.compare_at_minor);
+        self.sku.push(p.sku);
+        self.track_stock.push(p.track_stock);
+        self.stock.push(p.stock);
+        self.status.push(p.status.as_str().to_string());
+    }
+
+    fn bind<'q>(
+        &'q self,
+        query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+        query
+            .bind(&self.id)
+            .bind(&self.title)
+            .bind(&self.slug)
+            .bind(&self.description)
+            .bind(&self.price_minor)
+            .bind(&self.compare_at_minor)
+            .bind(&self.sku)
+            .bind(&self.track_stock)
+            .bind(&self.stock)
+            .bind(&self.status)
+    }
+}
+
+const UNNEST_PRODUCTS: &str = "unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::int8[], $8::text[],
+                                     $9::bool[], $10::int4[], $11::text[])
+           as t(id, title, slug, description, price_minor, compare_at_minor, sku, track_stock, stock, status)";
+
+/// Writes a checked plan in one transaction, one statement per kind of change.
+async fn write_plan(state: &AppState, shop_id: Uuid, plan: Plan) -> AppResult<ImportReport> {
+    let report = ImportReport {
+        created: plan.inserts.len(),
+        updated: plan.updates.len(),
     };
-    for mut row in planned {
-        for name in &row.category_names {
-            let id = match category_ids.get(&name.to_lowercase()) {
-                Some(id) => *id,
-                None => {
-                    let id = insert_category(&mut tx, shop_id, name).await?;
-                    category_ids.insert(name.to_lowercase(), id);
-                    id
-                }
-            };
-            row.product.categories.push(id);
+    let mut inserts = Columns::default();
+    for p in plan.inserts {
+        inserts.push(Uuid::now_v7(), p);
+    }
+    let mut updates = Columns::default();
+    for (id, p) in plan.updates {
+        updates.push(id, p);
+    }
+    let mut tx = state.pool.begin().await?;
+    if !plan.new_categories.is_empty() {
+        let (ids, names, slugs): (Vec<Uuid>, Vec<String>, Vec<String>) = plan
+            .new_categories
+            .into_iter()
+            .map(|c| (c.id, c.name, c.slug))
+            .collect();
+        sqlx::query(
+            "insert into categories (id, shop_id, name, slug, position)
+             select t.id, $1, t.name, t.slug,
+                    (coalesce((select max(position) + 1 from categories where shop_id = $1), 0) + t.ord - 1)::int
+             from unnest($2::uuid[], $3::text[], $4::text[]) with ordinality as t(id, name, slug, ord)",
+        )
+        .bind(shop_id)
+        .bind(&ids)
+        .bind(&names)
+        .bind(&slugs)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_unique)?;
+    }
+    if !updates.id.is_empty() {
+        // The unique slug index is checked row by row, so products trading addresses within one
+        // file would collide half-way through the update: those first step aside to a slug no
+        // product can have (it embeds their own id).
+        if !plan.renamed.is_empty() {
+            sqlx::query(
+                "update products set slug = 'import-' || replace(id::text, '-', '')
+                 where shop_id = $1 and id = any($2::uuid[])",
+            )
+            .bind(shop_id)
+            .bind(&plan.renamed)
+            .execute(&mut *tx)
+            .await?;
         }
-        row.product.categories.sort();
-        row.product.categories.dedup();
-        write_product(&mut tx, shop_id, row.target, &row.product).await?;
-        if row.target.is_some() {
-            report.updated += 1;
-        } else {
-            report.created += 1;
+        let sql = format!(
+            "update products p
+                set title = t.title, slug = t.slug, description = t.description, price_minor = t.price_minor,
+                    compare_at_minor = t.compare_at_minor, sku = t.sku, track_stock = t.track_stock,
+                    stock = t.stock, status = t.status, updated_at = now()
+             from {UNNEST_PRODUCTS}
+             where p.id = t.id and p.shop_id = $1"
+        );
+        let done = updates
+            .bind(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(shop_id))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_unique)?;
+        if done.rows_affected() != updates.id.len() as u64 {
+            // A product was deleted between reading the file and writing it.
+            return Err(AppError::Conflict(
+                "Your catalog changed while the file was being imported. Nothing was imported: try again.".into(),
+            ));
         }
+        sqlx::query(
+            "delete from product_categories where shop_id = $1 and product_id = any($2::uuid[])",
+        )
+        .bind(shop_id)
+        .bind(&updates.id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    if !inserts.id.is_empty() {
+        let sql = format!(
+            "insert into products (id, shop_id, title, slug, description, price_minor, compare_at_minor, sku,
+                                   track_stock, stock, status)
+             select t.id, $1, t.title, t.slug, t.description, t.price_minor, t.compare_at_minor, t.sku,
+                    t.track_stock, t.stock, t.status
+             from {UNNEST_PRODUCTS}"
+        );
+        inserts
+            .bind(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(shop_id))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_unique)?;
+    }
+    let (products, categories): (Vec<Uuid>, Vec<Uuid>) = (
+        [updates.link_product, inserts.link_product].concat(),
+        [updates.link_category, inserts.link_category].concat(),
+    );
+    if !products.is_empty() {
+        sqlx::query(
+            "insert into product_categories (shop_id, product_id, category_id)
+             select $1, t.product_id, t.category_id from unnest($2::uuid[], $3::uuid[]) as t(product_id, category_id)",
+        )
+        .bind(shop_id)
+        .bind(&products)
+        .bind(&categories)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_unique)?;
     }
     crate::analytics::ssr::record_event(&mut tx, shop_id, "catalog_csv_imported").await?;
     bump_catalog_version(&mut tx, shop_id).await?;
     tx.commit().await?;
     tracing::info!(%shop_id, created = report.created, updated = report.updated, "catalog CSV imported");
-    Ok(Ok(report))
+    Ok(report)
+}
+
+/// Middleware: lets the import's request body exceed axum's default 2 MB limit, up to
+/// [`MAX_IMPORT_BODY_BYTES`], so that the import itself can refuse an oversized file with a
+/// message saying what to do. Every other request keeps the default.
+pub async fn import_body_limit(
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use server_fn::ServerFn;
+    if req.uri().path() == super::api::ImportCatalog::PATH {
+        axum::extract::DefaultBodyLimit::max(MAX_IMPORT_BODY_BYTES).apply(&mut req);
+    }
+    next.run(req).await
 }
 
 /// `GET /dashboard/catalog/export.csv`: the signed-in merchant's catalog as a download.
@@ -302,4 +698,62 @@ pub async fn export_route(
     let shop = crate::request::shop_session(&state.pool, session).await?;
     let body = export(&state, shop.shop_id).await?;
     Ok(crate::request::csv_download(body.into(), "catalog.csv"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fifty_thousand_products_with_one_title_get_distinct_slugs() {
+        let mut slugs = SlugPlanner::new(std::iter::once(("scarf-3".to_string(), Uuid::nil())));
+        let mut seen = HashSet::new();
+        for _ in 0..50_000 {
+            let slug = slugs.derive("scarf");
+            assert!(super::super::is_valid_slug(&slug), "{slug}");
+            slugs.claim(&slug, None);
+            assert!(seen.insert(slug), "a slug was handed out twice");
+        }
+        assert!(seen.contains("scarf") && seen.contains("scarf-2") && seen.contains("scarf-50001"));
+        assert!(
+            !seen.contains("scarf-3"),
+            "an existing product's slug is never reused"
+        );
+    }
+
+    #[test]
+    fn numbered_slugs_stay_within_eighty_characters() {
+        let base = "a".repeat(80);
+        let mut slugs = SlugPlanner::new(std::iter::once((base.clone(), Uuid::nil())));
+        let slug = slugs.derive(&base);
+        assert_eq!(slug.len(), 80);
+        assert!(slug.ends_with("-2") && super::super::is_valid_slug(&slug));
+        // A hyphen at the cut is dropped rather than doubled.
+        assert_eq!(
+            numbered(&format!("{}-b", "a".repeat(77)), 10),
+            format!("{}-10", "a".repeat(77))
+        );
+    }
+
+    #[test]
+    fn a_product_keeps_or_gives_up_its_own_slug() {
+        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let mut slugs = SlugPlanner::new([("wrap".to_string(), a)].into_iter());
+        assert!(slugs.is_free_for("wrap", Some(a)));
+        assert!(!slugs.is_free_for("wrap", Some(b)));
+        assert!(!slugs.is_free_for("wrap", None));
+        slugs.release("wrap");
+        slugs.claim("new-wrap", Some(a));
+        assert!(slugs.is_free_for("wrap", None), "freed by the rename");
+        assert_eq!(slugs.derive("new-wrap"), "new-wrap-2");
+    }
+
+    #[test]
+    fn size_cap_names_the_size_and_the_way_out() {
+        assert!(check_size(MAX_IMPORT_BYTES).is_ok());
+        let AppError::Validation(fields) = check_size(6 * 1024 * 1024).unwrap_err() else {
+            panic!("a validation error");
+        };
+        assert!(fields["csv"].contains("6.0 MB") && fields["csv"].contains("Split"));
+    }
 }

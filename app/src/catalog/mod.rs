@@ -17,6 +17,35 @@ pub const STATUSES: &[(&str, &str)] = &[
     ("archived", "Archived"),
 ];
 
+/// Where a product stands; stored as the lowercase name (`products.status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProductStatus {
+    Draft,
+    Active,
+    Archived,
+}
+
+impl ProductStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProductStatus::Draft => "draft",
+            ProductStatus::Active => "active",
+            ProductStatus::Archived => "archived",
+        }
+    }
+
+    /// The status named by `text` (as stored, or as a merchant types it in a CSV).
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "draft" => Some(ProductStatus::Draft),
+            "active" => Some(ProductStatus::Active),
+            "archived" => Some(ProductStatus::Archived),
+            _ => None,
+        }
+    }
+}
+
 pub const SORTS: &[(&str, &str)] = &[
     ("newest", "Newest first"),
     ("oldest", "Oldest first"),
@@ -27,8 +56,11 @@ pub const SORTS: &[(&str, &str)] = &[
 ];
 
 pub const PER_PAGE: i64 = 25;
+/// Highest page number a list serves (250,000 products at 25 a page).
+pub const MAX_PAGE: i64 = 10_000;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct Category {
     pub id: Uuid,
     pub name: String,
@@ -132,6 +164,19 @@ mod tests {
         assert!(is_valid_slug("adire-scarf-2"));
         assert!(!is_valid_slug("Adire"));
         assert!(!is_valid_slug("a--b"));
+    }
+
+    #[test]
+    fn statuses_round_trip_and_match_the_form_options() {
+        for (key, _) in STATUSES {
+            let status = ProductStatus::parse(key).expect("every option parses");
+            assert_eq!(status.as_str(), *key);
+        }
+        assert_eq!(
+            ProductStatus::parse(" Active "),
+            Some(ProductStatus::Active)
+        );
+        assert_eq!(ProductStatus::parse("deleted"), None);
     }
 }
 

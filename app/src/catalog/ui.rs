@@ -46,7 +46,7 @@ pub fn ProductsPage() -> impl IntoView {
             ("sort", f.sort),
         ] {
             if let Some(v) = v {
-                parts.push(format!("{k}={}", crate::storefront::encode_query(&v)));
+                parts.push(format!("{k}={}", crate::links::encode_query(&v)));
             }
         }
         format!("/dashboard/products?{}", parts.join("&"))
@@ -346,7 +346,8 @@ pub fn ImportExportPage() -> impl IntoView {
             <h2>"Import"</h2>
             <p>"Columns: " <code>{super::CSV_COLUMNS.join(",")}</code>
                ". Rows whose SKU matches a product update it; other rows create products. "
-               "Categories are separated by | and created when new. If any row has a problem, nothing is imported."</p>
+               "Categories are separated by | and created when new. If any row has a problem, nothing is imported. "
+               "One import takes up to 10,000 rows (5 MB): import a bigger catalog in parts."</p>
             <ActionForm action=import attr:class="form">
                 {move || import.value().get().and_then(Result::ok).map(|r| view! {
                     <div class="notice ok" role="status">{format!("Imported: {} created, {} updated.", r.created, r.updated)}</div>

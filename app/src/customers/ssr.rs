@@ -7,13 +7,24 @@ use crate::state::AppState;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
+#[derive(sqlx::FromRow)]
+struct SummaryRow {
+    id: Uuid,
+    name: String,
+    phone: String,
+    orders: i64,
+    /// Minor units, cancelled orders left out.
+    spent: i64,
+    currency: String,
+}
+
 pub async fn list(
     state: &AppState,
     shop_id: Uuid,
     q: Option<&str>,
 ) -> AppResult<Vec<CustomerSummary>> {
     let q = q.map(str::trim).filter(|q| !q.is_empty());
-    let rows: Vec<(Uuid, String, String, i64, i64, String)> = sqlx::query_as(
+    let rows: Vec<SummaryRow> = sqlx::query_as(
         "select c.id, c.name, c.phone,
                 (select count(*) from orders o where o.customer_id = c.id) as orders,
                 coalesce((select sum(o.total_minor) from orders o where o.customer_id = c.id and o.status <> 'cancelled'), 0)::bigint as spent,
@@ -29,20 +40,38 @@ pub async fn list(
     .await?;
     Ok(rows
         .into_iter()
-        .map(
-            |(id, name, phone, orders, spent, currency)| CustomerSummary {
-                id,
-                name,
-                phone,
-                orders,
-                spent: format_money(spent, &currency),
-            },
-        )
+        .map(|r| CustomerSummary {
+            id: r.id,
+            name: r.name,
+            phone: r.phone,
+            orders: r.orders,
+            spent: format_money(r.spent, &r.currency),
+        })
         .collect())
 }
 
+#[derive(sqlx::FromRow)]
+struct CustomerRow {
+    id: Uuid,
+    name: String,
+    phone: String,
+    address: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct CustomerOrderRow {
+    id: Uuid,
+    number: i32,
+    status: String,
+    customer_name: String,
+    phone: String,
+    total_minor: i64,
+    currency: String,
+    created_at: time::OffsetDateTime,
+}
+
 pub async fn get(state: &AppState, shop_id: Uuid, id: Uuid) -> AppResult<CustomerDetail> {
-    let row: (Uuid, String, String, String) = sqlx::query_as(
+    let customer: CustomerRow = sqlx::query_as(
         "select id, name, phone, address from customers where id = $1 and shop_id = $2",
     )
     .bind(id)
@@ -50,17 +79,7 @@ pub async fn get(state: &AppState, shop_id: Uuid, id: Uuid) -> AppResult<Custome
     .fetch_optional(&state.pool)
     .await?
     .ok_or(AppError::NotFound)?;
-    #[allow(clippy::type_complexity)]
-    let orders: Vec<(
-        Uuid,
-        i32,
-        String,
-        String,
-        String,
-        i64,
-        String,
-        time::OffsetDateTime,
-    )> = sqlx::query_as(
+    let orders: Vec<CustomerOrderRow> = sqlx::query_as(
         "select id, number, status, customer_name, phone, total_minor, currency, created_at
          from orders where customer_id = $1 and shop_id = $2 order by created_at desc",
     )
@@ -69,25 +88,21 @@ pub async fn get(state: &AppState, shop_id: Uuid, id: Uuid) -> AppResult<Custome
     .fetch_all(&state.pool)
     .await?;
     Ok(CustomerDetail {
-        id: row.0,
-        name: row.1,
-        phone: row.2,
-        address: row.3,
+        id: customer.id,
+        name: customer.name,
+        phone: customer.phone,
+        address: customer.address,
         orders: orders
             .into_iter()
-            .map(
-                |(id, number, status, customer_name, phone, total, currency, at)| {
-                    crate::orders::OrderSummary {
-                        id,
-                        number,
-                        status,
-                        customer_name,
-                        phone,
-                        total: format_money(total, &currency),
-                        created_at: at.format(&Rfc3339).unwrap_or_default(),
-                    }
-                },
-            )
+            .map(|o| crate::orders::OrderSummary {
+                id: o.id,
+                number: o.number,
+                status: o.status,
+                customer_name: o.customer_name,
+                phone: o.phone,
+                total: format_money(o.total_minor, &o.currency),
+                created_at: o.created_at.format(&Rfc3339).unwrap_or_default(),
+            })
             .collect(),
     })
 }

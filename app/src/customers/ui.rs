@@ -67,7 +67,7 @@ pub fn CustomerDetailPage() -> impl IntoView {
                     Err(e) => view! { <p class="notice error">{e.to_string()}</p> }.into_any(),
                     Ok(c) => view! {
                         <h1>{c.name.clone()}</h1>
-                        <p><a href=crate::storefront::whatsapp_link(&c.phone, &format!("Hello {}!", c.name))>{c.phone.clone()}</a><br/>{c.address.clone()}</p>
+                        <p><a href=crate::links::whatsapp_link(&c.phone, &format!("Hello {}!", c.name))>{c.phone.clone()}</a><br/>{c.address.clone()}</p>
                         <h2>"Orders"</h2>
                         <table class="table">
                             <tbody>

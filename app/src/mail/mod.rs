@@ -1,6 +1,7 @@
-//! Outgoing email: an outbox table written in the same transaction as what it reports, a worker
-//! that delivers it over SMTP when configured, and a development mailbox page to read it
-//! without SMTP.
+//! Outgoing email: an outbox row written in the same transaction as what it reports, with a
+//! `send_email` job (the platform job queue) that delivers it over SMTP when configured, and a
+//! development mailbox page to read it without SMTP. Bodies carrying one-time links are
+//! blanked once sent; old rows are purged by the worker's house-keeping.
 
 pub mod api;
 #[cfg(feature = "ssr")]

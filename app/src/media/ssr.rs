@@ -11,7 +11,7 @@
 use super::{ImageView, OG_SIZE, SignedUpload, THUMB_SIDES, detail_widths};
 use crate::config::{CloudinaryConfig, MediaConfig};
 use crate::error::{AppError, AppResult};
-use image::{DynamicImage, ImageFormat, ImageReader};
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
 use secrecy::ExposeSecret;
 use sha1::{Digest, Sha1};
 use std::io::Cursor;
@@ -20,6 +20,15 @@ use uuid::Uuid;
 
 pub const MAX_UPLOAD_BYTES: usize = 10 * 1024 * 1024;
 pub const MAX_PIXELS: u64 = 40_000_000;
+/// The most memory the decoded pixels of one upload may take: a 40-megapixel 8-bit RGB photo
+/// (120 MB) fits; deeper colour or alpha at that size is refused from the header, before
+/// decoding. With the CPU gate (one image per core at a time) this bounds what uploads can
+/// make the server allocate.
+pub const MAX_DECODE_BYTES: u64 = 128 * 1024 * 1024;
+/// The longest side accepted (room for panoramas; the pixel limit bounds the rest).
+pub const MAX_SIDE: u32 = 20_000;
+/// What a decoder may use beyond the pixels (row buffers, palettes, inflate state).
+const DECODER_SLACK_BYTES: u64 = 16 * 1024 * 1024;
 const JPEG_QUALITY: u8 = 82;
 
 /// A stored image row, as the database has it.
@@ -50,15 +59,12 @@ pub struct StoredImage {
 #[derive(Clone)]
 pub struct Media {
     config: MediaConfig,
-    http: reqwest::Client,
+    http: crate::platform::http::HttpClient,
 }
 
 impl Media {
-    pub fn new(config: MediaConfig) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(20))
-            .build()
-            .expect("an HTTP client with default TLS settings builds");
+    /// `http` comes from `platform::http`, which sets the timeouts, user agent and logging.
+    pub fn new(config: MediaConfig, http: crate::platform::http::HttpClient) -> Self {
         Media { config, http }
     }
 
@@ -137,7 +143,8 @@ impl Media {
 
     // ------------------------------------------------------------------ local backend
 
-    /// Checks, re-encodes and stores an upload. CPU work runs on the blocking pool.
+    /// Checks, re-encodes and stores an upload. The decoding and encoding run behind the CPU
+    /// gate, one image per core at a time, which also bounds the memory uploads can take.
     pub async fn store_local(&self, shop_id: Uuid, bytes: Vec<u8>) -> AppResult<StoredImage> {
         let Some(dir) = self.local_dir().cloned() else {
             return Err(AppError::validation(
@@ -149,9 +156,9 @@ impl Media {
         let id = Uuid::now_v7();
         let key = format!("{shop_id}/{id}");
         let target = dir.join(&key);
-        let stored = tokio::task::spawn_blocking(move || process_local(&bytes, &target))
-            .await
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("image task failed: {e}")))??;
+        let stored = crate::platform::limits::CpuGate::global()
+            .run(move || process_local(&bytes, &target))
+            .await??;
         Ok(StoredImage {
             id,
             backend: "local",
@@ -267,16 +274,16 @@ impl Media {
             c.api_secret.expose_secret(),
         );
         let url = format!("{}/v1_1/{}/image/destroy", c.api_base_url, c.cloud_name);
+        // Destroying is idempotent ("not found" counts as done), so it may be repeated.
+        let request = self.http.post(&url).form(&[
+            ("public_id", public_id),
+            ("timestamp", &timestamp),
+            ("api_key", &c.api_key),
+            ("signature", &signature),
+        ]);
         let res = self
             .http
-            .post(&url)
-            .form(&[
-                ("public_id", public_id),
-                ("timestamp", &timestamp),
-                ("api_key", &c.api_key),
-                ("signature", &signature),
-            ])
-            .send()
+            .send_idempotent(request, crate::platform::http::RetryPolicy::default())
             .await
             .map_err(|e| {
                 AppError::Internal(anyhow::anyhow!("Cloudinary destroy request failed: {e}"))
@@ -343,37 +350,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Decodes, checks and writes every variant. Returns the stored width, height and bytes.
 fn process_local(bytes: &[u8], target: &std::path::Path) -> AppResult<(u32, u32, i64)> {
-    let not_image = || {
-        AppError::validation(
-            "file",
-            "That file is not an image we can use. Upload a JPEG, PNG, WebP or GIF.",
-        )
-    };
-    let format = image::guess_format(bytes).map_err(|_| not_image())?;
-    if !matches!(
-        format,
-        ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP | ImageFormat::Gif
-    ) {
-        return Err(not_image());
-    }
-    let reader = ImageReader::with_format(Cursor::new(bytes), format);
-    let (w, h) = reader.into_dimensions().map_err(|_| not_image())?;
-    if u64::from(w) * u64::from(h) > MAX_PIXELS {
-        return Err(AppError::validation(
-            "file",
-            format!(
-                "That image is {w}×{h} pixels ({:.0} megapixels); the limit is 40 megapixels.",
-                (u64::from(w) * u64::from(h)) as f64 / 1e6
-            ),
-        ));
-    }
-    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
-    let mut limits = image::Limits::default();
-    limits.max_alloc = Some(512 * 1024 * 1024);
-    reader.limits(limits);
-    let decoded = reader.decode().map_err(|_| not_image())?;
-    // Flatten transparency onto white: JPEG has no alpha, and product photos read best on white.
-    let rgb = flatten(decoded);
+    let rgb = DynamicImage::ImageRgb8(prepare(decode_bounded(bytes)?));
     std::fs::create_dir_all(target)
         .map_err(|e| AppError::Internal(anyhow::anyhow!("creating {}: {e}", target.display())))?;
     let mut total = 0i64;
@@ -397,18 +374,155 @@ fn process_local(bytes: &[u8], target: &std::path::Path) -> AppResult<(u32, u32,
     Ok((largest.0, largest.1, total))
 }
 
-fn flatten(img: DynamicImage) -> DynamicImage {
-    if !img.color().has_alpha() {
-        return DynamicImage::ImageRgb8(img.into_rgb8());
+fn not_an_image() -> AppError {
+    AppError::validation(
+        "file",
+        "That file is not an image we can use. Upload a JPEG, PNG, WebP or GIF.",
+    )
+}
+
+/// Decodes an upload without letting it take more memory than [`MAX_DECODE_BYTES`]. The
+/// format comes from the magic bytes and the size and colour depth from the header; an image
+/// over the limits is refused before a single pixel is decoded (a 10 MB PNG can claim
+/// gigabytes of pixels). The decoder also gets the limits, in case the data and the header
+/// disagree.
+pub fn decode_bounded(bytes: &[u8]) -> AppResult<DynamicImage> {
+    let format = image::guess_format(bytes).map_err(|_| not_an_image())?;
+    if !matches!(
+        format,
+        ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP | ImageFormat::Gif
+    ) {
+        return Err(not_an_image());
     }
-    let rgba = img.into_rgba8();
-    let mut out = image::RgbImage::new(rgba.width(), rgba.height());
-    for (x, y, p) in rgba.enumerate_pixels() {
+    // Reading the header needs little memory, and no size limit yet: the checks below say in
+    // words what is wrong, where the decoder would only fail.
+    let mut header = ImageReader::with_format(Cursor::new(bytes), format);
+    let mut header_limits = image::Limits::default();
+    header_limits.max_alloc = Some(DECODER_SLACK_BYTES);
+    header.limits(header_limits);
+    let decoder = header.into_decoder().map_err(|_| not_an_image())?;
+    let (w, h) = decoder.dimensions();
+    let color = decoder.color_type();
+    let needed = working_bytes(w, h, color, decoder.total_bytes());
+    drop(decoder);
+    check_decode_size(w, h, color, needed)?;
+
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_DECODE_BYTES + DECODER_SLACK_BYTES);
+    reader.limits(limits);
+    reader.decode().map_err(|e| match e {
+        image::ImageError::Limits(_) => too_much_memory(w, h, color, needed),
+        _ => not_an_image(),
+    })
+}
+
+/// Memory to decode an image and bring it to RGB: the decoded pixels, plus a full-size RGBA
+/// copy for alpha types other than RGBA8 (see [`prepare`]).
+fn working_bytes(w: u32, h: u32, color: image::ColorType, decoded: u64) -> u64 {
+    let copy = if color.has_alpha() && color != image::ColorType::Rgba8 {
+        u64::from(w) * u64::from(h) * 4
+    } else {
+        0
+    };
+    decoded.saturating_add(copy)
+}
+
+/// The limits an image's header must meet before it is decoded.
+fn check_decode_size(w: u32, h: u32, color: image::ColorType, needed: u64) -> AppResult<()> {
+    let pixels = u64::from(w) * u64::from(h);
+    if pixels > MAX_PIXELS {
+        return Err(AppError::validation(
+            "file",
+            format!(
+                "That image is {w}×{h} pixels ({:.0} megapixels); the limit is 40 megapixels.",
+                pixels as f64 / 1e6
+            ),
+        ));
+    }
+    if w > MAX_SIDE || h > MAX_SIDE {
+        return Err(AppError::validation(
+            "file",
+            format!(
+                "That image is {w}×{h} pixels; a side can be at most {MAX_SIDE} pixels. Crop or resize it and upload it again."
+            ),
+        ));
+    }
+    if needed > MAX_DECODE_BYTES {
+        return Err(too_much_memory(w, h, color, needed));
+    }
+    Ok(())
+}
+
+fn too_much_memory(w: u32, h: u32, color: image::ColorType, needed: u64) -> AppError {
+    let bits = u32::from(color.bits_per_pixel()) / u32::from(color.channel_count().max(1));
+    AppError::validation(
+        "file",
+        format!(
+            "That image ({w}×{h} pixels, {bits}-bit colour) would need {} MB of memory to open; the limit is {} MB. Save it as a JPEG, or at a smaller size, and upload it again.",
+            needed.div_ceil(1024 * 1024),
+            MAX_DECODE_BYTES / (1024 * 1024)
+        ),
+    )
+}
+
+/// The smallest size (same proportions) from which every stored variant comes out as it would
+/// from the original: the widest detail width, the square crops' side, the Open Graph crop.
+fn base_size(w: u32, h: u32) -> (u32, u32) {
+    let (w64, h64) = (u64::from(w.max(1)), u64::from(h.max(1)));
+    // Scales as fractions (numerator, denominator), compared and applied in integers so the
+    // binding side comes out exact (1600, not 1601 after rounding).
+    let widest = u64::from(*super::DETAIL_WIDTHS.last().expect("non-empty"));
+    let square = u64::from(*THUMB_SIDES.iter().max().expect("non-empty"));
+    let larger = |a: (u64, u64), b: (u64, u64)| if a.0 * b.1 >= b.0 * a.1 { a } else { b };
+    let og = larger((u64::from(OG_SIZE.0), w64), (u64::from(OG_SIZE.1), h64));
+    let (num, den) = larger(larger((widest, w64), (square, w64.min(h64))), og);
+    if num >= den {
+        return (w, h);
+    }
+    let scaled = |side: u64| u32::try_from((side * num).div_ceil(den)).unwrap_or(u32::MAX);
+    (
+        scaled(w64).clamp(1, w.max(1)),
+        scaled(h64).clamp(1, h.max(1)),
+    )
+}
+
+/// Flattens transparency onto white (JPEG has no alpha, and product photos read best on white)
+/// and shrinks the image to [`base_size`] straight away, so the full-size decoded pixels are
+/// dropped here and every resize after works on the small copy. (A Lanczos resize keeps a
+/// 16-byte-per-pixel scratch copy: on a 40-megapixel original that alone was over 100 MB.)
+/// The shrink is an area average, which needs no scratch memory beyond its output.
+fn prepare(img: DynamicImage) -> image::RgbImage {
+    let (w, h) = (img.width(), img.height());
+    let (bw, bh) = base_size(w, h);
+    let shrink = (bw, bh) != (w, h);
+    if !img.color().has_alpha() {
+        // Shrunk in its own pixel type first, so a grey or 16-bit image is never converted
+        // at full size.
+        let small = if shrink {
+            img.thumbnail_exact(bw, bh)
+        } else {
+            img
+        };
+        return small.into_rgb8();
+    }
+    // Blended in place: an RGBA8 image is not copied (other alpha types are, and
+    // `working_bytes` counts that), and the average below then mixes colours already on
+    // white (averaging first would darken edges with the colour hidden under transparency).
+    let mut rgba = img.into_rgba8();
+    for p in rgba.pixels_mut() {
         let a = u16::from(p[3]);
         let blend = |c: u8| ((u16::from(c) * a + 255 * (255 - a)) / 255) as u8;
-        out.put_pixel(x, y, image::Rgb([blend(p[0]), blend(p[1]), blend(p[2])]));
+        *p = image::Rgba([blend(p[0]), blend(p[1]), blend(p[2]), 255]);
     }
-    DynamicImage::ImageRgb8(out)
+    let rgba = if shrink {
+        image::imageops::thumbnail(&rgba, bw, bh)
+    } else {
+        rgba
+    };
+    DynamicImage::ImageRgba8(rgba).into_rgb8()
 }
 
 fn write_jpeg(img: &DynamicImage, path: &std::path::Path) -> AppResult<i64> {
@@ -427,6 +541,10 @@ mod tests {
 
     #[test]
     fn signatures_match_cloudinarys_published_vectors() {
+        // Cloudinary's own example: the documentation page "Generating authentication
+        // signatures" (cloudinary.com/documentation/authentication_signatures), manual signature
+        // generation, API secret `abcd`; quoted in the team's Cloudinary notes, §1.3 "Test
+        // vectors". The only vector here that Cloudinary published.
         assert_eq!(
             sign_params(
                 &[
@@ -438,6 +556,10 @@ mod tests {
             ),
             "bfd09f95f331f558cbd1320e67aa8d488770583e"
         );
+        // Not published by Cloudinary: regression values computed with the documented
+        // algorithm (team Cloudinary notes §1.3, "Regression values"). They pin our folder
+        // signing and which keys are dropped (api_key, file, empty values) and the sorting, but
+        // a misreading of the algorithm shared with those notes would not show here.
         assert_eq!(
             sign_params(
                 &[("folder", "shops/42/products"), ("timestamp", "1700000000")],
@@ -460,6 +582,8 @@ mod tests {
             ),
             "c4b0c7a1335494d3076b06f56555997108182120"
         );
+        // Not published by Cloudinary either: a regression value computed with the formula of
+        // the "Response signatures" page (team Cloudinary notes §1.5, "Response").
         assert_eq!(
             response_signature("shops/42/products/abc", 1712000000, "abcd"),
             "74cd16485cd1ab1237910c6d13e5415d4f6a5d2a"
@@ -472,5 +596,156 @@ mod tests {
         assert!(check_upload_size(MAX_UPLOAD_BYTES).is_ok());
         let err = check_upload_size(MAX_UPLOAD_BYTES + 1).unwrap_err();
         assert!(matches!(err, AppError::Validation(m) if m["file"].contains("at most 10 MB")));
+    }
+
+    /// Counts the bytes this thread has allocated and not yet freed, so a test can see the
+    /// most a call ever held at once.
+    mod counting {
+        use std::alloc::{GlobalAlloc, Layout, System};
+        use std::cell::Cell;
+
+        pub struct Counting;
+
+        thread_local! {
+            static ON: Cell<bool> = const { Cell::new(false) };
+            static LIVE: Cell<i64> = const { Cell::new(0) };
+            static PEAK: Cell<i64> = const { Cell::new(0) };
+        }
+
+        fn note(delta: i64) {
+            // `try_with`: allocations also happen while a thread's locals are torn down.
+            let _ = ON.try_with(|on| {
+                if on.get() {
+                    let live = LIVE.get() + delta;
+                    LIVE.set(live);
+                    if live > PEAK.get() {
+                        PEAK.set(live);
+                    }
+                }
+            });
+        }
+
+        unsafe impl GlobalAlloc for Counting {
+            unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+                note(layout.size() as i64);
+                unsafe { System.alloc(layout) }
+            }
+
+            unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+                note(layout.size() as i64);
+                unsafe { System.alloc_zeroed(layout) }
+            }
+
+            unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+                note(-(layout.size() as i64));
+                unsafe { System.dealloc(ptr, layout) }
+            }
+
+            unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+                note(new_size as i64 - layout.size() as i64);
+                unsafe { System.realloc(ptr, layout, new_size) }
+            }
+        }
+
+        /// Runs `f` on this thread and returns its result with the most bytes it held at once.
+        pub fn peak<T>(f: impl FnOnce() -> T) -> (T, u64) {
+            LIVE.set(0);
+            PEAK.set(0);
+            ON.set(true);
+            let out = f();
+            ON.set(false);
+            (out, PEAK.get().max(0) as u64)
+        }
+    }
+
+    #[global_allocator]
+    static ALLOCATOR: counting::Counting = counting::Counting;
+
+    const MB: u64 = 1024 * 1024;
+
+    fn crc32(data: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFFu32;
+        for b in data {
+            crc ^= u32::from(*b);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+
+    /// A PNG header claiming `w`×`h` pixels of 16-bit RGBA, with valid CRCs and no pixel data.
+    fn deep_png_header(w: u32, h: u32) -> Vec<u8> {
+        let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+        for (kind, data) in [
+            (
+                &b"IHDR"[..],
+                [&w.to_be_bytes()[..], &h.to_be_bytes(), &[16, 6, 0, 0, 0]].concat(),
+            ),
+            (
+                b"IDAT",
+                vec![0x78, 0x9c, 0x63, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01],
+            ),
+        ] {
+            out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+            let body = [kind, &data].concat();
+            out.extend_from_slice(&body);
+            out.extend_from_slice(&crc32(&body).to_be_bytes());
+        }
+        out
+    }
+
+    #[test]
+    fn a_header_over_the_memory_budget_is_refused_before_anything_is_allocated() {
+        // 36 megapixels (under the pixel limit) at 8 bytes each: 288 MB if decoded.
+        let bytes = deep_png_header(6000, 6000);
+        let (result, peak) = counting::peak(|| decode_bounded(&bytes));
+        let err = result.unwrap_err();
+        assert!(
+            matches!(&err, AppError::Validation(m) if m["file"].contains("the limit is 128 MB")),
+            "{err:?}"
+        );
+        assert!(peak < 2 * MB, "{peak} bytes allocated to refuse it");
+    }
+
+    #[test]
+    fn base_size_keeps_what_every_variant_needs() {
+        assert_eq!(base_size(900, 600), (900, 600), "small images are kept");
+        assert_eq!(base_size(8000, 6000), (1600, 1200));
+        // A panorama: the Open Graph crop needs 630 pixels of height.
+        assert_eq!(base_size(20000, 2000), (6300, 630));
+        // A tall strip: the square crops need 480 pixels of width.
+        assert_eq!(base_size(1000, 9000), (1000, 9000));
+        assert_eq!(base_size(2000, 9000), (1600, 7200));
+    }
+
+    #[test]
+    fn making_the_variants_holds_little_more_than_the_decoded_photo() {
+        let (w, h) = (3000, 2000);
+        let img = image::RgbImage::from_fn(w, h, |x, y| {
+            image::Rgb([(x % 251) as u8, (y % 241) as u8, 90])
+        });
+        let mut png = Cursor::new(Vec::new());
+        img.write_to(&mut png, ImageFormat::Png).unwrap();
+        let png = png.into_inner();
+        drop(img);
+        let dir = std::env::temp_dir().join(format!("bizmaat-variants-{}", Uuid::now_v7()));
+        let (result, peak) = counting::peak(|| process_local(&png, &dir));
+        let stored = result.unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!((stored.0, stored.1), (1600, 1067));
+        // Decoded: 18 MB. Resizing the full-size photo for each variant, as before, held a
+        // 16-byte-per-pixel scratch copy on top (51 MB for the 1600 px variant alone).
+        let decoded = u64::from(w * h * 3);
+        assert!(
+            peak < decoded + 22 * MB,
+            "peak {} MB for an {} MB photo",
+            peak / MB,
+            decoded / MB
+        );
     }
 }

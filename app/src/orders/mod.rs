@@ -9,18 +9,92 @@ pub mod ui;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// Statuses in their normal order; `cancelled` can be reached from any open status.
-pub const STATUSES: &[&str] = &["new", "confirmed", "shipped", "delivered", "cancelled"];
+/// Where an order stands. Stored and sent as its lowercase name (`new`, `confirmed`, …), the
+/// values the `orders.status` check constraint allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OrderStatus {
+    New,
+    Confirmed,
+    Shipped,
+    Delivered,
+    Cancelled,
+}
 
-/// Whether an order may move from `from` to `to`.
+impl OrderStatus {
+    /// In their normal order; `Cancelled` can be reached from any open status.
+    pub const ALL: [OrderStatus; 5] = [
+        OrderStatus::New,
+        OrderStatus::Confirmed,
+        OrderStatus::Shipped,
+        OrderStatus::Delivered,
+        OrderStatus::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::New => "new",
+            OrderStatus::Confirmed => "confirmed",
+            OrderStatus::Shipped => "shipped",
+            OrderStatus::Delivered => "delivered",
+            OrderStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            OrderStatus::New => "New",
+            OrderStatus::Confirmed => "Confirmed",
+            OrderStatus::Shipped => "Shipped",
+            OrderStatus::Delivered => "Delivered",
+            OrderStatus::Cancelled => "Cancelled",
+        }
+    }
+
+    /// Whether an order may move from this status to `to`.
+    pub fn can_become(self, to: OrderStatus) -> bool {
+        use OrderStatus::*;
+        matches!(
+            (self, to),
+            (New, Confirmed)
+                | (Confirmed, Shipped)
+                | (Shipped, Delivered)
+                | (New | Confirmed | Shipped, Cancelled)
+        )
+    }
+
+    /// The statuses an order can move to next, with the button text for each.
+    pub fn next_steps(self) -> Vec<(OrderStatus, &'static str)> {
+        let mut steps = Vec::new();
+        match self {
+            OrderStatus::New => steps.push((OrderStatus::Confirmed, "Confirm")),
+            OrderStatus::Confirmed => steps.push((OrderStatus::Shipped, "Mark shipped")),
+            OrderStatus::Shipped => steps.push((OrderStatus::Delivered, "Mark delivered")),
+            OrderStatus::Delivered | OrderStatus::Cancelled => {}
+        }
+        if self.can_become(OrderStatus::Cancelled) {
+            steps.push((OrderStatus::Cancelled, "Cancel order"));
+        }
+        steps
+    }
+}
+
+impl std::fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether an order may move from `from` to `to` (status names as stored); unknown names never.
 pub fn transition_allowed(from: &str, to: &str) -> bool {
-    matches!(
-        (from, to),
-        ("new", "confirmed")
-            | ("confirmed", "shipped")
-            | ("shipped", "delivered")
-            | ("new" | "confirmed" | "shipped", "cancelled")
-    )
+    match (OrderStatus::parse(from), OrderStatus::parse(to)) {
+        (Some(from), Some(to)) => from.can_become(to),
+        _ => false,
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,8 +110,12 @@ pub struct OrderLine {
 pub struct OrderEvent {
     pub from_status: Option<String>,
     pub to_status: String,
+    /// `shopper`, `merchant` or `system` (released automatically).
     pub actor: String,
     pub at: String,
+    /// Why the change happened, when the system made it.
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,7 +140,26 @@ pub struct OrderView {
 
 #[cfg(test)]
 mod tests {
-    use super::transition_allowed;
+    use super::{OrderStatus, next_steps, status_label, transition_allowed};
+
+    #[test]
+    fn status_names_round_trip() {
+        for s in OrderStatus::ALL {
+            assert_eq!(OrderStatus::parse(s.as_str()), Some(s));
+            assert_eq!(
+                serde_json::to_string(&s).unwrap(),
+                format!("\"{}\"", s.as_str())
+            );
+        }
+        assert_eq!(OrderStatus::parse("New"), None);
+        assert_eq!(status_label("shipped"), "Shipped");
+        assert_eq!(status_label("lost"), "Unknown");
+        assert_eq!(
+            next_steps("new"),
+            [("confirmed", "Confirm"), ("cancelled", "Cancel order")]
+        );
+        assert!(next_steps("delivered").is_empty());
+    }
 
     #[test]
     fn status_flow() {
@@ -74,6 +171,7 @@ mod tests {
         assert!(!transition_allowed("delivered", "cancelled"));
         assert!(!transition_allowed("cancelled", "new"));
         assert!(!transition_allowed("confirmed", "confirmed"));
+        assert!(!transition_allowed("new", "lost"));
     }
 }
 
@@ -106,30 +204,23 @@ pub struct OrderList {
     pub pages: i64,
 }
 
+/// Highest page number a list query accepts; higher ones are clamped to it.
+pub const MAX_PAGE: i64 = 10_000;
 pub const ORDERS_PER_PAGE: i64 = 25;
 
+/// The label of a stored status name.
 pub fn status_label(status: &str) -> &'static str {
-    match status {
-        "new" => "New",
-        "confirmed" => "Confirmed",
-        "shipped" => "Shipped",
-        "delivered" => "Delivered",
-        "cancelled" => "Cancelled",
-        _ => "Unknown",
-    }
+    OrderStatus::parse(status).map_or("Unknown", OrderStatus::label)
 }
 
-/// The statuses an order can move to next, with the button text for each.
+/// The next steps (status name, button text) for a stored status name.
 pub fn next_steps(status: &str) -> Vec<(&'static str, &'static str)> {
-    let mut steps = Vec::new();
-    match status {
-        "new" => steps.push(("confirmed", "Confirm")),
-        "confirmed" => steps.push(("shipped", "Mark shipped")),
-        "shipped" => steps.push(("delivered", "Mark delivered")),
-        _ => {}
-    }
-    if transition_allowed(status, "cancelled") {
-        steps.push(("cancelled", "Cancel order"));
-    }
-    steps
+    OrderStatus::parse(status)
+        .map(|s| {
+            s.next_steps()
+                .into_iter()
+                .map(|(to, label)| (to.as_str(), label))
+                .collect()
+        })
+        .unwrap_or_default()
 }

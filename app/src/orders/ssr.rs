@@ -1,14 +1,18 @@
-//! Checkout and order status. Every checkout is one transaction: the product rows are locked
-//! (in id order, so concurrent checkouts cannot deadlock), prices and titles are read from them,
-//! tracked stock is checked and decremented under that lock, the order number is taken from the
-//! shop row, and the idempotency key makes a repeated submit return the first order.
+//! Checkout and order status. Every checkout is one transaction in three steps: lock and
+//! check (the product rows are locked in id order, so concurrent checkouts cannot deadlock;
+//! prices, titles and tracked stock are read under that lock), write (stock, customer, order,
+//! lines, history) and notify (the owner's email through the outbox, the storefront cache).
+//! The idempotency key makes a repeated submit of the same cart return the first order.
 
-use super::{OrderEvent, OrderLine, OrderView, transition_allowed};
+use super::{OrderEvent, OrderLine, OrderStatus, OrderView};
 use crate::error::{AppError, AppResult, FieldErrors};
+use crate::links::normalize_phone;
 use crate::money::format_money;
-use crate::shop::normalize_phone;
 use crate::state::AppState;
-use std::collections::BTreeMap;
+use sha2::{Digest, Sha256};
+use sqlx::{PgConnection, PgPool};
+use std::collections::{BTreeMap, BTreeSet};
+use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
@@ -22,8 +26,43 @@ pub struct CheckoutInput {
     pub items: Vec<(Uuid, i32)>,
 }
 
-/// name, phone (E.164), address, note, and quantity per product.
-type ValidCheckout = (String, String, String, String, BTreeMap<Uuid, i32>);
+/// A checkout that passed validation.
+struct ValidCheckout {
+    name: String,
+    /// E.164.
+    phone: String,
+    address: String,
+    note: String,
+    key: String,
+    /// Quantity per product.
+    items: BTreeMap<Uuid, i32>,
+}
+
+impl ValidCheckout {
+    /// What a repeated submit must match to be answered with the order its key made: the lines,
+    /// the quantities and everything the shopper typed. Each field is length-prefixed, so two
+    /// different carts never encode alike.
+    fn cart_hash(&self) -> Vec<u8> {
+        let mut h = Sha256::new();
+        h.update(b"checkout-v1");
+        for field in [&self.name, &self.phone, &self.address, &self.note] {
+            h.update((field.len() as u64).to_be_bytes());
+            h.update(field.as_bytes());
+        }
+        h.update((self.items.len() as u64).to_be_bytes());
+        for (id, qty) in &self.items {
+            h.update(id.as_bytes());
+            h.update(qty.to_be_bytes());
+        }
+        h.finalize().to_vec()
+    }
+}
+
+/// Answer to a key that already made an order from another cart or for another customer.
+pub const KEY_REUSED: &str = "This checkout form was already used for a different order. Reload the cart page and place your order again.";
+
+/// Written into an order's history when [`release_stale_orders`] cancels it.
+pub const RELEASED_NOTE: &str = "Cancelled automatically: it was not confirmed within the hold time, so its items went back on sale.";
 
 fn validate(input: &CheckoutInput) -> Result<ValidCheckout, FieldErrors> {
     let mut errors = FieldErrors::new();
@@ -50,35 +89,52 @@ fn validate(input: &CheckoutInput) -> Result<ValidCheckout, FieldErrors> {
         errors.insert("address".into(), "Enter the delivery address.".into());
     }
     let note = input.note.trim().chars().take(1000).collect::<String>();
-    let key = input.idempotency_key.trim();
+    let key = input.idempotency_key.trim().to_string();
     if key.is_empty() || key.len() > 100 {
         errors.insert(
             "idempotency_key".into(),
             "This form has expired. Reload the page and try again.".into(),
         );
     }
-    // Same product twice in one cart: add the quantities.
+    // Same product twice in one cart: add the quantities (saturating: the form is untrusted).
     let mut items = BTreeMap::new();
     for (id, qty) in &input.items {
-        *items.entry(*id).or_insert(0) += *qty;
+        let total = items.entry(*id).or_insert(0i32);
+        *total = total.saturating_add(*qty);
     }
     if items.is_empty() {
         errors.insert("items".into(), "Your cart is empty.".into());
-    } else if items.values().any(|q| !(1..=99).contains(q)) {
+    } else if input.items.iter().any(|(_, q)| *q < 1)
+        || items.values().any(|q| !(1..=99).contains(q))
+    {
         errors.insert(
             "items".into(),
             "Quantities must be between 1 and 99.".into(),
         );
     }
     if errors.is_empty() {
-        Ok((name, phone, address, note, items))
+        Ok(ValidCheckout {
+            name,
+            phone,
+            address,
+            note,
+            key,
+            items,
+        })
     } else {
         Err(errors)
     }
 }
 
 #[derive(sqlx::FromRow)]
-struct Locked {
+struct CheckoutShop {
+    id: Uuid,
+    currency: String,
+}
+
+/// A product row locked for this checkout.
+#[derive(sqlx::FromRow)]
+struct LockedProduct {
     id: Uuid,
     title: String,
     price_minor: i64,
@@ -87,76 +143,118 @@ struct Locked {
     status: String,
 }
 
+/// What the lock-and-check step found: the products (in id order) and the order's total.
+struct CheckedCart {
+    products: Vec<LockedProduct>,
+    total: i64,
+}
+
+struct PlacedOrder {
+    id: Uuid,
+    number: i32,
+}
+
+/// Who changed an order's status, as order history records it.
+#[derive(Clone, Copy)]
+enum Actor {
+    Shopper,
+    Merchant(Uuid),
+    /// The server on its own (an unconfirmed order released after the hold time).
+    System,
+}
+
+impl Actor {
+    fn name(self) -> &'static str {
+        match self {
+            Actor::Shopper => "shopper",
+            Actor::Merchant(_) => "merchant",
+            Actor::System => "system",
+        }
+    }
+
+    fn merchant_id(self) -> Option<Uuid> {
+        match self {
+            Actor::Merchant(id) => Some(id),
+            Actor::Shopper | Actor::System => None,
+        }
+    }
+}
+
 /// Places an order on the shop with this slug. Returns the order's id.
+#[tracing::instrument(skip_all, fields(shop = %shop_slug))]
 pub async fn place_order(
     state: &AppState,
     shop_slug: &str,
     input: CheckoutInput,
 ) -> AppResult<Uuid> {
-    let (name, phone, address, note, items) = validate(&input).map_err(AppError::Validation)?;
-    let key = input.idempotency_key.trim().to_string();
-    let shop: Option<(Uuid, String)> =
-        sqlx::query_as("select id, currency from shops where slug = $1")
-            .bind(shop_slug)
-            .fetch_optional(&state.pool)
-            .await?;
-    let (shop_id, currency) = shop.ok_or(AppError::NotFound)?;
-    if let Some(id) = existing_order(state, shop_id, &key).await? {
-        return Ok(id);
-    }
-    match try_place(
-        state, shop_id, &currency, &key, &name, &phone, &address, &note, &items,
-    )
-    .await
+    let checkout = validate(&input).map_err(AppError::Validation)?;
+    let shop: CheckoutShop = sqlx::query_as("select id, currency from shops where slug = $1")
+        .bind(shop_slug)
+        .fetch_optional(&state.pool)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let hash = checkout.cart_hash();
+    // A repeated submit makes nothing new, so it is answered before the limits count it.
     {
-        // Lost a race with the same key: the other submit made the order.
-        Err(AppError::Conflict(m)) if m == "duplicate" => existing_order(state, shop_id, &key)
-            .await?
-            .ok_or(AppError::NotFound),
-        other => other,
+        let mut conn = state.pool.acquire().await?;
+        if let Some(id) = earlier_order(&mut conn, shop.id, &checkout.key, &hash).await? {
+            return Ok(id);
+        }
     }
-}
-
-async fn existing_order(state: &AppState, shop_id: Uuid, key: &str) -> AppResult<Option<Uuid>> {
-    Ok(
-        sqlx::query_scalar("select id from orders where shop_id = $1 and idempotency_key = $2")
-            .bind(shop_id)
-            .bind(key)
-            .fetch_optional(&state.pool)
-            .await?,
-    )
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn try_place(
-    state: &AppState,
-    shop_id: Uuid,
-    currency: &str,
-    key: &str,
-    name: &str,
-    phone: &str,
-    address: &str,
-    note: &str,
-    items: &BTreeMap<Uuid, i32>,
-) -> AppResult<Uuid> {
-    let ids: Vec<Uuid> = items.keys().copied().collect();
+    state
+        .limits
+        .check_checkout_order(shop.id, &checkout.phone)?;
     let mut tx = state.pool.begin().await?;
     // Two submits with one key at the same moment: the second waits here until the first
     // commits, then finds its order instead of competing for the stock it just took.
     sqlx::query("select pg_advisory_xact_lock(hashtextextended($1, 0))")
-        .bind(format!("checkout:{shop_id}:{key}"))
+        .bind(format!("checkout:{}:{}", shop.id, checkout.key))
         .execute(&mut *tx)
         .await?;
-    let earlier: Option<Uuid> =
-        sqlx::query_scalar("select id from orders where shop_id = $1 and idempotency_key = $2")
-            .bind(shop_id)
-            .bind(key)
-            .fetch_optional(&mut *tx)
-            .await?;
-    if let Some(id) = earlier {
+    if let Some(id) = earlier_order(&mut tx, shop.id, &checkout.key, &hash).await? {
         return Ok(id);
     }
-    let products: Vec<Locked> = sqlx::query_as(
+    let cart = lock_and_check(&mut tx, shop.id, &checkout.items).await?;
+    let placed = write_order(&mut tx, &shop, &checkout, &hash, &cart).await?;
+    notify(&mut tx, &shop, &checkout, &cart, &placed).await?;
+    tx.commit().await?;
+    tracing::info!(shop_id = %shop.id, order_id = %placed.id, number = placed.number, "order placed");
+    Ok(placed.id)
+}
+
+/// The order an earlier submit with this key made. The key alone is not enough: a different
+/// cart or customer with a used key is refused (409) rather than shown someone else's order.
+/// Orders from before cart hashes were stored match on the key, as they always did.
+async fn earlier_order(
+    conn: &mut PgConnection,
+    shop_id: Uuid,
+    key: &str,
+    hash: &[u8],
+) -> AppResult<Option<Uuid>> {
+    let row: Option<(Uuid, Option<Vec<u8>>)> = sqlx::query_as(
+        "select id, cart_hash from orders where shop_id = $1 and idempotency_key = $2",
+    )
+    .bind(shop_id)
+    .bind(key)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match row {
+        None => Ok(None),
+        Some((id, None)) => Ok(Some(id)),
+        Some((id, Some(stored))) if stored == hash => Ok(Some(id)),
+        Some(_) => Err(AppError::Conflict(KEY_REUSED.into())),
+    }
+}
+
+/// Step 1: locks the cart's products of this shop and checks each can be sold in that
+/// quantity. On any problem the transaction is dropped, so nothing is reserved.
+async fn lock_and_check(
+    tx: &mut PgConnection,
+    shop_id: Uuid,
+    items: &BTreeMap<Uuid, i32>,
+) -> AppResult<CheckedCart> {
+    let ids: Vec<Uuid> = items.keys().copied().collect();
+    let products: Vec<LockedProduct> = sqlx::query_as(
         "select id, title, price_minor, track_stock, stock, status from products
          where shop_id = $1 and id = any($2) order by id for update",
     )
@@ -184,18 +282,31 @@ async fn try_place(
         }
     }
     if !problems.is_empty() {
-        // Dropping the transaction rolls back: nothing is reserved.
         return Err(AppError::validation("items", problems.join(" ")));
     }
     let mut total: i64 = 0;
     for p in &products {
-        let qty = i64::from(items[&p.id]);
-        total = total
-            .checked_add(p.price_minor * qty)
+        total = p
+            .price_minor
+            .checked_mul(i64::from(items[&p.id]))
+            .and_then(|line| total.checked_add(line))
             .ok_or_else(|| AppError::validation("items", "That order is too large."))?;
     }
-    // One statement for every tracked line (the rows are already locked above).
-    let (tracked_ids, tracked_qty): (Vec<Uuid>, Vec<i32>) = products
+    Ok(CheckedCart { products, total })
+}
+
+/// Step 2: takes the stock, records the customer, the order, its lines and its first status.
+async fn write_order(
+    tx: &mut PgConnection,
+    shop: &CheckoutShop,
+    checkout: &ValidCheckout,
+    hash: &[u8],
+    cart: &CheckedCart,
+) -> AppResult<PlacedOrder> {
+    let items = &checkout.items;
+    // One statement for every tracked line (the rows are already locked).
+    let (tracked_ids, tracked_qty): (Vec<Uuid>, Vec<i32>) = cart
+        .products
         .iter()
         .filter(|p| p.track_stock)
         .map(|p| (p.id, items[&p.id]))
@@ -208,57 +319,62 @@ async fn try_place(
     .bind(&tracked_qty)
     .execute(&mut *tx)
     .await?;
+    // Anyone can type any number at checkout, so a checkout never replaces the name or address
+    // a customer already has; it only fills them in when empty. The order keeps what was typed.
     let customer_id: Uuid = sqlx::query_scalar(
         "insert into customers (id, shop_id, phone, name, address) values ($1, $2, $3, $4, $5)
-         on conflict (shop_id, phone) do update set name = excluded.name, address = excluded.address, updated_at = now()
+         on conflict (shop_id, phone) do update set
+             name = case when customers.name = '' then excluded.name else customers.name end,
+             address = case when customers.address = '' then excluded.address else customers.address end,
+             updated_at = now()
          returning id",
     )
     .bind(Uuid::now_v7())
-    .bind(shop_id)
-    .bind(phone)
-    .bind(name)
-    .bind(address)
+    .bind(shop.id)
+    .bind(&checkout.phone)
+    .bind(&checkout.name)
+    .bind(&checkout.address)
     .fetch_one(&mut *tx)
     .await?;
     let number: i32 = sqlx::query_scalar(
         "update shops set next_order_number = next_order_number + 1 where id = $1 returning next_order_number - 1",
     )
-    .bind(shop_id)
+    .bind(shop.id)
     .fetch_one(&mut *tx)
     .await?;
     let order_id = Uuid::now_v7();
     let inserted = sqlx::query(
-        "insert into orders (id, shop_id, number, customer_id, currency, total_minor, customer_name, phone, address, note, idempotency_key)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        "insert into orders (id, shop_id, number, customer_id, currency, total_minor, customer_name, phone, address, note, idempotency_key, cart_hash)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(order_id)
-    .bind(shop_id)
+    .bind(shop.id)
     .bind(number)
     .bind(customer_id)
-    .bind(currency)
-    .bind(total)
-    .bind(name)
-    .bind(phone)
-    .bind(address)
-    .bind(note)
-    .bind(key)
+    .bind(&shop.currency)
+    .bind(cart.total)
+    .bind(&checkout.name)
+    .bind(&checkout.phone)
+    .bind(&checkout.address)
+    .bind(&checkout.note)
+    .bind(&checkout.key)
+    .bind(hash)
     .execute(&mut *tx)
     .await;
-    match inserted {
-        Err(sqlx::Error::Database(db))
-            if db.constraint() == Some("orders_shop_id_idempotency_key_key") =>
-        {
-            return Err(AppError::Conflict("duplicate".into()));
-        }
-        other => {
-            other?;
-        }
+    if let Err(e) = inserted {
+        // The advisory lock above serialises one key's submits, so this is a last line only.
+        return Err(match crate::error::constraint_violation(&e) {
+            Some("orders_shop_id_idempotency_key_key") => AppError::Conflict(
+                "This order was just placed from another window. Reload the page to see it.".into(),
+            ),
+            _ => e.into(),
+        });
     }
     // All lines in one statement, priced from the locked rows.
-    let ids: Vec<Uuid> = products.iter().map(|p| p.id).collect();
-    let titles: Vec<&str> = products.iter().map(|p| p.title.as_str()).collect();
-    let prices: Vec<i64> = products.iter().map(|p| p.price_minor).collect();
-    let qtys: Vec<i32> = products.iter().map(|p| items[&p.id]).collect();
+    let ids: Vec<Uuid> = cart.products.iter().map(|p| p.id).collect();
+    let titles: Vec<&str> = cart.products.iter().map(|p| p.title.as_str()).collect();
+    let prices: Vec<i64> = cart.products.iter().map(|p| p.price_minor).collect();
+    let qtys: Vec<i32> = cart.products.iter().map(|p| items[&p.id]).collect();
     sqlx::query(
         "insert into order_lines (order_id, product_id, title, unit_price_minor, quantity, line_total_minor)
          select $1, t.id, t.title, t.price, t.qty, t.price * t.qty
@@ -272,19 +388,78 @@ async fn try_place(
     .bind(&qtys)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("insert into order_events (order_id, from_status, to_status, actor) values ($1, null, 'new', 'shopper')")
-        .bind(order_id)
-        .execute(&mut *tx)
-        .await?;
-    notify_merchant(
-        &mut tx, shop_id, number, total, currency, name, phone, address, note, &products, items,
+    record_transitions(
+        tx,
+        &[order_id],
+        None,
+        OrderStatus::New,
+        Actor::Shopper,
+        None,
+        OffsetDateTime::now_utc(),
     )
     .await?;
-    // Stock changed: storefront pages showing it must not be served from cache.
-    crate::shop::ssr::bump_catalog_version(&mut tx, shop_id).await?;
-    tx.commit().await?;
-    tracing::info!(%shop_id, %order_id, number, "order placed");
-    Ok(order_id)
+    Ok(PlacedOrder {
+        id: order_id,
+        number,
+    })
+}
+
+/// Step 3: the owner's email (through the outbox, so it is sent exactly when the order exists)
+/// and a new catalog version, so cached storefront pages stop showing the old stock.
+async fn notify(
+    tx: &mut PgConnection,
+    shop: &CheckoutShop,
+    checkout: &ValidCheckout,
+    cart: &CheckedCart,
+    placed: &PlacedOrder,
+) -> AppResult<()> {
+    notify_merchant(tx, shop, checkout, cart, placed).await?;
+    crate::shop::ssr::bump_catalog_version(tx, shop.id).await
+}
+
+/// Puts the tracked stock of these orders' lines back (cancelling, by the merchant or by the
+/// hold-time sweep). Quantities are summed per product first: one `update … from` applies only
+/// one joined row per product.
+async fn restock(conn: &mut PgConnection, order_ids: &[Uuid]) -> AppResult<()> {
+    sqlx::query(
+        "update products p set stock = p.stock + t.qty, updated_at = now()
+         from (select l.product_id, o.shop_id, sum(l.quantity)::int as qty
+               from order_lines l join orders o on o.id = l.order_id
+               where l.order_id = any($1) and l.product_id is not null
+               group by l.product_id, o.shop_id) t
+         where p.id = t.product_id and p.shop_id = t.shop_id and p.track_stock",
+    )
+    .bind(order_ids)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// One history entry per order for the same change.
+async fn record_transitions(
+    conn: &mut PgConnection,
+    order_ids: &[Uuid],
+    from: Option<OrderStatus>,
+    to: OrderStatus,
+    actor: Actor,
+    note: Option<&str>,
+    at: OffsetDateTime,
+) -> AppResult<()> {
+    sqlx::query(
+        "insert into order_events (order_id, from_status, to_status, actor, merchant_id, note, created_at)
+         select t.id, $2, $3, $4, $5, $6, $7 from unnest($1::uuid[]) with ordinality as t(id, ord)
+         order by t.ord",
+    )
+    .bind(order_ids)
+    .bind(from.map(OrderStatus::as_str))
+    .bind(to.as_str())
+    .bind(actor.name())
+    .bind(actor.merchant_id())
+    .bind(note)
+    .bind(at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// Moves an order along its status flow; cancelling puts tracked stock back.
@@ -295,6 +470,12 @@ pub async fn set_status(
     order_id: Uuid,
     to: &str,
 ) -> AppResult<()> {
+    let to = OrderStatus::parse(to).ok_or_else(|| {
+        AppError::validation(
+            "status",
+            "Choose confirmed, shipped, delivered or cancelled.",
+        )
+    })?;
     let mut tx = state.pool.begin().await?;
     let from: String =
         sqlx::query_scalar("select status from orders where id = $1 and shop_id = $2 for update")
@@ -303,7 +484,12 @@ pub async fn set_status(
             .fetch_optional(&mut *tx)
             .await?
             .ok_or(AppError::NotFound)?;
-    if !transition_allowed(&from, to) {
+    let from = OrderStatus::parse(&from).ok_or_else(|| {
+        AppError::Internal(anyhow::anyhow!(
+            "order {order_id} has unknown status {from:?}"
+        ))
+    })?;
+    if !from.can_become(to) {
         return Err(AppError::validation(
             "status",
             format!("An order that is {from} cannot become {to}."),
@@ -311,30 +497,115 @@ pub async fn set_status(
     }
     sqlx::query("update orders set status = $2, updated_at = now() where id = $1")
         .bind(order_id)
-        .bind(to)
+        .bind(to.as_str())
         .execute(&mut *tx)
         .await?;
-    if to == "cancelled" {
-        sqlx::query(
-            "update products p set stock = p.stock + l.quantity, updated_at = now()
-             from order_lines l where l.order_id = $1 and p.id = l.product_id and p.track_stock and p.shop_id = $2",
-        )
-        .bind(order_id)
-        .bind(shop_id)
-        .execute(&mut *tx)
-        .await?;
+    if to == OrderStatus::Cancelled {
+        restock(&mut tx, &[order_id]).await?;
         crate::shop::ssr::bump_catalog_version(&mut tx, shop_id).await?;
     }
-    sqlx::query("insert into order_events (order_id, from_status, to_status, actor, merchant_id) values ($1, $2, $3, 'merchant', $4)")
-        .bind(order_id)
-        .bind(&from)
-        .bind(to)
-        .bind(merchant_id)
-        .execute(&mut *tx)
-        .await?;
+    record_transitions(
+        &mut tx,
+        &[order_id],
+        Some(from),
+        to,
+        Actor::Merchant(merchant_id),
+        None,
+        OffsetDateTime::now_utc(),
+    )
+    .await?;
     crate::analytics::ssr::record_event(&mut tx, shop_id, "order_status_changed").await?;
     tx.commit().await?;
     Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct StaleOrder {
+    id: Uuid,
+    shop_id: Uuid,
+}
+
+/// Cancels unconfirmed (`new`) orders older than `max_age` at `now` that hold tracked stock,
+/// and puts that stock back, so fake or forgotten orders cannot keep products sold out. Orders
+/// holding no tracked stock are left for the merchant: cancelling them would free nothing.
+/// Each release is written into the order's history with [`RELEASED_NOTE`]. Works in batches
+/// and skips orders a merchant is changing at that moment (they are locked), so several
+/// replicas may run it at once. Returns how many orders were released.
+pub async fn release_stale_orders(
+    pool: &PgPool,
+    now: OffsetDateTime,
+    max_age: time::Duration,
+) -> AppResult<u64> {
+    const BATCH: usize = 200;
+    let cutoff = now - max_age;
+    let mut released = 0u64;
+    loop {
+        let mut tx = pool.begin().await?;
+        let stale: Vec<StaleOrder> = sqlx::query_as(
+            "select o.id, o.shop_id from orders o
+             where o.status = 'new' and o.created_at < $1
+               and exists (select 1 from order_lines l join products p on p.id = l.product_id
+                           where l.order_id = o.id and p.track_stock)
+             order by o.created_at
+             limit $2
+             for update of o skip locked",
+        )
+        .bind(cutoff)
+        .bind(BATCH as i64)
+        .fetch_all(&mut *tx)
+        .await?;
+        if stale.is_empty() {
+            break;
+        }
+        let ids: Vec<Uuid> = stale.iter().map(|o| o.id).collect();
+        sqlx::query(
+            "update orders set status = 'cancelled', updated_at = $2 where id = any($1) and status = 'new'",
+        )
+        .bind(&ids)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        restock(&mut tx, &ids).await?;
+        record_transitions(
+            &mut tx,
+            &ids,
+            Some(OrderStatus::New),
+            OrderStatus::Cancelled,
+            Actor::System,
+            Some(RELEASED_NOTE),
+            now,
+        )
+        .await?;
+        let shops: BTreeSet<Uuid> = stale.iter().map(|o| o.shop_id).collect();
+        for shop_id in shops {
+            crate::shop::ssr::bump_catalog_version(&mut tx, shop_id).await?;
+        }
+        tx.commit().await?;
+        released += ids.len() as u64;
+        if ids.len() < BATCH {
+            break;
+        }
+    }
+    if released > 0 {
+        tracing::info!(released, "released unconfirmed orders past the hold time");
+    }
+    Ok(released)
+}
+
+/// The sweep as the worker runs it: the hold from `ORDER_HOLD_HOURS` (0 turns it off), the
+/// time from the app's clock.
+pub async fn release_held_stock(state: &AppState) -> AppResult<u64> {
+    match state.config.order_hold_hours {
+        0 => Ok(0),
+        hours => {
+            release_stale_orders(
+                &state.pool,
+                state.clock.now(),
+                time::Duration::hours(i64::from(hours)),
+            )
+            .await
+        }
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -349,8 +620,26 @@ struct OrderRow {
     address: String,
     note: String,
     internal_note: String,
-    created_at: time::OffsetDateTime,
+    created_at: OffsetDateTime,
     shop_whatsapp: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct LineRow {
+    product_id: Option<Uuid>,
+    title: String,
+    quantity: i32,
+    unit_price_minor: i64,
+    line_total_minor: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    from_status: Option<String>,
+    to_status: String,
+    actor: String,
+    note: Option<String>,
+    created_at: OffsetDateTime,
 }
 
 /// One order of this shop, with lines and status history.
@@ -365,20 +654,21 @@ pub async fn get_order(state: &AppState, shop_id: Uuid, order_id: Uuid) -> AppRe
     .fetch_optional(&state.pool)
     .await?
     .ok_or(AppError::NotFound)?;
-    let lines: Vec<(Option<Uuid>, String, i32, i64, i64)> = sqlx::query_as(
+    let lines: Vec<LineRow> = sqlx::query_as(
         "select product_id, title, quantity, unit_price_minor, line_total_minor from order_lines where order_id = $1 order by id",
     )
     .bind(order_id)
     .fetch_all(&state.pool)
     .await?;
-    let events: Vec<(Option<String>, String, String, time::OffsetDateTime)> =
-        sqlx::query_as("select from_status, to_status, actor, created_at from order_events where order_id = $1 order by id")
-            .bind(order_id)
-            .fetch_all(&state.pool)
-            .await?;
-    let whatsapp = o.shop_whatsapp.map(|n| {
-        crate::storefront::whatsapp_link(&n, &format!("Hello! About my order #{}", o.number))
-    });
+    let events: Vec<EventRow> = sqlx::query_as(
+        "select from_status, to_status, actor, note, created_at from order_events where order_id = $1 order by id",
+    )
+    .bind(order_id)
+    .fetch_all(&state.pool)
+    .await?;
+    let whatsapp = o
+        .shop_whatsapp
+        .map(|n| crate::links::whatsapp_link(&n, &format!("Hello! About my order #{}", o.number)));
     Ok(OrderView {
         id: o.id,
         number: o.number,
@@ -394,21 +684,22 @@ pub async fn get_order(state: &AppState, shop_id: Uuid, order_id: Uuid) -> AppRe
         created_at: o.created_at.format(&Rfc3339).unwrap_or_default(),
         lines: lines
             .into_iter()
-            .map(|(product_id, title, quantity, unit, total)| OrderLine {
-                product_id,
-                title,
-                quantity,
-                unit_price: format_money(unit, &o.currency),
-                line_total: format_money(total, &o.currency),
+            .map(|l| OrderLine {
+                product_id: l.product_id,
+                title: l.title,
+                quantity: l.quantity,
+                unit_price: format_money(l.unit_price_minor, &o.currency),
+                line_total: format_money(l.line_total_minor, &o.currency),
             })
             .collect(),
         events: events
             .into_iter()
-            .map(|(from_status, to_status, actor, at)| OrderEvent {
-                from_status,
-                to_status,
-                actor,
-                at: at.format(&Rfc3339).unwrap_or_default(),
+            .map(|e| OrderEvent {
+                from_status: e.from_status,
+                to_status: e.to_status,
+                actor: e.actor,
+                at: e.created_at.format(&Rfc3339).unwrap_or_default(),
+                note: e.note,
             })
             .collect(),
         shop_whatsapp: whatsapp,
@@ -424,17 +715,33 @@ fn parse_date(text: Option<&str>, field: &str) -> AppResult<Option<time::Date>> 
     }
 }
 
+#[derive(sqlx::FromRow)]
+struct ListRow {
+    id: Uuid,
+    number: i32,
+    status: String,
+    customer_name: String,
+    phone: String,
+    total_minor: i64,
+    currency: String,
+    created_at: OffsetDateTime,
+    /// Matching orders on all pages (a window count).
+    total: i64,
+}
+
 pub async fn list_orders(
     state: &AppState,
     shop_id: Uuid,
     query: &super::OrderQuery,
 ) -> AppResult<super::OrderList> {
-    let page = query.page.unwrap_or(1).max(1);
+    // Clamped so the offset cannot overflow; a page past the end is simply empty.
+    let page = query.page.unwrap_or(1).clamp(1, super::MAX_PAGE);
     let per_page = super::ORDERS_PER_PAGE;
     let status = query
         .status
         .as_deref()
-        .filter(|s| super::STATUSES.contains(s));
+        .and_then(OrderStatus::parse)
+        .map(OrderStatus::as_str);
     let q = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
     let number: Option<i32> = q.and_then(|q| q.trim_start_matches('#').parse().ok());
     let digits: Option<String> = q
@@ -442,8 +749,7 @@ pub async fn list_orders(
         .filter(|d| d.len() >= 4);
     let from = parse_date(query.from.as_deref(), "from")?;
     let to = parse_date(query.to.as_deref(), "to")?;
-    #[allow(clippy::type_complexity)]
-    let rows: Vec<(Uuid, i32, String, String, String, i64, String, time::OffsetDateTime, i64)> = sqlx::query_as(
+    let rows: Vec<ListRow> = sqlx::query_as(
         "select o.id, o.number, o.status, o.customer_name, o.phone, o.total_minor, o.currency, o.created_at,
                 count(*) over () as total
          from orders o
@@ -467,23 +773,19 @@ pub async fn list_orders(
     .bind((page - 1) * per_page)
     .fetch_all(&state.pool)
     .await?;
-    let total = rows.first().map_or(0, |r| r.8);
+    let total = rows.first().map_or(0, |r| r.total);
     Ok(super::OrderList {
         items: rows
             .into_iter()
-            .map(
-                |(id, number, status, customer_name, phone, total, currency, created, _)| {
-                    super::OrderSummary {
-                        id,
-                        number,
-                        status,
-                        customer_name,
-                        phone,
-                        total: format_money(total, &currency),
-                        created_at: created.format(&Rfc3339).unwrap_or_default(),
-                    }
-                },
-            )
+            .map(|r| super::OrderSummary {
+                id: r.id,
+                number: r.number,
+                status: r.status,
+                customer_name: r.customer_name,
+                phone: r.phone,
+                total: format_money(r.total_minor, &r.currency),
+                created_at: r.created_at.format(&Rfc3339).unwrap_or_default(),
+            })
             .collect(),
         total,
         page,
@@ -493,8 +795,9 @@ pub async fn list_orders(
 
 pub async fn new_order_count(state: &AppState, shop_id: Uuid) -> AppResult<i64> {
     Ok(
-        sqlx::query_scalar("select count(*) from orders where shop_id = $1 and status = 'new'")
+        sqlx::query_scalar("select count(*) from orders where shop_id = $1 and status = $2")
             .bind(shop_id)
+            .bind(OrderStatus::New.as_str())
             .fetch_one(&state.pool)
             .await?,
     )
@@ -521,32 +824,27 @@ pub async fn set_internal_note(
     Ok(())
 }
 
-/// Queues the new-order email to the shop's owner (unless switched off in settings). It goes
-/// through the outbox in the order's own transaction, so it is sent exactly when the order exists.
-#[allow(clippy::too_many_arguments)]
+/// Queues the new-order email to the shop's owner (unless switched off in settings).
 async fn notify_merchant(
-    tx: &mut sqlx::PgConnection,
-    shop_id: Uuid,
-    number: i32,
-    total: i64,
-    currency: &str,
-    name: &str,
-    phone: &str,
-    address: &str,
-    note: &str,
-    products: &[Locked],
-    items: &BTreeMap<Uuid, i32>,
+    tx: &mut PgConnection,
+    shop: &CheckoutShop,
+    checkout: &ValidCheckout,
+    cart: &CheckedCart,
+    placed: &PlacedOrder,
 ) -> AppResult<()> {
     let owner: Option<(String, String)> = sqlx::query_as(
         "select m.email, s.name from shops s join merchants m on m.id = s.merchant_id where s.id = $1 and s.notify_new_orders",
     )
-    .bind(shop_id)
+    .bind(shop.id)
     .fetch_optional(&mut *tx)
     .await?;
     let Some((email, shop_name)) = owner else {
         return Ok(());
     };
-    let lines = products
+    let currency = shop.currency.as_str();
+    let items = &checkout.items;
+    let lines = cart
+        .products
         .iter()
         .map(|p| {
             format!(
@@ -558,17 +856,38 @@ async fn notify_merchant(
         })
         .collect::<Vec<_>>()
         .join("\n");
+    let number = placed.number;
     let body = format!(
-        "New order #{number} for {shop_name}\n\n{lines}\n\nTotal (cash on delivery): {}\n\nCustomer: {name}\nWhatsApp: {phone}\nDeliver to: {address}\n{}\nOpen your dashboard to confirm it.",
-        format_money(total, currency),
-        if note.is_empty() {
+        "New order #{number} for {shop_name}\n\n{lines}\n\nTotal (cash on delivery): {}\n\nCustomer: {}\nWhatsApp: {}\nDeliver to: {}\n{}\nOpen your dashboard to confirm it.",
+        format_money(cart.total, currency),
+        checkout.name,
+        checkout.phone,
+        checkout.address,
+        if checkout.note.is_empty() {
             String::new()
         } else {
-            format!("Note: {note}\n")
+            format!("Note: {}\n", checkout.note)
         }
     );
     crate::mail::ssr::enqueue(tx, &email, &format!("New order #{number}"), &body).await?;
     Ok(())
+}
+
+/// One order line with its order, as the CSV export writes it.
+#[derive(sqlx::FromRow)]
+struct ExportRow {
+    number: i32,
+    created_at: OffsetDateTime,
+    status: String,
+    customer_name: String,
+    phone: String,
+    address: String,
+    note: String,
+    title: String,
+    quantity: i32,
+    unit_price_minor: i64,
+    total_minor: i64,
+    currency: String,
 }
 
 /// `GET /dashboard/orders/export.csv`: every order line of the signed-in merchant's shop.
@@ -578,8 +897,7 @@ pub async fn export_route(
 ) -> Result<axum::response::Response, AppError> {
     let session = session.ok_or(AppError::Unauthorized)?.0;
     let shop = crate::request::shop_session(&state.pool, session).await?;
-    #[allow(clippy::type_complexity)]
-    let rows: Vec<(i32, time::OffsetDateTime, String, String, String, String, String, String, i32, i64, i64, String)> = sqlx::query_as(
+    let rows: Vec<ExportRow> = sqlx::query_as(
         "select o.number, o.created_at, o.status, o.customer_name, o.phone, o.address, o.note, l.title, l.quantity,
                 l.unit_price_minor, o.total_minor, o.currency
          from orders o join order_lines l on l.order_id = o.id
@@ -605,23 +923,29 @@ pub async fn export_route(
         "currency",
     ])
     .map_err(internal)?;
-    for (number, at, status, customer, phone, address, note, title, qty, unit, total, currency) in
-        rows
-    {
-        out.write_record([
-            number.to_string(),
-            at.format(&Rfc3339).unwrap_or_default(),
-            status,
-            customer,
-            phone,
-            address,
-            note,
-            title,
-            qty.to_string(),
-            crate::money::format_plain(unit, &currency),
-            crate::money::format_plain(total, &currency),
-            currency,
-        ])
+    for r in rows {
+        let cells = [
+            r.number.to_string(),
+            r.created_at.format(&Rfc3339).unwrap_or_default(),
+            r.status,
+            r.customer_name,
+            r.phone,
+            r.address,
+            r.note,
+            r.title,
+            r.quantity.to_string(),
+            crate::money::format_plain(r.unit_price_minor, &r.currency),
+            crate::money::format_plain(r.total_minor, &r.currency),
+            r.currency,
+        ];
+        // Shoppers typed the name, address and note: none may run as a spreadsheet formula.
+        // The phone column (E.164, "+234…") gets the same quote, which keeps it text, so
+        // spreadsheets neither compute it nor show it as 2.34802E+12 (README, "Orders").
+        out.write_record(
+            cells
+                .iter()
+                .map(|c| crate::platform::csv::neutralise(c).into_owned()),
+        )
         .map_err(internal)?;
     }
     let body = out

@@ -1,7 +1,7 @@
 //! The merchant's order pages: list with filters and the order detail with its status flow.
 
 use super::api::{SetInternalNote, SetOrderStatus, get_order, list_orders};
-use super::{OrderQuery, STATUSES, next_steps, status_label};
+use super::{OrderQuery, OrderStatus, next_steps, status_label};
 use crate::ui::{FormError, PageTitle, action_error};
 use leptos::form::ActionForm;
 use leptos::prelude::*;
@@ -36,7 +36,7 @@ pub fn OrdersPage() -> impl IntoView {
             ("to", f.to),
         ] {
             if let Some(v) = v {
-                parts.push(format!("{k}={}", crate::storefront::encode_query(&v)));
+                parts.push(format!("{k}={}", crate::links::encode_query(&v)));
             }
         }
         format!("/dashboard/orders?{}", parts.join("&"))
@@ -56,7 +56,7 @@ pub fn OrdersPage() -> impl IntoView {
                 <label for="ostatus">"Status"</label>
                 <select id="ostatus" name="status">
                     <option value="">"All"</option>
-                    {STATUSES.iter().map(|s| view! { <option value=*s selected=move || filters().status.as_deref() == Some(*s)>{status_label(s)}</option> }).collect_view()}
+                    {OrderStatus::ALL.iter().map(|s| view! { <option value=s.as_str() selected=move || filters().status.as_deref() == Some(s.as_str())>{s.label()}</option> }).collect_view()}
                 </select>
             </div>
             <div class="field">
@@ -159,7 +159,7 @@ pub fn OrderDetailPage() -> impl IntoView {
                             </section>
                             <section class="card">
                                 <h2>"Customer"</h2>
-                                <p>{o.customer_name.clone()}<br/><a href=crate::storefront::whatsapp_link(&o.phone, &format!("Hello {}! About your order #{}", o.customer_name, o.number))>{o.phone.clone()}</a><br/>{o.address.clone()}</p>
+                                <p>{o.customer_name.clone()}<br/><a href=crate::links::whatsapp_link(&o.phone, &format!("Hello {}! About your order #{}", o.customer_name, o.number))>{o.phone.clone()}</a><br/>{o.address.clone()}</p>
                                 {(!o.note.is_empty()).then(|| view! { <p><strong>"Note: "</strong>{o.note.clone()}</p> })}
                             </section>
                             <section class="card">
@@ -175,7 +175,14 @@ pub fn OrderDetailPage() -> impl IntoView {
                                 <h2>"History"</h2>
                                 <ol class="timeline">
                                     {o.events.iter().map(|e| view! {
-                                        <li>{format!("{} · {} by {}", short_date(&e.at), status_label(&e.to_status), if e.actor == "shopper" { "the customer" } else { "you" })}</li>
+                                        <li>
+                                            {format!("{} · {} by {}", short_date(&e.at), status_label(&e.to_status), match e.actor.as_str() {
+                                                "shopper" => "the customer",
+                                                "system" => "Bizmaat",
+                                                _ => "you",
+                                            })}
+                                            {e.note.clone().map(|n| view! { <br/><span class="muted">{n}</span> })}
+                                        </li>
                                     }).collect_view()}
                                 </ol>
                             </section>

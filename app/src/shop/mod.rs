@@ -28,14 +28,18 @@ pub struct ShopSettings {
     pub cloudinary: bool,
 }
 
-/// Slugs that would collide with our own paths or mislead shoppers.
+/// The one list of shop addresses nobody may take: they collide with our own paths (today or
+/// as subdomains later) or would let a shop pass for us. Signup and the settings page both
+/// check it (through [`validate_slug`]); so does any address with the word "bizmaat" in it.
 pub const RESERVED_SLUGS: &[&str] = &[
+    "about",
+    "account",
     "admin",
     "api",
     "app",
     "assets",
-    "account",
-    "about",
+    "auth",
+    "billing",
     "bizmaat",
     "blog",
     "cart",
@@ -44,17 +48,26 @@ pub const RESERVED_SLUGS: &[&str] = &[
     "dev",
     "docs",
     "edit",
+    "email",
+    "forgot-password",
+    "healthz",
     "help",
     "login",
     "logout",
+    "mail",
     "media",
     "new",
     "official",
+    "payments",
     "pkg",
     "privacy",
+    "readyz",
+    "reset-password",
     "robots",
+    "root",
     "s",
     "search",
+    "security",
     "settings",
     "shop",
     "shops",
@@ -63,15 +76,66 @@ pub const RESERVED_SLUGS: &[&str] = &[
     "static",
     "status",
     "support",
+    "system",
     "terms",
     "webhooks",
     "whatsapp",
     "www",
 ];
 
+/// Length rules of a shop address, in characters (addresses are ASCII).
+pub const SLUG_MIN_LEN: usize = 3;
+pub const SLUG_MAX_LEN: usize = 48;
+/// Old addresses a shop keeps redirecting from; renaming once more drops the oldest.
+pub const MAX_OLD_SLUGS: i64 = 10;
+
+pub fn is_reserved_slug(slug: &str) -> bool {
+    RESERVED_SLUGS.contains(&slug) || slug.split('-').any(|part| part == "bizmaat")
+}
+
+/// A valid, unreserved address made from a business name ("Amina's Fabrics" → amina-s-fabrics).
+/// Names too short or reserved get "-shop"; a name with nothing usable becomes "my-shop".
+pub fn slug_from_name(name: &str) -> String {
+    let mut slug = String::new();
+    for ch in name.trim().chars().flat_map(char::to_lowercase) {
+        if ch.is_ascii_alphanumeric() {
+            slug.push(ch);
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    let slug = truncate_slug(&slug, SLUG_MAX_LEN);
+    if validate_slug(&slug).is_ok() {
+        return slug;
+    }
+    let with_suffix = format!("{}-shop", truncate_slug(&slug, SLUG_MAX_LEN - 5));
+    if !slug.is_empty() && validate_slug(&with_suffix).is_ok() {
+        with_suffix
+    } else {
+        "my-shop".into()
+    }
+}
+
+/// `base-n` (n ≥ 2), shortening `base` so the whole stays within [`SLUG_MAX_LEN`].
+pub fn numbered_slug(base: &str, n: u32) -> String {
+    let suffix = format!("-{n}");
+    format!(
+        "{}{suffix}",
+        truncate_slug(base, SLUG_MAX_LEN.saturating_sub(suffix.len()))
+    )
+}
+
+/// At most `max` characters of an ASCII slug, never ending in a hyphen.
+fn truncate_slug(slug: &str, max: usize) -> String {
+    slug.get(..max.min(slug.len()))
+        .unwrap_or(slug)
+        .trim_matches('-')
+        .to_string()
+}
+
 pub fn validate_slug(input: &str) -> Result<String, String> {
     let slug = input.trim().to_lowercase();
-    if slug.len() < 3 || slug.len() > 48 {
+    if slug.len() < SLUG_MIN_LEN || slug.len() > SLUG_MAX_LEN {
         return Err("Use 3 to 48 characters.".into());
     }
     let shape_ok = slug.split('-').all(|part| {
@@ -86,38 +150,10 @@ pub fn validate_slug(input: &str) -> Result<String, String> {
                 .into(),
         );
     }
-    if RESERVED_SLUGS.contains(&slug.as_str()) {
+    if is_reserved_slug(&slug) {
         return Err("That address is reserved. Choose another.".into());
     }
     Ok(slug)
-}
-
-/// Normalises a WhatsApp number to E.164 ("+2348012345678"); spaces, dashes and brackets are
-/// allowed in the input. `Ok(None)` for an empty field.
-pub fn normalize_phone(input: &str) -> Result<Option<String>, String> {
-    let trimmed = input.trim();
-    if trimmed.is_empty() {
-        return Ok(None);
-    }
-    let compact: String = trimmed
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.'))
-        .collect();
-    let digits = compact
-        .strip_prefix('+')
-        .or_else(|| compact.strip_prefix("00"));
-    let message =
-        "Enter the number in international format with the country code, like +234 801 234 5678.";
-    let Some(digits) = digits else {
-        return Err(message.into());
-    };
-    if !(8..=15).contains(&digits.len())
-        || !digits.chars().all(|c| c.is_ascii_digit())
-        || digits.starts_with('0')
-    {
-        return Err(message.into());
-    }
-    Ok(Some(format!("+{digits}")))
 }
 
 #[cfg(test)]
@@ -132,22 +168,44 @@ mod tests {
         assert!(validate_slug("ada_fabrics").is_err());
         assert!(validate_slug("-ada").is_err());
         assert!(validate_slug("dashboard").unwrap_err().contains("reserved"));
+        assert!(
+            validate_slug("bizmaat-support")
+                .unwrap_err()
+                .contains("reserved")
+        );
+        assert!(validate_slug("bizmaatfans").is_ok());
     }
 
     #[test]
-    fn phones() {
+    fn slugs_from_names_are_always_valid_and_free_of_reserved_words() {
         assert_eq!(
-            normalize_phone("+234 801 234 5678"),
-            Ok(Some("+2348012345678".into()))
+            slug_from_name("Amina's Fabrics & More!"),
+            "amina-s-fabrics-more"
         );
+        assert_eq!(slug_from_name("Café Lagos"), "caf-lagos");
+        assert_eq!(slug_from_name("Ab"), "ab-shop");
+        assert_eq!(slug_from_name("Admin"), "admin-shop");
+        assert_eq!(slug_from_name("Support"), "support-shop");
+        assert_eq!(slug_from_name("  ---  "), "my-shop");
+        assert_eq!(slug_from_name("Bizmaat Official"), "my-shop");
+        assert_eq!(slug_from_name("S"), "s-shop");
+        for name in [
+            "x".repeat(80),
+            format!("{} b", "a".repeat(46)),
+            "Admin".into(),
+            "Ab".into(),
+            "日本".into(),
+        ] {
+            let slug = slug_from_name(&name);
+            assert_eq!(validate_slug(&slug), Ok(slug.clone()), "{name}");
+            for n in [2, 10, 99_999] {
+                let numbered = numbered_slug(&slug, n);
+                assert_eq!(validate_slug(&numbered), Ok(numbered.clone()), "{name} {n}");
+            }
+        }
         assert_eq!(
-            normalize_phone("00447700900123"),
-            Ok(Some("+447700900123".into()))
+            numbered_slug(&"a".repeat(48), 2),
+            format!("{}-2", "a".repeat(46))
         );
-        assert_eq!(normalize_phone("  "), Ok(None));
-        assert!(normalize_phone("08012345678").is_err());
-        assert!(normalize_phone("+0123456789").is_err());
-        assert!(normalize_phone("+234abc").is_err());
-        assert!(normalize_phone("+1234567").is_err());
     }
 }

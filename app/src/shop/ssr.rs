@@ -1,10 +1,12 @@
 //! Shop settings service. Every function takes the shop id from the caller's session.
 
-use super::{ShopSettings, normalize_phone, validate_slug};
+use super::{MAX_OLD_SLUGS, ShopSettings, numbered_slug, slug_from_name, validate_slug};
 use crate::error::{AppError, AppResult, FieldErrors};
+use crate::links::normalize_phone;
 use crate::media::ssr::ImageRow;
 use crate::state::AppState;
 use sqlx::PgConnection;
+use std::collections::HashSet;
 use uuid::Uuid;
 
 pub struct SettingsInput {
@@ -27,6 +29,72 @@ pub async fn bump_catalog_version(conn: &mut PgConnection, shop_id: Uuid) -> App
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// Serialises every change to who holds which address (signups and address changes) until the
+/// caller's transaction ends. A shop's current address is guarded by a unique index, but an old
+/// address lives in another table, and no index spans both: without this, a signup could take
+/// an address in the instant a rename turns it into a redirect. Both are rare and their
+/// transactions short, so one lock for all of them costs nothing noticeable.
+async fn lock_addresses(conn: &mut PgConnection) -> AppResult<()> {
+    // Any fixed number works; this one spells "SHOPSLUG" in ASCII.
+    sqlx::query("select pg_advisory_xact_lock(6005690043282011463)")
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Creates a new merchant's shop at the first free address made from its name: `name`, then
+/// `name-2`, `name-3`, … skipping reserved addresses and any shop's current or old address.
+/// One query reads the addresses in use; the unique index has the last word, and a clash with
+/// a shop created meanwhile moves on to the next number.
+pub async fn create_shop(
+    conn: &mut PgConnection,
+    merchant_id: Uuid,
+    name: &str,
+) -> AppResult<Uuid> {
+    lock_addresses(conn).await?;
+    let base = slug_from_name(name);
+    let taken: HashSet<String> = sqlx::query_scalar(
+        "select slug from shops where slug = $1 or slug like $2
+         union all
+         select old_slug from shop_slug_redirects where old_slug = $1 or old_slug like $2",
+    )
+    .bind(&base)
+    // Slugs hold only a-z, 0-9 and hyphens, so nothing in `base` is a LIKE wildcard.
+    .bind(format!("{base}-%"))
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .collect();
+    let shop_id = Uuid::now_v7();
+    let mut clashes = 0;
+    let candidates = std::iter::once(base.clone()).chain((2..).map(|n| numbered_slug(&base, n)));
+    for slug in candidates {
+        if taken.contains(&slug) || validate_slug(&slug).as_ref() != Ok(&slug) {
+            continue;
+        }
+        let inserted = sqlx::query(
+            "insert into shops (id, merchant_id, name, slug) values ($1, $2, $3, $4)
+             on conflict (slug) do nothing",
+        )
+        .bind(shop_id)
+        .bind(merchant_id)
+        .bind(name)
+        .bind(&slug)
+        .execute(&mut *conn)
+        .await?;
+        if inserted.rows_affected() == 1 {
+            return Ok(shop_id);
+        }
+        clashes += 1;
+        if clashes == 20 {
+            break;
+        }
+    }
+    Err(AppError::Internal(anyhow::anyhow!(
+        "no free shop address found for {base:?} after {clashes} clashes"
+    )))
 }
 
 #[derive(sqlx::FromRow)]
@@ -101,9 +169,21 @@ pub async fn update_settings(
             "Enter a shop name of up to 100 characters.".into(),
         );
     }
-    let slug = validate_slug(&input.slug)
-        .map_err(|m| errors.insert("slug".into(), m))
-        .ok();
+    // Address rules apply to a new address; a shop keeps the one it has even if it was made
+    // under older rules.
+    let current_slug: String = sqlx::query_scalar("select slug from shops where id = $1")
+        .bind(shop_id)
+        .fetch_optional(&state.pool)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let wanted = input.slug.trim().to_lowercase();
+    let slug = if wanted == current_slug {
+        Some(wanted)
+    } else {
+        validate_slug(&wanted)
+            .map_err(|m| errors.insert("slug".into(), m))
+            .ok()
+    };
     let description = input.description.trim().to_string();
     if description.chars().count() > 2000 {
         errors.insert(
@@ -138,12 +218,15 @@ pub async fn update_settings(
     let slug = slug.expect("validated");
 
     let mut tx = state.pool.begin().await?;
+    lock_addresses(&mut tx).await?;
     let old_slug: String = sqlx::query_scalar("select slug from shops where id = $1 for update")
         .bind(shop_id)
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(AppError::NotFound)?;
     if slug != old_slug {
+        // Renamed by another request since the check above: the new address gets the rules too.
+        validate_slug(&slug).map_err(|m| AppError::validation("slug", m))?;
         // Taken by another shop, now or as one of its old addresses.
         let taken: bool = sqlx::query_scalar(
             "select exists(select 1 from shops where slug = $1 and id <> $2)
@@ -169,6 +252,17 @@ pub async fn update_settings(
             .bind(shop_id)
             .execute(&mut *tx)
             .await?;
+        // A shop cannot hoard addresses by renaming over and over: the oldest ones go free.
+        sqlx::query(
+            "delete from shop_slug_redirects
+             where shop_id = $1
+               and old_slug not in (select old_slug from shop_slug_redirects where shop_id = $1
+                                    order by created_at desc, old_slug limit $2)",
+        )
+        .bind(shop_id)
+        .bind(MAX_OLD_SLUGS)
+        .execute(&mut *tx)
+        .await?;
     }
     let result = sqlx::query(
         "update shops set name = $2, slug = $3, description = $4, currency = $5, whatsapp_number = $6,

@@ -24,11 +24,8 @@ pub async fn storefront_page(
         "search" => StoreView::Search(key),
         _ => return Err(ApiError::NotFound),
     };
-    let route = StoreRoute {
-        shop,
-        view,
-        page: page.max(1),
-    };
+    // Any page number is accepted; `load_page` clamps it (see `StoreRoute::normalized`).
+    let route = StoreRoute { shop, view, page };
     Ok(super::ssr::load_page(&state, &route).await?)
 }
 

@@ -64,7 +64,10 @@ pub fn cookie_header(
     items: &[(Uuid, i32)],
 ) -> Option<axum::http::HeaderValue> {
     let mut cookie = Cookie::new(cookie_name(shop), encode(items));
-    cookie.set_path(format!("/s/{shop}"));
+    // Path=/ (the name already carries the shop): after hydration the cart page loads its data
+    // from /api/…, and a cookie scoped to /s/<shop> never reached that request, so the cart
+    // looked empty until a reload.
+    cookie.set_path("/");
     cookie.set_http_only(true);
     cookie.set_same_site(SameSite::Lax);
     cookie.set_secure(state.config.cookie_secure);

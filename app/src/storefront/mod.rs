@@ -16,6 +16,31 @@ use uuid::Uuid;
 
 /// Products per listing page.
 pub const PAGE_SIZE: i64 = 24;
+/// Highest listing page served (240,000 products); a page past the end is simply empty.
+pub const MAX_PAGE: i64 = 10_000;
+/// Characters of a search the storefront looks for; the rest is ignored.
+pub const MAX_QUERY_CHARS: usize = 100;
+
+/// The search text as the search runs it: trimmed, inner whitespace collapsed, cut to
+/// [`MAX_QUERY_CHARS`]. The page cache keys on this too, so variants of one search share an
+/// entry and a long query cannot make a large key.
+pub fn normalize_search(q: &str) -> String {
+    let mut out = String::new();
+    for word in q.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+        if out.len() >= MAX_QUERY_CHARS * 4 {
+            break;
+        }
+    }
+    out.chars()
+        .take(MAX_QUERY_CHARS)
+        .collect::<String>()
+        .trim_end()
+        .to_string()
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum StoreView {
@@ -34,6 +59,21 @@ pub struct StoreRoute {
 }
 
 impl StoreRoute {
+    /// The route as the server serves it: search text normalised, page within 1..=[`MAX_PAGE`]
+    /// (and always 1 for a product page, which has no pages).
+    pub fn normalized(&self) -> StoreRoute {
+        let (view, page) = match &self.view {
+            StoreView::Search(q) => (StoreView::Search(normalize_search(q)), self.page),
+            StoreView::Product(p) => (StoreView::Product(p.clone()), 1),
+            other => (other.clone(), self.page),
+        };
+        StoreRoute {
+            shop: self.shop.clone(),
+            view,
+            page: page.clamp(1, MAX_PAGE),
+        }
+    }
+
     /// The path of this page on a shop with the given slug.
     pub fn path_for(&self, shop_slug: &str) -> String {
         let base = format!("/s/{shop_slug}");
@@ -41,7 +81,7 @@ impl StoreRoute {
             StoreView::Home => base,
             StoreView::Category(c) => format!("{base}/c/{c}"),
             StoreView::Product(p) => format!("{base}/p/{p}"),
-            StoreView::Search(q) => format!("{base}/search?q={}", encode_query(q)),
+            StoreView::Search(q) => format!("{base}/search?q={}", crate::links::encode_query(q)),
         };
         if self.page > 1 {
             path.push(if path.contains('?') { '&' } else { '?' });
@@ -49,18 +89,6 @@ impl StoreRoute {
         }
         path
     }
-}
-
-pub fn encode_query(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            b' ' => "+".to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -150,15 +178,6 @@ pub struct CartView {
     pub idempotency_key: String,
 }
 
-/// wa.me link that opens a chat with the shop, with a prefilled message.
-pub fn whatsapp_link(number: &str, text: &str) -> String {
-    let digits: String = number.chars().filter(char::is_ascii_digit).collect();
-    format!(
-        "https://wa.me/{digits}?text={}",
-        encode_query(text).replace('+', "%20")
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,9 +196,31 @@ mod tests {
             page: 1,
         };
         assert_eq!(r.path_for("ada"), "/s/ada/c/wraps");
+    }
+
+    #[test]
+    fn routes_are_normalised_for_search_and_cache() {
+        let route = |view, page| StoreRoute {
+            shop: "ada".into(),
+            view,
+            page,
+        };
+        assert_eq!(route(StoreView::Home, i64::MAX).normalized().page, MAX_PAGE);
+        assert_eq!(route(StoreView::Home, -1).normalized().page, 1);
         assert_eq!(
-            whatsapp_link("+234 801", "Hi! Is \"Adire\" in stock?"),
-            "https://wa.me/234801?text=Hi%21%20Is%20%22Adire%22%20in%20stock%3F"
+            route(StoreView::Product("x".into()), 7).normalized().page,
+            1
+        );
+        let long = format!("  blue   {}", "a".repeat(300));
+        let StoreView::Search(q) = route(StoreView::Search(long), 2).normalized().view else {
+            panic!("still a search");
+        };
+        assert_eq!(q.chars().count(), MAX_QUERY_CHARS);
+        assert!(q.starts_with("blue a"));
+        assert_eq!(normalize_search(" indigo \t scarf "), "indigo scarf");
+        assert_eq!(
+            normalize_search(&"é".repeat(500)).chars().count(),
+            MAX_QUERY_CHARS
         );
     }
 }

@@ -13,42 +13,153 @@ use crate::money::{format_money, format_plain};
 use crate::state::AppState;
 use serde::Deserialize;
 use sqlx::types::Json;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use uuid::Uuid;
 
-/// In-process page cache. Bounded: when full it is emptied wholesale, which is crude but keeps
-/// memory fixed with no eviction bookkeeping on the hot path.
+/// In-process page cache, bounded by entries and by (approximate) bytes. Eviction is "second
+/// chance": entries leave in the order they came, except that one read since it was last
+/// considered buys another round. That keeps popular pages without LRU bookkeeping on reads.
 pub struct PageCache {
-    capacity: usize,
-    entries: Mutex<HashMap<(Uuid, StoreRoute), (i64, StorePage)>>,
+    max_entries: usize,
+    max_bytes: usize,
+    inner: Mutex<CacheInner>,
+}
+
+type CacheKey = (Uuid, StoreRoute);
+
+#[derive(Default)]
+struct CacheInner {
+    entries: HashMap<CacheKey, CacheEntry>,
+    /// Keys in eviction order, with the generation of the entry they were queued for; a key
+    /// whose entry was replaced or removed since is skipped when it comes up.
+    order: VecDeque<(CacheKey, u64)>,
+    bytes: usize,
+    next_generation: u64,
+}
+
+struct CacheEntry {
+    version: i64,
+    page: StorePage,
+    bytes: usize,
+    generation: u64,
+    used: bool,
+}
+
+/// Roughly what an entry holds in memory: the page as JSON (its strings dominate) plus the key
+/// (stored twice) and a fixed allowance for the map and queue slots.
+fn entry_bytes(key: &CacheKey, page: &StorePage) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing to a counter cannot fail; if serialisation did, the page counts as its overhead.
+    let _ = serde_json::to_writer(&mut count, page);
+    let key_bytes = key.1.shop.len()
+        + match &key.1.view {
+            StoreView::Home => 0,
+            StoreView::Category(s) | StoreView::Product(s) | StoreView::Search(s) => s.len(),
+        };
+    count.0 + 2 * key_bytes + 256
 }
 
 impl PageCache {
-    pub fn new(capacity: usize) -> Self {
+    /// A limit of 0 turns the cache off.
+    pub fn new(max_entries: usize, max_bytes: usize) -> Self {
         PageCache {
-            capacity,
-            entries: Mutex::new(HashMap::new()),
+            max_entries,
+            max_bytes,
+            inner: Mutex::new(CacheInner::default()),
         }
+    }
+
+    /// Approximate bytes held now.
+    pub fn bytes(&self) -> usize {
+        self.lock().bytes
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, CacheInner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn get(&self, shop: Uuid, route: &StoreRoute, version: i64) -> Option<StorePage> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries
-            .get(&(shop, route.clone()))
-            .filter(|(v, _)| *v == version)
-            .map(|(_, p)| p.clone())
+        let mut inner = self.lock();
+        let key = (shop, route.clone());
+        let entry = inner.entries.get_mut(&key)?;
+        if entry.version == version {
+            entry.used = true;
+            return Some(entry.page.clone());
+        }
+        // Outdated by a catalog edit: it will never be served again.
+        let bytes = entry.bytes;
+        inner.entries.remove(&key);
+        inner.bytes -= bytes;
+        None
     }
 
     fn put(&self, shop: Uuid, route: StoreRoute, version: i64, page: StorePage) {
-        if self.capacity == 0 {
+        if self.max_entries == 0 || self.max_bytes == 0 {
             return;
         }
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= self.capacity {
-            entries.clear();
+        let key = (shop, route);
+        let bytes = entry_bytes(&key, &page);
+        if bytes > self.max_bytes {
+            return;
         }
-        entries.insert((shop, route), (version, page));
+        let mut inner = self.lock();
+        let generation = inner.next_generation;
+        inner.next_generation += 1;
+        let entry = CacheEntry {
+            version,
+            page,
+            bytes,
+            generation,
+            used: false,
+        };
+        if let Some(old) = inner.entries.insert(key.clone(), entry) {
+            inner.bytes -= old.bytes;
+        }
+        inner.bytes += bytes;
+        inner.order.push_back((key, generation));
+        while inner.bytes > self.max_bytes || inner.entries.len() > self.max_entries {
+            let Some((key, generation)) = inner.order.pop_front() else {
+                break;
+            };
+            let Some(entry) = inner.entries.get_mut(&key) else {
+                continue;
+            };
+            if entry.generation != generation {
+                continue;
+            }
+            if entry.used {
+                entry.used = false;
+                inner.order.push_back((key, generation));
+                continue;
+            }
+            let bytes = entry.bytes;
+            inner.entries.remove(&key);
+            inner.bytes -= bytes;
+        }
+        // Replaced and removed entries leave stale keys behind; drop them before they pile up.
+        if inner.order.len() > 2 * inner.entries.len() + 64 {
+            let CacheInner { entries, order, .. } = &mut *inner;
+            order.retain(|(k, g)| entries.get(k).is_some_and(|e| e.generation == *g));
+        }
     }
 }
 
@@ -121,6 +232,8 @@ async fn load_shop(state: &AppState, slug: &str) -> AppResult<Option<ShopRow>> {
 }
 
 pub async fn load_page(state: &AppState, route: &StoreRoute) -> AppResult<StorePage> {
+    // Everything below, the cache key included, sees the route as it will be served.
+    let route = &route.normalized();
     let shop = load_shop(state, &route.shop)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -168,8 +281,7 @@ pub async fn load_page(state: &AppState, route: &StoreRoute) -> AppResult<StoreP
             load_listing(state, public, Some(category), None, route.page).await?
         }
         StoreView::Search(q) => {
-            let q = q.trim().chars().take(100).collect::<String>();
-            load_listing(state, public, None, Some(q), route.page).await?
+            load_listing(state, public, None, Some(q.clone()), route.page).await?
         }
     };
     state
@@ -178,20 +290,23 @@ pub async fn load_page(state: &AppState, route: &StoreRoute) -> AppResult<StoreP
     Ok(page)
 }
 
+/// One product of a listing page, or (all but `total` null) the one row a page past the end
+/// still yields, so the count is known either way.
 #[derive(sqlx::FromRow)]
 struct CardRow {
-    title: String,
-    slug: String,
-    price_minor: i64,
+    title: Option<String>,
+    slug: Option<String>,
+    price_minor: Option<i64>,
     compare_at_minor: Option<i64>,
-    track_stock: bool,
-    stock: i32,
+    track_stock: Option<bool>,
+    stock: Option<i32>,
     image: Option<Json<ImageJson>>,
     total: i64,
 }
 
 /// Query 2 for listings: active products of the shop, by category or search, one page.
 /// Search is full-text plus trigram word similarity, so "scaf" still finds "scarf".
+/// A page past the end shows the last page; that case alone costs one more query.
 async fn load_listing(
     state: &AppState,
     shop: PublicShop,
@@ -199,46 +314,29 @@ async fn load_listing(
     query: Option<String>,
     page: i64,
 ) -> AppResult<StorePage> {
-    let page = page.max(1);
+    let mut page = page.clamp(1, super::MAX_PAGE);
+    let category_slug = category.as_ref().map(|c| c.slug.as_str());
     let q = query.as_deref().filter(|q| !q.is_empty());
-    let rows: Vec<CardRow> = sqlx::query_as(
-        "select p.title, p.slug, p.price_minor, p.compare_at_minor, p.track_stock, p.stock,
-                (select json_build_object('id', i.id, 'backend', i.backend, 'storage_key', i.storage_key,
-                        'version', i.version, 'width', i.width, 'height', i.height,
-                        'alt', case when i.alt = '' then p.title else i.alt end)
-                   from images i where i.product_id = p.id order by i.position, i.created_at limit 1) as image,
-                count(*) over () as total
-         from products p
-         where p.shop_id = $1 and p.status = 'active'
-           and ($2::text is null or exists (
-                 select 1 from product_categories pc join categories c on c.id = pc.category_id
-                  where pc.product_id = p.id and c.slug = $2 and c.shop_id = $1))
-           and ($3::text is null
-                or p.search @@ websearch_to_tsquery('simple', $3)
-                or word_similarity(lower($3), lower(p.title)) >= 0.45)
-         order by case when $3::text is null then 0
-                       else greatest(ts_rank(p.search, websearch_to_tsquery('simple', $3)),
-                                     word_similarity(lower($3), lower(p.title))) end desc,
-                  p.created_at desc, p.id
-         limit $4 offset $5",
-    )
-    .bind(shop.id)
-    .bind(category.as_ref().map(|c| c.slug.clone()))
-    .bind(q)
-    .bind(PAGE_SIZE)
-    .bind((page - 1) * PAGE_SIZE)
-    .fetch_all(&state.pool)
-    .await?;
+    let mut rows = listing_rows(state, shop.id, category_slug, q, page).await?;
     let total = rows.first().map_or(0, |r| r.total);
+    let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    if page > pages {
+        page = pages;
+        if total > 0 {
+            rows = listing_rows(state, shop.id, category_slug, q, page).await?;
+        }
+    }
     let products = rows
         .into_iter()
-        .map(|r| ProductCard {
-            title: r.title,
-            slug: r.slug,
-            price: format_money(r.price_minor, &shop.currency),
-            compare_at: r.compare_at_minor.map(|c| format_money(c, &shop.currency)),
-            sold_out: r.track_stock && r.stock <= 0,
-            image: r.image.map(|i| state.media.view(&i.0.row())),
+        .filter_map(|r| {
+            Some(ProductCard {
+                title: r.title?,
+                slug: r.slug?,
+                price: format_money(r.price_minor?, &shop.currency),
+                compare_at: r.compare_at_minor.map(|c| format_money(c, &shop.currency)),
+                sold_out: r.track_stock? && r.stock? <= 0,
+                image: r.image.map(|i| state.media.view(&i.0.row())),
+            })
         })
         .collect();
     Ok(StorePage::Listing {
@@ -247,9 +345,52 @@ async fn load_listing(
         query,
         products,
         page,
-        pages: ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1),
+        pages,
         total,
     })
+}
+
+async fn listing_rows(
+    state: &AppState,
+    shop_id: Uuid,
+    category_slug: Option<&str>,
+    q: Option<&str>,
+    page: i64,
+) -> AppResult<Vec<CardRow>> {
+    Ok(sqlx::query_as(
+        "with matched as (
+             select p.id, p.title, p.slug, p.price_minor, p.compare_at_minor, p.track_stock, p.stock, p.created_at,
+                    case when $3::text is null then 0
+                         else greatest(ts_rank(p.search, websearch_to_tsquery('simple', $3)),
+                                       word_similarity(lower($3), lower(p.title))) end as rank
+             from products p
+             where p.shop_id = $1 and p.status = 'active'
+               and ($2::text is null or exists (
+                     select 1 from product_categories pc join categories c on c.id = pc.category_id
+                      where pc.product_id = p.id and c.slug = $2 and c.shop_id = $1))
+               and ($3::text is null
+                    or p.search @@ websearch_to_tsquery('simple', $3)
+                    or word_similarity(lower($3), lower(p.title)) >= 0.45)
+         )
+         select m.title, m.slug, m.price_minor, m.compare_at_minor, m.track_stock, m.stock,
+                (select json_build_object('id', i.id, 'backend', i.backend, 'storage_key', i.storage_key,
+                        'version', i.version, 'width', i.width, 'height', i.height,
+                        'alt', case when i.alt = '' then m.title else i.alt end)
+                   from images i where i.product_id = m.id order by i.position, i.created_at limit 1) as image,
+                c.total
+         from (select count(*) as total from matched) c
+         left join lateral (
+             select * from matched order by rank desc, created_at desc, id limit $4 offset $5
+         ) m on true
+         order by m.rank desc, m.created_at desc, m.id",
+    )
+    .bind(shop_id)
+    .bind(category_slug)
+    .bind(q)
+    .bind(PAGE_SIZE)
+    .bind((page - 1) * PAGE_SIZE)
+    .fetch_all(&state.pool)
+    .await?)
 }
 
 #[derive(sqlx::FromRow)]
@@ -312,4 +453,84 @@ async fn load_product(state: &AppState, shop: PublicShop, slug: &str) -> AppResu
         category,
     };
     Ok(StorePage::Product { shop, product })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(name: &str) -> StoreRoute {
+        StoreRoute {
+            shop: "ada".into(),
+            view: StoreView::Category(name.into()),
+            page: 1,
+        }
+    }
+
+    /// A page whose JSON is about `bytes` long.
+    fn page(bytes: usize) -> StorePage {
+        StorePage::Moved("x".repeat(bytes))
+    }
+
+    #[test]
+    fn the_byte_budget_holds_whatever_is_put_in() {
+        let shop = Uuid::from_u128(1);
+        let one = entry_bytes(&(shop, route("c0")), &page(10_000));
+        // Room for three such pages (names differ in length by a byte or two), not four.
+        let budget = one * 3 + 50;
+        let cache = PageCache::new(1_000, budget);
+        for i in 0..50 {
+            cache.put(shop, route(&format!("c{i}")), 1, page(10_000));
+            assert!(cache.bytes() <= budget, "over budget after {i}");
+        }
+        assert_eq!(cache.len(), 3);
+        assert!(cache.get(shop, &route("c49"), 1).is_some(), "newest kept");
+        assert!(cache.get(shop, &route("c0"), 1).is_none(), "oldest gone");
+        // A page larger than the whole budget is served but never kept.
+        cache.put(shop, route("huge"), 1, page(one * 4));
+        assert!(cache.get(shop, &route("huge"), 1).is_none());
+        assert_eq!(cache.len(), 3);
+    }
+
+    #[test]
+    fn a_page_read_since_it_came_outlives_one_that_was_not() {
+        let shop = Uuid::from_u128(1);
+        let one = entry_bytes(&(shop, route("a")), &page(1_000));
+        let cache = PageCache::new(1_000, one * 3 + 50);
+        for name in ["a", "b", "c"] {
+            cache.put(shop, route(name), 1, page(1_000));
+        }
+        assert!(cache.get(shop, &route("a"), 1).is_some());
+        cache.put(shop, route("d"), 1, page(1_000));
+        assert!(cache.get(shop, &route("a"), 1).is_some(), "read: kept");
+        assert!(
+            cache.get(shop, &route("b"), 1).is_none(),
+            "unread and oldest: evicted"
+        );
+        assert!(cache.get(shop, &route("d"), 1).is_some());
+    }
+
+    #[test]
+    fn entries_limit_zero_limits_and_outdated_pages() {
+        let shop = Uuid::from_u128(1);
+        let cache = PageCache::new(2, usize::MAX);
+        for name in ["a", "b", "c"] {
+            cache.put(shop, route(name), 1, page(10));
+        }
+        assert_eq!(cache.len(), 2);
+        // A catalog edit bumps the version: the old page is dropped when next asked for.
+        assert!(cache.get(shop, &route("c"), 2).is_none());
+        assert_eq!(cache.len(), 1);
+        let before = cache.bytes();
+        cache.put(shop, route("b"), 1, page(10));
+        assert_eq!(
+            cache.bytes(),
+            before,
+            "replacing an entry does not count it twice"
+        );
+        for off in [PageCache::new(0, 1 << 20), PageCache::new(10, 0)] {
+            off.put(shop, route("a"), 1, page(10));
+            assert!(off.is_empty());
+        }
+    }
 }

@@ -3,14 +3,13 @@
 //! own tags. Links and the search form are plain HTML, so everything works without JavaScript.
 
 use super::api::storefront_page;
-use super::{
-    ProductCard, PublicCategory, PublicProduct, PublicShop, StorePage, encode_query, whatsapp_link,
-};
+use super::{ProductCard, PublicCategory, PublicProduct, PublicShop, StorePage};
 use crate::error::ApiError;
+use crate::links::{encode_query, whatsapp_link};
 use crate::media::ImageView;
-use crate::ui::NotFound;
+use crate::ui::{NotFound, SafeTitle};
 use leptos::prelude::*;
-use leptos_meta::{Link, Meta, Title};
+use leptos_meta::{Link, Meta};
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 #[component]
@@ -126,7 +125,7 @@ fn Seo(
         "summary"
     };
     view! {
-        <Title text=title.clone()/>
+        <SafeTitle text=title.clone()/>
         <Meta name="description" content=description.clone()/>
         <Link rel="canonical" href=canonical.clone()/>
         <Meta property="og:type" content=og_type.unwrap_or("website")/>
@@ -485,7 +484,7 @@ pub fn StoreCart() -> impl IntoView {
                 let (shop, cart) = (shop.await, cart.await);
                 match (shop, cart) {
                     (Ok(StorePage::Listing { shop, .. }), Ok(cart)) => view! {
-                        <Title text=format!("Cart · {}", shop.name)/>
+                        <SafeTitle text=format!("Cart · {}", shop.name)/>
                         <Meta name="robots" content="noindex"/>
                         <StoreShell shop=shop.clone()>
                             <h1>"Your cart"</h1>
@@ -587,7 +586,7 @@ pub fn StoreOrderConfirmation() -> impl IntoView {
             {move || Suspend::new(async move {
                 match order.await {
                     Ok(o) => view! {
-                        <Title text=format!("Order #{}", o.number)/>
+                        <SafeTitle text=format!("Order #{}", o.number)/>
                         <Meta name="robots" content="noindex"/>
                         <main class="page narrow" id="main">
                             <h1>"Thank you! Order " <span data-testid="order-number">{format!("#{}", o.number)}</span></h1>

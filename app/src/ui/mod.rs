@@ -8,7 +8,35 @@ use leptos_meta::Title;
 /// Sets the document title as "<page> · Bizmaat".
 #[component]
 pub fn PageTitle(#[prop(into)] title: String) -> impl IntoView {
-    view! { <Title text=format!("{title} · Bizmaat")/> }
+    view! { <SafeTitle text=format!("{title} · Bizmaat")/> }
+}
+
+/// Sets `<title>`; every title goes through here. leptos_meta 0.8.7 writes the title text into
+/// the server's HTML without escaping it, so a search for `</title><meta http-equiv=refresh …>`
+/// or a product named so would inject live markup into a public page. The server escapes the
+/// text itself; in the browser `document.title` is plain text and takes it as it is.
+#[component]
+pub fn SafeTitle(#[prop(into)] text: String) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    let text = escape_html(&text);
+    view! { <Title text=text/> }
+}
+
+/// Escapes text for an HTML text node or attribute. Hand-written: five replacements, and the
+/// only place we build HTML outside the view macros.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The error of the last run of a form's server function, if it failed.

@@ -52,7 +52,7 @@ async fn shop_settings_are_validated_and_saved() {
         let res = app.call("shop/settings/update", &form).await;
         assert_eq!(res.status(), 422, "{field}={value}");
         let body = json(res).await;
-        assert!(body["Validation"][field].is_string(), "{field}: {body}");
+        assert!(body["fields"][field].is_string(), "{field}: {body}");
     }
     let name: String = sqlx::query_scalar("select name from shops")
         .fetch_one(&app.pool)
@@ -74,7 +74,7 @@ async fn shop_settings_are_validated_and_saved() {
     let res = crate::helpers::call_with(&other, &app.url("/api/shop/settings/update"), &form).await;
     assert_eq!(res.status(), 422);
     assert!(
-        json(res).await["Validation"]["slug"]
+        json(res).await["fields"]["slug"]
             .as_str()
             .unwrap()
             .contains("already uses")
@@ -311,7 +311,7 @@ async fn product_validation_explains_each_problem() {
         let res = app.call("catalog/product/save", &form).await;
         assert_eq!(res.status(), 422, "{form:?}");
         let body = json(res).await;
-        let message = body["Validation"][field]
+        let message = body["fields"][field]
             .as_str()
             .unwrap_or_else(|| panic!("{field} in {body}"));
         assert!(message.contains(words), "{field}: {message}");
@@ -530,7 +530,7 @@ async fn csv_round_trip_and_all_or_nothing_import() {
                N-3,Good Row,800,wrong,\n";
     let res = app.call("catalog/import", &[("csv", bad)]).await;
     assert_eq!(res.status(), 422);
-    let message = json(res).await["Validation"]["csv"]
+    let message = json(res).await["fields"]["csv"]
         .as_str()
         .unwrap()
         .to_string();
@@ -924,4 +924,431 @@ fn serde_urlencoded_pairs(body: &str) -> std::collections::HashMap<String, Strin
         .query_pairs()
         .into_owned()
         .collect()
+}
+
+// ------------------------------------------------------------------ CSV limits and formulas
+
+fn csv_rows(rows: usize, row: &str) -> String {
+    let mut csv = String::from("title,price\n");
+    for _ in 0..rows {
+        csv.push_str(row);
+        csv.push('\n');
+    }
+    csv
+}
+
+async fn csv_error(res: reqwest::Response) -> String {
+    let status = res.status();
+    let body = json(res).await;
+    assert_eq!(status, 422, "{body}");
+    body["fields"]["csv"]
+        .as_str()
+        .expect("a message on the csv field")
+        .to_string()
+}
+
+async fn product_count(app: &crate::helpers::TestApp) -> i64 {
+    sqlx::query_scalar("select count(*) from products")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn ten_thousand_rows_with_one_title_import_with_distinct_slugs() {
+    let app = spawn_app().await;
+    app.signup("Bulk Owner").await;
+    app.create_product(&product("Scarf", "100")).await;
+    let res = app
+        .call("catalog/import", &[("csv", &csv_rows(10_000, "Scarf,250"))])
+        .await;
+    let status = res.status();
+    let report = json(res).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["created"], 10_000);
+    let (count, distinct, highest): (i64, i64, bool) = sqlx::query_as(
+        "select count(*), count(distinct slug), bool_or(slug = 'scarf-10001') from products",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!((count, distinct, highest), (10_001, 10_001, true));
+    let kept: String = sqlx::query_scalar("select slug from products where price_minor = 10000")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        kept, "scarf",
+        "the product that was there keeps its address"
+    );
+}
+
+#[tokio::test]
+async fn imports_over_the_row_or_size_cap_are_refused_with_a_way_out() {
+    let app = spawn_app().await;
+    app.signup("Capped Owner").await;
+    let res = app
+        .call("catalog/import", &[("csv", &csv_rows(10_001, "Wrap,250"))])
+        .await;
+    let message = csv_error(res).await;
+    assert!(
+        message.contains("10,000") && message.contains("Split"),
+        "{message}"
+    );
+
+    let big = format!(
+        "title,price,description\nBig,1,{}\n",
+        "x".repeat(5 * 1024 * 1024)
+    );
+    let message = csv_error(app.call("catalog/import", &[("csv", &big)]).await).await;
+    assert!(
+        message.contains("5.0 MB") && message.contains("at most 5 MB"),
+        "{message}"
+    );
+    assert_eq!(product_count(&app).await, 0, "nothing imported");
+
+    // Exactly at the cap is fine.
+    let res = app
+        .call("catalog/import", &[("csv", &csv_rows(10_000, "Wrap,250"))])
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(product_count(&app).await, 10_000);
+}
+
+#[tokio::test]
+async fn a_bad_file_lists_its_first_hundred_problems_and_changes_nothing() {
+    let app = spawn_app().await;
+    app.signup("Messy Owner").await;
+    let res = app
+        .call("catalog/import", &[("csv", &csv_rows(500, "Wrap,-1"))])
+        .await;
+    let message = csv_error(res).await;
+    assert!(message.contains("Line 2: price") && message.contains("Line 101: price"));
+    assert!(!message.contains("Line 102:"), "{message}");
+    assert!(message.contains("400 more problems"), "{message}");
+    assert_eq!(product_count(&app).await, 0);
+}
+
+#[tokio::test]
+async fn import_updates_many_products_at_once_even_when_they_swap_addresses() {
+    let app = spawn_app().await;
+    app.signup("Swap Owner").await;
+    for (title, sku) in [("Red Wrap", "R"), ("Blue Wrap", "B"), ("Green Wrap", "G")] {
+        app.create_product(&[
+            ("title", title),
+            ("price", "100"),
+            ("status", "active"),
+            ("sku", sku),
+        ])
+        .await;
+    }
+    let csv = "sku,title,slug,price,categories\n\
+               R,Red Wrap,blue-wrap,150,Wraps|Red\n\
+               B,Blue Wrap,red-wrap,150,wraps\n\
+               G,Green Wrap Two,,175,\n\
+               ,New Wrap,,80,Wraps\n";
+    let res = app.call("catalog/import", &[("csv", csv)]).await;
+    let status = res.status();
+    let report = json(res).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(
+        (report["created"].as_u64(), report["updated"].as_u64()),
+        (Some(1), Some(3))
+    );
+    let rows: Vec<(Option<String>, String, i64, i64)> = sqlx::query_as(
+        "select p.sku, p.slug, p.price_minor, (select count(*) from product_categories pc where pc.product_id = p.id)
+         from products p order by p.sku nulls last",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let expected: Vec<(Option<String>, String, i64, i64)> = vec![
+        (Some("B".into()), "red-wrap".into(), 15_000, 1),
+        // An existing product without a slug in the file keeps its address.
+        (Some("G".into()), "green-wrap".into(), 17_500, 0),
+        (Some("R".into()), "blue-wrap".into(), 15_000, 2),
+        (None, "new-wrap".into(), 8_000, 1),
+    ];
+    assert_eq!(rows, expected);
+    let categories: Vec<String> =
+        sqlx::query_scalar("select name from categories order by position")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        categories,
+        ["Wraps", "Red"],
+        "one category per name, any case"
+    );
+}
+
+#[tokio::test]
+async fn catalog_export_neutralises_formulas_and_imports_back_unchanged() {
+    let app = spawn_app().await;
+    app.signup("Formula Owner").await;
+    let title = "=HYPERLINK(\"http://evil.example\",\"Click\")";
+    app.create_product(&[
+        ("title", title),
+        ("price", "100"),
+        ("status", "active"),
+        ("sku", "-5"),
+        ("description", "@SUM(1+1)"),
+    ])
+    .await;
+    app.create_product(&[
+        ("title", "'=quoted on purpose"),
+        ("price", "100"),
+        ("status", "active"),
+        ("sku", "Q"),
+    ])
+    .await;
+    let csv = app
+        .get("/dashboard/catalog/export.csv")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        csv.contains(r#"'-5,"'=HYPERLINK(""http://evil.example"",""Click"")",hyperlink-http-evil-example-click,'@SUM(1+1),"#),
+        "{csv}"
+    );
+    assert!(csv.contains("Q,''=quoted on purpose,"), "{csv}");
+    for line in csv.lines().skip(1) {
+        for cell in line.split(',') {
+            let cell = cell.trim_start_matches('"');
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "formula cell {cell:?} in {line}"
+            );
+        }
+    }
+
+    let res = app.call("catalog/import", &[("csv", &csv)]).await;
+    assert_eq!(json(res).await["updated"], 2);
+    let rows: Vec<(String, String, String)> =
+        sqlx::query_as("select sku, title, description from products order by sku")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        rows,
+        [
+            ("-5".to_string(), title.to_string(), "@SUM(1+1)".to_string()),
+            ("Q".into(), "'=quoted on purpose".into(), "".into())
+        ]
+    );
+}
+
+#[tokio::test]
+async fn orders_export_neutralises_shopper_text_and_keeps_phones_as_text() {
+    let app = spawn_app().await;
+    app.signup("Orders Csv Owner").await;
+    let slug = app.shop_slug().await;
+    let id = app.create_product(&product("Wrap", "1500")).await;
+    let form = [
+        ("shop", slug.as_str()),
+        ("name", "=cmd|' /C calc'!A0"),
+        ("phone", "+234 802 000 1111"),
+        ("address", "@Allen Avenue"),
+        ("note", "-1+1"),
+        ("idempotency_key", "csv-key"),
+        ("product[]", id.as_str()),
+        ("quantity[]", "1"),
+    ];
+    let res =
+        crate::helpers::call_with(&client(), &app.url("/api/storefront/checkout"), &form).await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let csv = app
+        .get("/dashboard/orders/export.csv")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let row = csv.lines().nth(1).expect("one order line");
+    assert!(
+        row.contains(",'=cmd|' /C calc'!A0,'+2348020001111,'@Allen Avenue,'-1+1,Wrap,1,"),
+        "{row}"
+    );
+}
+
+// ------------------------------------------------------------------ product list paging
+
+#[tokio::test]
+async fn the_product_list_clamps_any_page_number() {
+    let app = spawn_app().await;
+    app.signup("Paging Owner").await;
+    app.create_product(&product("Only Wrap", "100")).await;
+    for page in ["9223372036854775807", "-9223372036854775808", "0"] {
+        let res = app.call("catalog/products", &[("query[page]", page)]).await;
+        let status = res.status();
+        let body = json(res).await;
+        assert_eq!(status, 200, "page={page}: {body}");
+        assert!(body["page"].as_i64().unwrap() >= 1, "{body}");
+    }
+}
+
+// ------------------------------------------------------------------ shop addresses
+
+fn settings_form(slug: &str) -> Vec<(&str, &str)> {
+    vec![
+        ("name", "Renamed"),
+        ("slug", slug),
+        ("description", ""),
+        ("currency", "NGN"),
+        ("whatsapp_number", ""),
+        ("contact_email", ""),
+        ("address", ""),
+    ]
+}
+
+async fn shop_slugs(app: &crate::helpers::TestApp) -> Vec<String> {
+    sqlx::query_scalar("select slug from shops order by created_at")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_new_shop_never_takes_another_shops_old_address() {
+    let app = spawn_app().await;
+    app.signup("First Owner").await;
+    let old = app.shop_slug().await;
+    assert_eq!(old, "test-traders");
+    app.create_product(&product("Indigo Wrap", "5000")).await;
+    let res = app
+        .call("shop/settings/update", &settings_form("first-moved"))
+        .await;
+    assert_eq!(res.status(), 200);
+
+    // Same business name: the old address is still the first shop's.
+    app.signup("Second Owner").await;
+    assert_eq!(shop_slugs(&app).await, ["first-moved", "test-traders-2"]);
+    let res = client()
+        .get(app.url("/s/test-traders/p/indigo-wrap"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 301);
+    assert_eq!(res.headers()["location"], "/s/first-moved/p/indigo-wrap");
+
+    // Nor can the settings page hand it over.
+    let res = app
+        .call("shop/settings/update", &settings_form("test-traders"))
+        .await;
+    assert_eq!(res.status(), 422);
+    assert!(
+        json(res).await["fields"]["slug"]
+            .as_str()
+            .unwrap()
+            .contains("already uses")
+    );
+}
+
+#[tokio::test]
+async fn shop_addresses_follow_the_reserved_list_and_length_rules() {
+    let app = spawn_app().await;
+    app.signup("Rules Owner").await;
+    let merchant: uuid::Uuid = sqlx::query_scalar("select id from merchants")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let mut made = Vec::new();
+    for name in [
+        "Admin",
+        "Ab",
+        "Bizmaat Support",
+        "Dashboard",
+        &"Long ".repeat(18),
+    ] {
+        let mut tx = app.pool.begin().await.unwrap();
+        let id = app::shop::ssr::create_shop(&mut tx, merchant, name.trim())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let slug: String = sqlx::query_scalar("select slug from shops where id = $1")
+            .bind(id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        made.push(slug);
+    }
+    assert_eq!(
+        made[..4],
+        ["admin-shop", "ab-shop", "my-shop", "dashboard-shop"]
+    );
+    assert!(
+        made[4].len() <= 48 && made[4].starts_with("long-long"),
+        "{}",
+        made[4]
+    );
+
+    for slug in ["www", "bizmaat-help", "help", "ab", &"a".repeat(49)] {
+        let res = app.call("shop/settings/update", &settings_form(slug)).await;
+        assert_eq!(res.status(), 422, "{slug}");
+        assert!(json(res).await["fields"]["slug"].is_string(), "{slug}");
+    }
+}
+
+#[tokio::test]
+async fn concurrent_signups_with_one_name_get_distinct_addresses() {
+    let app = spawn_app().await;
+    app.signup("Race Owner").await;
+    let merchant: uuid::Uuid = sqlx::query_scalar("select id from merchants")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let pool = app.pool.clone();
+            tokio::spawn(async move {
+                let mut tx = pool.begin().await.map_err(|e| e.to_string())?;
+                let id = app::shop::ssr::create_shop(&mut tx, merchant, "Race Shop")
+                    .await
+                    .map_err(|e| e.to_string())?;
+                tx.commit().await.map_err(|e| e.to_string())?;
+                Ok::<_, String>(id)
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().expect("every signup gets a shop");
+    }
+    let mut slugs: Vec<String> =
+        sqlx::query_scalar("select slug from shops where name = 'Race Shop'")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    slugs.sort();
+    let mut expected: Vec<String> = (2..=8).map(|n| format!("race-shop-{n}")).collect();
+    expected.push("race-shop".into());
+    expected.sort();
+    assert_eq!(slugs, expected);
+}
+
+#[tokio::test]
+async fn a_shop_keeps_its_ten_newest_old_addresses() {
+    let app = spawn_app().await;
+    app.signup("Hoarder Owner").await;
+    for i in 1..=12 {
+        let slug = format!("hoard-{i}");
+        let res = app
+            .call("shop/settings/update", &settings_form(&slug))
+            .await;
+        assert_eq!(res.status(), 200, "{slug}");
+    }
+    let old: Vec<String> = sqlx::query_scalar(
+        "select old_slug from shop_slug_redirects order by created_at, old_slug",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let expected: Vec<String> = (2..=11).map(|i| format!("hoard-{i}")).collect();
+    assert_eq!(old, expected, "test-traders and hoard-1 were let go");
+    assert_eq!(app.get("/s/hoard-1").await.status(), 404);
+    assert_eq!(app.get("/s/hoard-2").await.status(), 301);
+    // Taking back one of its own old addresses is fine.
+    let res = app
+        .call("shop/settings/update", &settings_form("hoard-5"))
+        .await;
+    assert_eq!(res.status(), 200);
 }

@@ -79,6 +79,10 @@ pub struct TestApp {
     pub acquires: Arc<AtomicU64>,
     pub media_dir: std::path::PathBuf,
     pub page_views: app::analytics::ssr::PageViews,
+    /// The app's own state (same pool, config, clock and job handlers as the server).
+    pub state: AppState,
+    /// The app's clock: manual when the app came from `spawn_app_with_clock`.
+    pub clock: app::platform::clock::Clock,
     db_name: String,
 }
 
@@ -106,6 +110,23 @@ fn init_tracing() {
 }
 
 pub async fn spawn_app_with(opts: Opts) -> TestApp {
+    spawn_app_with_clock(opts, app::platform::clock::Clock::system()).await
+}
+
+/// A test app whose time rules (job backoff, leases, purges) follow `clock`, typically
+/// `Clock::manual(..)` that the test advances.
+pub async fn spawn_app_with_clock(opts: Opts, clock: app::platform::clock::Clock) -> TestApp {
+    let (app, listener) = unserved_app(opts, clock).await;
+    serve(listener, app.state.clone());
+    app
+}
+
+/// The test app (database, configuration, state, client) and its bound listener, with nothing
+/// serving on it yet: for tests that serve it themselves (`server::startup::serve_until`).
+pub async fn unserved_app(
+    opts: Opts,
+    clock: app::platform::clock::Clock,
+) -> (TestApp, tokio::net::TcpListener) {
     init_tracing();
     let template = template().await;
     let db_name = format!("bizmaat_test_{}", uuid::Uuid::now_v7().simple());
@@ -130,8 +151,19 @@ pub async fn spawn_app_with(opts: Opts) -> TestApp {
         ("PUBLIC_URL".into(), base.clone()),
         ("PORT".into(), addr.port().to_string()),
         ("APP_ENV".into(), "development".into()),
-        // Order tests place many orders from one address; the limit has its own test.
+        // Signup confirmation links are read from it (see `call_with`).
+        ("DEV_MAILBOX".into(), "true".into()),
+        // Order tests place many orders from one address, shop and phone; the limits have their
+        // own tests.
         ("RATE_LIMIT_CHECKOUT_PER_HOUR".into(), "1000".into()),
+        (
+            "RATE_LIMIT_CHECKOUT_PER_SHOP_PER_HOUR".into(),
+            "1000".into(),
+        ),
+        (
+            "RATE_LIMIT_CHECKOUT_PER_PHONE_PER_HOUR".into(),
+            "1000".into(),
+        ),
     ]);
     for (k, v) in opts.env {
         vars.insert(k.to_string(), v);
@@ -155,14 +187,16 @@ pub async fn spawn_app_with(opts: Opts) -> TestApp {
         .unwrap();
     // Always this test's own folder: Drop removes it, so it must never be a shared one.
     let media_dir = media.clone();
-    let state = AppState::new(
+    let mut state = AppState::new(
         server::startup::leptos_options(&config),
         pool.clone(),
         config.clone(),
     );
+    state.clock = clock.clone();
     let page_views = state.page_views.clone();
-    serve(listener, state);
-    TestApp {
+    let app = TestApp {
+        state,
+        clock,
         page_views,
         base,
         pool,
@@ -170,7 +204,8 @@ pub async fn spawn_app_with(opts: Opts) -> TestApp {
         acquires,
         media_dir,
         db_name,
-    }
+    };
+    (app, listener)
 }
 
 pub fn serve(listener: tokio::net::TcpListener, state: AppState) {
@@ -229,6 +264,11 @@ impl TestApp {
         self.client.get(self.url(path)).send().await.unwrap()
     }
 
+    /// GET with another client (another browser or device).
+    pub async fn get_with(&self, client: &reqwest::Client, path: &str) -> reqwest::Response {
+        client.get(self.url(path)).send().await.unwrap()
+    }
+
     /// Calls a server function the way the hydrated app does (form-encoded, JSON answer).
     pub async fn call(&self, endpoint: &str, form: &[(&str, &str)]) -> reqwest::Response {
         call_with(&self.client, &self.url(&format!("/api/{endpoint}")), form).await
@@ -281,12 +321,75 @@ impl TestApp {
     }
 }
 
+/// Posts a form to a server function. Signing up takes two steps (the form, then the link in
+/// the confirmation email); most tests just need a signed-in merchant, so a successful
+/// `/api/signup` here also opens the emailed link — through the development mailbox and the
+/// real confirmation endpoint — and answers with the confirmation's response. Tests of the
+/// signup steps themselves use `raw_call`.
 pub async fn call_with(
     client: &reqwest::Client,
     url: &str,
     form: &[(&str, &str)],
 ) -> reqwest::Response {
+    let res = raw_call(client, url, form).await;
+    let Some(base) = url.strip_suffix("/api/signup") else {
+        return res;
+    };
+    if res.status() != 200 {
+        return res;
+    }
+    let email = form
+        .iter()
+        .find(|(k, _)| *k == "email")
+        .map(|(_, v)| v.trim().to_lowercase())
+        .expect("a signup form has an email");
+    let token = confirmation_token(client, base, &email, "token=")
+        .await
+        .unwrap_or_else(|| panic!("no signup confirmation email to {email}"));
+    raw_call(
+        client,
+        &format!("{base}/api/signup/confirm"),
+        &[("token", &token)],
+    )
+    .await
+}
+
+/// A plain form post to a server function.
+pub async fn raw_call(
+    client: &reqwest::Client,
+    url: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
     client.post(url).form(form).send().await.unwrap()
+}
+
+/// The token of the newest link (after `marker`, e.g. `token=`) in an email to `to`, read from
+/// the development mailbox the way a developer would.
+pub async fn confirmation_token(
+    client: &reqwest::Client,
+    base: &str,
+    to: &str,
+    marker: &str,
+) -> Option<String> {
+    let res = raw_call(client, &format!("{base}/api/dev/mailbox"), &[]).await;
+    assert_eq!(
+        res.status(),
+        200,
+        "the test app serves the development mailbox"
+    );
+    let mails: serde_json::Value = res.json().await.unwrap();
+    mails.as_array()?.iter().find_map(|m| {
+        if m["to_address"].as_str()? != to {
+            return None;
+        }
+        let body = m["body_text"].as_str()?;
+        let start = body.find(marker)? + marker.len();
+        let token: String = body[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect();
+        (!token.is_empty()).then_some(token)
+    })
 }
 
 pub fn signup_form<'a>(name: &'a str, email: &'a str) -> Vec<(&'a str, &'a str)> {
@@ -353,6 +456,16 @@ impl TestApp {
             .fetch_one(&self.pool)
             .await
             .unwrap()
+    }
+
+    /// Runs background jobs the way the worker does (claim, run, record) until none is due by
+    /// the app's clock; retries scheduled for later are left. The app has no worker of its own,
+    /// so tests decide when jobs run.
+    pub async fn run_jobs(&self) -> app::platform::jobs::RunReport {
+        app::platform::jobs::Runner::new(self.state.clone(), Default::default())
+            .run_until_idle()
+            .await
+            .expect("running jobs")
     }
 
     /// Queries made while running `f` (see `acquires`).

@@ -1,12 +1,22 @@
 //! Integration tests: the real app on a random port, a fresh PostgreSQL database per test, and a
 //! cookie-aware HTTP client. One test binary for build speed; one module per capability.
 
+mod fakes;
 mod helpers;
 
 mod accounts;
 mod catalog;
+mod catalog_tenancy;
+mod contention;
+mod hardening;
+mod headers;
 mod insights;
+mod jobs;
+mod limits;
+mod media;
 mod orders;
 mod platform;
+mod proxy_limits;
+mod shutdown;
 mod storefront;
 mod usage;

@@ -138,7 +138,7 @@ async fn twenty_concurrent_checkouts_for_five_units_sell_exactly_five() {
     let res = checkout(&app, &checkout_form(&slug, "late", &[(&id, "1")])).await;
     assert_eq!(res.status(), 422);
     assert!(
-        body(res).await["Validation"]["items"]
+        body(res).await["fields"]["items"]
             .as_str()
             .unwrap()
             .contains("Last Five is sold out")
@@ -215,7 +215,7 @@ async fn drafts_archived_and_foreign_products_cannot_be_ordered() {
         .await;
         assert_eq!(res.status(), 422);
         assert!(
-            body(res).await["Validation"]["items"]
+            body(res).await["fields"]["items"]
                 .as_str()
                 .unwrap()
                 .contains(words)
@@ -260,7 +260,7 @@ async fn drafts_archived_and_foreign_products_cannot_be_ordered() {
     )
     .await;
     assert_eq!(res.status(), 422);
-    assert!(body(res).await["Validation"]["phone"].is_string());
+    assert!(body(res).await["fields"]["phone"].is_string());
     assert_eq!(
         checkout(&app, &checkout_form("no-such-shop", "x", &[(&ok, "1")]))
             .await
@@ -306,7 +306,7 @@ async fn status_flow_is_enforced_and_cancel_restocks() {
     let res = set(&app, &first, "shipped").await;
     assert_eq!(res.status(), 422);
     assert!(
-        body(res).await["Validation"]["status"]
+        body(res).await["fields"]["status"]
             .as_str()
             .unwrap()
             .contains("new cannot become shipped")
@@ -580,7 +580,7 @@ async fn merchants_list_search_annotate_and_export_orders_and_get_an_email() {
         orders.push(serde_json::from_value::<String>(body(res).await).unwrap());
     }
     // The owner was emailed about each order, through the outbox.
-    let mails: Vec<String> = sqlx::query_scalar("select subject from email_outbox where to_address = 'order.owner@example.com' order by created_at")
+    let mails: Vec<String> = sqlx::query_scalar("select subject from email_outbox where to_address = 'order.owner@example.com' and subject like 'New order%' order by created_at")
         .fetch_all(&app.pool)
         .await
         .unwrap();
@@ -747,7 +747,7 @@ async fn checkouts_are_rate_limited_per_ip() {
     let res = checkout(&app, &checkout_form(&slug, "c", &[(&id, "1")])).await;
     assert_eq!(res.status(), 429);
     assert!(
-        body(res).await["RateLimited"]
+        body(res).await["error"]
             .as_str()
             .unwrap()
             .contains("Too many orders")
@@ -757,4 +757,387 @@ async fn checkouts_are_rate_limited_per_ip() {
         .await
         .unwrap();
     assert_eq!(orders, 2);
+}
+
+/// The id a successful checkout answers with.
+async fn placed(res: reqwest::Response) -> String {
+    assert_eq!(res.status(), 200, "checkout failed");
+    serde_json::from_value(body(res).await).unwrap()
+}
+
+fn with_field<'a>(
+    mut form: Vec<(&'a str, &'a str)>,
+    key: &'a str,
+    value: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    form.retain(|(k, _)| *k != key);
+    form.push((key, value));
+    form
+}
+
+#[tokio::test]
+async fn checkouts_are_rate_limited_per_phone_and_per_shop() {
+    let app = spawn_app_with(Opts {
+        env: vec![
+            ("RATE_LIMIT_CHECKOUT_PER_PHONE_PER_HOUR", "2".into()),
+            ("RATE_LIMIT_CHECKOUT_PER_SHOP_PER_HOUR", "4".into()),
+        ],
+    })
+    .await;
+    let slug = shop(&app).await;
+    let id = app
+        .create_product(&[("title", "Tea"), ("price", "100"), ("status", "active")])
+        .await;
+    // One number: two orders, then refused, from the same connection or any other.
+    for key in ["p1", "p2"] {
+        placed(checkout(&app, &checkout_form(&slug, key, &[(&id, "1")])).await).await;
+    }
+    let res = checkout(&app, &checkout_form(&slug, "p3", &[(&id, "1")])).await;
+    assert_eq!(res.status(), 429);
+    assert!(
+        body(res).await["error"]
+            .as_str()
+            .unwrap()
+            .contains("Too many orders for this WhatsApp number"),
+    );
+    // A repeated submit of an order already placed is not a new order: it still answers.
+    let again = checkout(&app, &checkout_form(&slug, "p1", &[(&id, "1")])).await;
+    assert_eq!(again.status(), 200);
+
+    // Other numbers: the shop takes four orders an hour in all (two are already in).
+    for (key, phone) in [("q1", "+2348020000101"), ("q2", "+2348020000102")] {
+        let form = with_field(checkout_form(&slug, key, &[(&id, "1")]), "phone", phone);
+        placed(checkout(&app, &form).await).await;
+    }
+    let form = with_field(
+        checkout_form(&slug, "q3", &[(&id, "1")]),
+        "phone",
+        "+2348020000103",
+    );
+    let res = checkout(&app, &form).await;
+    assert_eq!(res.status(), 429);
+    assert!(
+        body(res).await["error"]
+            .as_str()
+            .unwrap()
+            .contains("This shop is receiving more orders than usual")
+    );
+    let orders: i64 = sqlx::query_scalar("select count(*) from orders")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(orders, 4);
+
+    // Another shop is counted on its own.
+    let other = client();
+    call_with(
+        &other,
+        &app.url("/api/signup"),
+        &signup_form("Second Shop", "second.shop@example.com"),
+    )
+    .await;
+    let res = call_with(
+        &other,
+        &app.url("/api/catalog/product/save"),
+        &[("title", "Rice"), ("price", "100"), ("status", "active")],
+    )
+    .await;
+    let rice: String = serde_json::from_value(body(res).await).unwrap();
+    let other_slug = app.shop_slug().await;
+    assert_ne!(other_slug, slug);
+    let form = with_field(
+        checkout_form(&other_slug, "r1", &[(&rice, "1")]),
+        "phone",
+        "+2348020000104",
+    );
+    placed(checkout(&app, &form).await).await;
+}
+
+#[tokio::test]
+async fn a_checkout_never_overwrites_a_known_customers_name_or_address() {
+    let app = spawn_app().await;
+    let slug = shop(&app).await;
+    let id = app
+        .create_product(&[("title", "Soap"), ("price", "100"), ("status", "active")])
+        .await;
+    placed(checkout(&app, &checkout_form(&slug, "first", &[(&id, "1")])).await).await;
+    // Someone else types the same number with another name and address.
+    let form = checkout_form(&slug, "second", &[(&id, "1")]);
+    let form = with_field(form, "name", "Mallory");
+    let form = with_field(form, "address", "1 Elsewhere Road");
+    let second = placed(checkout(&app, &form).await).await;
+    let (name, address): (String, String) =
+        sqlx::query_as("select name, address from customers where phone = '+2348020001111'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (name.as_str(), address.as_str()),
+        ("Bola Ade", "5 Allen Avenue, Ikeja")
+    );
+    // The order itself keeps what was typed, for the merchant to judge.
+    let order = body(app.call("orders/get", &[("id", &second)]).await).await;
+    assert_eq!(order["customer_name"], "Mallory");
+    assert_eq!(order["address"], "1 Elsewhere Road");
+
+    // An empty field (a customer known only by number) is filled in.
+    sqlx::query("update customers set name = '', address = ''")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let form = with_field(
+        checkout_form(&slug, "third", &[(&id, "1")]),
+        "name",
+        "Bola A.",
+    );
+    placed(checkout(&app, &form).await).await;
+    let (name, address): (String, String) = sqlx::query_as("select name, address from customers")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        (name.as_str(), address.as_str()),
+        ("Bola A.", "5 Allen Avenue, Ikeja")
+    );
+}
+
+#[tokio::test]
+async fn a_reused_idempotency_key_with_another_cart_is_refused() {
+    let app = spawn_app().await;
+    let slug = shop(&app).await;
+    let cap = app
+        .create_product(&[
+            ("title", "Cap"),
+            ("price", "100"),
+            ("status", "active"),
+            ("track_stock", "on"),
+            ("stock", "10"),
+        ])
+        .await;
+    let bag = app
+        .create_product(&[("title", "Bag"), ("price", "100"), ("status", "active")])
+        .await;
+    let first = placed(checkout(&app, &checkout_form(&slug, "shared", &[(&cap, "1")])).await).await;
+    let other_carts = [
+        checkout_form(&slug, "shared", &[(&cap, "2")]),
+        checkout_form(&slug, "shared", &[(&cap, "1"), (&bag, "1")]),
+        checkout_form(&slug, "shared", &[(&bag, "1")]),
+        with_field(
+            checkout_form(&slug, "shared", &[(&cap, "1")]),
+            "phone",
+            "+2348020009999",
+        ),
+        with_field(
+            checkout_form(&slug, "shared", &[(&cap, "1")]),
+            "address",
+            "Somewhere else",
+        ),
+    ];
+    for form in &other_carts {
+        let res = checkout(&app, form).await;
+        assert_eq!(res.status(), 409, "{form:?}");
+        let text = res.text().await.unwrap();
+        assert!(
+            text.contains("already used for a different order"),
+            "{text}"
+        );
+        assert!(
+            !text.contains(&first),
+            "the first order's id is not revealed"
+        );
+    }
+    // The same cart again is the same order, as before.
+    let again = placed(checkout(&app, &checkout_form(&slug, "shared", &[(&cap, "1")])).await).await;
+    assert_eq!(again, first);
+    let (orders, stock): (i64, i32) = sqlx::query_as(
+        "select (select count(*) from orders), (select stock from products where id = $1::uuid)",
+    )
+    .bind(&cap)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!((orders, stock), (1, 9));
+    // The key is per shop form: a new key orders the other cart normally.
+    placed(checkout(&app, &checkout_form(&slug, "fresh", &[(&cap, "2")])).await).await;
+}
+
+#[tokio::test]
+async fn unconfirmed_orders_holding_stock_are_released_after_the_hold() {
+    let start = time::OffsetDateTime::now_utc();
+    let clock = app::platform::clock::Clock::manual(start);
+    let app = crate::helpers::spawn_app_with_clock(
+        Opts {
+            env: vec![("ORDER_HOLD_HOURS", "72".into())],
+        },
+        clock.clone(),
+    )
+    .await;
+    let slug = shop(&app).await;
+    let tracked = app
+        .create_product(&[
+            ("title", "Scarf"),
+            ("price", "100"),
+            ("status", "active"),
+            ("track_stock", "on"),
+            ("stock", "5"),
+        ])
+        .await;
+    let untracked = app
+        .create_product(&[("title", "Print"), ("price", "100"), ("status", "active")])
+        .await;
+    let held = placed(
+        checkout(
+            &app,
+            &checkout_form(&slug, "held", &[(&tracked, "2"), (&untracked, "1")]),
+        )
+        .await,
+    )
+    .await;
+    let confirmed =
+        placed(checkout(&app, &checkout_form(&slug, "kept", &[(&tracked, "1")])).await).await;
+    let no_stock =
+        placed(checkout(&app, &checkout_form(&slug, "free", &[(&untracked, "1")])).await).await;
+    assert_eq!(
+        app.call(
+            "orders/status",
+            &[("id", &confirmed), ("status", "confirmed")]
+        )
+        .await
+        .status(),
+        200
+    );
+    let state = || async {
+        let stock: i32 = sqlx::query_scalar("select stock from products where id = $1::uuid")
+            .bind(&tracked)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        let statuses: Vec<(String, String)> =
+            sqlx::query_as("select id::text, status from orders order by number")
+                .fetch_all(&app.pool)
+                .await
+                .unwrap();
+        (stock, statuses)
+    };
+    let version = || async {
+        sqlx::query_scalar::<_, i64>("select catalog_version::bigint from shops where slug = $1")
+            .bind(&slug)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(state().await.0, 2);
+
+    // Within the hold nothing happens.
+    let hold = time::Duration::hours(72);
+    let released =
+        app::orders::ssr::release_stale_orders(&app.pool, start + time::Duration::hours(71), hold)
+            .await
+            .unwrap();
+    assert_eq!(released, 0);
+    assert_eq!(state().await.0, 2);
+
+    // After it, through the worker's entry point and the app's clock.
+    let before = version().await;
+    clock.advance(time::Duration::hours(73));
+    assert_eq!(
+        app::orders::ssr::release_held_stock(&app.state)
+            .await
+            .unwrap(),
+        1
+    );
+    let (stock, statuses) = state().await;
+    assert_eq!(
+        stock, 4,
+        "the held order's two scarves are back; the confirmed one's is not"
+    );
+    let status_of = |id: &str| {
+        statuses
+            .iter()
+            .find(|(o, _)| o == id)
+            .map(|(_, s)| s.clone())
+            .unwrap()
+    };
+    assert_eq!(status_of(&held), "cancelled");
+    assert_eq!(status_of(&confirmed), "confirmed");
+    assert_eq!(
+        status_of(&no_stock),
+        "new",
+        "an order holding no stock is left to the merchant"
+    );
+    assert!(
+        version().await > before,
+        "cached storefront pages stop showing the old stock"
+    );
+    let order = body(app.call("orders/get", &[("id", &held)]).await).await;
+    let last = order["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["to_status"], "cancelled");
+    assert_eq!(last["actor"], "system");
+    assert_eq!(last["note"], app::orders::ssr::RELEASED_NOTE);
+
+    // Running again changes nothing: stock is put back once.
+    assert_eq!(
+        app::orders::ssr::release_held_stock(&app.state)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(state().await.0, 4);
+    // And the merchant cannot cancel it a second time.
+    assert_eq!(
+        app.call("orders/status", &[("id", &held), ("status", "cancelled")])
+            .await
+            .status(),
+        422
+    );
+    assert_eq!(state().await.0, 4);
+}
+
+#[tokio::test]
+async fn order_hold_zero_keeps_unconfirmed_orders() {
+    let clock = app::platform::clock::Clock::manual(time::OffsetDateTime::now_utc());
+    let app = crate::helpers::spawn_app_with_clock(
+        Opts {
+            env: vec![("ORDER_HOLD_HOURS", "0".into())],
+        },
+        clock.clone(),
+    )
+    .await;
+    let slug = shop(&app).await;
+    let id = app
+        .create_product(&[
+            ("title", "Vase"),
+            ("price", "100"),
+            ("status", "active"),
+            ("track_stock", "on"),
+            ("stock", "1"),
+        ])
+        .await;
+    placed(checkout(&app, &checkout_form(&slug, "k", &[(&id, "1")])).await).await;
+    clock.advance(time::Duration::days(365));
+    assert_eq!(
+        app::orders::ssr::release_held_stock(&app.state)
+            .await
+            .unwrap(),
+        0
+    );
+    let status: String = sqlx::query_scalar("select status from orders")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "new");
+}
+
+#[tokio::test]
+async fn order_list_pages_far_past_the_end_are_clamped_not_a_500() {
+    let app = spawn_app().await;
+    app.signup("Paging Owner").await;
+    for page in ["9223372036854775807", "-5", "0"] {
+        let res = app.call("orders/list", &[("query[page]", page)]).await;
+        assert_eq!(res.status(), 200, "page {page}");
+        let list = body(res).await;
+        assert_eq!(list["total"], 0, "page {page}");
+    }
+    let res = app.get("/dashboard/orders?page=9223372036854775807").await;
+    assert_eq!(res.status(), 200);
 }

@@ -15,6 +15,7 @@ async fn healthz_and_readyz_answer() {
 async fn readyz_reports_a_broken_database() {
     let config = app::config::Config::from_lookup(|k| match k {
         "DATABASE_URL" => Some("postgres://postgres@127.0.0.1:1/nothing".into()),
+        "APP_ENV" => Some("development".into()),
         _ => None,
     })
     .unwrap();
@@ -175,8 +176,11 @@ async fn development_mailbox_exists_only_in_development() {
         env: vec![
             ("APP_ENV", "production".into()),
             ("JWT_SECRET", "0123456789abcdef0123456789abcdef".into()),
+            // Asking for it in production stops the server at start-up (a config test).
+            ("DEV_MAILBOX", "false".into()),
         ],
     })
     .await;
     assert_eq!(prod.call("dev/mailbox", &[]).await.status(), 404);
+    assert_eq!(prod.get("/dev/mailbox").await.status(), 404);
 }

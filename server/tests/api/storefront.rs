@@ -1,7 +1,7 @@
 //! The public storefront: server-rendered HTML, SEO tags and structured data, drafts never
 //! shown, at most two queries per page, and the cache following catalog edits.
 
-use crate::helpers::{TestApp, client, png, spawn_app, upload};
+use crate::helpers::{Opts, TestApp, client, png, spawn_app, spawn_app_with, upload};
 use serde_json::Value;
 
 async fn shop_with_products(app: &TestApp) -> (String, String) {
@@ -348,4 +348,112 @@ async fn storefront_pages_use_at_most_two_queries_and_the_cache_follows_edits() 
         "the edit shows on the next request"
     );
     assert!(!html.contains("₦12,500.00"));
+}
+
+#[tokio::test]
+async fn any_page_number_is_served_never_an_error() {
+    let app = spawn_app().await;
+    shop_with_products(&app).await;
+    let shopper = client();
+    for path in [
+        "/s/ada-fabrics?page=9223372036854775807",
+        "/s/ada-fabrics?page=-9223372036854775808",
+        "/s/ada-fabrics?page=abc",
+        "/s/ada-fabrics/c/scarves?page=99999999999999999999",
+        "/s/ada-fabrics/search?q=x&page=-1",
+        "/s/ada-fabrics/search?q=scarf&page=9223372036854775807",
+    ] {
+        let res = shopper.get(app.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        let html = res.text().await.unwrap();
+        if !path.contains("q=x") {
+            assert!(html.contains("Adire Indigo Scarf"), "{path}: the last page");
+        }
+    }
+    // After hydration the page data comes from the server function, which anyone can call
+    // with any number.
+    for page in ["9223372036854775807", "-9223372036854775808", "0", "2"] {
+        let res = shopper
+            .post(app.url("/api/storefront/page"))
+            .form(&[("shop", "ada-fabrics"), ("view", "home"), ("page", page)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "page={page}");
+        let listing = &res.json::<Value>().await.unwrap()["Listing"];
+        assert_eq!(
+            (listing["page"].as_i64(), listing["pages"].as_i64()),
+            (Some(1), Some(1)),
+            "page={page}: past the end shows the last page"
+        );
+        assert_eq!(listing["products"].as_array().unwrap().len(), 2);
+    }
+    let res = shopper
+        .post(app.url("/api/storefront/page"))
+        .form(&[("shop", "ada-fabrics"), ("view", "home"), ("page", "abc")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        400,
+        "a malformed number is the caller's mistake"
+    );
+}
+
+#[tokio::test]
+async fn searches_that_run_alike_share_one_cache_entry() {
+    let app = spawn_app().await;
+    shop_with_products(&app).await;
+    let shopper = client();
+    let long = "a".repeat(200);
+    let pairs = [
+        ("scarf", "%20%20scarf%20%20"),
+        ("indigo+scarf", "indigo%20%20%09scarf"),
+        // Only the first 100 characters are searched, so only they may key the cache.
+        (&format!("{long}1") as &str, &format!("{long}2") as &str),
+    ];
+    for (first, variant) in pairs {
+        let res = shopper
+            .get(app.url(&format!("/s/ada-fabrics/search?q={first}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        res.text().await.unwrap();
+        let before = app.acquired();
+        let res = shopper
+            .get(app.url(&format!("/s/ada-fabrics/search?q={variant}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        res.text().await.unwrap();
+        assert_eq!(
+            app.acquired() - before,
+            1,
+            "{variant} from the cache of {first}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_page_cache_keeps_within_its_byte_budget() {
+    let app = spawn_app_with(Opts {
+        env: vec![("STOREFRONT_CACHE_BYTES", "1000".into())],
+    })
+    .await;
+    shop_with_products(&app).await;
+    let shopper = client();
+    for _ in 0..2 {
+        let before = app.acquired();
+        let res = shopper.get(app.url("/s/ada-fabrics")).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        res.text().await.unwrap();
+        assert_eq!(
+            app.acquired() - before,
+            2,
+            "a page larger than the whole budget is never kept"
+        );
+    }
 }

@@ -1,16 +1,16 @@
-//! Catalog service. Every query is scoped by the shop id from the caller's session; a row of
-//! another shop is indistinguishable from a missing one (404).
+//! Products: validation, writes, the dashboard list and the edit form's data.
 
-use super::{
-    Category, PER_PAGE, ProductDetail, ProductList, ProductQuery, ProductRow, is_valid_slug,
+use super::{like_pattern, shop_currency};
+use crate::catalog::{
+    PER_PAGE, ProductDetail, ProductList, ProductQuery, ProductRow, ProductStatus, is_valid_slug,
     slugify,
 };
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::media::ssr::{ImageRow, StoredImage};
+use crate::media::ssr::ImageRow;
 use crate::money::{format_money, format_plain, parse_money};
 use crate::shop::ssr::bump_catalog_version;
 use crate::state::AppState;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 /// What a merchant submits for a product (amounts as typed).
@@ -39,16 +39,8 @@ pub struct ValidProduct {
     pub sku: Option<String>,
     pub track_stock: bool,
     pub stock: i32,
-    pub status: String,
+    pub status: ProductStatus,
     pub categories: Vec<Uuid>,
-}
-
-pub async fn shop_currency(pool: &PgPool, shop_id: Uuid) -> AppResult<String> {
-    sqlx::query_scalar("select currency from shops where id = $1")
-        .bind(shop_id)
-        .fetch_optional(pool)
-        .await?
-        .ok_or(AppError::NotFound)
 }
 
 pub fn validate_product(input: &ProductInput, currency: &str) -> Result<ValidProduct, FieldErrors> {
@@ -123,8 +115,8 @@ pub fn validate_product(input: &ProductInput, currency: &str) -> Result<ValidPro
             0
         }
     };
-    let status = input.status.trim().to_string();
-    if !super::STATUSES.iter().any(|(s, _)| *s == status) {
+    let status = ProductStatus::parse(&input.status);
+    if status.is_none() {
         errors.insert("status".into(), "Choose draft, active or archived.".into());
     }
     if !errors.is_empty() {
@@ -142,12 +134,12 @@ pub fn validate_product(input: &ProductInput, currency: &str) -> Result<ValidPro
         sku,
         track_stock: input.track_stock,
         stock,
-        status,
+        status: status.expect("checked"),
         categories,
     })
 }
 
-fn map_unique(e: sqlx::Error) -> AppError {
+pub(crate) fn map_unique(e: sqlx::Error) -> AppError {
     if let sqlx::Error::Database(db) = &e {
         match db.constraint() {
             Some("products_shop_id_slug_key") => {
@@ -192,7 +184,7 @@ pub async fn write_product(
             .bind(&p.sku)
             .bind(p.track_stock)
             .bind(p.stock)
-            .bind(&p.status)
+            .bind(p.status.as_str())
             .execute(&mut *conn)
             .await
             .map_err(map_unique)?;
@@ -214,7 +206,7 @@ pub async fn write_product(
             .bind(&p.sku)
             .bind(p.track_stock)
             .bind(p.stock)
-            .bind(&p.status)
+            .bind(p.status.as_str())
             .execute(&mut *conn)
             .await
             .map_err(map_unique)?;
@@ -268,19 +260,15 @@ pub async fn save_product(
 }
 
 pub async fn set_status(state: &AppState, shop_id: Uuid, id: Uuid, status: &str) -> AppResult<()> {
-    if !super::STATUSES.iter().any(|(s, _)| *s == status) {
-        return Err(AppError::validation(
-            "status",
-            "Choose draft, active or archived.",
-        ));
-    }
+    let status = ProductStatus::parse(status)
+        .ok_or_else(|| AppError::validation("status", "Choose draft, active or archived."))?;
     let mut tx = state.pool.begin().await?;
     let done = sqlx::query(
         "update products set status = $3, updated_at = now() where id = $1 and shop_id = $2",
     )
     .bind(id)
     .bind(shop_id)
-    .bind(status)
+    .bind(status.as_str())
     .execute(&mut *tx)
     .await?;
     if done.rows_affected() == 0 {
@@ -361,27 +349,20 @@ fn image_from(
     })
 }
 
-/// Escapes LIKE wildcards so a search for "50%" means fifty percent.
-pub fn like_pattern(q: &str) -> String {
-    let escaped = q
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
-}
-
 pub async fn list_products(
     state: &AppState,
     shop_id: Uuid,
     query: &ProductQuery,
 ) -> AppResult<ProductList> {
     let currency = shop_currency(&state.pool, shop_id).await?;
-    let page = query.page.unwrap_or(1).max(1);
+    // Clamped so the offset cannot overflow; a page past the end is simply empty.
+    let page = query.page.unwrap_or(1).clamp(1, crate::catalog::MAX_PAGE);
     let q = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
     let status = query
         .status
         .as_deref()
-        .filter(|s| super::STATUSES.iter().any(|(k, _)| k == s));
+        .and_then(ProductStatus::parse)
+        .map(ProductStatus::as_str);
     // Whitelisted: the ORDER BY is chosen from fixed strings, never from input.
     let order = match query.sort.as_deref() {
         Some("oldest") => "p.created_at asc, p.id",
@@ -513,312 +494,4 @@ pub async fn get_product(state: &AppState, shop_id: Uuid, id: Uuid) -> AppResult
         currency: row.currency,
         cloudinary: state.media.is_cloudinary(),
     })
-}
-
-/// Moves `ids[index]` one place earlier (`up`) or later; false when it is already at that end.
-fn swap_with_neighbour(ids: &mut [Uuid], index: usize, up: bool) -> bool {
-    let other = if up {
-        index.checked_sub(1)
-    } else {
-        Some(index + 1).filter(|i| *i < ids.len())
-    };
-    match other {
-        Some(other) => {
-            ids.swap(index, other);
-            true
-        }
-        None => false,
-    }
-}
-
-// ------------------------------------------------------------------ categories
-
-pub async fn list_categories(pool: &PgPool, shop_id: Uuid) -> AppResult<Vec<Category>> {
-    let rows: Vec<(Uuid, String, String, i32, i64)> = sqlx::query_as(
-        "select c.id, c.name, c.slug, c.position,
-                (select count(*) from product_categories pc where pc.category_id = c.id) as product_count
-         from categories c where c.shop_id = $1 order by c.position, c.name",
-    )
-    .bind(shop_id)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, name, slug, position, product_count)| Category {
-            id,
-            name,
-            slug,
-            position,
-            product_count,
-        })
-        .collect())
-}
-
-fn validate_category_name(name: &str) -> AppResult<String> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 80 {
-        return Err(AppError::validation(
-            "name",
-            "Enter a category name of up to 80 characters.",
-        ));
-    }
-    Ok(name.to_string())
-}
-
-fn category_conflict(e: sqlx::Error) -> AppError {
-    match &e {
-        sqlx::Error::Database(db) if db.constraint() == Some("categories_shop_id_slug_key") => {
-            AppError::validation("name", "You already have a category with this name.")
-        }
-        _ => e.into(),
-    }
-}
-
-pub async fn create_category(state: &AppState, shop_id: Uuid, name: &str) -> AppResult<Uuid> {
-    let name = validate_category_name(name)?;
-    let mut tx = state.pool.begin().await?;
-    let id = insert_category(&mut tx, shop_id, &name).await?;
-    bump_catalog_version(&mut tx, shop_id).await?;
-    tx.commit().await?;
-    Ok(id)
-}
-
-pub async fn insert_category(
-    conn: &mut PgConnection,
-    shop_id: Uuid,
-    name: &str,
-) -> AppResult<Uuid> {
-    let id = Uuid::now_v7();
-    sqlx::query(
-        "insert into categories (id, shop_id, name, slug, position)
-         values ($1, $2, $3, $4, coalesce((select max(position) + 1 from categories where shop_id = $2), 0))",
-    )
-    .bind(id)
-    .bind(shop_id)
-    .bind(name)
-    .bind(slugify(name, "category"))
-    .execute(&mut *conn)
-    .await
-    .map_err(category_conflict)?;
-    Ok(id)
-}
-
-pub async fn rename_category(
-    state: &AppState,
-    shop_id: Uuid,
-    id: Uuid,
-    name: &str,
-) -> AppResult<()> {
-    let name = validate_category_name(name)?;
-    let mut tx = state.pool.begin().await?;
-    let done =
-        sqlx::query("update categories set name = $3, slug = $4 where id = $1 and shop_id = $2")
-            .bind(id)
-            .bind(shop_id)
-            .bind(&name)
-            .bind(slugify(&name, "category"))
-            .execute(&mut *tx)
-            .await
-            .map_err(category_conflict)?;
-    if done.rows_affected() == 0 {
-        return Err(AppError::NotFound);
-    }
-    bump_catalog_version(&mut tx, shop_id).await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-/// Swaps a category with its neighbour above (`up`) or below.
-pub async fn move_category(state: &AppState, shop_id: Uuid, id: Uuid, up: bool) -> AppResult<()> {
-    let mut tx = state.pool.begin().await?;
-    let ids: Vec<Uuid> = sqlx::query_scalar(
-        "select id from categories where shop_id = $1 order by position, name for update",
-    )
-    .bind(shop_id)
-    .fetch_all(&mut *tx)
-    .await?;
-    let Some(index) = ids.iter().position(|c| *c == id) else {
-        return Err(AppError::NotFound);
-    };
-    let mut ids = ids;
-    if swap_with_neighbour(&mut ids, index, up) {
-        sqlx::query(
-            "update categories c set position = t.ord - 1
-             from unnest($2::uuid[]) with ordinality as t(id, ord)
-             where c.id = t.id and c.shop_id = $1",
-        )
-        .bind(shop_id)
-        .bind(&ids)
-        .execute(&mut *tx)
-        .await?;
-        bump_catalog_version(&mut tx, shop_id).await?;
-    }
-    tx.commit().await?;
-    Ok(())
-}
-
-pub async fn delete_category(state: &AppState, shop_id: Uuid, id: Uuid) -> AppResult<()> {
-    let mut tx = state.pool.begin().await?;
-    let done = sqlx::query("delete from categories where id = $1 and shop_id = $2")
-        .bind(id)
-        .bind(shop_id)
-        .execute(&mut *tx)
-        .await?;
-    if done.rows_affected() == 0 {
-        return Err(AppError::NotFound);
-    }
-    bump_catalog_version(&mut tx, shop_id).await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-// ------------------------------------------------------------------ product images
-
-/// Records a stored image for a product of this shop (or as a bare upload, e.g. a logo).
-pub async fn insert_image(
-    state: &AppState,
-    shop_id: Uuid,
-    product_id: Option<Uuid>,
-    image: &StoredImage,
-    alt: &str,
-) -> AppResult<()> {
-    let mut tx = state.pool.begin().await?;
-    let result = sqlx::query(
-        "insert into images (id, shop_id, product_id, backend, storage_key, version, width, height, bytes, format, alt, position)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
-                 coalesce((select max(position) + 1 from images where product_id = $3), 0))",
-    )
-    .bind(image.id)
-    .bind(shop_id)
-    .bind(product_id)
-    .bind(image.backend)
-    .bind(&image.storage_key)
-    .bind(image.version)
-    .bind(image.width as i32)
-    .bind(image.height as i32)
-    .bind(image.bytes)
-    .bind(&image.format)
-    .bind(alt.trim())
-    .execute(&mut *tx)
-    .await;
-    match result {
-        // The product is not one of this shop's.
-        Err(sqlx::Error::Database(db))
-            if db.constraint() == Some("images_shop_id_product_id_fkey") =>
-        {
-            return Err(AppError::NotFound);
-        }
-        other => {
-            other?;
-        }
-    }
-    if product_id.is_some() {
-        bump_catalog_version(&mut tx, shop_id).await?;
-    }
-    tx.commit().await?;
-    Ok(())
-}
-
-pub async fn update_image_alt(
-    state: &AppState,
-    shop_id: Uuid,
-    image_id: Uuid,
-    alt: &str,
-) -> AppResult<()> {
-    let alt = alt.trim();
-    if alt.chars().count() > 250 {
-        return Err(AppError::validation(
-            "alt",
-            "Keep the description under 250 characters.",
-        ));
-    }
-    let mut tx = state.pool.begin().await?;
-    let done = sqlx::query("update images set alt = $3 where id = $1 and shop_id = $2")
-        .bind(image_id)
-        .bind(shop_id)
-        .bind(alt)
-        .execute(&mut *tx)
-        .await?;
-    if done.rows_affected() == 0 {
-        return Err(AppError::NotFound);
-    }
-    bump_catalog_version(&mut tx, shop_id).await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-/// Moves an image one place earlier (`up`) or later among its product's images.
-pub async fn move_image(
-    state: &AppState,
-    shop_id: Uuid,
-    image_id: Uuid,
-    up: bool,
-) -> AppResult<()> {
-    let mut tx = state.pool.begin().await?;
-    let product_id: Option<Uuid> = sqlx::query_scalar(
-        "select product_id from images where id = $1 and shop_id = $2 and product_id is not null",
-    )
-    .bind(image_id)
-    .bind(shop_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let product_id = product_id.ok_or(AppError::NotFound)?;
-    let mut ids: Vec<Uuid> =
-        sqlx::query_scalar("select id from images where product_id = $1 and shop_id = $2 order by position, created_at for update")
-            .bind(product_id)
-            .bind(shop_id)
-            .fetch_all(&mut *tx)
-            .await?;
-    let index = ids
-        .iter()
-        .position(|i| *i == image_id)
-        .ok_or(AppError::NotFound)?;
-    if swap_with_neighbour(&mut ids, index, up) {
-        sqlx::query(
-            "update images i set position = t.ord - 1
-             from unnest($2::uuid[]) with ordinality as t(id, ord)
-             where i.id = t.id and i.shop_id = $1",
-        )
-        .bind(shop_id)
-        .bind(&ids)
-        .execute(&mut *tx)
-        .await?;
-        bump_catalog_version(&mut tx, shop_id).await?;
-    }
-    tx.commit().await?;
-    Ok(())
-}
-
-pub async fn delete_image(state: &AppState, shop_id: Uuid, image_id: Uuid) -> AppResult<()> {
-    let mut tx = state.pool.begin().await?;
-    let row: Option<ImageRow> = sqlx::query_as(
-        "delete from images where id = $1 and shop_id = $2
-         returning id, backend, storage_key, version, width, height, alt",
-    )
-    .bind(image_id)
-    .bind(shop_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let row = row.ok_or(AppError::NotFound)?;
-    bump_catalog_version(&mut tx, shop_id).await?;
-    tx.commit().await?;
-    state.media.delete(&row).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::swap_with_neighbour;
-    use uuid::Uuid;
-
-    #[test]
-    fn moves_one_place_and_stops_at_the_ends() {
-        let (a, b, c) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
-        let mut ids = vec![a, b, c];
-        assert!(swap_with_neighbour(&mut ids, 2, true));
-        assert_eq!(ids, [a, c, b]);
-        assert!(!swap_with_neighbour(&mut ids, 0, true));
-        assert!(!swap_with_neighbour(&mut ids, 2, false));
-        assert!(swap_with_neighbour(&mut ids, 0, false));
-        assert_eq!(ids, [c, a, b]);
-    }
 }

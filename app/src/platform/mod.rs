@@ -1,0 +1,9 @@
+//! What every capability uses and none owns: the job queue, outbound HTTP clients, the clock
+//! and rate limits. Capabilities import from here, never from each other's internals.
+//! Server-only: nothing here is compiled to WASM.
+
+pub mod clock;
+pub mod csv;
+pub mod http;
+pub mod jobs;
+pub mod limits;
