@@ -6,7 +6,7 @@ const PNG = Buffer.from(
   'base64',
 );
 
-test('a merchant sets up the shop, adds a product with an image, and sees it in the storefront', async ({ page, consoleErrors }) => {
+test('a merchant sets up the shop, adds a product with an image, and sees it in the storefront', async ({ page }) => {
   await signUp(page, uniqueEmail('shop'), 'Blue Threads');
   const slug = `blue-threads-${Date.now()}`;
 
@@ -64,24 +64,24 @@ test('a merchant sets up the shop, adds a product with an image, and sees it in 
   await expect(page.getByRole('status')).toHaveText('Product saved.');
   await page.goto(`/s/${slug}/p/indigo-stripe-scarf`);
   await expect(page.getByTestId('price')).toHaveText('₦9,999.00');
-  void consoleErrors;
 });
 
-test('a shopper without JavaScript reads the product page and its price', async ({ browser }) => {
-  const context = await browser.newContext({ javaScriptEnabled: false });
-  const page = await context.newPage();
-  // The demo shop is seeded by the server under test (SEED_DEMO=true).
-  const res = await page.goto('/s/lagos-looms');
-  expect(res?.status()).toBe(200);
-  await expect(page).toHaveTitle('Lagos Looms');
-  await page.getByRole('link', { name: /Indigo Adire Scarf/ }).click();
-  await expect(page).toHaveURL(/\/s\/lagos-looms\/p\/indigo-adire-scarf$/);
-  await expect(page).toHaveTitle('Indigo Adire Scarf · Lagos Looms');
-  await expect(page.getByTestId('price')).toHaveText('₦12,500.00');
-  await expect(page.getByText('In stock')).toBeVisible();
-  // Search works as a plain GET form.
-  await page.getByLabel('Search products').fill('raffia');
-  await page.getByRole('button', { name: 'Search' }).click();
-  await expect(page.getByRole('link', { name: /Woven Raffia Basket/ })).toBeVisible();
-  await context.close();
+test.describe('without JavaScript', () => {
+  test.use({ javaScriptEnabled: false });
+
+  test('a shopper without JavaScript reads the product page and its price', async ({ page }) => {
+    // The demo shop is seeded by the server under test (SEED_DEMO=true).
+    const res = await page.goto('/s/lagos-looms');
+    expect(res?.status()).toBe(200);
+    await expect(page).toHaveTitle('Lagos Looms');
+    await page.getByRole('link', { name: /Indigo Adire Scarf/ }).click();
+    await expect(page).toHaveURL(/\/s\/lagos-looms\/p\/indigo-adire-scarf$/);
+    await expect(page).toHaveTitle('Indigo Adire Scarf · Lagos Looms');
+    await expect(page.getByTestId('price')).toHaveText('₦12,500.00');
+    await expect(page.getByText('In stock')).toBeVisible();
+    // Search works as a plain GET form.
+    await page.getByLabel('Search products').fill('raffia');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await expect(page.getByRole('link', { name: /Woven Raffia Basket/ })).toBeVisible();
+  });
 });

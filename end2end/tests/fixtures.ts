@@ -1,19 +1,40 @@
-// Shared steps. Every test watches the browser console: a CSP that blocked the hydration script
-// or a panic in the WASM shows up there, and fails the test.
+// Shared steps. Every test watches the browser console automatically (no-JavaScript tests
+// included: they use the same `page`): a CSP that blocked the hydration script, a panic in the
+// WASM or a failed request shows up there and fails the test. A test that expects a request to
+// fail says which one with `expectFailure`, and only that request's console line is allowed.
 import { test as base, expect, Page } from '@playwright/test';
 
 export const PASSWORD = 'correct horse battery';
 
-export const test = base.extend<{ consoleErrors: string[] }>({
-  consoleErrors: async ({ page }, use) => {
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(`console: ${m.text()}`);
-    });
-    await use(errors);
-    expect(errors, 'the browser console stays clean').toEqual([]);
+type Failure = { status: number; path: string };
+type Fixtures = { consoleErrors: string[]; expectFailure: (status: number, path: string) => void };
+
+export const test = base.extend<Fixtures & { _allowed: Failure[] }>({
+  _allowed: async ({}, use) => {
+    await use([]);
   },
+  expectFailure: async ({ _allowed }, use) => {
+    await use((status, path) => {
+      _allowed.push({ status, path });
+    });
+  },
+  consoleErrors: [
+    async ({ page, _allowed }, use) => {
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+      page.on('console', (m) => {
+        if (m.type() !== 'error') return;
+        const url = m.location().url ?? '';
+        const allowed = _allowed.some(
+          (f) => m.text().includes(`status of ${f.status}`) && new URL(url, 'http://x').pathname === f.path,
+        );
+        if (!allowed) errors.push(`console: ${m.text()} (${url})`);
+      });
+      await use(errors);
+      expect(errors, 'the browser console stays clean').toEqual([]);
+    },
+    { auto: true },
+  ],
 });
 export { expect };
 

@@ -77,8 +77,14 @@ pub fn Field(
     let id = format!("f-{name}");
     let err_id = format!("{id}-error");
     let hint_id = format!("{id}-hint");
+    // Screen readers announce the hint with the field, then the error when there is one.
+    let has_hint = hint.is_some();
+    let hint_ref = hint_id.clone();
     let described = move || {
         let mut ids = Vec::new();
+        if has_hint {
+            ids.push(hint_ref.clone());
+        }
         if error.get().is_some() {
             ids.push(err_id.clone());
         }

@@ -501,7 +501,8 @@ pub fn png_header_only(width: u32, height: u32) -> Vec<u8> {
     out
 }
 
-fn crc32(data: &[u8]) -> u32 {
+/// PNG's chunk checksum (CRC-32, ISO-HDLC), for hand-made image headers.
+pub fn crc32(data: &[u8]) -> u32 {
     let mut crc = 0xFFFF_FFFFu32;
     for b in data {
         crc ^= u32::from(*b);

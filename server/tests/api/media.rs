@@ -2,7 +2,7 @@
 //! with a message from its header, before decoding; a large real photo is shrunk before its
 //! variants are made.
 
-use crate::helpers::{Opts, TestApp, json, spawn_app, spawn_app_with, upload};
+use crate::helpers::{Opts, TestApp, crc32, json, spawn_app, spawn_app_with, upload};
 
 async fn product_fields(app: &TestApp) -> Vec<(&'static str, String)> {
     app.signup("Image Owner").await;
@@ -27,21 +27,6 @@ async fn file_error(res: reqwest::Response) -> String {
         .as_str()
         .expect("a message about the file")
         .to_string()
-}
-
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for b in data {
-        crc ^= u32::from(*b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }
 
 fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
