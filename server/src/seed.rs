@@ -144,7 +144,7 @@ pub async fn seed_demo_catalog(state: &app::state::AppState) -> anyhow::Result<(
                 .store_local(shop_id, demo_image(i))
                 .await
                 .map_err(err)?;
-            app::catalog::ssr::insert_image(state, shop_id, Some(product_id), &stored, title)
+            app::media::images::insert_image(state, shop_id, Some(product_id), &stored, title)
                 .await
                 .map_err(err)?;
         }

@@ -3,11 +3,11 @@
 //! before the WASM loads.
 
 use super::api::{
-    CreateCategory, DeleteCategory, DeleteImage, DeleteProduct, ImportCatalog, MoveCategory,
-    MoveImage, RenameCategory, SaveProduct, SetProductStatus, UpdateImageAlt, get_product,
-    list_categories, list_products,
+    CreateCategory, DeleteCategory, DeleteProduct, ImportCatalog, MoveCategory, RenameCategory,
+    SaveProduct, SetProductStatus, get_product, list_categories, list_products,
 };
 use super::{Category, ProductDetail, ProductQuery, SORTS, STATUSES};
+use crate::media::api::{DeleteImage, MoveImage, UpdateImageAlt};
 use crate::ui::{Field, FormError, PageTitle, TextArea, action_error, field_error};
 use leptos::form::ActionForm;
 use leptos::prelude::*;

@@ -1,6 +1,9 @@
 //! Product images and logos. Two backends chosen by configuration: local files (default) or
 //! Cloudinary. Either way the browser receives ready-made URLs in an `ImageView`.
 
+pub mod api;
+#[cfg(feature = "ssr")]
+pub mod images;
 #[cfg(feature = "ssr")]
 pub mod routes;
 #[cfg(feature = "ssr")]

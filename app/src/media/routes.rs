@@ -159,7 +159,8 @@ async fn handle(
     let stored = state.media.store_local(shop.shop_id, bytes).await?;
     let product_for_row = if is_logo { None } else { product_id };
     if let Err(e) =
-        crate::catalog::ssr::insert_image(state, shop.shop_id, product_for_row, &stored, &alt).await
+        crate::media::images::insert_image(state, shop.shop_id, product_for_row, &stored, &alt)
+            .await
     {
         let row = row_of(&stored, &alt);
         let _ = state.media.delete(&row).await;

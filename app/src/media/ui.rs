@@ -106,7 +106,7 @@ pub fn ImageUpload(
 
 #[cfg(feature = "hydrate")]
 mod browser {
-    use crate::catalog::api::{confirm_upload, sign_upload};
+    use crate::media::api::{confirm_upload, sign_upload};
     use serde::Deserialize;
     use uuid::Uuid;
     use wasm_bindgen::JsCast;

@@ -1,14 +1,12 @@
-//! Catalog service: products, categories and product images, one file each. Every query is
+//! Catalog service: products and categories, one file each (product images live in media/). Every query is
 //! scoped by the shop id from the caller's session; a row of another shop is indistinguishable
 //! from a missing one (404). Everything is re-exported here, so callers write
 //! `catalog::ssr::save_product` whichever file it lives in.
 
 mod categories;
-mod images;
 mod products;
 
 pub use categories::*;
-pub use images::*;
 pub use products::*;
 
 use crate::error::{AppError, AppResult};
@@ -33,7 +31,7 @@ pub fn like_pattern(q: &str) -> String {
 }
 
 /// Moves `ids[index]` one place earlier (`up`) or later; false when it is already at that end.
-pub(super) fn swap_with_neighbour(ids: &mut [Uuid], index: usize, up: bool) -> bool {
+pub fn swap_with_neighbour(ids: &mut [Uuid], index: usize, up: bool) -> bool {
     let other = if up {
         index.checked_sub(1)
     } else {

@@ -1,6 +1,6 @@
 //! Product images: the rows of stored images, their alt text and order.
 
-use super::swap_with_neighbour;
+use crate::catalog::ssr::swap_with_neighbour;
 use crate::error::{AppError, AppResult};
 use crate::media::ssr::{ImageRow, StoredImage};
 use crate::shop::ssr::bump_catalog_version;
