@@ -70,6 +70,39 @@ pub struct Config {
     pub job_concurrency: usize,
     /// Sent email and finished jobs are deleted this many days after they finished.
     pub delivered_retention_days: i64,
+    pub whatsapp: WhatsAppConfig,
+}
+
+/// The WhatsApp channel: the platform Meta app (Embedded Signup), the Graph API address, and
+/// the key that encrypts stored tokens.
+#[derive(Debug, Clone)]
+pub struct WhatsAppConfig {
+    /// The in-process fake of Meta (Graph API, Embedded Signup popup, customer simulator).
+    pub simulator: bool,
+    /// Platform app for Embedded Signup; `None` disables it (manual setup still works).
+    pub app_id: Option<String>,
+    pub app_secret: Option<SecretString>,
+    pub config_id: Option<String>,
+    /// JSON object given to `FB.login` as `extras`.
+    pub es_extras: String,
+    pub api_version: String,
+    /// `https://graph.facebook.com`, or the simulator's `{PUBLIC_URL}/simulator/graph`.
+    pub graph_base_url: String,
+    /// Verify token of the platform webhook (`/webhooks/whatsapp`).
+    pub verify_token: SecretString,
+    /// AES-256-GCM key for tokens and secrets at rest (32 bytes). `None`: WhatsApp numbers
+    /// cannot be connected (production without `SECRETS_KEY`).
+    pub secrets_key: Option<SecretString>,
+    /// `WA_EMBEDDED_SIGNUP` messages are accepted only from this host (and its subdomains).
+    pub signup_origin_host: String,
+    /// Messages per second per number (Meta: 80; coexistence numbers 20).
+    pub messages_per_second: u32,
+    /// Messages to one customer: a burst of `pair_burst`, then one per `pair_period_ms`
+    /// (Meta's pair rate limit, error 131056, is about one per 6 s with short bursts allowed).
+    pub pair_burst: u32,
+    pub pair_period_ms: u64,
+    /// Warn (banner, email) this many days before a token expires.
+    pub token_warning_days: i64,
 }
 
 /// Where product images live.
@@ -234,6 +267,7 @@ impl Config {
             }
             allowed_origins.push(o.to_ascii_lowercase());
         }
+        let whatsapp = whatsapp_config(&get, app_env, &public_url)?;
         Ok(Config {
             dev_mailbox,
             allowed_origins,
@@ -282,6 +316,7 @@ impl Config {
             http_timeout_secs: positive(&get, "HTTP_TIMEOUT_SECS", "20")?,
             job_concurrency: positive(&get, "JOB_CONCURRENCY", "4")?,
             delivered_retention_days: positive(&get, "DELIVERED_RETENTION_DAYS", "7")?,
+            whatsapp,
         })
     }
 
@@ -354,6 +389,140 @@ fn media_config(get: &impl Fn(&str) -> Option<String>) -> Result<MediaConfig, Co
                 .unwrap_or_else(|| ".data/media".into())
                 .into(),
         },
+    })
+}
+
+const DEV_SIMULATOR_APP_SECRET: &str = "simulator-app-secret";
+const DEV_SECRETS_KEY: &str = "ZGV2ZWxvcG1lbnQtb25seS1zZWNyZXRzLWtleS0wMDA=";
+const DEFAULT_ES_EXTRAS: &str =
+    r#"{"setup":{},"featureType":"whatsapp_business_app_onboarding","sessionInfoVersion":"3"}"#;
+
+fn whatsapp_config(
+    get: &impl Fn(&str) -> Option<String>,
+    app_env: AppEnv,
+    public_url: &str,
+) -> Result<WhatsAppConfig, ConfigError> {
+    let simulator: bool = parse(
+        get,
+        "WHATSAPP_SIMULATOR",
+        if app_env == AppEnv::Development {
+            "true"
+        } else {
+            "false"
+        },
+    )?;
+    if simulator && app_env == AppEnv::Production {
+        return Err(err(
+            "WHATSAPP_SIMULATOR",
+            "fakes Meta and lets anyone play a customer; it exists only in development".into(),
+        ));
+    }
+    let api_version = get("META_API_VERSION").unwrap_or_else(|| "v25.0".into());
+    if !api_version.starts_with('v') || api_version.len() > 8 {
+        return Err(err(
+            "META_API_VERSION",
+            format!("expected a version like v25.0, got {api_version:?}"),
+        ));
+    }
+    let graph_base_url = get("META_GRAPH_BASE_URL")
+        .unwrap_or_else(|| {
+            if simulator {
+                format!("{public_url}/simulator/graph")
+            } else {
+                "https://graph.facebook.com".into()
+            }
+        })
+        .trim_end_matches('/')
+        .to_string();
+    let (mut app_id, mut app_secret, mut config_id) = (
+        get("META_APP_ID"),
+        get("META_APP_SECRET"),
+        get("META_CONFIG_ID"),
+    );
+    if simulator {
+        // The simulator plays the platform app, so Embedded Signup works with no Meta account.
+        app_id.get_or_insert_with(|| "simulator-app".into());
+        app_secret.get_or_insert_with(|| DEV_SIMULATOR_APP_SECRET.into());
+        config_id.get_or_insert_with(|| "simulator-config".into());
+    }
+    if app_id.is_some() != app_secret.is_some() {
+        return Err(err(
+            "META_APP_SECRET",
+            "set both META_APP_ID and META_APP_SECRET (the platform app), or neither".into(),
+        ));
+    }
+    let es_extras = get("META_ES_EXTRAS").unwrap_or_else(|| DEFAULT_ES_EXTRAS.into());
+    if !serde_json::from_str::<serde_json::Value>(&es_extras).is_ok_and(|v| v.is_object()) {
+        return Err(err(
+            "META_ES_EXTRAS",
+            "must be a JSON object, e.g. {\"setup\":{}}".into(),
+        ));
+    }
+    // Without a key in production the server runs, but cannot store WhatsApp connections
+    // (connecting a number says so); development uses a published key.
+    let secrets_key = match (get("SECRETS_KEY"), app_env) {
+        (Some(k), _) => Some(k),
+        (None, AppEnv::Development) => Some(DEV_SECRETS_KEY.to_string()),
+        (None, AppEnv::Production) => None,
+    };
+    if let Some(key) = &secrets_key {
+        use base64::Engine as _;
+        match base64::engine::general_purpose::STANDARD.decode(key.trim()) {
+            Ok(bytes) if bytes.len() == 32 => {}
+            _ => {
+                return Err(err(
+                    "SECRETS_KEY",
+                    "must be 32 bytes in base64 (openssl rand -base64 32)".into(),
+                ));
+            }
+        }
+        if app_env == AppEnv::Production && key == DEV_SECRETS_KEY {
+            return Err(err(
+                "SECRETS_KEY",
+                "is the published development value; generate your own".into(),
+            ));
+        }
+    }
+    let verify_token = get("WHATSAPP_VERIFY_TOKEN").unwrap_or_else(|| {
+        if app_env == AppEnv::Development {
+            "bizmaat-dev-verify-token".into()
+        } else {
+            String::new()
+        }
+    });
+    if verify_token.is_empty() && app_id.is_some() {
+        return Err(err(
+            "WHATSAPP_VERIFY_TOKEN",
+            "is required with a platform Meta app: Meta sends it back when you set the webhook"
+                .into(),
+        ));
+    }
+    let signup_origin_host = if simulator {
+        public_url
+            .split_once("://")
+            .map_or("", |(_, r)| r)
+            .split(['/', ':'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase()
+    } else {
+        "facebook.com".into()
+    };
+    Ok(WhatsAppConfig {
+        simulator,
+        app_id,
+        app_secret: app_secret.map(Into::into),
+        config_id,
+        es_extras,
+        api_version,
+        graph_base_url,
+        verify_token: verify_token.into(),
+        secrets_key: secrets_key.map(Into::into),
+        signup_origin_host,
+        messages_per_second: positive(get, "WHATSAPP_MESSAGES_PER_SECOND", "80")?,
+        pair_burst: positive(get, "WHATSAPP_PAIR_BURST", "10")?,
+        pair_period_ms: positive(get, "WHATSAPP_PAIR_PERIOD_MS", "6000")?,
+        token_warning_days: parse(get, "WHATSAPP_TOKEN_WARNING_DAYS", "7")?,
     })
 }
 
@@ -635,6 +804,69 @@ mod tests {
             ("ALLOWED_ORIGINS", "admin.example"),
         ]);
         assert_eq!(bad.unwrap_err().var, "ALLOWED_ORIGINS");
+    }
+
+    #[test]
+    fn whatsapp_settings_are_checked() {
+        let dev = cfg(&[("DATABASE_URL", "x"), ("APP_ENV", "development")]).unwrap();
+        assert!(dev.whatsapp.simulator, "the simulator is on in development");
+        assert_eq!(
+            dev.whatsapp.graph_base_url,
+            "http://127.0.0.1:3000/simulator/graph"
+        );
+        assert_eq!(dev.whatsapp.signup_origin_host, "127.0.0.1");
+        assert!(dev.whatsapp.app_id.is_some() && dev.whatsapp.config_id.is_some());
+        let prod = |pairs: &[(&'static str, &'static str)]| {
+            let mut all = vec![("DATABASE_URL", "x"), ("JWT_SECRET", PROD_SECRET)];
+            all.extend_from_slice(pairs);
+            cfg(&all)
+        };
+        let p = prod(&[]).unwrap();
+        assert!(!p.whatsapp.simulator);
+        assert_eq!(p.whatsapp.graph_base_url, "https://graph.facebook.com");
+        assert_eq!(p.whatsapp.signup_origin_host, "facebook.com");
+        assert!(p.whatsapp.secrets_key.is_none() && p.whatsapp.app_id.is_none());
+        assert_eq!(
+            prod(&[("WHATSAPP_SIMULATOR", "true")]).unwrap_err().var,
+            "WHATSAPP_SIMULATOR"
+        );
+        assert_eq!(
+            prod(&[("SECRETS_KEY", "c2hvcnQ=")]).unwrap_err().var,
+            "SECRETS_KEY"
+        );
+        assert_eq!(
+            prod(&[("SECRETS_KEY", DEV_SECRETS_KEY)]).unwrap_err().var,
+            "SECRETS_KEY"
+        );
+        assert_eq!(
+            prod(&[("META_APP_ID", "1")]).unwrap_err().var,
+            "META_APP_SECRET"
+        );
+        assert_eq!(
+            prod(&[("META_APP_ID", "1"), ("META_APP_SECRET", "s")])
+                .unwrap_err()
+                .var,
+            "WHATSAPP_VERIFY_TOKEN"
+        );
+        assert_eq!(
+            prod(&[("META_ES_EXTRAS", "[1]")]).unwrap_err().var,
+            "META_ES_EXTRAS"
+        );
+        assert_eq!(
+            prod(&[("META_API_VERSION", "25")]).unwrap_err().var,
+            "META_API_VERSION"
+        );
+        let real = prod(&[
+            ("META_APP_ID", "1"),
+            ("META_APP_SECRET", "s"),
+            ("WHATSAPP_VERIFY_TOKEN", "v"),
+            (
+                "SECRETS_KEY",
+                "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+            ),
+        ])
+        .unwrap();
+        assert!(real.whatsapp.secrets_key.is_some());
     }
 
     #[test]

@@ -8,6 +8,7 @@
 pub mod analytics;
 pub mod auth;
 pub mod catalog;
+pub mod conversations;
 pub mod customers;
 pub mod dashboard;
 pub mod error;
@@ -22,6 +23,7 @@ pub mod policy;
 pub mod shop;
 pub mod storefront;
 pub mod ui;
+pub mod whatsapp;
 
 #[cfg(feature = "ssr")]
 pub mod config;
@@ -62,7 +64,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 /// The stylesheet's URL: with cargo-leptos `hash-files` the name carries the content hash
 /// (listed in `hash.txt` beside the server binary), so it can be cached for a year.
 #[cfg(feature = "ssr")]
-fn css_href(options: &LeptosOptions) -> String {
+pub(crate) fn css_href(options: &LeptosOptions) -> String {
     let mut name = options.output_name.to_string();
     if options.hash_files {
         static CSS_HASH: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
@@ -111,6 +113,14 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/orders/:id") view=orders::ui::OrderDetailPage/>
                     <Route path=path!("/customers") view=customers::ui::CustomersPage/>
                     <Route path=path!("/customers/:id") view=customers::ui::CustomerDetailPage/>
+                    // The list stays mounted while threads open beside it (one event stream).
+                    <ParentRoute path=path!("/inbox") view=conversations::ui::InboxPage>
+                        <Route path=path!("") view=conversations::ui::InboxPlaceholder/>
+                        <Route path=path!("/:id") view=conversations::ui::ThreadPage/>
+                    </ParentRoute>
+                    // Rendered completely before it is sent, so the Embedded Signup markup and its
+                    // <script> are in the HTML itself (not streamed in later).
+                    <Route path=path!("/channels/whatsapp") view=whatsapp::ui::ChannelPage ssr=SsrMode::Async/>
                 </ParentRoute>
                 // Storefront: rendered completely before the response starts, so <head> has
                 // the page's title and meta tags and the status can be 404 or 301.

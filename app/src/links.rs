@@ -53,9 +53,53 @@ pub fn whatsapp_link(number: &str, text: &str) -> String {
     )
 }
 
+/// The line a storefront "Order on WhatsApp" message ends with. The inbox turns it into an
+/// order through the orders service (prices from the database), so the customer may edit the
+/// quantities but never the prices.
+pub const CART_CODE_PREFIX: &str = "Order code: BZ1-";
+
+/// `product id (32 hex) x quantity`, joined with dots.
+pub fn cart_code(items: &[(uuid::Uuid, i32)]) -> String {
+    let parts: Vec<String> = items
+        .iter()
+        .map(|(id, q)| format!("{}x{q}", id.simple()))
+        .collect();
+    format!("{CART_CODE_PREFIX}{}", parts.join("."))
+}
+
+/// The (product id, quantity) pairs of a cart code found anywhere in a message, if any.
+pub fn parse_cart_code(text: &str) -> Option<Vec<(uuid::Uuid, i64)>> {
+    let start = text.find(CART_CODE_PREFIX)? + CART_CODE_PREFIX.len();
+    let code: String = text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '.')
+        .collect();
+    let mut items = Vec::new();
+    for part in code.split('.').take(50) {
+        let (id, qty) = part.split_once('x')?;
+        let id = uuid::Uuid::try_parse(id).ok()?;
+        let qty: i64 = qty.parse().ok()?;
+        items.push((id, qty));
+    }
+    (!items.is_empty()).then_some(items)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cart_codes_round_trip_and_refuse_garbage() {
+        let a = uuid::Uuid::now_v7();
+        let b = uuid::Uuid::now_v7();
+        let text = format!(
+            "Hello! I would like:\n2 × Scarf\n{}",
+            cart_code(&[(a, 2), (b, 1)])
+        );
+        assert_eq!(parse_cart_code(&text), Some(vec![(a, 2), (b, 1)]));
+        assert_eq!(parse_cart_code("no code here"), None);
+        assert_eq!(parse_cart_code("Order code: BZ1-nothex"), None);
+    }
 
     #[test]
     fn phones() {

@@ -22,6 +22,10 @@ pub struct AppState {
     pub clock: crate::platform::clock::Clock,
     /// Job kind → handler, for the job runners (see `platform::jobs`).
     pub jobs: Arc<crate::platform::jobs::Registry>,
+    /// The WhatsApp channel: Graph client, secrets, pacing, simulator.
+    pub whatsapp: Arc<crate::whatsapp::ssr::WhatsApp>,
+    /// Live inbox updates (fed by the worker's LISTEN).
+    pub live: crate::conversations::live::Live,
 }
 
 impl AppState {
@@ -38,6 +42,11 @@ impl AppState {
             crate::mail::ssr::Mailer::from_config(&config)
                 .expect("SMTP_URL and MAIL_FROM were checked when the configuration was read"),
         );
+        crate::whatsapp::ssr::register_jobs(&mut jobs);
+        let whatsapp = Arc::new(
+            crate::whatsapp::ssr::WhatsApp::new(&config, &http)
+                .expect("SECRETS_KEY was checked when the configuration was read"),
+        );
         let storefront_cache = Arc::new(crate::storefront::ssr::PageCache::new(
             config.storefront_cache_entries,
             config.storefront_cache_bytes,
@@ -53,6 +62,8 @@ impl AppState {
             storefront_cache,
             clock: crate::platform::clock::Clock::system(),
             jobs: Arc::new(jobs),
+            whatsapp,
+            live: crate::conversations::live::Live::new(),
         }
     }
 }

@@ -44,9 +44,21 @@ pub async fn security_headers(
         connect.push(' ');
         connect.push_str(extra);
     }
+    // The WhatsApp channel page alone may load Facebook's SDK (Embedded Signup) and keep a
+    // line to the popup it opens; every other page allows only our own scripts.
+    let signup_page = path == "/dashboard/channels/whatsapp";
+    let (script_extra, frame_src) = if signup_page {
+        connect.push_str(" https://graph.facebook.com https://*.facebook.com");
+        (
+            " https://connect.facebook.net",
+            "frame-src https://www.facebook.com https://web.facebook.com https://business.facebook.com; ",
+        )
+    } else {
+        ("", "")
+    };
     let csp = format!(
-        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
-         img-src 'self' data: https:; font-src 'self'; connect-src {connect}; object-src 'none'; \
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'{script_extra}; style-src 'self'; \
+         img-src 'self' data: https:; font-src 'self'; connect-src {connect}; {frame_src}object-src 'none'; \
          base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
     );
     let h = res.headers_mut();
@@ -68,7 +80,15 @@ pub async fn security_headers(
     );
     h.insert(
         "cross-origin-opener-policy",
-        HeaderValue::from_static("same-origin"),
+        // Embedded Signup's popup answers with postMessage to its opener.
+        HeaderValue::from_static(if signup_page {
+            "same-origin-allow-popups"
+        } else if path == "/simulator/signup" {
+            // Like Meta's popup: it must keep its line back to the page that opened it.
+            "unsafe-none"
+        } else {
+            "same-origin"
+        }),
     );
     if cfg.hsts {
         h.insert(

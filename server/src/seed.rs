@@ -176,3 +176,69 @@ fn demo_image(seed: usize) -> Vec<u8> {
         .expect("encoding a PNG in memory");
     out.into_inner()
 }
+
+/// Connects the demo shop to the WhatsApp simulator and lets a few simulated customers write,
+/// so the inbox has something to show. Runs once the server is listening (the simulator's
+/// Graph API and our webhook are HTTP endpoints of this very server). Idempotent: a demo shop
+/// that already has a number is left alone.
+pub async fn seed_demo_whatsapp(state: &app::state::AppState) -> anyhow::Result<()> {
+    let Some(sim) = state.whatsapp.simulator.clone() else {
+        return Ok(());
+    };
+    let shop_id: Option<Uuid> = sqlx::query_scalar(
+        "select s.id from shops s join merchants m on m.id = s.merchant_id
+         where lower(m.email) = $1 and not exists (select 1 from wa_accounts a where a.shop_id = s.id)",
+    )
+    .bind(DEMO_EMAIL)
+    .fetch_optional(&state.pool)
+    .await?;
+    let Some(shop_id) = shop_id else {
+        return Ok(());
+    };
+    let (code, number) = sim.start_signup(false);
+    app::whatsapp::ssr::finish_embedded_signup(
+        state,
+        shop_id,
+        app::whatsapp::SignupResult {
+            code,
+            event: "FINISH".into(),
+            waba_id: number.waba_id.clone(),
+            phone_number_id: Some(number.id.clone()),
+            business_id: None,
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("connecting the demo shop to the simulator: {e}"))?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let customers = [
+        (
+            "2348031110001",
+            "Amaka Obi",
+            "Hello! Is the Indigo Adire Scarf still available?",
+        ),
+        (
+            "2348031110002",
+            "Tunde Bakare",
+            "Do you deliver to Abuja? How long does it take?",
+        ),
+        (
+            "2348031110003",
+            "Chioma Eze",
+            "Good evening. Can I pay on delivery?",
+        ),
+    ];
+    for (i, (wa_id, name, text)) in customers.iter().enumerate() {
+        let message = serde_json::json!({
+            "from": wa_id, "id": sim.new_wamid(), "timestamp": (now - 3600 * (3 - i as i64)).to_string(),
+            "type": "text", "text": {"body": text}
+        });
+        let body = app::whatsapp::simulator::Simulator::envelope(
+            &number,
+            serde_json::json!({"contacts": [{"profile": {"name": name}, "wa_id": wa_id}], "messages": [message]}),
+        );
+        let status = sim.deliver(&body).await.map_err(|e| anyhow::anyhow!(e))?;
+        anyhow::ensure!(status == 200, "the simulator's webhook got HTTP {status}");
+    }
+    tracing::info!("demo shop connected to the WhatsApp simulator with three conversations");
+    Ok(())
+}

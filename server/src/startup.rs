@@ -130,6 +130,7 @@ pub fn build_app(state: AppState) -> Router {
         .merge(app::media::routes::router(&state))
         .merge(app::storefront::routes::router())
         .merge(app::storefront::cart::router())
+        .merge(app::whatsapp::routes::router(&state))
         .route("/dashboard/catalog/export.csv", get(app::catalog::csv::export_route))
         .route("/dashboard/orders/export.csv", get(app::orders::ssr::export_route))
         .route("/api/{*fn_name}", get(server_fn_handler).post(server_fn_handler))
@@ -196,6 +197,15 @@ pub async fn run(
     }
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("Bizmaat is serving on {public_url} (listening on {addr})");
+    if seed {
+        // Needs the server up: the simulator and the webhook are endpoints of this server.
+        let state = state.clone();
+        tokio::spawn(async move {
+            if let Err(e) = crate::seed::seed_demo_whatsapp(&state).await {
+                tracing::warn!(error = %e, "seeding the demo WhatsApp conversations failed");
+            }
+        });
+    }
     serve_until(state, listener, shutdown).await
 }
 

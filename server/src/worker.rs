@@ -39,10 +39,11 @@ pub async fn spawn(state: AppState) -> anyhow::Result<Worker> {
         .start(cancel.clone())
         .await
         .map_err(|e| anyhow::anyhow!("starting the job runner failed: {e:?}"))?;
+    let live = tokio::spawn(state.live.clone().run(state.pool.clone(), cancel.clone()));
     let housekeeping = tokio::spawn(housekeeping(state, cancel.clone()));
     Ok(Worker {
         cancel,
-        tasks: vec![runner, housekeeping],
+        tasks: vec![runner, live, housekeeping],
     })
 }
 
@@ -98,6 +99,10 @@ async fn housekeeping(state: AppState, cancel: CancellationToken) {
         // Unconfirmed orders holding stock past ORDER_HOLD_HOURS give it back.
         if let Err(e) = app::orders::ssr::release_held_stock(&state).await {
             tracing::warn!(error = ?e, "releasing unconfirmed orders failed");
+        }
+        // WhatsApp tokens about to expire: "needs reconnect", banner and email.
+        if let Err(e) = app::whatsapp::ssr::check_token_expiry(&state).await {
+            tracing::warn!(error = ?e, "checking WhatsApp token expiry failed");
         }
     }
 }

@@ -3,6 +3,8 @@
 
 use crate::auth::CurrentUser;
 use crate::auth::api::{Logout, get_current_user};
+use crate::conversations::ui::InboxLive;
+use crate::whatsapp::ui::CHANNEL_PAGE;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_router::components::{A, Outlet, Redirect};
@@ -35,6 +37,9 @@ pub fn DashboardLayout() -> impl IntoView {
 fn Shell(user: CurrentUser) -> impl IntoView {
     let logout = ServerAction::<Logout>::new();
     let storefront = format!("/s/{}", user.shop_slug);
+    provide_context(InboxLive::new());
+    let location = use_location();
+    let on_channel_page = move || (location.pathname.get() == CHANNEL_PAGE).then_some("page");
     view! {
         <header class="dash-header">
             <a class="brand" href="/dashboard">"Bizmaat"</a>
@@ -53,16 +58,21 @@ fn Shell(user: CurrentUser) -> impl IntoView {
         <div class="dash">
             <nav class="dash-nav" aria-label="Dashboard">
                 <A href="/dashboard" exact=true>"Overview"</A>
+                <A href="/dashboard/inbox">"Inbox" <UnreadConversationsBadge/></A>
                 <A href="/dashboard/orders">"Orders" <NewOrdersBadge/></A>
                 <A href="/dashboard/customers">"Customers"</A>
                 <A href="/dashboard/products">"Products"</A>
                 <A href="/dashboard/categories">"Categories"</A>
                 <A href="/dashboard/import">"Import / export"</A>
+                // A full page load: the channel page sends its own Content-Security-Policy (it
+                // loads the Facebook SDK), which a client-side navigation would not pick up.
+                <a href=CHANNEL_PAGE rel="external" aria-current=on_channel_page>"WhatsApp"</a>
                 <A href="/dashboard/settings">"Shop settings"</A>
                 <A href="/dashboard/account">"Account"</A>
                 <a href=storefront>"View storefront"</a>
             </nav>
             <main class="dash-main" id="main">
+                <ChannelBanner/>
                 <Outlet/>
             </main>
         </div>
@@ -77,6 +87,39 @@ fn NewOrdersBadge() -> impl IntoView {
         <Suspense>
             {move || count.get().and_then(Result::ok).filter(|n| *n > 0).map(|n| view! {
                 <span class="badge count" data-testid="new-orders" aria-label=format!("{n} new")>{n}</span>
+            })}
+        </Suspense>
+    }
+}
+
+/// The count of conversations with unread messages beside "Inbox". It refreshes with the inbox's
+/// live updates while the inbox is open.
+#[component]
+fn UnreadConversationsBadge() -> impl IntoView {
+    let live = use_context::<InboxLive>().unwrap_or_default();
+    let count = Resource::new(
+        move || (live.events.get(), live.reads.get()),
+        |_| crate::conversations::api::unread_count(),
+    );
+    view! {
+        <Transition>
+            {move || count.get().and_then(Result::ok).filter(|n| *n > 0).map(|n| view! {
+                <span class="badge count" data-testid="inbox-unread" aria-label=format!("{n} unread")>{n}</span>
+            })}
+        </Transition>
+    }
+}
+
+/// Across the top of every dashboard page while the WhatsApp number needs attention.
+#[component]
+fn ChannelBanner() -> impl IntoView {
+    let alert = Resource::new(|| (), |_| crate::whatsapp::api::channel_alert());
+    view! {
+        <Suspense>
+            {move || alert.get().and_then(Result::ok).flatten().map(|a| view! {
+                <div class="banner warning" role="alert" data-testid="channel-alert">
+                    {a.message}" "<a href=CHANNEL_PAGE rel="external">"Reconnect"</a>
+                </div>
             })}
         </Suspense>
     }

@@ -515,6 +515,9 @@ pub async fn set_status(
     )
     .await?;
     crate::analytics::ssr::record_event(&mut tx, shop_id, "order_status_changed").await?;
+    // Queued with the change (a row and a job, nothing sent here), when the shop asked for it.
+    crate::whatsapp::ssr::notify_order_status(state, &mut tx, shop_id, order_id, to.label())
+        .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -952,4 +955,58 @@ pub async fn export_route(
         .into_inner()
         .map_err(|e| AppError::Internal(anyhow::anyhow!("writing CSV: {e}")))?;
     Ok(crate::request::csv_download(body, "orders.csv"))
+}
+
+/// An order from a WhatsApp cart (an `order` message). Products are matched by the catalog's
+/// retailer id (our SKU, or the product id) and priced from the database like any checkout;
+/// the message's prices are ignored. The message id is the idempotency key. Returns the
+/// order number.
+pub async fn place_whatsapp_order(
+    state: &AppState,
+    shop_id: Uuid,
+    key: &str,
+    name: &str,
+    phone: &str,
+    items: &[(String, i64)],
+) -> AppResult<i32> {
+    let slug: String = sqlx::query_scalar("select slug from shops where id = $1")
+        .bind(shop_id)
+        .fetch_optional(&state.pool)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let mut lines = Vec::new();
+    for (retailer_id, qty) in items {
+        let id: Option<Uuid> = sqlx::query_scalar(
+            "select id from products where shop_id = $1 and (sku = $2 or id::text = $2)",
+        )
+        .bind(shop_id)
+        .bind(retailer_id)
+        .fetch_optional(&state.pool)
+        .await?;
+        let id = id.ok_or_else(|| {
+            AppError::validation(
+                "items",
+                format!("The cart has an item ({retailer_id}) that is not in this shop's catalog."),
+            )
+        })?;
+        lines.push((id, i32::try_from(*qty).unwrap_or(i32::MAX)));
+    }
+    let input = CheckoutInput {
+        name: if name.trim().is_empty() {
+            "WhatsApp customer".into()
+        } else {
+            name.to_string()
+        },
+        phone: phone.to_string(),
+        address: "To be confirmed on WhatsApp".into(),
+        note: "Ordered from a WhatsApp cart.".into(),
+        idempotency_key: key.to_string(),
+        items: lines,
+    };
+    let id = place_order(state, &slug, input).await?;
+    let number: i32 = sqlx::query_scalar("select number from orders where id = $1")
+        .bind(id)
+        .fetch_one(&state.pool)
+        .await?;
+    Ok(number)
 }

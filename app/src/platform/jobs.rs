@@ -253,6 +253,9 @@ pub enum JobError {
     Retry(anyhow::Error),
     /// No attempt will ever succeed (a rejected address, a malformed payload): dead at once.
     Permanent(anyhow::Error),
+    /// Not a failure: run again after this wait without spending an attempt (pacing, a rate
+    /// limit of our own, waiting for a confirmation to arrive).
+    Later(Duration, String),
 }
 
 impl JobError {
@@ -267,6 +270,7 @@ impl JobError {
     fn message(&self) -> String {
         match self {
             JobError::Retry(e) | JobError::Permanent(e) => format!("{e:#}"),
+            JobError::Later(_, why) => why.clone(),
         }
     }
 }
@@ -696,6 +700,19 @@ impl Runner {
                 .bind(job.id)
                 .bind(now)
                 .bind(job.attempts),
+            ),
+            Err(JobError::Later(wait, _)) => (
+                Outcome::Retry,
+                sqlx::query(
+                    "update jobs set state = 'queued', run_at = $4, last_error = $5,
+                         attempts = attempts - 1, locked_until = null, updated_at = $2
+                     where id = $1 and state = 'running' and attempts = $3",
+                )
+                .bind(job.id)
+                .bind(now)
+                .bind(job.attempts)
+                .bind(now + *wait)
+                .bind(result.as_ref().err().map(JobError::message)),
             ),
             Err(JobError::Retry(_)) if job.attempts < job.max_attempts => {
                 let run_at = now + retry_delay(job.attempts, &options);

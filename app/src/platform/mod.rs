@@ -1,5 +1,5 @@
 //! What every capability uses and none owns: the job queue, outbound HTTP clients, the clock
-//! and rate limits. Capabilities import from here, never from each other's internals.
+//! rate limits and secrets encryption. Capabilities import from here, never from each other's internals.
 //! Server-only: nothing here is compiled to WASM.
 
 pub mod clock;
@@ -7,3 +7,4 @@ pub mod csv;
 pub mod http;
 pub mod jobs;
 pub mod limits;
+pub mod secrets;

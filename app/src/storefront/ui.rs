@@ -511,6 +511,21 @@ fn CartBody(shop: PublicShop, cart: super::CartView) -> impl IntoView {
     let checkout = ServerAction::<crate::orders::api::Checkout>::new();
     let err = action_error(checkout);
     let lines = cart.lines.clone();
+    // The same cart as a WhatsApp message: it ends with a code the shop's inbox turns into an
+    // order (priced from the catalog, like the form below).
+    let order_on_whatsapp = shop.whatsapp_number.clone().map(|n| {
+        let mut text = format!("Hello {}! I would like to order:\n", shop.name);
+        for l in &cart.lines {
+            text.push_str(&format!("{} × {}\n", l.quantity, l.title));
+        }
+        let items: Vec<(uuid::Uuid, i32)> = cart
+            .lines
+            .iter()
+            .map(|l| (l.product_id, l.quantity))
+            .collect();
+        text.push_str(&crate::links::cart_code(&items));
+        whatsapp_link(&n, &text)
+    });
     view! {
         <table class="table cart">
             <thead><tr><th scope="col">"Product"</th><th scope="col">"Quantity"</th><th scope="col">"Total"</th></tr></thead>
@@ -541,6 +556,9 @@ fn CartBody(shop: PublicShop, cart: super::CartView) -> impl IntoView {
             </tbody>
             <tfoot><tr><th scope="row" colspan="2">"Total"</th><td data-testid="cart-total">{cart.total.clone()}</td></tr></tfoot>
         </table>
+        {order_on_whatsapp.map(|href| view! {
+            <p><a class="button whatsapp" href=href rel="noopener">"Order on WhatsApp instead"</a></p>
+        })}
         <section class="card">
             <h2>"Delivery details"</h2>
             <p class="notice ok">"Payment: cash on delivery. The shop confirms your order on WhatsApp before sending it."</p>

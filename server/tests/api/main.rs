@@ -20,3 +20,4 @@ mod proxy_limits;
 mod shutdown;
 mod storefront;
 mod usage;
+mod whatsapp;

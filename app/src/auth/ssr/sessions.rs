@@ -197,6 +197,9 @@ fn is_public_path(path: &str) -> bool {
     path.starts_with("/s/")
         || path.starts_with("/pkg/")
         || path.starts_with("/media/")
+        // Meta's webhooks (authenticated by signature) and the simulator's fake Graph API.
+        || path.starts_with("/webhooks/")
+        || path.starts_with("/simulator/graph/")
         || matches!(
             path,
             "/healthz" | "/readyz" | "/favicon.ico" | "/robots.txt" | "/sitemap.xml"

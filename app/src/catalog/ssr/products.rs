@@ -495,3 +495,73 @@ pub async fn get_product(state: &AppState, shop_id: Uuid, id: Uuid) -> AppResult
         cloudinary: state.media.is_cloudinary(),
     })
 }
+
+/// What a product card sent on WhatsApp shows: read from the database, never typed.
+pub struct ProductCard {
+    pub title: String,
+    pub price: String,
+    /// The storefront page, absolute.
+    pub url: String,
+    /// A public JPEG WhatsApp can fetch (its `link` must be public, with an image type).
+    pub image_url: Option<String>,
+}
+
+pub async fn product_card(
+    state: &AppState,
+    shop_id: Uuid,
+    id: Uuid,
+) -> AppResult<Option<ProductCard>> {
+    let row: Option<(String, i64, String, String, String)> = sqlx::query_as(
+        "select p.title, p.price_minor, s.currency, s.slug, p.slug from products p
+         join shops s on s.id = p.shop_id
+         where p.id = $1 and p.shop_id = $2 and p.status = 'active'",
+    )
+    .bind(id)
+    .bind(shop_id)
+    .fetch_optional(&state.pool)
+    .await?;
+    let Some((title, price, currency, shop_slug, product_slug)) = row else {
+        return Ok(None);
+    };
+    let image: Option<ImageRow> = sqlx::query_as(
+        "select id, backend, storage_key, version, width, height, alt from images
+         where product_id = $1 and shop_id = $2 order by position limit 1",
+    )
+    .bind(id)
+    .bind(shop_id)
+    .fetch_optional(&state.pool)
+    .await?;
+    Ok(Some(ProductCard {
+        title,
+        price: crate::money::format_money(price, &currency),
+        url: format!("{}/s/{shop_slug}/p/{product_slug}", state.config.public_url),
+        image_url: image.map(|i| public_image_url(state, &i)),
+    }))
+}
+
+/// One of the shop's images as a public JPEG URL (for sending on WhatsApp).
+pub async fn image_url(
+    state: &AppState,
+    shop_id: Uuid,
+    image_id: Uuid,
+) -> AppResult<Option<String>> {
+    let image: Option<ImageRow> = sqlx::query_as(
+        "select id, backend, storage_key, version, width, height, alt from images
+         where id = $1 and shop_id = $2",
+    )
+    .bind(image_id)
+    .bind(shop_id)
+    .fetch_optional(&state.pool)
+    .await?;
+    Ok(image.map(|i| public_image_url(state, &i)))
+}
+
+fn public_image_url(state: &AppState, image: &ImageRow) -> String {
+    let src = state.media.view(image).src;
+    if src.starts_with('/') {
+        format!("{}{src}", state.config.public_url)
+    } else {
+        // WhatsApp needs a JPEG, not whatever format Cloudinary would negotiate.
+        src.replace("f_auto", "f_jpg")
+    }
+}
