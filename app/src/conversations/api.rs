@@ -1,6 +1,6 @@
 //! Inbox server functions: thin — take the shop from the session, call the service.
 
-use super::{ConversationRow, ConversationView, InboxQuery, Outgoing};
+use super::{ConversationRow, ConversationView, InboxQuery, Outgoing, ShopPhoto};
 use crate::error::ApiError;
 use leptos::prelude::*;
 use uuid::Uuid;
@@ -69,4 +69,12 @@ pub async fn unread_count() -> Result<i64, ApiError> {
     let state = use_state()?;
     let shop = require_shop(&state.pool).await?;
     Ok(ssr::unread_count(&state, shop.shop_id).await?)
+}
+
+/// The shop's images, newest first, for the composer's "Send a photo".
+#[server(endpoint = "inbox/photos")]
+pub async fn shop_photos() -> Result<Vec<ShopPhoto>, ApiError> {
+    let state = use_state()?;
+    let shop = require_shop(&state.pool).await?;
+    Ok(ssr::shop_photos(&state, shop.shop_id).await?)
 }

@@ -101,6 +101,15 @@ pub struct TemplateOption {
     pub body_params: i32,
 }
 
+/// One of the shop's images the composer can send.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShopPhoto {
+    pub id: Uuid,
+    pub thumb_url: String,
+    /// The product it belongs to (or its alt text).
+    pub label: String,
+}
+
 /// The composer's choices.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

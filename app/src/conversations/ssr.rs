@@ -528,3 +528,62 @@ pub async fn media_file(state: &AppState, shop_id: Uuid, id: Uuid) -> AppResult<
         .await?
         .ok_or(AppError::NotFound)
 }
+
+/// The shop's product images (newest 48) as thumbnails, for "Send a photo".
+pub async fn shop_photos(state: &AppState, shop_id: Uuid) -> AppResult<Vec<super::ShopPhoto>> {
+    let rows: Vec<(crate::media::ssr::ImageRow, Option<String>)> = sqlx::query_as::<
+        _,
+        (
+            Uuid,
+            String,
+            String,
+            Option<i64>,
+            i32,
+            i32,
+            String,
+            Option<String>,
+        ),
+    >(
+        "select i.id, i.backend, i.storage_key, i.version, i.width, i.height, i.alt, p.title
+         from images i left join products p on p.id = i.product_id and p.shop_id = i.shop_id
+         where i.shop_id = $1 order by i.id desc limit 48",
+    )
+    .bind(shop_id)
+    .fetch_all(&state.pool)
+    .await?
+    .into_iter()
+    .map(
+        |(id, backend, storage_key, version, width, height, alt, title)| {
+            (
+                crate::media::ssr::ImageRow {
+                    id,
+                    backend,
+                    storage_key,
+                    version,
+                    width,
+                    height,
+                    alt,
+                },
+                title,
+            )
+        },
+    )
+    .collect();
+    Ok(rows
+        .into_iter()
+        .map(|(row, title)| {
+            let view = state.media.view(&row);
+            super::ShopPhoto {
+                id: row.id,
+                thumb_url: view.thumb_src,
+                label: title.unwrap_or_else(|| {
+                    if row.alt.is_empty() {
+                        "Shop image".into()
+                    } else {
+                        row.alt.clone()
+                    }
+                }),
+            }
+        })
+        .collect())
+}

@@ -290,6 +290,10 @@ struct Composer {
     want_products: RwSignal<bool>,
     template: RwSignal<String>,
     params: RwSignal<Vec<String>>,
+    photo: RwSignal<String>,
+    caption: RwSignal<String>,
+    /// The shop's photos load once the merchant opens "Send a photo".
+    want_photos: RwSignal<bool>,
     send: Action<Outgoing, Result<Uuid, ApiError>>,
     /// Sending needs the WASM; until it has loaded the buttons stay disabled.
     hydrated: RwSignal<bool>,
@@ -305,15 +309,19 @@ impl Composer {
         let product = RwSignal::new(String::new());
         let template = RwSignal::new(String::new());
         let params = RwSignal::new(Vec::new());
+        let photo = RwSignal::new(String::new());
+        let caption = RwSignal::new(String::new());
         // One idempotency key per message being composed, per kind of message: a double click
         // or a retry after a lost answer sends it once.
         let text_key = RwSignal::new(fresh_key());
         let product_key = RwSignal::new(fresh_key());
         let template_key = RwSignal::new(fresh_key());
+        let photo_key = RwSignal::new(fresh_key());
         let key_of = move |m: &Outgoing| match m {
             Outgoing::Product { .. } => product_key,
             Outgoing::Template { .. } => template_key,
-            Outgoing::Text { .. } | Outgoing::Image { .. } => text_key,
+            Outgoing::Image { .. } => photo_key,
+            Outgoing::Text { .. } => text_key,
         };
         let send = Action::new(move |message: &Outgoing| {
             let message = message.clone();
@@ -336,7 +344,10 @@ impl Composer {
                                 template.set(String::new());
                                 params.set(Vec::new());
                             }
-                            Outgoing::Image { .. } => {}
+                            Outgoing::Image { .. } => {
+                                photo.set(String::new());
+                                caption.set(String::new());
+                            }
                         }
                     }
                     // Nothing was queued and the merchant has to change the message: a new one.
@@ -354,6 +365,9 @@ impl Composer {
             want_products: RwSignal::new(false),
             template,
             params,
+            photo,
+            caption,
+            want_photos: RwSignal::new(false),
             send,
             hydrated: RwSignal::new(false),
         }
@@ -681,6 +695,7 @@ fn ComposerView(
         view! {
             <TextComposer window_secs_left composer/>
             <ProductSender composer products/>
+            <PhotoSender composer/>
         }
         .into_any()
     } else {
@@ -772,6 +787,72 @@ fn ProductSender(composer: Composer, products: Products) -> impl IntoView {
                 </div>
                 <button type="submit" class="button"
                     disabled=move || !composer.can_send() || product.with(String::is_empty)>"Send product"</button>
+            </form>
+        </details>
+    }
+}
+
+/// "Send a photo": one of the shop's images, with an optional caption.
+#[component]
+fn PhotoSender(composer: Composer) -> impl IntoView {
+    let photos = Resource::new(
+        move || composer.want_photos.get(),
+        |want| async move {
+            if want {
+                super::api::shop_photos().await
+            } else {
+                Ok(Vec::new())
+            }
+        },
+    );
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Ok(image_id) = composer.photo.get_untracked().parse::<Uuid>() else {
+            return;
+        };
+        if composer.can_send_now() {
+            composer.send.dispatch(Outgoing::Image {
+                image_id,
+                caption: composer.caption.get_untracked(),
+            });
+        }
+    };
+    view! {
+        <details class="composer-photo">
+            <summary on:click=move |_| composer.want_photos.set(true)>"Send a photo"</summary>
+            <form class="stack" on:submit=on_submit>
+                <fieldset class="photo-grid">
+                    <legend>"Your shop's photos"</legend>
+                    <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                        {move || photos.get().map(|r| match r {
+                            Ok(list) if list.is_empty() => view! {
+                                <p class="muted">"No photos yet: add images to your products first."</p>
+                            }.into_any(),
+                            Ok(list) => list.into_iter().map(|p| {
+                                let value = p.id.to_string();
+                                let checked = value.clone();
+                                view! {
+                                    <label class="photo-choice">
+                                        <input type="radio" name="photo" value=value.clone()
+                                            prop:checked=move || composer.photo.with(|v| *v == checked)
+                                            on:change=move |_| composer.photo.set(value.clone())/>
+                                        <img src=p.thumb_url alt="" width="72" height="72" loading="lazy"/>
+                                        <span class="visually-hidden">{p.label}</span>
+                                    </label>
+                                }
+                            }).collect_view().into_any(),
+                            Err(e) => view! { <p class="notice error">{e.to_string()}</p> }.into_any(),
+                        })}
+                    </Suspense>
+                </fieldset>
+                <div class="field">
+                    <label for="composer-caption">"Caption (optional)"</label>
+                    <input id="composer-caption" maxlength="1024"
+                        prop:value=move || composer.caption.get()
+                        on:input=move |ev| composer.caption.set(event_target_value(&ev))/>
+                </div>
+                <button type="submit" class="button"
+                    disabled=move || !composer.can_send() || composer.photo.with(String::is_empty)>"Send photo"</button>
             </form>
         </details>
     }

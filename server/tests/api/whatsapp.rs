@@ -2275,6 +2275,93 @@ async fn an_order_on_whatsapp_message_from_the_storefront_cart_becomes_an_order(
     assert_eq!(count, 1);
 }
 
+#[tokio::test]
+async fn the_composer_sends_a_product_card_and_a_shop_photo_as_public_jpeg_links() {
+    let app = wa_app().await;
+    let (number, shop, _) = merchant_with_number(&app).await;
+    let product = app
+        .create_product(&[
+            ("title", "Kente stole"),
+            ("price", "75.00"),
+            ("status", "active"),
+        ])
+        .await;
+    let res = crate::helpers::upload(
+        &app,
+        &app.client,
+        &[("purpose", "product"), ("product_id", product.as_str())],
+        png(64, 64),
+        "stole.png",
+    )
+    .await;
+    assert!(res.status().is_success(), "upload: {}", res.status());
+    let now = now_ts(&app);
+    deliver_and_process(
+        &app,
+        &messages_doc(
+            &number,
+            vec![contact(CUSTOMER, "Efe")],
+            vec![text(CUSTOMER, "wamid.photo1", now, "Pictures please")],
+        ),
+    )
+    .await;
+    let conversation = conversation_of(&app, shop, CUSTOMER).await;
+
+    let photos = json(app.call("inbox/photos", &[]).await).await;
+    let photos = photos.as_array().expect("a list");
+    assert_eq!(photos.len(), 1);
+    assert_eq!(photos[0]["label"], "Kente stole");
+    let image_id = photos[0]["id"].as_str().unwrap().to_string();
+
+    for (key, message) in [
+        (
+            "k-product",
+            json!({"type": "product", "product_id": product}),
+        ),
+        (
+            "k-photo",
+            json!({"type": "image", "image_id": image_id, "caption": "Folded"}),
+        ),
+    ] {
+        let res = post_json(
+            &app,
+            &app.client,
+            "inbox/send",
+            json!({"id": conversation, "message": message, "idempotency_key": key}),
+        )
+        .await;
+        assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    }
+    app.run_jobs().await;
+    let sent = sim(&app).sent();
+    assert_eq!(sent.len(), 2);
+    let base = app.base.clone();
+    for m in &sent {
+        assert_eq!(m.body["type"], "image");
+        let link = m.body["image"]["link"].as_str().unwrap();
+        assert!(
+            link.starts_with(&base) && link.ends_with(".jpg"),
+            "a public JPEG: {link}"
+        );
+    }
+    let card = sent[0].body["image"]["caption"].as_str().unwrap();
+    assert!(
+        card.contains("Kente stole") && card.contains("75"),
+        "title and price from the database: {card}"
+    );
+    assert!(
+        card.contains("/p/kente-stole"),
+        "links to the storefront page: {card}"
+    );
+    assert_eq!(sent[1].body["image"]["caption"], "Folded");
+
+    // Another shop's image is not one of ours: refused, nothing queued.
+    let (other, _) = second_merchant(&app, "Other").await;
+    let res = post_json(&app, &other, "inbox/send",
+        json!({"id": conversation, "message": {"type": "image", "image_id": image_id, "caption": ""}, "idempotency_key": "x"})).await;
+    assert_eq!(res.status(), 404);
+}
+
 // ------------------------------------------------------------------------------ robustness
 
 #[tokio::test]
