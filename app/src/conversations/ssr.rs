@@ -418,8 +418,8 @@ pub async fn send(
             language,
             params,
         } => {
-            let t: Option<(i32, String)> = sqlx::query_as(
-                "select body_params, body_text from wa_templates
+            let t: Option<(i32, String, String)> = sqlx::query_as(
+                "select body_params, body_text, category from wa_templates
                  where shop_id = $1 and name = $2 and language = $3 and status = 'APPROVED'",
             )
             .bind(shop_id)
@@ -427,9 +427,16 @@ pub async fn send(
             .bind(&language)
             .fetch_optional(&state.pool)
             .await?;
-            let (count, text) = t.ok_or_else(|| {
+            let (count, text, category) = t.ok_or_else(|| {
                 AppError::validation("message", "That template is not approved on WhatsApp (sync templates on the WhatsApp page).")
             })?;
+            // STOP means no marketing; service and utility messages still go.
+            if h.marketing_opt_out && category.eq_ignore_ascii_case("MARKETING") {
+                return Err(AppError::validation(
+                    "message",
+                    "This customer opted out of marketing messages (they sent STOP). Use a utility template or wait for them to write.",
+                ));
+            }
             let params: Vec<String> = params.into_iter().map(|p| p.trim().to_string()).collect();
             if params.len() != count as usize || params.iter().any(String::is_empty) {
                 return Err(AppError::validation(

@@ -1700,6 +1700,47 @@ async fn stop_and_start_switch_marketing_off_and_on_with_a_note_in_the_thread() 
     deliver_and_process(&app, &prefs).await;
     assert!(opted_out().await);
     assert_eq!(notes().await.len(), 3);
+
+    // Opted out: a marketing template is refused; a utility one still goes.
+    for (name, category) in [("spring_sale", "MARKETING"), ("delivery_note", "UTILITY")] {
+        sqlx::query(
+            "insert into wa_templates (id, shop_id, name, language, category, status, body_params, body_text)
+             values ($1, $2, $3, 'en', $4, 'APPROVED', 0, 'Hello from the shop')",
+        )
+        .bind(Uuid::now_v7())
+        .bind(shop)
+        .bind(name)
+        .bind(category)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    }
+    let send = |name: &'static str| {
+        post_json(
+            &app,
+            &app.client,
+            "inbox/send",
+            json!({"id": conversation, "message": {"type": "template", "name": name, "language": "en", "params": []},
+                   "idempotency_key": format!("k-{name}")}),
+        )
+    };
+    let refused = send("spring_sale").await;
+    assert_eq!(refused.status(), 422);
+    assert!(
+        json(refused).await["fields"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("opted out")
+    );
+    assert_eq!(send("delivery_note").await.status(), 200);
+    let queued: i64 = sqlx::query_scalar(
+        "select count(*) from wa_messages where conversation_id = $1 and kind = 'template'",
+    )
+    .bind(conversation)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(queued, 1, "only the utility template was queued");
 }
 
 #[tokio::test]
