@@ -99,6 +99,21 @@ pub async fn shop_session(pool: &sqlx::PgPool, session: Session) -> AppResult<Sh
     })
 }
 
+/// For plain axum routes behind the session middleware: the caller's shop, or the response
+/// to give (401 without a session).
+pub async fn route_shop(
+    pool: &sqlx::PgPool,
+    session: Option<axum::Extension<Session>>,
+) -> Result<ShopSession, axum::response::Response> {
+    use axum::response::IntoResponse;
+    let Some(axum::Extension(session)) = session else {
+        return Err(axum::http::StatusCode::UNAUTHORIZED.into_response());
+    };
+    shop_session(pool, session)
+        .await
+        .map_err(IntoResponse::into_response)
+}
+
 /// A CSV file as a download that browsers and proxies must not cache.
 pub fn csv_download(body: Vec<u8>, filename: &'static str) -> axum::response::Response {
     use axum::response::IntoResponse;

@@ -3,11 +3,9 @@
 //! the change, so this works with several replicas. Without it, a reload shows everything.
 
 use crate::auth::ssr::Session;
-use crate::request::shop_session;
 use crate::state::AppState;
 use axum::Extension;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -97,12 +95,9 @@ pub async fn events(
     State(state): State<AppState>,
     session: Option<Extension<Session>>,
 ) -> Response {
-    let Some(Extension(session)) = session else {
-        return StatusCode::UNAUTHORIZED.into_response();
-    };
-    let shop = match shop_session(&state.pool, session).await {
+    let shop = match crate::request::route_shop(&state.pool, session).await {
         Ok(s) => s,
-        Err(e) => return e.into_response(),
+        Err(response) => return response,
     };
     let rx = state.live.subscribe();
     let deadline = tokio::time::Instant::now() + STREAM_LIFETIME;

@@ -389,7 +389,8 @@ async fn upsert_customer(
     Ok(Some(id))
 }
 
-async fn conversation_for(
+/// The shop's one conversation with this customer, created on first contact.
+pub async fn conversation_for(
     tx: &mut PgConnection,
     shop_id: Uuid,
     customer_id: Uuid,

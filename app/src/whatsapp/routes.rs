@@ -7,7 +7,6 @@
 
 use super::ssr::{account_app_secret, account_by_webhook_key, same_secret, signature_matches};
 use crate::auth::ssr::Session;
-use crate::request::shop_session;
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -159,12 +158,9 @@ async fn media_file(
     session: Option<Extension<Session>>,
     Path(id): Path<Uuid>,
 ) -> Response {
-    let Some(Extension(session)) = session else {
-        return StatusCode::UNAUTHORIZED.into_response();
-    };
-    let shop = match shop_session(&state.pool, session).await {
+    let shop = match crate::request::route_shop(&state.pool, session).await {
         Ok(s) => s,
-        Err(e) => return e.into_response(),
+        Err(response) => return response,
     };
     match crate::conversations::ssr::media_file(&state, shop.shop_id, id).await {
         Ok((mime, bytes)) => {

@@ -1093,16 +1093,9 @@ pub async fn notify_order_status(
     .bind(shop_id)
     .fetch_one(&mut *tx)
     .await?;
-    let conversation_id: Uuid = sqlx::query_scalar(
-        "insert into conversations (id, shop_id, customer_id) values ($1, $2, $3)
-         on conflict (shop_id, customer_id) do update set updated_at = now()
-         returning id",
-    )
-    .bind(Uuid::now_v7())
-    .bind(shop_id)
-    .bind(customer_id)
-    .fetch_one(&mut *tx)
-    .await?;
+    let conversation_id = super::inbound::conversation_for(tx, shop_id, customer_id)
+        .await
+        .map_err(AppError::Internal)?;
     let last_inbound: Option<OffsetDateTime> =
         sqlx::query_scalar("select last_inbound_at from conversations where id = $1")
             .bind(conversation_id)
