@@ -96,7 +96,7 @@ watch: tools-leptos ## Live-reloading development server (cargo leptos watch)
 	  DATABASE_URL="$$db" HOST=$(HOST) PORT=$(PORT) exec cargo leptos watch
 
 bench: tools-base ## Storefront req/s and latency against nginx serving the same pages (not a test)
-	@for tool in nginx wrk brotli curl; do command -v $$tool >/dev/null || missing="$${missing:-} $$tool"; done; \
+	@for tool in nginx wrk brotli curl python3; do command -v $$tool >/dev/null || missing="$${missing:-} $$tool"; done; \
 	if [ -n "$${missing:-}" ]; then \
 	  pkgs=$$(echo $$missing | sed 's/nginx/nginx-light/'); \
 	  if [ "$(IS_ROOT)" = yes ]; then apt-get install -y $$pkgs; \

@@ -5,7 +5,10 @@
 #  2. two release servers on loopback: one with the page cache off (uncached), one with it on;
 #  3. the product page and shop home saved as files and served by nginx (Debian package);
 #  4. wrk loads each target with the same settings; we print req/s, p50, p99 and app ÷ nginx;
-#  5. the release WASM size, raw and brotli.
+#  5. the release WASM size, raw and brotli;
+#  6. the WhatsApp webhook (.ci/webhook_bench.py): signed batches at 320 requests/s for
+#     BENCH_WA_SECONDS (60), then with 10 % redeliveries, then with the server SIGKILLed and
+#     restarted mid-burst; fails when a message is lost or stored twice.
 # A benchmark, not a test: numbers depend on the machine. Record them in README.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +23,7 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  [ -f "$work/wa.pid" ] && kill "$(cat "$work/wa.pid")" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -107,3 +111,27 @@ wasm=$(ls target/site/pkg/bizmaat*.wasm | grep -v '\.gz$' | head -1)
 raw=$(stat -c %s "$wasm")
 br=$(brotli -c -q 11 "$wasm" | wc -c)
 echo "release WASM: $raw bytes raw, $br bytes brotli ($wasm)" >&2
+
+# ---------------------------------------------------------------------------------------------
+# WhatsApp webhook: its own database and server (the storefront ones are stopped first, so it
+# has the machine). The start script runs the server in the background and writes its pid to
+# wa.pid; the benchmark calls it again to restart the server after its SIGKILL.
+for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+pids=()
+kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+wa_db="$server_url/bizmaat_bench_wa"
+wa_port=${BENCH_WA_PORT:-3204}
+psql "$server_url/postgres" -qc "drop database if exists bizmaat_bench_wa with (force)" >/dev/null
+cat > "$work/wa-start.sh" <<START
+#!/usr/bin/env bash
+APP_ENV=development DATABASE_URL='$wa_db' HOST=127.0.0.1 PORT=$wa_port SEED_DEMO=true RUST_LOG=warn \\
+  MEDIA_DIR='$work/media-wa' LEPTOS_SITE_ROOT='$root/target/site' LEPTOS_OUTPUT_NAME=bizmaat \\
+  LEPTOS_HASH_FILES=true '$bin' >>'$work/server-$wa_port.log' 2>&1 </dev/null &
+echo \$! >'$work/wa.pid'
+START
+chmod +x "$work/wa-start.sh"
+"$work/wa-start.sh"
+for _ in $(seq 1 120); do curl -fs "http://127.0.0.1:$wa_port/readyz" >/dev/null && break; sleep 0.5; done
+python3 .ci/webhook_bench.py --url "http://127.0.0.1:$wa_port" --db "$wa_db" \
+  --pid-file "$work/wa.pid" --restart-cmd "$work/wa-start.sh" \
+  || { echo "webhook benchmark failed; server log:" >&2; tail -50 "$work/server-$wa_port.log" >&2; exit 1; }

@@ -142,26 +142,35 @@ pub fn status_rank(status: &str) -> i32 {
     }
 }
 
+/// (account of the path it came in on, raw body, processed at, received at)
+type StoredEvent = (
+    Option<Uuid>,
+    Vec<u8>,
+    Option<OffsetDateTime>,
+    OffsetDateTime,
+);
+
 async fn process_event(state: &AppState, event_id: i64) -> Result<(), JobError> {
-    let row: Option<(Option<Uuid>, Vec<u8>, Option<OffsetDateTime>)> = sqlx::query_as(
-        "select account_id, body, processed_at from wa_webhook_events where id = $1",
+    let row: Option<StoredEvent> = sqlx::query_as(
+        "select account_id, body, processed_at, received_at from wa_webhook_events where id = $1",
     )
     .bind(event_id)
     .fetch_optional(&state.pool)
     .await?;
-    let Some((path_account, body, processed)) = row else {
+    let Some((path_account, body, processed, received_at)) = row else {
         return Ok(());
     };
     if processed.is_some() {
         return Ok(());
     }
     let mut tx = state.pool.begin().await?;
+    let mut touched = Vec::new();
     let outcome = match serde_json::from_slice::<Value>(&body) {
         Ok(mut doc) => {
             // PostgreSQL text and jsonb cannot hold NUL; one such character must not cost the
             // whole delivery.
             strip_nul(&mut doc);
-            process_document(state, &mut tx, path_account, &doc).await
+            process_document(state, &mut tx, path_account, &doc, &mut touched).await
         }
         Err(e) => Err(anyhow::anyhow!("not JSON: {e}")),
     };
@@ -187,6 +196,20 @@ async fn process_event(state: &AppState, event_id: i64) -> Result<(), JobError> 
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
+    // "Last webhook received", outside the processing transaction and at most every few
+    // seconds: inside it, the account row's lock made one number's deliveries queue behind each
+    // other.
+    if !touched.is_empty() {
+        sqlx::query(
+            "update wa_accounts set last_webhook_at = $2
+             where id = any($1)
+               and (last_webhook_at is null or last_webhook_at < $2 - interval '5 seconds')",
+        )
+        .bind(&touched)
+        .bind(received_at)
+        .execute(&state.pool)
+        .await?;
+    }
     Ok(())
 }
 
@@ -232,6 +255,7 @@ async fn process_document(
     tx: &mut PgConnection,
     path_account: Option<Uuid>,
     doc: &Value,
+    touched: &mut Vec<Uuid>,
 ) -> anyhow::Result<()> {
     let entries = doc["entry"].as_array().cloned().unwrap_or_default();
     for entry in &entries {
@@ -250,11 +274,9 @@ async fn process_document(
                 );
                 continue;
             };
-            sqlx::query("update wa_accounts set last_webhook_at = $2 where id = $1")
-                .bind(account.id)
-                .bind(state.clock.now())
-                .execute(&mut *tx)
-                .await?;
+            if !touched.contains(&account.id) {
+                touched.push(account.id);
+            }
             if account.status == "disconnected" {
                 continue;
             }

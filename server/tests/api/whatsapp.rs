@@ -2408,6 +2408,29 @@ async fn the_composer_sends_a_product_card_and_a_shop_photo_as_public_jpeg_links
     assert_eq!(res.status(), 404);
 }
 
+#[tokio::test]
+async fn the_channel_page_shows_when_the_last_webhook_arrived() {
+    let app = wa_app().await;
+    let (number, _, _) = merchant_with_number(&app).await;
+    let channel = json(app.call("whatsapp/channel", &[]).await).await;
+    assert_eq!(channel["account"]["last_webhook_at"], Value::Null);
+    let doc = messages_doc(
+        &number,
+        vec![contact(CUSTOMER, "Ngozi")],
+        vec![text(CUSTOMER, "wamid.lw1", now_ts(&app), "Hi")],
+    );
+    deliver_and_process(&app, &doc).await;
+    let channel = json(app.call("whatsapp/channel", &[]).await).await;
+    let at = channel["account"]["last_webhook_at"]
+        .as_str()
+        .expect("set after a delivery");
+    let at = OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).unwrap();
+    assert!(
+        (OffsetDateTime::now_utc() - at).abs() < time::Duration::minutes(1),
+        "{at}"
+    );
+}
+
 // ------------------------------------------------------------------------------ robustness
 
 #[tokio::test]
