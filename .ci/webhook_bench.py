@@ -8,7 +8,7 @@ hide its stall by slowing the sender down). Like Meta, the sender redelivers the
 a short backoff on a connection error, a timeout or any answer other than 200, until it gets 200.
 
 Modes, run in sequence against the same server and database (each has its own message ids and
-new customers, and waits for the job queue to drain before the next one):
+new customers, and waits for the inbox to drain before the next one):
   steady  every request a new batch;
   dup10   10 % of the requests are exact redeliveries (same bytes, same signature) of an
           earlier batch, as Meta does when an ack is slow or lost;
@@ -42,9 +42,8 @@ import time
 import urllib.parse
 
 PATH = "/webhooks/whatsapp"
-# Webhook jobs not yet finished (each count uses its partial index).
-BACKLOG_SQL = ("select (select count(*) from jobs where state = 'queued' and kind = 'wa_process_webhook')"
-               " + (select count(*) from jobs where state = 'running' and kind = 'wa_process_webhook')")
+# Deliveries not yet processed (the count uses the partial index on unprocessed events).
+BACKLOG_SQL = "select count(*) from wa_webhook_events where processed_at is null"
 
 
 def pct(values, p):
@@ -456,9 +455,9 @@ class Run:
         self.t0 = t0
 
     async def drain(self):
-        """Waits until no webhook job is queued or running (a killed run's leases must expire)."""
+        """Waits until every delivery is processed (a killed run's batch rolls back and is taken again)."""
         deadline = time.monotonic() + self.args.drain_timeout
-        dead = "select count(*) from jobs where kind = 'wa_process_webhook' and state = 'dead'"
+        dead = "select count(*) from wa_webhook_events where error is not null"
         while True:
             rows = await apsql(self.args.db, BACKLOG_SQL)
             if rows and int(rows[0][0]) == 0:
@@ -477,7 +476,7 @@ async def run_mode(args, mode, account, inbox):
     tag = f"{mode[:1].upper()}{random.randint(10000, 99999)}"
     run = Run(args, mode, account, tag)
     # Every mode starts from the same state, whether or not autovacuum runs on this machine
-    # (the jobs table of the mode before holds tens of thousands of dead rows).
+    # (the mode before leaves tens of thousands of dead row versions).
     psql(args.db, "vacuum analyze")
     ev0 = int(psql(args.db, "select coalesce(max(id), 0) from wa_webhook_events")[0][0])
     wall_minus_mono = time.time() - time.monotonic()
@@ -508,7 +507,7 @@ async def run_mode(args, mode, account, inbox):
     failed = sum(1 for r in run.reqs if r.failed)
     retried = sum(1 for r in run.reqs if r.attempts > 1)
 
-    # Receipt -> stored row (job start) for every message, from the rows' created_at.
+    # Receipt -> stored row for every message, from the rows' created_at.
     write_wall = {}
     for r in run.reqs:
         if not r.dup and r.first_write is not None:
@@ -544,7 +543,7 @@ async def run_mode(args, mode, account, inbox):
         "messages_sent": len(sent), "rows_stored": stored_rows, "distinct_stored": len(stored),
         "missing": missing, "duplicates_stored": dup_rows, "unexpected": extra,
         "webhook_events": int(ev[0]), "event_errors": int(ev[1]), "events_unprocessed": int(ev[2]),
-        "dead_jobs": run.dead_jobs, "drained": drained, "max_backlog_jobs": run.max_backlog,
+        "written_off": run.dead_jobs, "drained": drained, "max_backlog": run.max_backlog,
         "drain_after_last_ack_s": round(run.drained_at - run.acked_at, 2) if run.drained_at else None,
         "stored_msgs_per_s": stored_rate and round(stored_rate, 1),
         "to_row_p50_ms": to_row and round(pct(to_row, 50) * 1000, 1),
@@ -570,10 +569,10 @@ async def run_mode(args, mode, account, inbox):
     p(f"messages sent (distinct wamids) {len(sent)}; rows stored {stored_rows}; distinct stored "
       f"{len(stored)}; missing {missing}; duplicates stored {dup_rows}; unknown {extra}")
     p(f"webhook events committed {res['webhook_events']} (processing errors {res['event_errors']}, "
-      f"unprocessed {res['events_unprocessed']}); dead jobs {run.dead_jobs}; queue drained: {drained}")
-    p(f"stored {res['stored_msgs_per_s']} msg/s; job backlog max {run.max_backlog}; drained "
+      f"unprocessed {res['events_unprocessed']}); written off {run.dead_jobs}; inbox drained: {drained}")
+    p(f"stored {res['stored_msgs_per_s']} msg/s; unprocessed backlog max {run.max_backlog}; drained "
       f"{res['drain_after_last_ack_s']} s after the last ack")
-    p(f"receipt -> stored row (job start), all messages: p50 {ms(pct(to_row, 50))}  "
+    p(f"receipt -> stored row, all messages: p50 {ms(pct(to_row, 50))}  "
       f"p95 {ms(pct(to_row, 95))}  max {ms(max(to_row) if to_row else None)}")
     p(f"receipt -> open inbox (SSE), {len(phones)} new customers: p50 {ms(pct(inbox_lat, 50))}  "
       f"p95 {ms(pct(inbox_lat, 95))}  max {ms(max(inbox_lat) if inbox_lat else None)}; "

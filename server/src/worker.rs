@@ -1,5 +1,5 @@
-//! The one owner of background tasks: the job runner (email now, everything that leaves the
-//! process next) and the periodic house-keeping. They share a cancellation token, so shutdown
+//! The one owner of background tasks: the job runner (everything that leaves the process), the
+//! WhatsApp inbox processor, the live-inbox listener and the periodic house-keeping. They share a cancellation token, so shutdown
 //! stops them together: no new job is claimed, running jobs get a bounded time to finish, and
 //! whatever is still running after that is abandoned to its lease (another replica, or this one
 //! after a restart, claims it again).
@@ -40,10 +40,14 @@ pub async fn spawn(state: AppState) -> anyhow::Result<Worker> {
         .await
         .map_err(|e| anyhow::anyhow!("starting the job runner failed: {e:?}"))?;
     let live = tokio::spawn(state.live.clone().run(state.pool.clone(), cancel.clone()));
+    let inbox = tokio::spawn(app::whatsapp::inbound::run_inbox(
+        state.clone(),
+        cancel.clone(),
+    ));
     let housekeeping = tokio::spawn(housekeeping(state, cancel.clone()));
     Ok(Worker {
         cancel,
-        tasks: vec![runner, live, housekeeping],
+        tasks: vec![runner, live, inbox, housekeeping],
     })
 }
 

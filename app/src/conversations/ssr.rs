@@ -477,10 +477,172 @@ pub async fn send(
             body: &body,
             payload,
             idempotency_key: key,
+            file: None,
         },
     )
     .await?;
     tx.commit().await?;
+    Ok(message_id)
+}
+
+/// A document the merchant attaches in the composer.
+pub struct DocumentUpload {
+    pub filename: String,
+    pub bytes: Vec<u8>,
+    pub caption: String,
+    pub idempotency_key: String,
+}
+
+/// The files WhatsApp delivers as documents, by extension (browsers label Office files
+/// inconsistently), with the type we declare to Meta.
+const DOCUMENT_TYPES: [(&str, &str); 8] = [
+    ("pdf", "application/pdf"),
+    ("txt", "text/plain"),
+    ("doc", "application/msword"),
+    (
+        "docx",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ),
+    ("xls", "application/vnd.ms-excel"),
+    (
+        "xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ),
+    ("ppt", "application/vnd.ms-powerpoint"),
+    (
+        "pptx",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    ),
+];
+
+/// Largest document we keep and send (WhatsApp takes up to 100 MB; a copy lives in our
+/// database until the message is deleted with the conversation).
+pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;
+
+/// Queues a document from the composer: the file is stored with the message row, and the send
+/// job uploads it to Meta before sending. Free-form, so only inside the 24-hour window.
+pub async fn send_document(
+    state: &AppState,
+    shop_id: Uuid,
+    id: Uuid,
+    doc: DocumentUpload,
+) -> AppResult<Uuid> {
+    let key = doc.idempotency_key.trim();
+    if key.is_empty() || key.len() > 100 {
+        return Err(AppError::validation(
+            "file",
+            "This form has expired. Reload the page and try again.",
+        ));
+    }
+    let h = header(state, shop_id, id).await?;
+    // The same key again (a double submit, a resent form): the first message, nothing stored twice.
+    let existing: Option<Uuid> = sqlx::query_scalar(
+        "select id from wa_messages where shop_id = $1 and conversation_id = $2 and idempotency_key = $3",
+    )
+    .bind(shop_id)
+    .bind(id)
+    .bind(key)
+    .fetch_optional(&state.pool)
+    .await?;
+    if let Some(existing) = existing {
+        return Ok(existing);
+    }
+    let connected: bool = sqlx::query_scalar(
+        "select exists (select 1 from wa_accounts where shop_id = $1 and status = 'connected')",
+    )
+    .bind(shop_id)
+    .fetch_one(&state.pool)
+    .await?;
+    if !connected {
+        return Err(AppError::validation(
+            "file",
+            "Connect your WhatsApp number (or reconnect it) before replying.",
+        ));
+    }
+    if window_secs_left(state.clock.now(), h.last_inbound_at) <= 0 {
+        return Err(AppError::validation(
+            "file",
+            "More than 24 hours have passed since the customer's last message. WhatsApp only allows an approved template now.",
+        ));
+    }
+    // Browsers on Windows send the whole path; only the name is the customer's business.
+    let name: String = doc
+        .filename
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect();
+    if name.is_empty() || doc.bytes.is_empty() {
+        return Err(AppError::validation("file", "Choose a file to send."));
+    }
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    let Some((_, mime)) = DOCUMENT_TYPES.iter().find(|(e, _)| *e == ext) else {
+        return Err(AppError::validation(
+            "file",
+            "WhatsApp sends PDF, Word, Excel, PowerPoint and plain-text files as documents. For a picture, use \"Send a photo\".",
+        ));
+    };
+    if doc.bytes.len() > MAX_DOCUMENT_BYTES {
+        return Err(AppError::validation(
+            "file",
+            "That file is larger than 16 MB. Send a smaller file, or a link to it.",
+        ));
+    }
+    if ext == "pdf" && !doc.bytes.starts_with(b"%PDF") {
+        return Err(AppError::validation(
+            "file",
+            "That file is named .pdf but is not a PDF. Export it as PDF again and retry.",
+        ));
+    }
+    let caption: String = doc.caption.trim().chars().take(1024).collect();
+    let mut document = json!({"filename": name});
+    if !caption.is_empty() {
+        document["caption"] = json!(caption);
+    }
+    let shown = if caption.is_empty() {
+        name.clone()
+    } else {
+        caption.clone()
+    };
+    let file_id = Uuid::now_v7();
+    let mut tx = state.pool.begin().await?;
+    sqlx::query(
+        "insert into wa_media_files (id, shop_id, mime, filename, bytes) values ($1, $2, $3, $4, $5)",
+    )
+    .bind(file_id)
+    .bind(shop_id)
+    .bind(mime)
+    .bind(&name)
+    .bind(&doc.bytes)
+    .execute(&mut *tx)
+    .await?;
+    let message_id = outbound::queue(
+        &mut tx,
+        state.clock.now(),
+        Queued {
+            shop_id,
+            conversation_id: id,
+            sent_by: "merchant",
+            kind: "document",
+            body: &shown,
+            payload: json!({"type": "document", "document": document}),
+            idempotency_key: key,
+            file: Some(outbound::QueuedFile {
+                id: file_id,
+                mime: mime.to_string(),
+            }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(%shop_id, conversation = %id, bytes = doc.bytes.len(), "document queued");
     Ok(message_id)
 }
 

@@ -283,6 +283,8 @@ pub fn ThreadPage() -> impl IntoView {
 /// update, so a draft survives new messages arriving.
 #[derive(Clone, Copy)]
 struct Composer {
+    /// The conversation it writes to.
+    id: Uuid,
     draft: RwSignal<String>,
     product: RwSignal<String>,
     product_q: RwSignal<String>,
@@ -359,6 +361,7 @@ impl Composer {
             }
         });
         Self {
+            id,
             draft,
             product,
             product_q: RwSignal::new(String::new()),
@@ -696,6 +699,7 @@ fn ComposerView(
             <TextComposer window_secs_left composer/>
             <ProductSender composer products/>
             <PhotoSender composer/>
+            <DocumentSender conversation=composer.id/>
         }
         .into_any()
     } else {
@@ -853,6 +857,37 @@ fn PhotoSender(composer: Composer) -> impl IntoView {
                 </div>
                 <button type="submit" class="button"
                     disabled=move || !composer.can_send() || composer.photo.with(String::is_empty)>"Send photo"</button>
+            </form>
+        </details>
+    }
+}
+
+/// A document from the merchant's computer. A plain multipart form (the server answers with
+/// the thread again), so it works before the WASM has loaded.
+#[component]
+fn DocumentSender(conversation: Uuid) -> impl IntoView {
+    let query = use_query_map();
+    let error = move || query.read().get("document_error");
+    // One key per form shown: a double submit of the same form sends once.
+    let key = fresh_key();
+    view! {
+        <details class="composer-document" open=move || error().is_some()>
+            <summary>"Send a document"</summary>
+            <form class="stack" method="post" enctype="multipart/form-data"
+                action=format!("/dashboard/inbox/{conversation}/document")>
+                <input type="hidden" name="idempotency_key" value=key/>
+                <div class="field">
+                    <label for="composer-document">"File"</label>
+                    <p class="hint">"PDF, Word, Excel, PowerPoint or plain text, up to 16 MB."</p>
+                    <input id="composer-document" type="file" name="file" required
+                        accept=".pdf,.txt,.doc,.docx,.xls,.xlsx,.ppt,.pptx"/>
+                </div>
+                <div class="field">
+                    <label for="composer-document-caption">"Caption (optional)"</label>
+                    <input id="composer-document-caption" name="caption" maxlength="1024"/>
+                </div>
+                {move || error().map(|m| view! { <p class="notice error" role="alert" data-testid="document-error">{m}</p> })}
+                <button type="submit" class="button">"Send document"</button>
             </form>
         </details>
     }

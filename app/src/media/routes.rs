@@ -84,7 +84,7 @@ fn redirect(to: &str) -> Response {
 }
 
 /// Percent-encodes a message for a query string (RFC 3986 unreserved characters kept).
-fn form_urlencoded(text: &str) -> String {
+pub fn form_urlencoded(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {

@@ -1,6 +1,7 @@
 //! The inbound path. The webhook handler only verifies the signature and commits the raw body
-//! (with its processing job) before answering 200; everything else happens here, in jobs:
-//! every entry, change, message and status of a delivery, deduplicated on Meta's ids.
+//! before answering 200; everything else happens here: the inbox processor takes committed
+//! deliveries in batches (every entry, change, message and status, deduplicated on Meta's ids),
+//! and media downloads and orders follow as jobs.
 
 use super::ssr::{AccountRow, account_by_phone_number_id, account_token, job_graph_error};
 use crate::error::AppResult;
@@ -9,11 +10,12 @@ use crate::state::AppState;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::PgConnection;
+use std::collections::HashMap;
 use std::time::Duration;
 use time::OffsetDateTime;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-pub const PROCESS_WEBHOOK: &str = "wa_process_webhook";
 pub const FETCH_MEDIA: &str = "wa_fetch_media";
 pub const WHATSAPP_ORDER: &str = "wa_order";
 /// Postgres channel for live inbox updates (see `conversations::live`).
@@ -22,11 +24,16 @@ pub const INBOX_CHANNEL: &str = "bizmaat_inbox";
 pub const MAX_WEBHOOK_BYTES: usize = 3 * 1024 * 1024;
 /// Customer media we copy (WhatsApp allows documents up to 100 MB; those stay on the phone).
 pub const MAX_MEDIA_BYTES: usize = 16 * 1024 * 1024;
-
-#[derive(Debug, Serialize, Deserialize)]
-struct EventJob {
-    event_id: i64,
-}
+/// Deliveries processed per transaction at most. Under load a batch fills with whatever
+/// arrived while the previous one ran, so one commit (and one flush of notifications) serves
+/// many deliveries; when quiet, each delivery is processed as soon as it lands.
+const INBOX_BATCH: i64 = 200;
+/// How often the processor looks for deliveries it was not woken for (committed by another
+/// replica, or retries falling due).
+const INBOX_POLL: Duration = Duration::from_millis(250);
+/// Tries of a delivery that keeps meeting database failures before it is written off (the raw
+/// body stays for a replay).
+const INBOX_MAX_ATTEMPTS: i32 = 20;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct MessageJob {
@@ -34,15 +41,6 @@ pub struct MessageJob {
 }
 
 pub fn register_jobs(registry: &mut Registry) {
-    registry.register_with(
-        PROCESS_WEBHOOK,
-        KindOptions {
-            lease: Duration::from_secs(60),
-            backoff: Duration::from_secs(2),
-            max_backoff: Duration::from_secs(300),
-        },
-        |ctx: JobContext, p: EventJob| async move { process_event(&ctx.state, p.event_id).await },
-    );
     // Meta's media URL lives 5 minutes and the media id about 7 days: retry quickly first.
     registry.register_with(
         FETCH_MEDIA,
@@ -58,25 +56,384 @@ pub fn register_jobs(registry: &mut Registry) {
     });
 }
 
-/// Commits the raw body and its processing job; only then may the caller answer 200.
+/// Commits the raw body; only then may the caller answer 200. No NOTIFY here: PostgreSQL
+/// serialises notifying commits, and this is the hottest insert of the product. This process's
+/// processor is woken directly; other replicas poll.
 pub async fn receive(state: &AppState, account_id: Option<Uuid>, body: &[u8]) -> AppResult<i64> {
-    let mut tx = state.pool.begin().await?;
     let id: i64 = sqlx::query_scalar(
         "insert into wa_webhook_events (account_id, body) values ($1, $2) returning id",
     )
     .bind(account_id)
     .bind(body)
-    .fetch_one(&mut *tx)
+    .fetch_one(&state.pool)
     .await?;
-    jobs::enqueue(
-        &mut tx,
-        NewJob::new(PROCESS_WEBHOOK, EventJob { event_id: id })
-            .idempotency_key(id.to_string())
-            .max_attempts(20),
+    state.whatsapp.inbox_wake.notify_one();
+    Ok(id)
+}
+
+/// The inbox processor: runs until cancelled, processing deliveries whenever woken and every
+/// [`INBOX_POLL`]. Several replicas may run it; each batch skips rows another has locked.
+pub async fn run_inbox(state: AppState, cancel: CancellationToken) {
+    tracing::info!("WhatsApp inbox processor started");
+    loop {
+        match process_inbox_batch(&state).await {
+            // A full batch means more are probably waiting.
+            Ok(n) if n as i64 >= INBOX_BATCH => continue,
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = ?e, "processing WhatsApp deliveries failed"),
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = state.whatsapp.inbox_wake.notified() => {}
+            _ = tokio::time::sleep(INBOX_POLL) => {}
+        }
+    }
+}
+
+/// Processes deliveries until none is due by the app's clock (retries scheduled for later are
+/// left); returns how many were handled. For tests and one-off tools.
+pub async fn drain_inbox(state: &AppState) -> AppResult<usize> {
+    let mut total = 0;
+    loop {
+        let n = process_inbox_batch(state).await?;
+        if n == 0 {
+            return Ok(total);
+        }
+        total += n;
+    }
+}
+
+/// (id, account of the path it came in on, raw body, received at, attempts so far)
+type StoredEvent = (i64, Option<Uuid>, Vec<u8>, OffsetDateTime, i32);
+
+/// How a change is routed: (account of the path it came in on, phone number id, WABA id).
+type RouteKey = (Option<Uuid>, Option<String>, Option<String>);
+
+/// What processing one batch learns beyond its writes.
+#[derive(Default)]
+struct Batch {
+    /// Accounts that received something (for "last webhook received").
+    touched: Vec<Uuid>,
+    /// Routing answers, so a batch of one number's deliveries looks the account up once.
+    routes: HashMap<RouteKey, Option<AccountRow>>,
+    /// Customers of the batch's senders, read in one query per shop before processing
+    /// (`prefetch`), keyed by (shop, phone). A sender not found is created as before.
+    customers: HashMap<(Uuid, String), KnownCustomer>,
+    /// (shop, customer) → their conversation.
+    conversations: HashMap<(Uuid, Uuid), Uuid>,
+}
+
+/// (id, phone, wa_id, bsuid, name) of a stored customer.
+type KnownCustomer = (Uuid, Option<String>, Option<String>, Option<String>, String);
+
+/// A WhatsApp id as the customer's phone number (`+` and 8–15 digits), when it is one.
+fn phone_of(wa_id: &str) -> Option<String> {
+    (wa_id.chars().all(|c| c.is_ascii_digit())
+        && (8..=15).contains(&wa_id.len())
+        && !wa_id.starts_with('0'))
+    .then(|| format!("+{wa_id}"))
+}
+
+/// Whether a message brings something the stored customer lacks (only then is it written).
+fn customer_news(
+    known: &KnownCustomer,
+    phone: Option<&str>,
+    wa_id: Option<&str>,
+    bsuid: Option<&str>,
+    name: &str,
+) -> bool {
+    let (_, known_phone, known_wa_id, known_bsuid, known_name) = known;
+    (known_phone.is_none() && phone.is_some())
+        || (wa_id.is_some() && known_wa_id.as_deref() != wa_id)
+        || (known_bsuid.is_none() && bsuid.is_some())
+        || (known_name.is_empty() && !name.is_empty())
+}
+
+/// Reads, for every shop a batch touches, the customers who sent its messages and their
+/// conversations, creating the missing ones together: four queries per shop instead of two to
+/// four per message, which was most of what a busy number's deliveries cost.
+async fn prefetch(
+    state: &AppState,
+    tx: &mut PgConnection,
+    docs: &[(Option<Uuid>, Value)],
+    batch: &mut Batch,
+) -> anyhow::Result<()> {
+    // shop → (phone, wa_id, profile name, whether Meta sent a user id too)
+    let mut wanted: HashMap<Uuid, Vec<(String, String, String, bool)>> = HashMap::new();
+    for (path_account, doc) in docs {
+        for entry in doc["entry"].as_array().into_iter().flatten() {
+            for change in entry["changes"].as_array().into_iter().flatten() {
+                if change["field"].as_str() != Some("messages") {
+                    continue;
+                }
+                let value = &change["value"];
+                let phone_number_id = value
+                    .pointer("/metadata/phone_number_id")
+                    .and_then(Value::as_str);
+                let account = route(
+                    state,
+                    batch,
+                    *path_account,
+                    phone_number_id,
+                    str_of(entry, "id"),
+                )
+                .await?;
+                let Some(account) = account else { continue };
+                let contacts = value["contacts"].as_array();
+                let senders = value["messages"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|m| {
+                        let wa_id = str_of(m, "from")?;
+                        let contact = contacts
+                            .into_iter()
+                            .flatten()
+                            .find(|c| str_of(c, "wa_id") == Some(wa_id));
+                        let name = contact
+                            .and_then(|c| c.pointer("/profile/name"))
+                            .and_then(Value::as_str)
+                            .unwrap_or_default();
+                        let bsuid = str_of(m, "from_user_id").is_some()
+                            || contact.is_some_and(|c| str_of(c, "user_id").is_some());
+                        Some((
+                            phone_of(wa_id)?,
+                            wa_id.to_string(),
+                            name.chars().take(100).collect(),
+                            bsuid,
+                        ))
+                    });
+                wanted.entry(account.shop_id).or_default().extend(senders);
+            }
+        }
+    }
+    for (shop_id, mut senders) in wanted {
+        senders.sort();
+        senders.dedup_by(|a, b| a.0 == b.0);
+        let phones: Vec<String> = senders.iter().map(|s| s.0.clone()).collect();
+        let mut found: Vec<KnownCustomer> = sqlx::query_as(
+            "select id, phone, wa_id, bsuid, name from customers
+             where shop_id = $1 and phone = any($2)",
+        )
+        .bind(shop_id)
+        .bind(&phones)
+        .fetch_all(&mut *tx)
+        .await?;
+        // New senders, created together. Those who came with a user id (BSUID) take the careful
+        // path one by one, since that id may already belong to a customer without a number.
+        let new: Vec<&(String, String, String, bool)> = senders
+            .iter()
+            .filter(|s| !s.3 && !found.iter().any(|c| c.1.as_deref() == Some(s.0.as_str())))
+            .collect();
+        if !new.is_empty() {
+            let created: Vec<KnownCustomer> = sqlx::query_as(
+                "insert into customers (id, shop_id, phone, wa_id, name)
+                 select n.id, $1, n.phone, n.wa_id, n.name
+                 from unnest($2::uuid[], $3::text[], $4::text[], $5::text[]) as n (id, phone, wa_id, name)
+                 on conflict (shop_id, phone) do update set wa_id = coalesce(excluded.wa_id, customers.wa_id)
+                 returning id, phone, wa_id, bsuid, name",
+            )
+            .bind(shop_id)
+            .bind(new.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
+            .bind(new.iter().map(|s| s.0.as_str()).collect::<Vec<_>>())
+            .bind(new.iter().map(|s| s.1.as_str()).collect::<Vec<_>>())
+            .bind(new.iter().map(|s| s.2.as_str()).collect::<Vec<_>>())
+            .fetch_all(&mut *tx)
+            .await?;
+            found.extend(created);
+        }
+        let ids: Vec<Uuid> = found.iter().map(|c| c.0).collect();
+        for c in found {
+            if let Some(p) = c.1.clone() {
+                batch.customers.insert((shop_id, p), c);
+            }
+        }
+        // Their conversations, created where missing, then read in one go.
+        sqlx::query(
+            "insert into conversations (id, shop_id, customer_id)
+             select n.id, $1, n.customer_id from unnest($2::uuid[], $3::uuid[]) as n (id, customer_id)
+             on conflict (shop_id, customer_id) do nothing",
+        )
+        .bind(shop_id)
+        .bind(ids.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
+        let conversations: Vec<(Uuid, Uuid)> = sqlx::query_as(
+            "select customer_id, id from conversations where shop_id = $1 and customer_id = any($2)",
+        )
+        .bind(shop_id)
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        for (customer_id, id) in conversations {
+            batch.conversations.insert((shop_id, customer_id), id);
+        }
+    }
+    Ok(())
+}
+
+/// Takes up to [`INBOX_BATCH`] due deliveries and processes them in one transaction. If any of
+/// them fails, that transaction is rolled back and each delivery of the batch is processed on
+/// its own, so one bad delivery costs only itself. Returns how many deliveries were handled.
+pub async fn process_inbox_batch(state: &AppState) -> AppResult<usize> {
+    let now = state.clock.now();
+    let mut tx = state.pool.begin().await?;
+    let events: Vec<StoredEvent> = sqlx::query_as(
+        "select id, account_id, body, received_at, attempts from wa_webhook_events
+         where processed_at is null and (retry_at is null or retry_at <= $1)
+         order by id
+         limit $2
+         for update skip locked",
     )
+    .bind(now)
+    .bind(INBOX_BATCH)
+    .fetch_all(&mut *tx)
+    .await?;
+    if events.is_empty() {
+        return Ok(0);
+    }
+    let mut batch = Batch::default();
+    let mut failed = false;
+    let mut docs = Vec::with_capacity(events.len());
+    for (_, path_account, body, _, _) in &events {
+        match parse_body(body) {
+            Ok(doc) => docs.push((*path_account, doc)),
+            Err(_) => {
+                failed = true;
+                break;
+            }
+        }
+    }
+    if !failed && let Err(e) = prefetch(state, &mut tx, &docs, &mut batch).await {
+        tracing::debug!(error = %e, "reading the batch's customers failed: processing one by one");
+        failed = true;
+    }
+    if !failed {
+        for (path_account, doc) in &docs {
+            if let Err(e) = process_document(state, &mut tx, *path_account, doc, &mut batch).await {
+                tracing::debug!(error = %e, "a delivery of the batch failed: processing one by one");
+                failed = true;
+                break;
+            }
+        }
+    }
+    if failed {
+        tx.rollback().await?;
+        for event in &events {
+            process_alone(state, event.0).await?;
+        }
+        return Ok(events.len());
+    }
+    let ids: Vec<i64> = events.iter().map(|e| e.0).collect();
+    sqlx::query(
+        "update wa_webhook_events set processed_at = $2, error = null, retry_at = null
+         where id = any($1)",
+    )
+    .bind(&ids)
+    .bind(now)
+    .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(id)
+    let newest = events.iter().map(|e| e.3).max().unwrap_or(now);
+    touch_accounts(state, &batch.touched, newest).await?;
+    Ok(events.len())
+}
+
+/// One delivery in its own transaction (the slow path after a batch failed): a database
+/// failure schedules another try; anything else is recorded on the delivery, with nothing of
+/// it half-done, so the raw event stays for a fix and a replay.
+async fn process_alone(state: &AppState, event_id: i64) -> AppResult<()> {
+    let now = state.clock.now();
+    let mut tx = state.pool.begin().await?;
+    let row: Option<StoredEvent> = sqlx::query_as(
+        "select id, account_id, body, received_at, attempts from wa_webhook_events
+         where id = $1 and processed_at is null
+         for update skip locked",
+    )
+    .bind(event_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((_, path_account, body, received_at, attempts)) = row else {
+        return Ok(());
+    };
+    let mut batch = Batch::default();
+    let outcome = process_body(state, &mut tx, path_account, &body, &mut batch).await;
+    let error = match outcome {
+        Ok(()) => None,
+        Err(e) => {
+            tx.rollback().await?;
+            tx = state.pool.begin().await?;
+            let attempts = attempts + 1;
+            if is_transient(&e) && attempts < INBOX_MAX_ATTEMPTS {
+                // 2 s, 4 s, 8 s… up to 5 minutes: a restart or failover has time to finish.
+                let wait = 2i64.saturating_pow(attempts.min(9) as u32).min(300);
+                tracing::warn!(event_id, attempts, error = %e, "webhook delivery will be tried again");
+                sqlx::query(
+                    "update wa_webhook_events set attempts = $2, retry_at = $3, error = null
+                     where id = $1",
+                )
+                .bind(event_id)
+                .bind(attempts)
+                .bind(now + time::Duration::seconds(wait))
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                return Ok(());
+            }
+            tracing::warn!(event_id, error = %e, "webhook delivery could not be processed");
+            Some(format!("{e:#}"))
+        }
+    };
+    sqlx::query(
+        "update wa_webhook_events set processed_at = $2, error = $3, retry_at = null
+         where id = $1",
+    )
+    .bind(event_id)
+    .bind(now)
+    .bind(&error)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    touch_accounts(state, &batch.touched, received_at).await
+}
+
+/// "Last webhook received", outside the processing transaction and at most every few seconds:
+/// inside it, the account row's lock made one number's deliveries queue behind each other.
+async fn touch_accounts(state: &AppState, accounts: &[Uuid], at: OffsetDateTime) -> AppResult<()> {
+    if accounts.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "update wa_accounts set last_webhook_at = $2
+         where id = any($1)
+           and (last_webhook_at is null or last_webhook_at < $2 - interval '5 seconds')",
+    )
+    .bind(accounts)
+    .bind(at)
+    .execute(&state.pool)
+    .await?;
+    Ok(())
+}
+
+fn parse_body(body: &[u8]) -> anyhow::Result<Value> {
+    let mut doc =
+        serde_json::from_slice::<Value>(body).map_err(|e| anyhow::anyhow!("not JSON: {e}"))?;
+    // PostgreSQL text and jsonb cannot hold NUL; one such character must not cost the whole
+    // delivery.
+    strip_nul(&mut doc);
+    Ok(doc)
+}
+
+async fn process_body(
+    state: &AppState,
+    tx: &mut PgConnection,
+    path_account: Option<Uuid>,
+    body: &[u8],
+    batch: &mut Batch,
+) -> anyhow::Result<()> {
+    let doc = parse_body(body)?;
+    process_document(state, tx, path_account, &doc, batch).await
 }
 
 /// Sends a live-update notice (delivered when the caller's transaction commits).
@@ -142,77 +499,6 @@ pub fn status_rank(status: &str) -> i32 {
     }
 }
 
-/// (account of the path it came in on, raw body, processed at, received at)
-type StoredEvent = (
-    Option<Uuid>,
-    Vec<u8>,
-    Option<OffsetDateTime>,
-    OffsetDateTime,
-);
-
-async fn process_event(state: &AppState, event_id: i64) -> Result<(), JobError> {
-    let row: Option<StoredEvent> = sqlx::query_as(
-        "select account_id, body, processed_at, received_at from wa_webhook_events where id = $1",
-    )
-    .bind(event_id)
-    .fetch_optional(&state.pool)
-    .await?;
-    let Some((path_account, body, processed, received_at)) = row else {
-        return Ok(());
-    };
-    if processed.is_some() {
-        return Ok(());
-    }
-    let mut tx = state.pool.begin().await?;
-    let mut touched = Vec::new();
-    let outcome = match serde_json::from_slice::<Value>(&body) {
-        Ok(mut doc) => {
-            // PostgreSQL text and jsonb cannot hold NUL; one such character must not cost the
-            // whole delivery.
-            strip_nul(&mut doc);
-            process_document(state, &mut tx, path_account, &doc, &mut touched).await
-        }
-        Err(e) => Err(anyhow::anyhow!("not JSON: {e}")),
-    };
-    let error = match outcome {
-        Ok(()) => None,
-        // A database error is worth another attempt; the whole event is redone (every write
-        // is idempotent).
-        Err(e) if is_transient(&e) => return Err(JobError::retry(e)),
-        Err(e) => {
-            tracing::warn!(event_id, error = %e, "webhook event could not be processed");
-            Some(format!("{e:#}"))
-        }
-    };
-    if error.is_some() {
-        // Nothing half-done is kept: the raw event stays for a fix and a replay.
-        tx.rollback().await?;
-        tx = state.pool.begin().await?;
-    }
-    sqlx::query("update wa_webhook_events set processed_at = $2, error = $3 where id = $1")
-        .bind(event_id)
-        .bind(state.clock.now())
-        .bind(&error)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    // "Last webhook received", outside the processing transaction and at most every few
-    // seconds: inside it, the account row's lock made one number's deliveries queue behind each
-    // other.
-    if !touched.is_empty() {
-        sqlx::query(
-            "update wa_accounts set last_webhook_at = $2
-             where id = any($1)
-               and (last_webhook_at is null or last_webhook_at < $2 - interval '5 seconds')",
-        )
-        .bind(&touched)
-        .bind(received_at)
-        .execute(&state.pool)
-        .await?;
-    }
-    Ok(())
-}
-
 /// A database error, met directly or through one of our services (`jobs::enqueue`, `notify`
 /// and the like answer `AppError::Internal`): the event is tried again rather than written off.
 fn is_transient(e: &anyhow::Error) -> bool {
@@ -227,10 +513,19 @@ fn is_transient(e: &anyhow::Error) -> bool {
 /// with that app's secret), or the platform app's numbers (signed with the platform secret).
 async fn route(
     state: &AppState,
+    batch: &mut Batch,
     path_account: Option<Uuid>,
     phone_number_id: Option<&str>,
     waba_id: Option<&str>,
 ) -> anyhow::Result<Option<AccountRow>> {
+    let key = (
+        path_account,
+        phone_number_id.map(str::to_string),
+        waba_id.map(str::to_string),
+    );
+    if let Some(known) = batch.routes.get(&key) {
+        return Ok(known.clone());
+    }
     let account = match (phone_number_id, waba_id) {
         (Some(p), _) => account_by_phone_number_id(&state.pool, p).await?,
         (None, Some(w)) => {
@@ -244,10 +539,12 @@ async fn route(
         }
         (None, None) => None,
     };
-    Ok(account.filter(|a| match path_account {
+    let account = account.filter(|a| match path_account {
         Some(id) => a.id == id,
         None => a.onboarding != "manual",
-    }))
+    });
+    batch.routes.insert(key, account.clone());
+    Ok(account)
 }
 
 async fn process_document(
@@ -255,7 +552,7 @@ async fn process_document(
     tx: &mut PgConnection,
     path_account: Option<Uuid>,
     doc: &Value,
-    touched: &mut Vec<Uuid>,
+    batch: &mut Batch,
 ) -> anyhow::Result<()> {
     let entries = doc["entry"].as_array().cloned().unwrap_or_default();
     for entry in &entries {
@@ -266,7 +563,8 @@ async fn process_document(
             let phone_number_id = value
                 .pointer("/metadata/phone_number_id")
                 .and_then(Value::as_str);
-            let Some(account) = route(state, path_account, phone_number_id, waba_id).await? else {
+            let Some(account) = route(state, batch, path_account, phone_number_id, waba_id).await?
+            else {
                 tracing::info!(
                     field,
                     ?phone_number_id,
@@ -274,8 +572,8 @@ async fn process_document(
                 );
                 continue;
             };
-            if !touched.contains(&account.id) {
-                touched.push(account.id);
+            if !batch.touched.contains(&account.id) {
+                batch.touched.push(account.id);
             }
             if account.status == "disconnected" {
                 continue;
@@ -284,7 +582,7 @@ async fn process_document(
                 "messages" => {
                     let contacts = value["contacts"].as_array().cloned().unwrap_or_default();
                     for m in value["messages"].as_array().into_iter().flatten() {
-                        inbound_message(state, tx, &account, &contacts, m).await?;
+                        inbound_message(state, tx, &account, &contacts, m, batch).await?;
                     }
                     for s in value["statuses"].as_array().into_iter().flatten() {
                         status_update(tx, &account, s).await?;
@@ -298,6 +596,8 @@ async fn process_document(
                         echo_message(tx, &account, m).await?;
                     }
                 }
+                "history" => history(tx, &account, value).await?,
+                "smb_app_state_sync" => state_sync(tx, &account, value).await?,
                 "message_template_status_update" => template_status(tx, &account, value).await?,
                 "account_update" => account_update(tx, &account, value).await?,
                 "phone_number_quality_update" => {
@@ -339,36 +639,35 @@ async fn upsert_customer(
     bsuid: Option<&str>,
     name: &str,
 ) -> anyhow::Result<Option<Uuid>> {
-    let phone = wa_id
-        .filter(|w| {
-            w.chars().all(|c| c.is_ascii_digit())
-                && (8..=15).contains(&w.len())
-                && !w.starts_with('0')
-        })
-        .map(|w| format!("+{w}"));
+    let phone = wa_id.and_then(phone_of);
     let name: String = name.chars().take(100).collect();
-    let existing: Option<(Uuid, Option<String>)> = match (&phone, bsuid) {
-        (Some(p), _) => {
-            sqlx::query_as("select id, phone from customers where shop_id = $1 and phone = $2")
-                .bind(shop_id)
-                .bind(p)
-                .fetch_optional(&mut *tx)
-                .await?
-        }
+    let existing: Option<KnownCustomer> = match (&phone, bsuid) {
+        (Some(p), _) => sqlx::query_as(
+            "select id, phone, wa_id, bsuid, name from customers where shop_id = $1 and phone = $2",
+        )
+        .bind(shop_id)
+        .bind(p)
+        .fetch_optional(&mut *tx)
+        .await?,
         _ => None,
     };
     let existing = match (existing, bsuid) {
         (Some(e), _) => Some(e),
-        (None, Some(b)) => {
-            sqlx::query_as("select id, phone from customers where shop_id = $1 and bsuid = $2")
-                .bind(shop_id)
-                .bind(b)
-                .fetch_optional(&mut *tx)
-                .await?
-        }
+        (None, Some(b)) => sqlx::query_as(
+            "select id, phone, wa_id, bsuid, name from customers where shop_id = $1 and bsuid = $2",
+        )
+        .bind(shop_id)
+        .bind(b)
+        .fetch_optional(&mut *tx)
+        .await?,
         (None, None) => None,
     };
-    if let Some((id, _)) = existing {
+    if let Some(known) = existing {
+        let id = known.0;
+        // A returning customer usually brings nothing new: no write (and no row lock) then.
+        if !customer_news(&known, phone.as_deref(), wa_id, bsuid, &name) {
+            return Ok(Some(id));
+        }
         sqlx::query(
             "update customers set
                  phone = coalesce(phone, $3),
@@ -417,6 +716,17 @@ pub async fn conversation_for(
     shop_id: Uuid,
     customer_id: Uuid,
 ) -> anyhow::Result<Uuid> {
+    // Read first: the conversation nearly always exists, and an upsert would write a new row
+    // version for every message.
+    let known: Option<Uuid> =
+        sqlx::query_scalar("select id from conversations where shop_id = $1 and customer_id = $2")
+            .bind(shop_id)
+            .bind(customer_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if let Some(id) = known {
+        return Ok(id);
+    }
     Ok(sqlx::query_scalar(
         "insert into conversations (id, shop_id, customer_id) values ($1, $2, $3)
          on conflict (shop_id, customer_id) do update set updated_at = now()
@@ -587,6 +897,7 @@ async fn inbound_message(
     account: &AccountRow,
     contacts: &[Value],
     m: &Value,
+    batch: &mut Batch,
 ) -> anyhow::Result<()> {
     let Some(wamid) = str_of(m, "id") else {
         tracing::warn!("inbound message without an id: skipped");
@@ -602,14 +913,45 @@ async fn inbound_message(
     let name = contact
         .and_then(|c| c.pointer("/profile/name").and_then(Value::as_str))
         .unwrap_or_default();
-    let Some(customer_id) = upsert_customer(tx, account.shop_id, wa_id, bsuid, name).await? else {
-        tracing::warn!(
-            wamid,
-            "inbound message with neither a number nor a user id: skipped"
-        );
-        return Ok(());
+    let shop_id = account.shop_id;
+    let phone = wa_id.and_then(phone_of);
+    let key = phone.clone().map(|p| (shop_id, p));
+    let known = key.as_ref().and_then(|k| batch.customers.get(k));
+    let customer_id = match known {
+        // The batch read this customer already and the message brings nothing new.
+        Some(k) if !customer_news(k, phone.as_deref(), wa_id, bsuid, name) => k.0,
+        _ => {
+            let Some(id) = upsert_customer(tx, shop_id, wa_id, bsuid, name).await? else {
+                tracing::warn!(
+                    wamid,
+                    "inbound message with neither a number nor a user id: skipped"
+                );
+                return Ok(());
+            };
+            if let Some(k) = key {
+                let name: String = name.chars().take(100).collect();
+                batch.customers.insert(
+                    k,
+                    (
+                        id,
+                        phone.clone(),
+                        wa_id.map(str::to_string),
+                        bsuid.map(str::to_string),
+                        name,
+                    ),
+                );
+            }
+            id
+        }
     };
-    let conversation_id = conversation_for(tx, account.shop_id, customer_id).await?;
+    let conversation_id = match batch.conversations.get(&(shop_id, customer_id)) {
+        Some(id) => *id,
+        None => {
+            let id = conversation_for(tx, shop_id, customer_id).await?;
+            batch.conversations.insert((shop_id, customer_id), id);
+            id
+        }
+    };
     let kind = m["type"].as_str().unwrap_or("unsupported");
     let (body, _) = describe(kind, m);
     let sent_at = meta_time(&m["timestamp"]).unwrap_or_else(|| state.clock.now());
@@ -625,12 +967,37 @@ async fn inbound_message(
         })
         .flatten();
     let message_id = Uuid::now_v7();
+    let preview = if kind == "reaction" {
+        format!("Reacted {body}")
+    } else {
+        body.clone()
+    };
+    let live = serde_json::json!({
+        "shop_id": account.shop_id, "conversation_id": conversation_id, "kind": "message",
+    });
+    // One statement for the hottest path (a round trip each was most of its cost): the message,
+    // unless Meta delivered it before; then, only if it is new, the conversation's counters
+    // and the live notice.
     let inserted: Option<Uuid> = sqlx::query_scalar(
-        "insert into wa_messages (id, shop_id, conversation_id, direction, sent_by, wamid, kind,
-             body, payload, status, sent_at, reply_to, media_id, media_status, media_mime)
-         values ($1, $2, $3, 'in', 'customer', $4, $5, $6, $7, 'received', $8, $9, $10, $11, $12)
-         on conflict (shop_id, wamid) do nothing
-         returning id",
+        "with message as (
+             insert into wa_messages (id, shop_id, conversation_id, direction, sent_by, wamid,
+                 kind, body, payload, status, sent_at, reply_to, media_id, media_status, media_mime)
+             values ($1, $2, $3, 'in', 'customer', $4, $5, $6, $7, 'received', $8, $9, $10, $11,
+                 $12)
+             on conflict (shop_id, wamid) do nothing
+             returning id
+         ),
+         conversation as (
+             update conversations set
+                 last_inbound_at = greatest(last_inbound_at, $8),
+                 last_message_at = greatest(last_message_at, $8),
+                 last_preview = $13,
+                 unread_count = unread_count + 1,
+                 updated_at = now()
+             where id = $3 and shop_id = $2 and exists (select 1 from message)
+         )
+         -- In the select list, so it is evaluated once per new message and never otherwise.
+         select id, pg_notify($14, $15)::text from message",
     )
     .bind(message_id)
     .bind(account.shop_id)
@@ -644,32 +1011,15 @@ async fn inbound_message(
     .bind(media_id)
     .bind(media_id.map(|_| "pending"))
     .bind(mime)
+    .bind(preview.chars().take(140).collect::<String>())
+    .bind(INBOX_CHANNEL)
+    .bind(live.to_string())
     .fetch_optional(&mut *tx)
     .await?;
     if inserted.is_none() {
         // A repeated delivery: already stored, nothing more to do.
         return Ok(());
     }
-    let preview = if kind == "reaction" {
-        format!("Reacted {body}")
-    } else {
-        body.clone()
-    };
-    sqlx::query(
-        "update conversations set
-             last_inbound_at = greatest(last_inbound_at, $3),
-             last_message_at = greatest(last_message_at, $3),
-             last_preview = $4,
-             unread_count = unread_count + 1,
-             updated_at = now()
-         where id = $1 and shop_id = $2",
-    )
-    .bind(conversation_id)
-    .bind(account.shop_id)
-    .bind(sent_at)
-    .bind(preview.chars().take(140).collect::<String>())
-    .execute(&mut *tx)
-    .await?;
     if let Some(stop) = opt_keyword(kind, m) {
         set_opt_out(tx, account.shop_id, customer_id, conversation_id, stop).await?;
     }
@@ -691,7 +1041,6 @@ async fn inbound_message(
         )
         .await?;
     }
-    notify(tx, account.shop_id, conversation_id, "message").await?;
     Ok(())
 }
 
@@ -818,6 +1167,230 @@ async fn echo_message(
         .execute(&mut *tx)
         .await?;
         notify(tx, account.shop_id, conversation_id, "message").await?;
+    }
+    Ok(())
+}
+
+/// The digits of a phone number as Meta writes it in different places ("+1 555-0100",
+/// "15550100").
+fn digits(s: &str) -> String {
+    s.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// Coexistence chat history: the WhatsApp Business app's last six months, sent by Meta after
+/// onboarding in chunks (in any order) and phases. Each message is stored as it was (the
+/// customer's as received, the merchant's as sent from the phone), deduplicated on its id like
+/// every other message, without unread counts, orders or opt-outs: it all happened before
+/// Bizmaat was connected. A `messages` array in a history change carries the contents of an
+/// earlier `media_placeholder`.
+async fn history(tx: &mut PgConnection, account: &AccountRow, value: &Value) -> anyhow::Result<()> {
+    let business = value
+        .pointer("/metadata/display_phone_number")
+        .and_then(Value::as_str)
+        .map(digits)
+        .unwrap_or_else(|| digits(&account.display_phone));
+    for item in value["history"].as_array().into_iter().flatten() {
+        if let Some(e) = item["errors"].as_array().and_then(|e| e.first()) {
+            let why = e
+                .pointer("/error_data/details")
+                .and_then(Value::as_str)
+                .or_else(|| str_of(e, "title"))
+                .or_else(|| str_of(e, "message"))
+                .unwrap_or("history sharing is turned off");
+            tracing::info!(account = %account.id, code = ?e["code"], "chat history declined");
+            sqlx::query(
+                "update wa_accounts set history_declined = $2, updated_at = now() where id = $1",
+            )
+            .bind(account.id)
+            .bind(why.chars().take(300).collect::<String>())
+            .execute(&mut *tx)
+            .await?;
+            continue;
+        }
+        for thread in item["threads"].as_array().into_iter().flatten() {
+            let Some(customer) = str_of(thread, "id") else {
+                continue;
+            };
+            for m in thread["messages"].as_array().into_iter().flatten() {
+                history_message(tx, account, customer, &business, m).await?;
+            }
+        }
+        if let Some(progress) = item.pointer("/metadata/progress").and_then(Value::as_i64) {
+            // Chunks arrive out of order: progress only moves forward.
+            sqlx::query(
+                "update wa_accounts set history_declined = null, updated_at = now(),
+                     history_progress = greatest(coalesce(history_progress, 0), $2)
+                 where id = $1",
+            )
+            .bind(account.id)
+            .bind(progress.clamp(0, 100) as i32)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    for m in value["messages"].as_array().into_iter().flatten() {
+        let from = str_of(m, "from").unwrap_or_default();
+        let customer = if digits(from) == business {
+            str_of(m, "to")
+        } else {
+            Some(from)
+        };
+        if let Some(customer) = customer {
+            history_message(tx, account, customer, &business, m).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn history_message(
+    tx: &mut PgConnection,
+    account: &AccountRow,
+    customer_wa_id: &str,
+    business: &str,
+    m: &Value,
+) -> anyhow::Result<()> {
+    let Some(wamid) = str_of(m, "id") else {
+        return Ok(());
+    };
+    let Some(customer_id) =
+        upsert_customer(tx, account.shop_id, Some(customer_wa_id), None, "").await?
+    else {
+        return Ok(());
+    };
+    let outbound = str_of(m, "from").is_some_and(|f| digits(f) == business);
+    let kind = m["type"].as_str().unwrap_or("unsupported");
+    let body = if kind == "media_placeholder" {
+        "Photo, video or file (sent before Bizmaat was connected)".to_string()
+    } else {
+        describe(kind, m).0
+    };
+    let sent_at = meta_time(&m["timestamp"]).unwrap_or_else(OffsetDateTime::now_utc);
+    let status = if outbound {
+        match m.pointer("/history_context/status").and_then(Value::as_str) {
+            // A played voice note counts as read, as in wa_status_rank.
+            Some("READ") | Some("PLAYED") => "read",
+            Some("DELIVERED") => "delivered",
+            Some("ERROR") => "failed",
+            _ => "sent",
+        }
+    } else {
+        "received"
+    };
+    let media_id = MEDIA_KINDS
+        .contains(&kind)
+        .then(|| m.pointer(&format!("/{kind}/id")).and_then(Value::as_str))
+        .flatten();
+    let mime = media_id
+        .and_then(|_| m.pointer(&format!("/{kind}/mime_type")))
+        .and_then(Value::as_str);
+    // A conversation first met in the history is as recent as its messages, not as now.
+    sqlx::query(
+        "insert into conversations (id, shop_id, customer_id, last_message_at)
+         values ($1, $2, $3, $4)
+         on conflict (shop_id, customer_id) do nothing",
+    )
+    .bind(Uuid::now_v7())
+    .bind(account.shop_id)
+    .bind(customer_id)
+    .bind(sent_at)
+    .execute(&mut *tx)
+    .await?;
+    let conversation_id = conversation_for(tx, account.shop_id, customer_id).await?;
+    // New, or the contents of a placeholder stored earlier; anything else is a redelivery.
+    let stored: Option<Uuid> = sqlx::query_scalar(
+        "insert into wa_messages as w (id, shop_id, conversation_id, direction, sent_by, wamid,
+             kind, body, payload, status, sent_at, media_id, media_status, media_mime)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+         on conflict (shop_id, wamid) do update set
+             kind = excluded.kind, body = excluded.body, payload = excluded.payload,
+             media_id = excluded.media_id, media_status = excluded.media_status,
+             media_mime = excluded.media_mime, updated_at = now()
+         where w.kind = 'media_placeholder' and excluded.kind <> 'media_placeholder'
+         returning id",
+    )
+    .bind(Uuid::now_v7())
+    .bind(account.shop_id)
+    .bind(conversation_id)
+    .bind(if outbound { "out" } else { "in" })
+    .bind(if outbound { "phone" } else { "customer" })
+    .bind(wamid)
+    .bind(kind)
+    .bind(&body)
+    .bind(m)
+    .bind(status)
+    .bind(sent_at)
+    .bind(media_id)
+    .bind(media_id.map(|_| "pending"))
+    .bind(mime)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(message_id) = stored else {
+        return Ok(());
+    };
+    sqlx::query(
+        "update conversations set
+             last_preview = case when $3 >= last_message_at then $4 else last_preview end,
+             last_message_at = greatest(last_message_at, $3),
+             last_inbound_at = case when $5 then greatest(last_inbound_at, $3) else last_inbound_at end,
+             updated_at = now()
+         where id = $1 and shop_id = $2",
+    )
+    .bind(conversation_id)
+    .bind(account.shop_id)
+    .bind(sent_at)
+    .bind(body.chars().take(140).collect::<String>())
+    .bind(!outbound)
+    .execute(&mut *tx)
+    .await?;
+    if media_id.is_some() {
+        jobs::enqueue(
+            tx,
+            NewJob::new(FETCH_MEDIA, MessageJob { message_id })
+                .idempotency_key(message_id.to_string())
+                .max_attempts(10),
+        )
+        .await?;
+    }
+    notify(tx, account.shop_id, conversation_id, "message").await?;
+    Ok(())
+}
+
+/// Coexistence contacts: the merchant's WhatsApp Business app address book. A contact added or
+/// edited there becomes (or renames) the shop's customer with that number, since the name the
+/// merchant gave is the one they know; a removed contact stays a customer (orders and
+/// conversations may hang on it).
+async fn state_sync(
+    tx: &mut PgConnection,
+    account: &AccountRow,
+    value: &Value,
+) -> anyhow::Result<()> {
+    for item in value["state_sync"].as_array().into_iter().flatten() {
+        if item["type"].as_str() != Some("contact") || item["action"].as_str() != Some("add") {
+            continue;
+        }
+        let contact = &item["contact"];
+        let Some(number) = str_of(contact, "phone_number") else {
+            continue;
+        };
+        let name: String = str_of(contact, "full_name")
+            .or_else(|| str_of(contact, "first_name"))
+            .unwrap_or_default()
+            .chars()
+            .take(100)
+            .collect();
+        let Some(customer_id) =
+            upsert_customer(tx, account.shop_id, Some(&digits(number)), None, &name).await?
+        else {
+            continue;
+        };
+        if !name.is_empty() {
+            sqlx::query("update customers set name = $3, updated_at = now() where id = $1 and shop_id = $2 and name <> $3")
+                .bind(customer_id)
+                .bind(account.shop_id)
+                .bind(&name)
+                .execute(&mut *tx)
+                .await?;
+        }
     }
     Ok(())
 }
@@ -1003,7 +1576,10 @@ type MediaRow = (Uuid, Option<String>, Option<String>, OffsetDateTime, Uuid);
 async fn fetch_media(ctx: &JobContext, message_id: Uuid) -> Result<(), JobError> {
     let state = &ctx.state;
     let row: Option<MediaRow> = sqlx::query_as(
-        "select shop_id, media_id, media_status, sent_at, conversation_id from wa_messages where id = $1",
+        // The media id lives ~7 days from when Meta gave it to us: the message's time, or, for
+        // chat history imported later, when we stored it.
+        "select shop_id, media_id, media_status, greatest(sent_at, created_at), conversation_id
+         from wa_messages where id = $1",
     )
     .bind(message_id)
     .fetch_optional(&state.pool)

@@ -2,9 +2,11 @@
 //! webhook and its processing, sending through the outbound queue, templates, and the simulator
 //! that stands in for Meta when there is no Meta account (development, `make run`, tests).
 //!
-//! One inbound path and one outbound path, both through the job queue:
-//! webhook → `wa_webhook_events` (raw, committed) → job `wa_process_webhook` → customers,
-//! conversations, messages, statuses → NOTIFY; outbound message row → job `wa_send` → Graph API.
+//! One inbound path and one outbound path:
+//! webhook → `wa_webhook_events` (raw, committed; the table is the inbound queue) → the inbox
+//! processor, many deliveries per transaction → customers, conversations, messages, statuses →
+//! NOTIFY; follow-up work (media downloads, orders) as jobs. Outbound message row → job
+//! `wa_send` → Graph API.
 
 pub mod api;
 #[cfg(feature = "ssr")]
@@ -70,6 +72,10 @@ pub struct AccountView {
     pub verify_token: Option<String>,
     pub alert_phone: String,
     pub notify_order_updates: bool,
+    /// Coexistence: how much of the WhatsApp Business app's chat history has arrived (Meta's
+    /// percentage), or why it will not (the merchant turned history sharing off).
+    pub history_progress: Option<i32>,
+    pub history_declined: Option<String>,
     pub templates: Vec<TemplateView>,
 }
 

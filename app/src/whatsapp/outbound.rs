@@ -103,6 +103,14 @@ pub struct Queued<'a> {
     /// The message object Meta gets, without the recipient (added at send time).
     pub payload: Value,
     pub idempotency_key: &'a str,
+    /// A file of ours (in `wa_media_files`) the send job uploads to Meta first; the payload's
+    /// media object then gets the id Meta gives it.
+    pub file: Option<QueuedFile>,
+}
+
+pub struct QueuedFile {
+    pub id: Uuid,
+    pub mime: String,
 }
 
 /// Inserts the message row and its send job in the caller's transaction. The same key gives
@@ -111,8 +119,9 @@ pub async fn queue(tx: &mut PgConnection, now: OffsetDateTime, m: Queued<'_>) ->
     let id = Uuid::now_v7();
     let inserted: Option<Uuid> = sqlx::query_scalar(
         "insert into wa_messages (id, shop_id, conversation_id, direction, sent_by, kind, body,
-             payload, status, sent_at, idempotency_key)
-         values ($1, $2, $3, 'out', $4, $5, $6, $7, 'queued', $8, $9)
+             payload, status, sent_at, idempotency_key, media_file_id, media_mime, media_status)
+         values ($1, $2, $3, 'out', $4, $5, $6, $7, 'queued', $8, $9, $10, $11,
+             case when $10::uuid is null then null else 'stored' end)
          on conflict (shop_id, idempotency_key) do nothing
          returning id",
     )
@@ -125,6 +134,8 @@ pub async fn queue(tx: &mut PgConnection, now: OffsetDateTime, m: Queued<'_>) ->
     .bind(&m.payload)
     .bind(now)
     .bind(m.idempotency_key)
+    .bind(m.file.as_ref().map(|f| f.id))
+    .bind(m.file.as_ref().map(|f| f.mime.clone()))
     .fetch_optional(&mut *tx)
     .await?;
     let Some(id) = inserted else {
@@ -171,6 +182,9 @@ struct Outgoing {
     wa_id: Option<String>,
     phone: Option<String>,
     bsuid: Option<String>,
+    media_file_id: Option<Uuid>,
+    /// Meta's id for our file, once uploaded (kept so a retry does not upload again).
+    media_id: Option<String>,
 }
 
 async fn set_failed(
@@ -216,7 +230,7 @@ async fn send(ctx: &JobContext, message_id: Uuid) -> Result<(), JobError> {
     let now = state.clock.now();
     let m: Option<Outgoing> = sqlx::query_as(
         "select m.shop_id, m.conversation_id, m.kind, m.payload, m.status, m.updated_at,
-                v.last_inbound_at, c.wa_id, c.phone, c.bsuid
+                v.last_inbound_at, c.wa_id, c.phone, c.bsuid, m.media_file_id, m.media_id
          from wa_messages m
          join conversations v on v.id = m.conversation_id
          join customers c on c.id = v.customer_id
@@ -321,6 +335,56 @@ async fn send(ctx: &JobContext, message_id: Uuid) -> Result<(), JobError> {
     }
     let token = account_token(state, &account)?;
     let mut body = m.payload.clone();
+    if let Some(file_id) = m.media_file_id {
+        let media_id = match &m.media_id {
+            Some(id) => id.clone(),
+            None => match upload(state, &token, &account.phone_number_id, m.shop_id, file_id).await
+            {
+                Ok(Some(id)) => {
+                    sqlx::query("update wa_messages set media_id = $2, updated_at = updated_at where id = $1")
+                        .bind(message_id)
+                        .bind(&id)
+                        .execute(&state.pool)
+                        .await?;
+                    id
+                }
+                Ok(None) => {
+                    set_failed(
+                        state,
+                        &m,
+                        message_id,
+                        None,
+                        "The file to send is no longer stored.",
+                    )
+                    .await?;
+                    return Ok(());
+                }
+                Err(e) => {
+                    return match e.class() {
+                        ErrorClass::Unknown | ErrorClass::Throttled | ErrorClass::Transient
+                            if !ctx.is_last_attempt() =>
+                        {
+                            Err(JobError::retry(e))
+                        }
+                        ErrorClass::Auth => {
+                            mark_needs_reconnect(state, account.id, &e.plain_words()).await?;
+                            set_failed(state, &m, message_id, e.code(), &e.plain_words()).await?;
+                            Ok(())
+                        }
+                        _ => {
+                            let words =
+                                format!("WhatsApp did not accept the file: {}", e.plain_words());
+                            set_failed(state, &m, message_id, e.code(), &words).await?;
+                            Ok(())
+                        }
+                    };
+                }
+            },
+        };
+        if let Some(media) = body.get_mut(m.kind.as_str()).and_then(Value::as_object_mut) {
+            media.insert("id".into(), json!(media_id));
+        }
+    }
     if let Value::Object(map) = &mut body {
         map.insert("messaging_product".into(), json!("whatsapp"));
         map.insert("recipient_type".into(), json!("individual"));
@@ -386,6 +450,34 @@ async fn send(ctx: &JobContext, message_id: Uuid) -> Result<(), JobError> {
             }
         },
     }
+}
+
+/// Uploads one of the shop's stored files to Meta; None when the file is gone.
+async fn upload(
+    state: &AppState,
+    token: &secrecy::SecretString,
+    phone_number_id: &str,
+    shop_id: Uuid,
+    file_id: Uuid,
+) -> Result<Option<String>, super::graph::GraphError> {
+    let file: Option<(String, Option<String>, Vec<u8>)> = sqlx::query_as(
+        "select mime, filename, bytes from wa_media_files where id = $1 and shop_id = $2",
+    )
+    .bind(file_id)
+    .bind(shop_id)
+    .fetch_optional(&state.pool)
+    .await
+    .map_err(|e| super::graph::GraphError::Transport(format!("reading the file: {e}")))?;
+    let Some((mime, filename, bytes)) = file else {
+        return Ok(None);
+    };
+    let name = filename.unwrap_or_else(|| "file".into());
+    state
+        .whatsapp
+        .graph
+        .upload_media(token, phone_number_id, bytes, &mime, &name)
+        .await
+        .map(Some)
 }
 
 /// The thread's "Retry" on a failed message: a new send job for the same row.

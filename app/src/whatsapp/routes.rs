@@ -1,5 +1,6 @@
 //! HTTP routes of the channel that are not server functions: Meta's webhook (platform path and
-//! per-account paths), the inbox's live events and stored attachments, and the simulator.
+//! per-account paths), the inbox's live events, stored attachments and document uploads (a
+//! plain multipart form, like image uploads), and the simulator.
 //!
 //! The webhook does exactly three things before answering: checks the size, checks the
 //! signature over the raw bytes, and commits them (with their processing job). No parsing and
@@ -33,7 +34,13 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/dashboard/inbox/events",
             get(crate::conversations::live::events),
         )
-        .route("/dashboard/inbox/media/{id}", get(media_file));
+        .route("/dashboard/inbox/media/{id}", get(media_file))
+        .route(
+            "/dashboard/inbox/{id}/document",
+            axum::routing::post(send_document).layer(DefaultBodyLimit::max(
+                crate::conversations::ssr::MAX_DOCUMENT_BYTES + 64 * 1024,
+            )),
+        );
     if let Some(sim) = &state.whatsapp.simulator {
         router = router.merge(super::simulator::router(sim.clone()));
     }
@@ -193,4 +200,95 @@ async fn media_file(
         }
         Err(e) => e.into_response(),
     }
+}
+
+/// `POST /dashboard/inbox/{id}/document` (multipart: file, caption, idempotency_key). A browser
+/// form is sent back to the thread (303), with the reason in `document_error` when refused;
+/// other clients get the message id (201) or the error as JSON.
+async fn send_document(
+    State(state): State<AppState>,
+    session: Option<Extension<Session>>,
+    Path(id): Path<Uuid>,
+    headers: HeaderMap,
+    multipart: axum::extract::Multipart,
+) -> Response {
+    let html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    let shop = match crate::request::route_shop(&state.pool, session).await {
+        Ok(s) => s,
+        Err(response) => return response,
+    };
+    let result = async {
+        let doc = read_document_form(multipart).await?;
+        crate::conversations::ssr::send_document(&state, shop.shop_id, id, doc).await
+    }
+    .await;
+    let back = format!("/dashboard/inbox/{id}");
+    match (result, html) {
+        (Ok(message_id), false) => (StatusCode::CREATED, axum::Json(message_id)).into_response(),
+        (Err(e), false) => e.into_response(),
+        (Ok(_), true) => see_other(&back),
+        // Another shop's conversation stays a plain 404, form or not.
+        (Err(crate::error::AppError::NotFound), true) => StatusCode::NOT_FOUND.into_response(),
+        (Err(e), true) => {
+            let message = match e.into_api() {
+                crate::error::ApiError::Validation(fields) => {
+                    fields.values().cloned().collect::<Vec<_>>().join(" ")
+                }
+                other => other.to_string(),
+            };
+            let encoded = crate::media::routes::form_urlencoded(&message);
+            see_other(&format!("{back}?document_error={encoded}"))
+        }
+    }
+}
+
+async fn read_document_form(
+    mut multipart: axum::extract::Multipart,
+) -> Result<crate::conversations::ssr::DocumentUpload, crate::error::AppError> {
+    use crate::error::AppError;
+    let bad_form = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::validation(
+                "file",
+                "That file is larger than 16 MB. Send a smaller file, or a link to it.",
+            )
+        } else {
+            AppError::validation(
+                "file",
+                format!(
+                    "The upload did not arrive complete ({}). Try again.",
+                    e.body_text()
+                ),
+            )
+        }
+    };
+    let mut doc = crate::conversations::ssr::DocumentUpload {
+        filename: String::new(),
+        bytes: Vec::new(),
+        caption: String::new(),
+        idempotency_key: String::new(),
+    };
+    while let Some(field) = multipart.next_field().await.map_err(bad_form)? {
+        match field.name().unwrap_or_default() {
+            "caption" => doc.caption = field.text().await.map_err(bad_form)?,
+            "idempotency_key" => doc.idempotency_key = field.text().await.map_err(bad_form)?,
+            "file" => {
+                doc.filename = field.file_name().unwrap_or_default().to_string();
+                doc.bytes = field.bytes().await.map_err(bad_form)?.to_vec();
+            }
+            _ => {}
+        }
+    }
+    Ok(doc)
+}
+
+fn see_other(to: &str) -> Response {
+    let mut res = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(to) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    res
 }

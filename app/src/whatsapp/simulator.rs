@@ -228,6 +228,14 @@ impl Simulator {
         id
     }
 
+    /// A file uploaded to (or added to) the fake: its bytes and type.
+    pub fn media(&self, id: &str) -> Option<(Vec<u8>, String)> {
+        self.lock()
+            .media
+            .get(id)
+            .map(|(bytes, mime, _)| (bytes.clone(), mime.clone()))
+    }
+
     /// Makes a media URL handed out earlier stop working (Meta's 5-minute life).
     pub fn expire_media_urls(&self) {
         for m in self.lock().media.values_mut() {
@@ -360,6 +368,10 @@ pub fn router(sim: Arc<Simulator>) -> Router<AppState> {
             post(smb_app_data),
         )
         .route("/simulator/graph/{version}/{id}/messages", post(messages))
+        .route(
+            "/simulator/graph/{version}/{id}/media",
+            post(upload_media).layer(axum::extract::DefaultBodyLimit::max(100 * 1024 * 1024)),
+        )
         .route(
             "/simulator/graph/{version}/{id}/message_templates",
             get(list_templates).post(create_template),
@@ -605,8 +617,139 @@ async fn smb_app_data(
     if s.smb_syncs.iter().any(|(p, t)| *p == id && *t == sync) {
         return graph_error(400, 100, "The sync was already requested for this number.");
     }
-    s.smb_syncs.push((id, sync));
+    s.smb_syncs.push((id.clone(), sync.clone()));
+    drop(s);
+    // Like Meta, the contacts and the chat history follow as webhooks a little later.
+    if sim.auto_status.load(Ordering::Relaxed)
+        && let Some(number) = sim.number_by_id(&id)
+    {
+        let sim = sim.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            for body in sim.coexistence_webhooks(&number, &sync) {
+                if let Err(e) = sim.deliver(&body).await {
+                    tracing::warn!(error = %e, "simulator could not deliver a coexistence sync");
+                }
+            }
+        });
+    }
     Json(json!({"success": true})).into_response()
+}
+
+impl Simulator {
+    /// What Meta sends after `smb_app_data`: the app's contacts (`smb_app_state_sync`), or two
+    /// chunks of chat history and the contents of a photo the history only had a placeholder
+    /// for (`history`).
+    pub fn coexistence_webhooks(&self, number: &SimNumber, sync: &str) -> Vec<Value> {
+        let business: String = number
+            .display
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect();
+        let change = |field: &str, value: Value| {
+            let mut value = value;
+            value["messaging_product"] = json!("whatsapp");
+            value["metadata"] =
+                json!({"display_phone_number": business, "phone_number_id": number.id});
+            json!({"object": "whatsapp_business_account", "entry": [{"id": number.waba_id,
+                "changes": [{"field": field, "value": value}]}]})
+        };
+        let now = now_secs();
+        let ago = |hours: i64| (now - hours * 3600).to_string();
+        let (amara, tunde) = ("2348031110001", "2348031110002");
+        match sync {
+            "smb_app_state_sync" => vec![change(
+                "smb_app_state_sync",
+                json!({"state_sync": [
+                    {"type": "contact", "action": "add", "metadata": {"timestamp": now.to_string()},
+                     "contact": {"full_name": "Amara Okafor", "first_name": "Amara", "phone_number": amara}},
+                    {"type": "contact", "action": "add", "metadata": {"timestamp": now.to_string()},
+                     "contact": {"full_name": "Tunde (wholesale)", "first_name": "Tunde", "phone_number": tunde}},
+                ]}),
+            )],
+            "history" => {
+                let photo = self.add_media(SAMPLE_PNG.to_vec(), "image/png");
+                let placeholder = self.new_wamid();
+                let msg = |from: &str, to: Option<&str>, hours: i64, text: &str, status: &str| {
+                    let mut m = json!({"from": from, "id": self.new_wamid(), "timestamp": ago(hours),
+                        "type": "text", "text": {"body": text}, "history_context": {"status": status}});
+                    if let Some(to) = to {
+                        m["to"] = json!(to);
+                    }
+                    m
+                };
+                vec![
+                    change(
+                        "history",
+                        json!({"history": [{
+                            "metadata": {"phase": 1, "chunk_order": 1, "progress": 50},
+                            "threads": [{"id": amara, "messages": [
+                                msg(amara, None, 50, "Do you still have the blue ankara dress in M?", "READ"),
+                                msg(&business, Some(amara), 49, "Yes, one left. Shall I keep it for you?", "READ"),
+                                msg(amara, None, 48, "Yes please, I'll order this week", "READ"),
+                            ]}],
+                        }]}),
+                    ),
+                    change(
+                        "history",
+                        json!({"history": [{
+                            "metadata": {"phase": 2, "chunk_order": 2, "progress": 100},
+                            "threads": [{"id": tunde, "messages": [
+                                msg(tunde, None, 30 * 24, "Price for 20 pieces?", "READ"),
+                                {"from": business, "to": tunde, "id": placeholder, "timestamp": ago(30 * 24 - 1),
+                                 "type": "media_placeholder", "history_context": {"status": "DELIVERED"}},
+                            ]}],
+                        }]}),
+                    ),
+                    change(
+                        "history",
+                        json!({"messages": [{
+                            "from": business, "to": tunde, "id": placeholder, "timestamp": ago(30 * 24 - 1),
+                            "type": "image", "image": {"caption": "Our wholesale price list", "mime_type": "image/png", "id": photo},
+                        }]}),
+                    ),
+                ]
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// `POST /{phone-number-id}/media`: Meta's multipart upload (messaging_product, type, file).
+async fn upload_media(
+    Extension(sim): Sim,
+    Path((_v, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    mut form: axum::extract::Multipart,
+) -> Response {
+    if let Some(r) = injected(&sim, "media").await {
+        return r;
+    }
+    let Some(waba) = sim.token_waba(&headers) else {
+        return graph_error(401, 190, "Error validating access token.");
+    };
+    if sim.number_of(&waba, &id).is_none() {
+        return graph_error(400, 100, "Unsupported post request.");
+    }
+    let (mut product, mut mime, mut file) = (String::new(), String::new(), None);
+    while let Ok(Some(field)) = form.next_field().await {
+        match field.name().unwrap_or_default() {
+            "messaging_product" => product = field.text().await.unwrap_or_default(),
+            "type" => mime = field.text().await.unwrap_or_default(),
+            "file" => file = field.bytes().await.ok().map(|b| b.to_vec()),
+            _ => {}
+        }
+    }
+    if product != "whatsapp" {
+        return graph_error(400, 100, "The parameter messaging_product is required.");
+    }
+    let Some(file) = file.filter(|f| !f.is_empty()) else {
+        return graph_error(400, 100, "The parameter file is required.");
+    };
+    if mime.is_empty() {
+        return graph_error(400, 100, "The parameter type is required.");
+    }
+    Json(json!({"id": sim.add_media(file, &mime)})).into_response()
 }
 
 async fn messages(
@@ -653,6 +796,17 @@ async fn messages(
             .collect::<String>()
     {
         return graph_error(400, 131021, "Recipient cannot be sender.");
+    }
+    // Media by id must be an upload Meta knows (error 131053, as Meta answers).
+    let kind = body["type"].as_str().unwrap_or_default();
+    if let Some(media_id) = body.pointer(&format!("/{kind}/id")).and_then(Value::as_str)
+        && !sim.lock().media.contains_key(media_id)
+    {
+        return graph_error(
+            400,
+            131053,
+            "Media upload error: the media id is not valid.",
+        );
     }
     let wamid = sim.new_wamid();
     sim.lock().sent.push(SentMessage {

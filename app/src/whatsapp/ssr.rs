@@ -32,6 +32,9 @@ pub struct WhatsApp {
     pub pacer: super::outbound::Pacer,
     /// The fake Meta, when `WHATSAPP_SIMULATOR=true`.
     pub simulator: Option<Arc<super::simulator::Simulator>>,
+    /// Wakes this process's inbox processor when a delivery is committed (other replicas find
+    /// it by polling; see `inbound::run_inbox`).
+    pub inbox_wake: Arc<tokio::sync::Notify>,
 }
 
 impl WhatsApp {
@@ -54,6 +57,7 @@ impl WhatsApp {
             config: wa,
             graph,
             simulator,
+            inbox_wake: Arc::new(tokio::sync::Notify::new()),
         })
     }
 }
@@ -130,12 +134,14 @@ pub struct AccountRow {
     pub last_webhook_at: Option<OffsetDateTime>,
     pub alert_phone: Option<String>,
     pub notify_order_updates: bool,
+    pub history_progress: Option<i32>,
+    pub history_declined: Option<String>,
 }
 
 const ACCOUNT_COLUMNS: &str = "id, shop_id, onboarding, waba_id, phone_number_id, display_phone,
     verified_name, quality_rating, messaging_tier, status, status_reason, access_token_enc,
     token_last4, token_expires_at, app_secret_enc, webhook_key, verify_token, pin_enc,
-    last_webhook_at, alert_phone, notify_order_updates";
+    last_webhook_at, alert_phone, notify_order_updates, history_progress, history_declined";
 
 pub fn account_columns() -> &'static str {
     ACCOUNT_COLUMNS
@@ -255,6 +261,8 @@ pub async fn channel_view(state: &AppState, shop_id: Uuid) -> AppResult<ChannelV
                 verify_token: a.verify_token.clone(),
                 alert_phone: a.alert_phone.clone().unwrap_or_default(),
                 notify_order_updates: a.notify_order_updates,
+                history_progress: a.history_progress,
+                history_declined: a.history_declined.clone(),
                 templates,
             })
         }
@@ -1162,6 +1170,7 @@ pub async fn notify_order_status(
             body: &body,
             payload,
             idempotency_key: &format!("order-status:{order_id}:{status}"),
+            file: None,
         },
     )
     .await?;

@@ -143,6 +143,10 @@ fn AccountCard(account: AccountView, disconnect: ServerAction<Disconnect>) -> im
                 <dt>"Quality rating"</dt><dd>{or_unknown(&account.quality_rating)}</dd>
                 <dt>"Messaging tier"</dt><dd>{or_unknown(&account.messaging_tier)}</dd>
                 <dt>"Connected with"</dt><dd>{onboarding_label(&account.onboarding)}</dd>
+                {(account.onboarding == "coexistence").then(|| view! {
+                    <dt>"Chat history from the app"</dt>
+                    <dd data-testid="wa-history">{history_label(account.history_progress, account.history_declined.as_deref())}</dd>
+                })}
                 <dt>"Access token"</dt><dd><code>{format!("…{}", account.token_last4)}</code></dd>
                 <dt>"Token expiry"</dt><dd><TokenExpiry days_left=account.token_days_left expires_at=account.token_expires_at.clone()/></dd>
                 <dt>"Last webhook received"</dt>
@@ -162,6 +166,18 @@ fn AccountCard(account: AccountView, disconnect: ServerAction<Disconnect>) -> im
                 </details>
             })}
         </section>
+    }
+}
+
+/// Where the WhatsApp Business app's chat history stands (coexistence numbers).
+fn history_label(progress: Option<i32>, declined: Option<&str>) -> String {
+    match (declined, progress) {
+        (Some(why), _) => format!(
+            "Not shared: {why}. Conversations start from when you connected; turn on chat history sharing in the WhatsApp Business app and reconnect to bring earlier chats in."
+        ),
+        (None, Some(p)) if p >= 100 => "Imported (the last 6 months)".to_string(),
+        (None, Some(p)) => format!("Importing… {p}%"),
+        (None, None) => "Waiting for WhatsApp to send it (usually within minutes)".to_string(),
     }
 }
 

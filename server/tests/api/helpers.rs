@@ -461,11 +461,27 @@ impl TestApp {
     /// Runs background jobs the way the worker does (claim, run, record) until none is due by
     /// the app's clock; retries scheduled for later are left. The app has no worker of its own,
     /// so tests decide when jobs run.
+    /// WhatsApp deliveries waiting in the inbox are processed first, the way the worker's
+    /// inbox processor does, and again after jobs ran (a send to the simulator can bring
+    /// status webhooks back).
     pub async fn run_jobs(&self) -> app::platform::jobs::RunReport {
-        app::platform::jobs::Runner::new(self.state.clone(), Default::default())
-            .run_until_idle()
-            .await
-            .expect("running jobs")
+        let mut report = app::platform::jobs::RunReport::default();
+        loop {
+            app::whatsapp::inbound::drain_inbox(&self.state)
+                .await
+                .expect("processing WhatsApp deliveries");
+            let ran = app::platform::jobs::Runner::new(self.state.clone(), Default::default())
+                .run_until_idle()
+                .await
+                .expect("running jobs");
+            if ran.ran() == 0 {
+                return report;
+            }
+            report.done += ran.done;
+            report.retried += ran.retried;
+            report.dead += ran.dead;
+            report.lease_lost += ran.lease_lost;
+        }
     }
 
     /// Queries made while running `f` (see `acquires`).

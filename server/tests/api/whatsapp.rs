@@ -2639,3 +2639,464 @@ async fn live_inbox_events_reach_only_the_shop_they_belong_to() {
     assert_ne!(anonymous.status(), 200);
     cancel.cancel();
 }
+
+// ------------------------------------------------------------------------------ coexistence
+
+/// Connects a coexistence number (the WhatsApp Business app stays on it) and runs the sync
+/// requests; returns (number, shop).
+async fn coexistence_merchant(app: &TestApp) -> (SimNumber, Uuid) {
+    let email = app.signup("Ada Merchant").await;
+    let shop = shop_of(app, &email).await;
+    let (code, number) = sim(app).start_signup(true);
+    let res = post_json(
+        app,
+        &app.client,
+        "whatsapp/embedded-signup",
+        signup_body(
+            &code,
+            "FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING",
+            &number.waba_id,
+            Some(&number.id),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    app.run_jobs().await;
+    (number, shop)
+}
+
+/// (direction, sent_by, kind, body, status) of a conversation's messages, oldest first.
+async fn thread_rows(
+    app: &TestApp,
+    conversation: Uuid,
+) -> Vec<(String, String, String, String, String)> {
+    sqlx::query_as(
+        "select direction, sent_by, kind, body, status from wa_messages
+         where conversation_id = $1 order by sent_at, id",
+    )
+    .bind(conversation)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_business_apps_contacts_and_chat_history_become_customers_and_past_messages() {
+    let app = wa_app().await;
+    let (number, shop) = coexistence_merchant(&app).await;
+    let channel = json(app.call("whatsapp/channel", &[]).await).await;
+    assert_eq!(channel["account"]["history_progress"], Value::Null);
+
+    let contacts = sim(&app).coexistence_webhooks(&number, "smb_app_state_sync");
+    let history = sim(&app).coexistence_webhooks(&number, "history");
+    assert_eq!(history.len(), 3, "two chunks and one media follow-up");
+    // Meta sends chunks in any order, and the photo's contents may come before its placeholder.
+    for doc in history.iter().rev() {
+        deliver(&app, doc).await;
+    }
+    app.run_jobs().await;
+    for doc in &contacts {
+        deliver(&app, doc).await;
+    }
+    app.run_jobs().await;
+
+    // Address-book names, on the same customer rows as storefront orders.
+    let names: Vec<(String, Option<String>)> =
+        sqlx::query_as("select name, phone from customers where shop_id = $1 order by phone")
+            .bind(shop)
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        names,
+        vec![
+            (
+                "Amara Okafor".to_string(),
+                Some("+2348031110001".to_string())
+            ),
+            (
+                "Tunde (wholesale)".to_string(),
+                Some("+2348031110002".to_string())
+            ),
+        ]
+    );
+
+    // Amara's chat, in order: hers as received, the merchant's from the phone with its ticks.
+    let amara = conversation_of(&app, shop, "2348031110001").await;
+    let rows = thread_rows(&app, amara).await;
+    let short: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .map(|r| (r.0.as_str(), r.1.as_str(), r.4.as_str()))
+        .collect();
+    assert_eq!(
+        short,
+        vec![
+            ("in", "customer", "received"),
+            ("out", "phone", "read"),
+            ("in", "customer", "received")
+        ]
+    );
+    assert_eq!(rows[0].3, "Do you still have the blue ankara dress in M?");
+    let (unread, last_message_at, last_inbound_at, preview): (i32, OffsetDateTime, Option<OffsetDateTime>, String) =
+        sqlx::query_as(
+            "select unread_count, last_message_at, last_inbound_at, last_preview from conversations where id = $1",
+        )
+        .bind(amara)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(unread, 0, "history is not new mail");
+    let hours_ago = (OffsetDateTime::now_utc() - last_message_at).whole_hours();
+    assert!(
+        (47..=48).contains(&hours_ago),
+        "as recent as its last message: {hours_ago} h"
+    );
+    assert_eq!(last_inbound_at, Some(last_message_at));
+    assert_eq!(preview, "Yes please, I'll order this week");
+
+    // The photo the history only had a placeholder for: its contents, copied like any photo.
+    let tunde = conversation_of(&app, shop, "2348031110002").await;
+    let rows = thread_rows(&app, tunde).await;
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        (rows[1].0.as_str(), rows[1].2.as_str(), rows[1].3.as_str()),
+        ("out", "image", "Our wholesale price list")
+    );
+    let media: Option<String> = sqlx::query_scalar(
+        "select media_status from wa_messages where conversation_id = $1 and kind = 'image'",
+    )
+    .bind(tunde)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(media.as_deref(), Some("stored"));
+
+    let channel = json(app.call("whatsapp/channel", &[]).await).await;
+    assert_eq!(channel["account"]["history_progress"], 100);
+
+    // Meta redelivering the whole history adds nothing.
+    let before = count(
+        &app,
+        "select count(*) from wa_messages where shop_id = $1",
+        shop,
+    )
+    .await;
+    for doc in history.iter().chain(&contacts) {
+        deliver(&app, doc).await;
+    }
+    app.run_jobs().await;
+    assert_eq!(
+        count(
+            &app,
+            "select count(*) from wa_messages where shop_id = $1",
+            shop
+        )
+        .await,
+        before
+    );
+    assert_eq!(before, 5);
+}
+
+#[tokio::test]
+async fn a_merchant_who_keeps_the_chat_history_private_is_told_why_it_is_missing() {
+    let app = wa_app().await;
+    let (number, shop) = coexistence_merchant(&app).await;
+    let declined = json!({"object": "whatsapp_business_account", "entry": [{"id": number.waba_id,
+    "changes": [{"field": "history", "value": value(&number, json!({"history": [{"errors": [{
+        "code": 2593109,
+        "title": "History sync is turned off by the business from the WhatsApp Business App",
+        "message": "History sync is turned off by the business from the WhatsApp Business App",
+        "error_data": {"details": "History sharing is turned off by the business"}
+    }]}]}))}]}]});
+    deliver_and_process(&app, &declined).await;
+    let channel = json(app.call("whatsapp/channel", &[]).await).await;
+    assert_eq!(
+        channel["account"]["history_declined"],
+        "History sharing is turned off by the business"
+    );
+    assert_eq!(
+        count(
+            &app,
+            "select count(*) from wa_messages where shop_id = $1",
+            shop
+        )
+        .await,
+        0
+    );
+    let (processed, error): (Option<OffsetDateTime>, Option<String>) = sqlx::query_as(
+        "select processed_at, error from wa_webhook_events order by id desc limit 1",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(processed.is_some());
+    assert_eq!(error, None);
+}
+
+// ------------------------------------------------------------------------------ documents
+
+const PDF: &[u8] =
+    b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
+
+async fn post_document(
+    app: &TestApp,
+    c: &reqwest::Client,
+    conversation: Uuid,
+    filename: &str,
+    bytes: &[u8],
+    key: &str,
+    html: bool,
+) -> reqwest::Response {
+    let form = reqwest::multipart::Form::new()
+        .text("idempotency_key", key.to_string())
+        .text("caption", "Our price list")
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes.to_vec()).file_name(filename.to_string()),
+        );
+    let mut req = c
+        .post(app.url(&format!("/dashboard/inbox/{conversation}/document")))
+        .multipart(form);
+    if html {
+        req = req.header("accept", "text/html");
+    }
+    req.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_document_from_the_composer_is_uploaded_to_whatsapp_and_sent_once() {
+    let app = wa_app_with(Vec::new(), manual_clock()).await;
+    let (number, shop, _) = merchant_with_number(&app).await;
+    let conversation = customer_writes(&app, &number, shop, CUSTOMER, "wamid.doc-in").await;
+
+    // From the browser form: back to the thread.
+    let res = post_document(
+        &app,
+        &app.client,
+        conversation,
+        "C:\\Users\\ada\\price-list.pdf",
+        PDF,
+        "d1",
+        true,
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        res.headers()["location"].to_str().unwrap(),
+        format!("/dashboard/inbox/{conversation}")
+    );
+    // The same form submitted again: one message, one stored file.
+    let again = post_document(
+        &app,
+        &app.client,
+        conversation,
+        "price-list.pdf",
+        PDF,
+        "d1",
+        false,
+    )
+    .await;
+    assert_eq!(again.status(), 201);
+    let id: Uuid = serde_json::from_value(json(again).await).unwrap();
+    assert_eq!(
+        count(
+            &app,
+            "select count(*) from wa_media_files where shop_id = $1",
+            shop
+        )
+        .await,
+        1
+    );
+    let m = message(&app, id).await;
+    assert_eq!(
+        (m.kind.as_str(), m.status.as_str(), m.body.as_str()),
+        ("document", "queued", "Our price list")
+    );
+
+    // Meta's upload fails once with a server error: the message waits, then goes.
+    sim(&app).fail_next(Failure {
+        path_suffix: "media".into(),
+        ..fail(500, 1, 1)
+    });
+    app.run_jobs().await;
+    assert_eq!(message(&app, id).await.status, "queued");
+    assert!(sim(&app).sent().is_empty());
+    app.clock.advance(time::Duration::minutes(10));
+    app.run_jobs().await;
+    let m = message(&app, id).await;
+    assert_eq!(m.status, "sent");
+    let sent = sim(&app).sent();
+    assert_eq!(sent.len(), 1, "sent once");
+    let doc = &sent[0].body["document"];
+    assert_eq!(
+        doc["filename"], "price-list.pdf",
+        "the name without the path"
+    );
+    assert_eq!(doc["caption"], "Our price list");
+    let (bytes, mime) = sim(&app)
+        .media(doc["id"].as_str().expect("sent by the uploaded id"))
+        .expect("uploaded to Meta");
+    assert_eq!((bytes.as_slice(), mime.as_str()), (PDF, "application/pdf"));
+
+    // The thread shows it with a link to the file, for this shop only.
+    let view = conversation_view(&app, conversation).await;
+    let shown = view["messages"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(shown["kind"], "document");
+    assert_eq!(shown["media"]["filename"], "price-list.pdf");
+    let url = shown["media"]["url"].as_str().unwrap().to_string();
+    let file = app.client.get(app.url(&url)).send().await.unwrap();
+    assert_eq!(file.status(), 200);
+    assert_eq!(file.bytes().await.unwrap().as_ref(), PDF);
+    let (other, _) = second_merchant(&app, "Bola").await;
+    assert_eq!(other.get(app.url(&url)).send().await.unwrap().status(), 404);
+}
+
+#[tokio::test]
+async fn documents_whatsapp_would_refuse_are_refused_in_plain_words() {
+    let app = wa_app_with(Vec::new(), manual_clock()).await;
+    let (number, shop, _) = merchant_with_number(&app).await;
+    let conversation = customer_writes(&app, &number, shop, CUSTOMER, "wamid.doc-in").await;
+
+    let exe = post_document(
+        &app,
+        &app.client,
+        conversation,
+        "setup.exe",
+        b"MZ\x90\x00",
+        "r1",
+        true,
+    )
+    .await;
+    assert_eq!(exe.status(), 303);
+    let to = exe.headers()["location"].to_str().unwrap().to_string();
+    assert!(
+        to.starts_with(&format!("/dashboard/inbox/{conversation}?document_error=")),
+        "{to}"
+    );
+    assert!(to.contains("PDF%2C%20Word"), "{to}");
+    let fake = post_document(
+        &app,
+        &app.client,
+        conversation,
+        "invoice.pdf",
+        b"<html>",
+        "r2",
+        false,
+    )
+    .await;
+    assert_eq!(fake.status(), 422);
+    assert!(field_error(fake, "file").await.contains("not a PDF"));
+    let empty = post_document(
+        &app,
+        &app.client,
+        conversation,
+        "empty.pdf",
+        b"",
+        "r3",
+        false,
+    )
+    .await;
+    assert!(field_error(empty, "file").await.contains("Choose a file"));
+
+    // Another shop's conversation: not found, and nothing stored.
+    let (other, _) = second_merchant(&app, "Bola").await;
+    let foreign = post_document(&app, &other, conversation, "list.pdf", PDF, "r4", true).await;
+    assert_eq!(foreign.status(), 404);
+
+    // After 24 hours only a template may go.
+    app.clock.advance(time::Duration::hours(25));
+    let late = post_document(
+        &app,
+        &app.client,
+        conversation,
+        "list.pdf",
+        PDF,
+        "r5",
+        false,
+    )
+    .await;
+    assert!(field_error(late, "file").await.contains("24 hours"));
+    assert_eq!(
+        count(
+            &app,
+            "select count(*) from wa_media_files where shop_id = $1",
+            shop
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(
+            &app,
+            "select count(*) from wa_messages where shop_id = $1 and direction = 'out'",
+            shop
+        )
+        .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn one_unreadable_delivery_in_a_batch_costs_only_itself() {
+    let app = wa_app().await;
+    let (number, shop, _) = merchant_with_number(&app).await;
+    let ts = now_ts(&app);
+    let good = |i: usize| {
+        messages_doc(
+            &number,
+            vec![contact(CUSTOMER, "Chidi")],
+            vec![text(
+                CUSTOMER,
+                &format!("wamid.batch{i}"),
+                ts,
+                &format!("message {i}"),
+            )],
+        )
+    };
+    // All committed before any is processed, so they are taken as one batch.
+    for i in 0..5 {
+        deliver(&app, &good(i)).await;
+    }
+    let garbage = post_signed(
+        &app,
+        "/webhooks/whatsapp",
+        PLATFORM_SECRET,
+        b"{\"entry\": [tru".to_vec(),
+    )
+    .await;
+    assert_eq!(garbage.status(), 200, "stored raw, judged later");
+    for i in 5..10 {
+        deliver(&app, &good(i)).await;
+    }
+    let handled = app::whatsapp::inbound::drain_inbox(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(handled, 11);
+    assert_eq!(
+        count(
+            &app,
+            "select count(*) from wa_messages where shop_id = $1",
+            shop
+        )
+        .await,
+        10,
+        "every good delivery around the bad one is stored"
+    );
+    let outcomes: Vec<(bool, Option<String>)> =
+        sqlx::query_as("select processed_at is not null, error from wa_webhook_events order by id")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(outcomes.len(), 11);
+    assert!(outcomes.iter().all(|(done, _)| *done), "none left behind");
+    let errors: Vec<&str> = outcomes.iter().filter_map(|(_, e)| e.as_deref()).collect();
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0].contains("not JSON"), "{}", errors[0]);
+    let unread: i32 =
+        sqlx::query_scalar("select unread_count from conversations where shop_id = $1")
+            .bind(shop)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(unread, 10);
+}
