@@ -584,9 +584,17 @@ pub async fn send_document(
         .map(|(_, e)| e.to_ascii_lowercase())
         .unwrap_or_default();
     let Some((_, mime)) = DOCUMENT_TYPES.iter().find(|(e, _)| *e == ext) else {
+        let picture = matches!(
+            ext.as_str(),
+            "jpg" | "jpeg" | "png" | "webp" | "gif" | "heic"
+        );
         return Err(AppError::validation(
             "file",
-            "WhatsApp sends PDF, Word, Excel, PowerPoint and plain-text files as documents. For a picture, use \"Send a photo\".",
+            if picture {
+                "That is a picture: use \"Send a photo\" with one of your shop's photos, or save it as a PDF to send it as a document."
+            } else {
+                "WhatsApp sends PDF, Word, Excel, PowerPoint and plain-text files as documents. Save the file in one of those formats and try again."
+            },
         ));
     };
     if doc.bytes.len() > MAX_DOCUMENT_BYTES {

@@ -2974,6 +2974,21 @@ async fn documents_whatsapp_would_refuse_are_refused_in_plain_words() {
         "{to}"
     );
     assert!(to.contains("PDF%2C%20Word"), "{to}");
+    assert!(
+        !to.contains("photo"),
+        "an .exe is not told to send a photo: {to}"
+    );
+    let photo = post_document(
+        &app,
+        &app.client,
+        conversation,
+        "dress.JPG",
+        b"\xff\xd8\xff",
+        "r6",
+        false,
+    )
+    .await;
+    assert!(field_error(photo, "file").await.contains("Send a photo"));
     let fake = post_document(
         &app,
         &app.client,
