@@ -542,6 +542,9 @@ impl Runner {
             let free = concurrency - running.len();
             if free > 0 && !cancel.is_cancelled() {
                 match self.claim(free).await {
+                    // Shutdown began while the claim ran: what it took goes back untouched, so
+                    // nothing starts after shutdown has begun.
+                    Ok(claimed) if cancel.is_cancelled() => self.unclaim(claimed).await,
                     Ok(claimed) => {
                         for job in claimed {
                             let runner = self.clone();
@@ -570,6 +573,25 @@ impl Runner {
         }
         while running.join_next().await.is_some() {}
         tracing::info!("job runner stopped");
+    }
+
+    /// Puts claimed jobs back in the queue as they were (the attempt the claim counted is
+    /// given back). If this fails, their leases expire and they are claimed again later.
+    async fn unclaim(&self, claimed: Vec<Claimed>) {
+        if claimed.is_empty() {
+            return;
+        }
+        let ids: Vec<Uuid> = claimed.iter().map(|c| c.id).collect();
+        let result = sqlx::query(
+            "update jobs set state = 'queued', attempts = attempts - 1, locked_until = null
+             where id = any($1) and state = 'running'",
+        )
+        .bind(&ids)
+        .execute(&self.state.pool)
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "returning jobs claimed during shutdown failed; their leases will expire");
+        }
     }
 
     /// Buries jobs whose worker died during their last attempt, then claims up to `limit` due
