@@ -63,6 +63,10 @@ insert into products (id, shop_id, title, slug, description, price_minor, compar
 select gen_random_uuid(), src.shop_id, src.title || ' No. ' || n.i, src.slug || '-' || n.i, src.description,
        src.price_minor + n.i * 100, src.compare_at_minor, null, src.track_stock, src.stock, 'active'
 from n join src on src.rn = 1 + (n.i % (select count(*) from src));
+-- every product is sold through its variants; the copies are sold in one form
+insert into product_variants (id, shop_id, product_id, price_minor, compare_at_minor, track_stock, stock)
+select p.id, p.shop_id, p.id, p.price_minor, p.compare_at_minor, p.track_stock, p.stock from products p
+where not exists (select 1 from product_variants v where v.product_id = p.id);
 insert into images (id, shop_id, product_id, backend, storage_key, version, width, height, bytes, format, alt, position)
 select gen_random_uuid(), p.shop_id, p.id, i.backend, i.storage_key, i.version, i.width, i.height, i.bytes, i.format, p.title, 0
 from products p

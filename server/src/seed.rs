@@ -149,7 +149,78 @@ pub async fn seed_demo_catalog(state: &app::state::AppState) -> anyhow::Result<(
                 .map_err(err)?;
         }
     }
-    tracing::info!(products = DEMO_PRODUCTS.len(), "demo catalog created");
+    seed_demo_kaftan(state, shop_id, categories["Adire"])
+        .await
+        .map_err(err)?;
+    tracing::info!(products = DEMO_PRODUCTS.len() + 1, "demo catalog created");
+    Ok(())
+}
+
+/// A product sold in sizes and colours, so the demo shows the variant picker: Size S, M, L ×
+/// Colour Indigo, Rust; L costs more, Indigo / S is sold out and Rust / L is not made.
+async fn seed_demo_kaftan(
+    state: &app::state::AppState,
+    shop_id: Uuid,
+    category: Uuid,
+) -> app::error::AppResult<()> {
+    use app::catalog::ssr::variants::{BulkInput, OptionInput, VariantInput};
+    let input = app::catalog::ssr::ProductInput {
+        title: "Adire Kaftan".into(),
+        description: "A loose kaftan in hand-dyed adire cotton.\nChoose your size and colour."
+            .into(),
+        price: "22000".into(),
+        sku: "DEMO-KAFTAN".into(),
+        track_stock: true,
+        stock: "4".into(),
+        status: "active".into(),
+        categories: vec![category],
+        ..Default::default()
+    };
+    let id = app::catalog::ssr::save_product(state, shop_id, None, input).await?;
+    let options = [
+        OptionInput {
+            name: "Size".into(),
+            values: "S, M, L".into(),
+        },
+        OptionInput {
+            name: "Colour".into(),
+            values: "Indigo, Rust".into(),
+        },
+    ];
+    app::catalog::ssr::variants::set_options(state, shop_id, id, &options).await?;
+    let variants: Vec<(Uuid, Vec<String>)> = sqlx::query_as(
+        "select id, options from product_variants where product_id = $1 order by position",
+    )
+    .bind(id)
+    .fetch_all(&state.pool)
+    .await?;
+    let rows: Vec<VariantInput> = variants
+        .into_iter()
+        .enumerate()
+        .map(|(i, (vid, values))| {
+            let large = values[0] == "L";
+            VariantInput {
+                id: vid,
+                sku: format!("DEMO-KAFTAN-{}-{}", values[0], values[1].to_uppercase()),
+                price: if large { "24000" } else { "22000" }.into(),
+                compare_at_price: String::new(),
+                track_stock: true,
+                stock: if values == ["S", "Indigo"] { "0" } else { "4" }.into(),
+                enabled: !(large && values[1] == "Rust"),
+                image_id: None,
+                position: (i + 1).to_string(),
+            }
+        })
+        .collect();
+    app::catalog::ssr::variants::save_variants(state, shop_id, id, &rows, &BulkInput::default())
+        .await?;
+    if state.media.local_dir().is_some() {
+        let stored = state
+            .media
+            .store_local(shop_id, demo_image(DEMO_PRODUCTS.len()))
+            .await?;
+        app::media::images::insert_image(state, shop_id, Some(id), &stored, "Adire Kaftan").await?;
+    }
     Ok(())
 }
 

@@ -31,7 +31,8 @@ pub async fn save_product(
     title: String,
     #[server(default)] slug: String,
     #[server(default)] description: String,
-    price: String,
+    // Not sent for a product with options (its variants hold the prices).
+    #[server(default)] price: String,
     #[server(default)] compare_at_price: String,
     #[server(default)] sku: String,
     #[server(default)] track_stock: Option<String>,
@@ -75,6 +76,86 @@ pub async fn delete_product(id: Uuid) -> Result<(), ApiError> {
     ssr::delete_product(&state, shop.shop_id, id).await?;
     leptos_axum::redirect("/dashboard/products");
     Ok(())
+}
+
+/// Sets the product's options (`option_name[]` and `option_values[]` in parallel, values
+/// separated by commas) and makes its variants match their combinations.
+#[server(endpoint = "catalog/product/options")]
+pub async fn save_product_options(
+    id: Uuid,
+    #[server(default)] option_name: Vec<String>,
+    #[server(default)] option_values: Vec<String>,
+) -> Result<(), ApiError> {
+    let state = use_state()?;
+    let shop = require_shop(&state.pool).await?;
+    let input: Vec<ssr::variants::OptionInput> = option_name
+        .into_iter()
+        .zip(
+            option_values
+                .into_iter()
+                .chain(std::iter::repeat(String::new())),
+        )
+        .map(|(name, values)| ssr::variants::OptionInput { name, values })
+        .collect();
+    Ok(ssr::variants::set_options(&state, shop.shop_id, id, &input).await?)
+}
+
+/// Saves the variant table: one entry per variant in each of the parallel lists; the
+/// checkboxes send the ids of the variants they are ticked for (`track[]`, `enabled[]`).
+#[server(endpoint = "catalog/product/variants")]
+#[allow(clippy::too_many_arguments)]
+pub async fn save_product_variants(
+    id: Uuid,
+    #[server(default)] variant: Vec<Uuid>,
+    #[server(default)] sku: Vec<String>,
+    #[server(default)] price: Vec<String>,
+    #[server(default)] compare_at_price: Vec<String>,
+    #[server(default)] stock: Vec<String>,
+    #[server(default)] position: Vec<String>,
+    #[server(default)] image: Vec<String>,
+    #[server(default)] track: Vec<Uuid>,
+    #[server(default)] enabled: Vec<Uuid>,
+    #[server(default)] bulk_price: String,
+    #[server(default)] bulk_stock: String,
+) -> Result<(), ApiError> {
+    let state = use_state()?;
+    let shop = require_shop(&state.pool).await?;
+    let n = variant.len();
+    if [
+        sku.len(),
+        price.len(),
+        compare_at_price.len(),
+        stock.len(),
+        position.len(),
+        image.len(),
+    ]
+    .iter()
+    .any(|len| *len != n)
+    {
+        return Err(crate::error::AppError::validation(
+            "variants",
+            "The variant table was sent incomplete. Reload the page and try again.",
+        )
+        .into());
+    }
+    let rows: Vec<ssr::variants::VariantInput> = (0..n)
+        .map(|i| ssr::variants::VariantInput {
+            id: variant[i],
+            sku: sku[i].clone(),
+            price: price[i].clone(),
+            compare_at_price: compare_at_price[i].clone(),
+            track_stock: track.contains(&variant[i]),
+            stock: stock[i].clone(),
+            enabled: enabled.contains(&variant[i]),
+            image_id: image[i].parse().ok(),
+            position: position[i].clone(),
+        })
+        .collect();
+    let bulk = ssr::variants::BulkInput {
+        price: bulk_price,
+        stock: bulk_stock,
+    };
+    Ok(ssr::variants::save_variants(&state, shop.shop_id, id, &rows, &bulk).await?)
 }
 
 #[server(endpoint = "catalog/categories")]

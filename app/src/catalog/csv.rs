@@ -613,9 +613,8 @@ async fn write_plan(state: &AppState, shop_id: Uuid, plan: Plan) -> AppResult<Im
         }
         let sql = format!(
             "update products p
-                set title = t.title, slug = t.slug, description = t.description, price_minor = t.price_minor,
-                    compare_at_minor = t.compare_at_minor, sku = t.sku, track_stock = t.track_stock,
-                    stock = t.stock, status = t.status, updated_at = now()
+                set title = t.title, slug = t.slug, description = t.description, status = t.status,
+                    updated_at = now()
              from {UNNEST_PRODUCTS}
              where p.id = t.id and p.shop_id = $1"
         );
@@ -647,6 +646,28 @@ async fn write_plan(state: &AppState, shop_id: Uuid, plan: Plan) -> AppResult<Im
              from {UNNEST_PRODUCTS}"
         );
         inserts
+            .bind(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(shop_id))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_unique)?;
+    }
+    // Each product's one variant carries its price, SKU and stock (the trigger on
+    // product_variants copies them into the product's summary). New products' variants share
+    // their id. Products with options keep their variants.
+    for columns in [&inserts, &updates] {
+        if columns.id.is_empty() {
+            continue;
+        }
+        let sql = format!(
+            "insert into product_variants (id, shop_id, product_id, sku, price_minor, compare_at_minor, track_stock, stock)
+             select t.id, $1, t.id, t.sku, t.price_minor, t.compare_at_minor, t.track_stock, t.stock
+             from {UNNEST_PRODUCTS}
+             where not exists (select 1 from product_options o where o.product_id = t.id)
+             on conflict (product_id, options) do update set
+                 sku = excluded.sku, price_minor = excluded.price_minor, compare_at_minor = excluded.compare_at_minor,
+                 track_stock = excluded.track_stock, stock = excluded.stock, updated_at = now()"
+        );
+        columns
             .bind(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(shop_id))
             .execute(&mut *tx)
             .await

@@ -118,6 +118,44 @@ pub struct ProductDetail {
     pub currency: String,
     /// Images upload straight to Cloudinary (true) or to this server.
     pub cloudinary: bool,
+    /// Up to [`MAX_OPTIONS`]; empty for a product sold in one form.
+    pub options: Vec<ProductOption>,
+    /// One per combination of option values (one, with no values, when there are no options).
+    pub variants: Vec<VariantView>,
+}
+
+/// Options a product may have (Size, Colour, Material).
+pub const MAX_OPTIONS: usize = 3;
+/// Variants (combinations) a product may have.
+pub const MAX_VARIANTS: usize = 100;
+
+/// One option of a product and its values, in the order shoppers see them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductOption {
+    pub name: String,
+    pub values: Vec<String>,
+}
+
+/// A variant as the dashboard's variant table shows it. Amounts are plain decimals.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VariantView {
+    pub id: Uuid,
+    /// One value per option, in option order.
+    pub options: Vec<String>,
+    pub sku: String,
+    pub price: String,
+    pub compare_at_price: String,
+    pub track_stock: bool,
+    pub stock: i32,
+    pub enabled: bool,
+    pub image_id: Option<Uuid>,
+    pub position: i32,
+}
+
+/// How a variant is named to people: its option values joined ("Large / Indigo"); empty for
+/// the single variant of a product without options.
+pub fn variant_title(options: &[String]) -> String {
+    options.join(" / ")
 }
 
 /// Lowercase ASCII words joined by hyphens, at most 80 characters.
@@ -161,6 +199,8 @@ mod tests {
         );
         assert_eq!(slugify("Ñandú!!", "product"), "and");
         assert_eq!(slugify("***", "product"), "product");
+        assert_eq!(variant_title(&["L".into(), "Indigo".into()]), "L / Indigo");
+        assert_eq!(variant_title(&[]), "");
         assert!(is_valid_slug("adire-scarf-2"));
         assert!(!is_valid_slug("Adire"));
         assert!(!is_valid_slug("a--b"));

@@ -4,7 +4,8 @@
 
 use super::api::{
     CreateCategory, DeleteCategory, DeleteProduct, ImportCatalog, MoveCategory, RenameCategory,
-    SaveProduct, SetProductStatus, get_product, list_categories, list_products,
+    SaveProduct, SaveProductOptions, SaveProductVariants, SetProductStatus, get_product,
+    list_categories, list_products,
 };
 use super::{Category, ProductDetail, ProductQuery, SORTS, STATUSES};
 use crate::media::api::{DeleteImage, MoveImage, UpdateImageAlt};
@@ -152,6 +153,8 @@ pub fn EditProductPage() -> impl IntoView {
     let remove = ServerAction::<DeleteImage>::new();
     let status = ServerAction::<SetProductStatus>::new();
     let delete = ServerAction::<DeleteProduct>::new();
+    let options = ServerAction::<SaveProductOptions>::new();
+    let variants = ServerAction::<SaveProductVariants>::new();
     let product = Resource::new(
         move || {
             (
@@ -160,6 +163,8 @@ pub fn EditProductPage() -> impl IntoView {
                 mover.version().get(),
                 remove.version().get(),
                 status.version().get(),
+                options.version().get(),
+                variants.version().get(),
             )
         },
         |(id, ..)| async move {
@@ -200,6 +205,8 @@ pub fn EditProductPage() -> impl IntoView {
                                 </ActionForm>
                             </div>
                             <ProductForm product=Some(p.clone()) categories=cats/>
+                            <OptionsForm product=p.clone() action=options/>
+                            {(!p.options.is_empty()).then(|| view! { <VariantsForm product=p.clone() action=variants/> })}
                             <section class="card">
                                 <h2>"Images"</h2>
                                 {upload_error().map(|m| view! { <p class="notice error" role="alert">{m}</p> })}
@@ -233,6 +240,8 @@ fn ProductForm(product: Option<ProductDetail>, categories: Vec<Category>) -> imp
         .unwrap_or_default();
     let track = product.as_ref().is_some_and(|p| p.track_stock);
     let currency = product.as_ref().map(|p| p.currency.clone());
+    // With options, price, SKU and stock belong to each variant (the table below).
+    let one_form = product.as_ref().is_none_or(|p| p.options.is_empty());
     view! {
         <ActionForm action=save attr:class="form card" attr:novalidate=true>
             <FormError error=Signal::derive(move || err.get().filter(|e| !matches!(e, crate::error::ApiError::Validation(_))))/>
@@ -245,6 +254,8 @@ fn ProductForm(product: Option<ProductDetail>, categories: Vec<Category>) -> imp
                 error=field_error(err, "slug")/>
             <TextArea label="Description" name="description" value=value(|p| p.description.clone())
                 hint="Plain text. Leave a blank line between paragraphs." error=field_error(err, "description")/>
+            {if one_form {
+                view! {
             <div class="row">
                 <Field label=currency.clone().map_or("Price".to_string(), |c| format!("Price ({c})")) name="price"
                     value=value(|p| p.price.clone()) required=true error=field_error(err, "price")/>
@@ -259,6 +270,10 @@ fn ProductForm(product: Option<ProductDetail>, categories: Vec<Category>) -> imp
                 <input type="checkbox" id="f-track_stock" name="track_stock" value="on" checked=track/>
                 <label for="f-track_stock">"Track stock (sold out at 0)"</label>
             </div>
+                }.into_any()
+            } else {
+                view! { <p class="hint">"This product has options: set prices, SKUs and stock per variant in the table below."</p> }.into_any()
+            }}
             <div class="field">
                 <label for="f-status">"Status"</label>
                 <select id="f-status" name="status">
@@ -284,6 +299,141 @@ fn ProductForm(product: Option<ProductDetail>, categories: Vec<Category>) -> imp
             </fieldset>
             <button type="submit" class="button primary">"Save product"</button>
         </ActionForm>
+    }
+}
+
+/// Up to three options, one row each: a name and its values separated by commas. Saving
+/// makes one variant per combination (existing combinations keep their data).
+#[component]
+fn OptionsForm(product: ProductDetail, action: ServerAction<SaveProductOptions>) -> impl IntoView {
+    let err = action_error(action);
+    let saved = Signal::derive(move || action.value().get().is_some_and(|r| r.is_ok()));
+    let mut rows = product.options.clone();
+    rows.resize(
+        super::MAX_OPTIONS,
+        super::ProductOption {
+            name: String::new(),
+            values: Vec::new(),
+        },
+    );
+    view! {
+        <section class="card" aria-labelledby="options-heading">
+            <h2 id="options-heading">"Options"</h2>
+            <p class="hint">"Sell this product in several forms, like sizes or colours: up to 3 options and 100 combinations. Leave every row empty for a product sold in one form."</p>
+            <ActionForm action=action attr:class="form" attr:novalidate=true>
+                <FormError error=Signal::derive(move || err.get().filter(|e| !matches!(e, crate::error::ApiError::Validation(_))))/>
+                {move || field_error(err, "options").get().map(|m| view! { <p class="notice error" role="alert">{m}</p> })}
+                <Show when=move || saved.get()>
+                    <div class="notice ok" role="status">"Options saved; the variants below follow them."</div>
+                </Show>
+                <input type="hidden" name="id" value=product.id.to_string()/>
+                {rows.into_iter().enumerate().map(|(i, o)| {
+                    let name_id = format!("option-name-{i}");
+                    let values_id = format!("option-values-{i}");
+                    let name_err = Signal::derive(move || err.get().and_then(|e| e.field(&format!("option.{i}.name"))));
+                    let values_err = Signal::derive(move || err.get().and_then(|e| e.field(&format!("option.{i}.values"))));
+                    view! {
+                        <div class="row">
+                            <div class="field">
+                                <label for=name_id.clone()>{format!("Option {} name", i + 1)}</label>
+                                <input id=name_id name="option_name[]" value=o.name.clone() placeholder=if i == 0 { "Size" } else { "" }/>
+                                {move || name_err.get().map(|m| view! { <p class="field-error" role="alert">{m}</p> })}
+                            </div>
+                            <div class="field">
+                                <label for=values_id.clone()>{format!("Option {} values", i + 1)}</label>
+                                <input id=values_id name="option_values[]" value=o.values.join(", ") placeholder=if i == 0 { "S, M, L" } else { "" }/>
+                                {move || values_err.get().map(|m| view! { <p class="field-error" role="alert">{m}</p> })}
+                            </div>
+                        </div>
+                    }
+                }).collect_view()}
+                <button type="submit" class="button">"Save options"</button>
+            </ActionForm>
+        </section>
+    }
+}
+
+/// Every variant in one table: SKU, price, compare-at price, stock, image, sold or not, and
+/// order; "Set all" fills every price or stock at once.
+#[component]
+fn VariantsForm(
+    product: ProductDetail,
+    action: ServerAction<SaveProductVariants>,
+) -> impl IntoView {
+    let err = action_error(action);
+    let saved = Signal::derive(move || action.value().get().is_some_and(|r| r.is_ok()));
+    let images = product.images.clone();
+    let currency = product.currency.clone();
+    view! {
+        <section class="card" aria-labelledby="variants-heading">
+            <h2 id="variants-heading">"Variants"</h2>
+            <ActionForm action=action attr:class="form" attr:novalidate=true>
+                <FormError error=Signal::derive(move || err.get().filter(|e| !matches!(e, crate::error::ApiError::Validation(_))))/>
+                {move || {
+                    // One summary at the top, so a problem in row 60 is not missed.
+                    err.get().and_then(|e| match e {
+                        crate::error::ApiError::Validation(fields) if !fields.is_empty() => Some(fields),
+                        _ => None,
+                    }).map(|fields| view! {
+                        <div class="notice error" role="alert">
+                            <p>"Nothing was saved. Fix these and save again:"</p>
+                            <ul>{fields.into_iter().map(|(k, m)| {
+                                let row = k.split('.').nth(1).and_then(|n| n.parse::<usize>().ok()).map(|n| format!("Row {}: ", n + 1)).unwrap_or_default();
+                                view! { <li>{format!("{row}{m}")}</li> }
+                            }).collect_view()}</ul>
+                        </div>
+                    })
+                }}
+                <Show when=move || saved.get()>
+                    <div class="notice ok" role="status">"Variants saved."</div>
+                </Show>
+                <input type="hidden" name="id" value=product.id.to_string()/>
+                <div class="row">
+                    <Field label=format!("Set every price to ({currency})") name="bulk_price" hint="Optional: fills every row's price." error=field_error(err, "bulk_price")/>
+                    <Field label="Set every stock to" name="bulk_stock" kind="number" hint="Optional: fills every row's stock and tracks it." error=field_error(err, "bulk_stock")/>
+                </div>
+                <div class="table-scroll">
+                <table class="table variant-table">
+                    <thead><tr>
+                        <th scope="col">"Variant"</th><th scope="col">"Sold"</th><th scope="col">"SKU"</th>
+                        <th scope="col">{format!("Price ({currency})")}</th><th scope="col">"Compare-at"</th>
+                        <th scope="col">"Track"</th><th scope="col">"Stock"</th><th scope="col">"Image"</th><th scope="col">"Order"</th>
+                    </tr></thead>
+                    <tbody>
+                        {product.variants.into_iter().enumerate().map(|(i, v)| {
+                            let name = super::variant_title(&v.options);
+                            let vid = v.id.to_string();
+                            let label = |what: &str| format!("{what} of {name}");
+                            let images = images.clone();
+                            view! {
+                                <tr>
+                                    <th scope="row">{name.clone()}<input type="hidden" name="variant[]" value=vid.clone()/></th>
+                                    <td><input type="checkbox" name="enabled[]" value=vid.clone() checked=v.enabled aria-label=label("Sell")/></td>
+                                    <td><input name="sku[]" value=v.sku.clone() size="10" aria-label=label("SKU")/></td>
+                                    <td><input name="price[]" value=v.price.clone() size="8" inputmode="decimal" aria-label=label("Price")/></td>
+                                    <td><input name="compare_at_price[]" value=v.compare_at_price.clone() size="8" inputmode="decimal" aria-label=label("Compare-at price")/></td>
+                                    <td><input type="checkbox" name="track[]" value=vid.clone() checked=v.track_stock aria-label=label("Track stock")/></td>
+                                    <td><input name="stock[]" type="number" min="0" value=v.stock.to_string() size="5" aria-label=label("Stock")/></td>
+                                    <td>
+                                        <select name="image[]" aria-label=label("Image")>
+                                            <option value="" selected=v.image_id.is_none()>"Product images"</option>
+                                            {images.into_iter().enumerate().map(|(n, img)| {
+                                                let chosen = v.image_id.map(|x| x.to_string()) == Some(img.id.to_string());
+                                                view! { <option value=img.id.to_string() selected=chosen>{format!("Image {}", n + 1)}</option> }
+                                            }).collect_view()}
+                                        </select>
+                                    </td>
+                                    <td><input name="position[]" type="number" value=(i + 1).to_string() size="3" aria-label=label("Order")/></td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+                </div>
+                <p class="hint">"Untick Sold for a combination you don't offer: shoppers see it as unavailable. Change the Order numbers to reorder."</p>
+                <button type="submit" class="button primary">"Save variants"</button>
+            </ActionForm>
+        </section>
     }
 }
 

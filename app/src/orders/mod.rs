@@ -100,10 +100,25 @@ pub fn transition_allowed(from: &str, to: &str) -> bool {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrderLine {
     pub product_id: Option<Uuid>,
+    /// The product's title when ordered.
     pub title: String,
+    /// The variant's option values when ordered ("L / Indigo"); empty without options.
+    pub variant_title: String,
+    pub sku: Option<String>,
     pub quantity: i32,
     pub unit_price: String,
     pub line_total: String,
+}
+
+impl OrderLine {
+    /// "Adire scarf (L / Indigo)", or the title alone for a product without options.
+    pub fn name(&self) -> String {
+        if self.variant_title.is_empty() {
+            self.title.clone()
+        } else {
+            format!("{} ({})", self.title, self.variant_title)
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -132,18 +132,38 @@ struct CheckoutShop {
     currency: String,
 }
 
-/// A product row locked for this checkout.
+/// A variant locked for this checkout, with its product's title and status.
 #[derive(sqlx::FromRow)]
 struct LockedProduct {
+    /// The variant's id (what the cart holds).
     id: Uuid,
-    title: String,
+    product_id: Uuid,
+    product_title: String,
+    options: Vec<String>,
+    sku: Option<String>,
     price_minor: i64,
     track_stock: bool,
     stock: i32,
     status: String,
+    enabled: bool,
 }
 
-/// What the lock-and-check step found: the products (in id order) and the order's total.
+impl LockedProduct {
+    /// "Adire scarf (L / Indigo)", or the product's title when it has no options.
+    fn title(&self) -> String {
+        if self.options.is_empty() {
+            self.product_title.clone()
+        } else {
+            format!(
+                "{} ({})",
+                self.product_title,
+                crate::catalog::variant_title(&self.options)
+            )
+        }
+    }
+}
+
+/// What the lock-and-check step found: the variants (in id order) and the order's total.
 struct CheckedCart {
     products: Vec<LockedProduct>,
     total: i64,
@@ -254,9 +274,22 @@ async fn lock_and_check(
     items: &BTreeMap<Uuid, i32>,
 ) -> AppResult<CheckedCart> {
     let ids: Vec<Uuid> = items.keys().copied().collect();
+    // Products first, then their variants, each in id order: every writer of variants locks in
+    // this order (the variant summary trigger writes the product row), so none deadlock.
+    sqlx::query(
+        "select p.id from products p
+         where p.shop_id = $1 and p.id in (select product_id from product_variants where shop_id = $1 and id = any($2))
+         order by p.id for update",
+    )
+    .bind(shop_id)
+    .bind(&ids)
+    .execute(&mut *tx)
+    .await?;
     let products: Vec<LockedProduct> = sqlx::query_as(
-        "select id, title, price_minor, track_stock, stock, status from products
-         where shop_id = $1 and id = any($2) order by id for update",
+        "select v.id, v.product_id, p.title as product_title, v.options, v.sku, v.price_minor, v.track_stock,
+                v.stock, p.status, v.enabled
+         from product_variants v join products p on p.id = v.product_id
+         where v.shop_id = $1 and v.id = any($2) order by v.id for update of v",
     )
     .bind(shop_id)
     .bind(&ids)
@@ -268,15 +301,16 @@ async fn lock_and_check(
             None => problems.push(
                 "An item in your cart is no longer sold here. Remove it and try again.".to_string(),
             ),
-            Some(p) if p.status != "active" => {
-                problems.push(format!("{} is no longer available.", p.title))
+            Some(p) if p.status != "active" || !p.enabled => {
+                problems.push(format!("{} is no longer available.", p.title()))
             }
             Some(p) if p.track_stock && p.stock <= 0 => {
-                problems.push(format!("{} is sold out.", p.title))
+                problems.push(format!("{} is sold out.", p.title()))
             }
             Some(p) if p.track_stock && p.stock < *qty => problems.push(format!(
                 "Only {} of {} left; lower the quantity.",
-                p.stock, p.title
+                p.stock,
+                p.title()
             )),
             Some(_) => {}
         }
@@ -312,8 +346,8 @@ async fn write_order(
         .map(|p| (p.id, items[&p.id]))
         .unzip();
     sqlx::query(
-        "update products p set stock = p.stock - t.qty, updated_at = now()
-         from unnest($1::uuid[], $2::int[]) as t(id, qty) where p.id = t.id",
+        "update product_variants v set stock = v.stock - t.qty, updated_at = now()
+         from unnest($1::uuid[], $2::int[]) as t(id, qty) where v.id = t.id",
     )
     .bind(&tracked_ids)
     .bind(&tracked_qty)
@@ -370,20 +404,36 @@ async fn write_order(
             _ => e.into(),
         });
     }
-    // All lines in one statement, priced from the locked rows.
+    // All lines in one statement, priced from the locked rows. Each keeps a snapshot of the
+    // product and variant titles, SKU and price, so later edits never change this order.
     let ids: Vec<Uuid> = cart.products.iter().map(|p| p.id).collect();
-    let titles: Vec<&str> = cart.products.iter().map(|p| p.title.as_str()).collect();
+    let product_ids: Vec<Uuid> = cart.products.iter().map(|p| p.product_id).collect();
+    let titles: Vec<&str> = cart
+        .products
+        .iter()
+        .map(|p| p.product_title.as_str())
+        .collect();
+    let variant_titles: Vec<String> = cart
+        .products
+        .iter()
+        .map(|p| crate::catalog::variant_title(&p.options))
+        .collect();
+    let skus: Vec<Option<String>> = cart.products.iter().map(|p| p.sku.clone()).collect();
     let prices: Vec<i64> = cart.products.iter().map(|p| p.price_minor).collect();
     let qtys: Vec<i32> = cart.products.iter().map(|p| items[&p.id]).collect();
     sqlx::query(
-        "insert into order_lines (order_id, product_id, title, unit_price_minor, quantity, line_total_minor)
-         select $1, t.id, t.title, t.price, t.qty, t.price * t.qty
-         from unnest($2::uuid[], $3::text[], $4::bigint[], $5::int[]) with ordinality as t(id, title, price, qty, ord)
+        "insert into order_lines (order_id, variant_id, product_id, title, variant_title, sku, unit_price_minor, quantity, line_total_minor)
+         select $1, t.id, t.product_id, t.title, t.variant_title, t.sku, t.price, t.qty, t.price * t.qty
+         from unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::int[])
+              with ordinality as t(id, product_id, title, variant_title, sku, price, qty, ord)
          order by t.ord",
     )
     .bind(order_id)
     .bind(&ids)
+    .bind(&product_ids)
     .bind(&titles)
+    .bind(&variant_titles)
+    .bind(&skus)
     .bind(&prices)
     .bind(&qtys)
     .execute(&mut *tx)
@@ -418,16 +468,25 @@ async fn notify(
 }
 
 /// Puts the tracked stock of these orders' lines back (cancelling, by the merchant or by the
-/// hold-time sweep). Quantities are summed per product first: one `update … from` applies only
-/// one joined row per product.
+/// hold-time sweep). Quantities are summed per variant first: one `update … from` applies only
+/// one joined row per variant. Products are locked first, in id order, as checkout does.
 async fn restock(conn: &mut PgConnection, order_ids: &[Uuid]) -> AppResult<()> {
     sqlx::query(
-        "update products p set stock = p.stock + t.qty, updated_at = now()
-         from (select l.product_id, o.shop_id, sum(l.quantity)::int as qty
+        "select p.id from products p
+         where p.id in (select v.product_id from order_lines l join product_variants v on v.id = l.variant_id
+                        where l.order_id = any($1))
+         order by p.id for update",
+    )
+    .bind(order_ids)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "update product_variants v set stock = v.stock + t.qty, updated_at = now()
+         from (select l.variant_id, o.shop_id, sum(l.quantity)::int as qty
                from order_lines l join orders o on o.id = l.order_id
-               where l.order_id = any($1) and l.product_id is not null
-               group by l.product_id, o.shop_id) t
-         where p.id = t.product_id and p.shop_id = t.shop_id and p.track_stock",
+               where l.order_id = any($1) and l.variant_id is not null
+               group by l.variant_id, o.shop_id) t
+         where v.id = t.variant_id and v.shop_id = t.shop_id and v.track_stock",
     )
     .bind(order_ids)
     .execute(&mut *conn)
@@ -547,8 +606,8 @@ pub async fn release_stale_orders(
         let stale: Vec<StaleOrder> = sqlx::query_as(
             "select o.id, o.shop_id from orders o
              where o.status = 'new' and o.created_at < $1
-               and exists (select 1 from order_lines l join products p on p.id = l.product_id
-                           where l.order_id = o.id and p.track_stock)
+               and exists (select 1 from order_lines l join product_variants v on v.id = l.variant_id
+                           where l.order_id = o.id and v.track_stock)
              order by o.created_at
              limit $2
              for update of o skip locked",
@@ -631,6 +690,8 @@ struct OrderRow {
 struct LineRow {
     product_id: Option<Uuid>,
     title: String,
+    variant_title: String,
+    sku: Option<String>,
     quantity: i32,
     unit_price_minor: i64,
     line_total_minor: i64,
@@ -658,7 +719,8 @@ pub async fn get_order(state: &AppState, shop_id: Uuid, order_id: Uuid) -> AppRe
     .await?
     .ok_or(AppError::NotFound)?;
     let lines: Vec<LineRow> = sqlx::query_as(
-        "select product_id, title, quantity, unit_price_minor, line_total_minor from order_lines where order_id = $1 order by id",
+        "select product_id, title, variant_title, sku, quantity, unit_price_minor, line_total_minor
+         from order_lines where order_id = $1 order by id",
     )
     .bind(order_id)
     .fetch_all(&state.pool)
@@ -690,6 +752,8 @@ pub async fn get_order(state: &AppState, shop_id: Uuid, order_id: Uuid) -> AppRe
             .map(|l| OrderLine {
                 product_id: l.product_id,
                 title: l.title,
+                variant_title: l.variant_title,
+                sku: l.sku,
                 quantity: l.quantity,
                 unit_price: format_money(l.unit_price_minor, &o.currency),
                 line_total: format_money(l.line_total_minor, &o.currency),
@@ -853,7 +917,7 @@ async fn notify_merchant(
             format!(
                 "  {} × {} — {}",
                 items[&p.id],
-                p.title,
+                p.title(),
                 format_money(p.price_minor * i64::from(items[&p.id]), currency)
             )
         })
@@ -901,7 +965,9 @@ pub async fn export_route(
     let session = session.ok_or(AppError::Unauthorized)?.0;
     let shop = crate::request::shop_session(&state.pool, session).await?;
     let rows: Vec<ExportRow> = sqlx::query_as(
-        "select o.number, o.created_at, o.status, o.customer_name, o.phone, o.address, o.note, l.title, l.quantity,
+        "select o.number, o.created_at, o.status, o.customer_name, o.phone, o.address, o.note,
+                l.title || case when l.variant_title <> '' then ' (' || l.variant_title || ')' else '' end as title,
+                l.quantity,
                 l.unit_price_minor, o.total_minor, o.currency
          from orders o join order_lines l on l.order_id = o.id
          where o.shop_id = $1 order by o.number, l.id",
@@ -957,8 +1023,8 @@ pub async fn export_route(
     Ok(crate::request::csv_download(body, "orders.csv"))
 }
 
-/// An order from a WhatsApp cart (an `order` message). Products are matched by the catalog's
-/// retailer id (our SKU, or the product id) and priced from the database like any checkout;
+/// An order from a WhatsApp cart (an `order` message). Variants are matched by the catalog's
+/// retailer id (our SKU, or the variant or product id) and priced from the database like any checkout;
 /// the message's prices are ignored. The message id is the idempotency key. Returns the
 /// order number.
 pub async fn place_whatsapp_order(
@@ -977,7 +1043,12 @@ pub async fn place_whatsapp_order(
     let mut lines = Vec::new();
     for (retailer_id, qty) in items {
         let id: Option<Uuid> = sqlx::query_scalar(
-            "select id from products where shop_id = $1 and (sku = $2 or id::text = $2)",
+            "select id from product_variants where shop_id = $1 and (sku = $2 or id::text = $2)
+             union all
+             -- a product sold in one form, named by its product id
+             (select v.id from product_variants v where v.shop_id = $1 and v.product_id::text = $2
+              and v.options = '{}')
+             limit 1",
         )
         .bind(shop_id)
         .bind(retailer_id)

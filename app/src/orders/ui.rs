@@ -151,7 +151,7 @@ pub fn OrderDetailPage() -> impl IntoView {
                                 <table class="table">
                                     <tbody>
                                         {o.lines.iter().map(|l| view! {
-                                            <tr><td>{format!("{} × {}", l.quantity, l.title)}</td><td>{l.unit_price.clone()}</td><td>{l.line_total.clone()}</td></tr>
+                                            <tr><td>{format!("{} × {}", l.quantity, l.name())}{l.sku.clone().map(|s| view! { <br/><span class="muted">{format!("SKU {s}")}</span> })}</td><td>{l.unit_price.clone()}</td><td>{l.line_total.clone()}</td></tr>
                                         }).collect_view()}
                                     </tbody>
                                     <tfoot><tr><th scope="row" colspan="2">"Total (cash on delivery)"</th><td>{o.total.clone()}</td></tr></tfoot>

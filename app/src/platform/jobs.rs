@@ -494,8 +494,9 @@ impl Runner {
     /// Retries scheduled for later are not waited for. Used by tests and one-off tools.
     pub async fn run_until_idle(&self) -> AppResult<RunReport> {
         let mut report = RunReport::default();
+        let never = CancellationToken::new();
         loop {
-            let claimed = self.claim(self.options.concurrency.max(1)).await?;
+            let claimed = self.claim(self.options.concurrency.max(1), &never).await?;
             if claimed.is_empty() {
                 return Ok(report);
             }
@@ -541,10 +542,7 @@ impl Runner {
         loop {
             let free = concurrency - running.len();
             if free > 0 && !cancel.is_cancelled() {
-                match self.claim(free).await {
-                    // Shutdown began while the claim ran: what it took goes back untouched, so
-                    // nothing starts after shutdown has begun.
-                    Ok(claimed) if cancel.is_cancelled() => self.unclaim(claimed).await,
+                match self.claim(free, &cancel).await {
                     Ok(claimed) => {
                         for job in claimed {
                             let runner = self.clone();
@@ -575,28 +573,14 @@ impl Runner {
         tracing::info!("job runner stopped");
     }
 
-    /// Puts claimed jobs back in the queue as they were (the attempt the claim counted is
-    /// given back). If this fails, their leases expire and they are claimed again later.
-    async fn unclaim(&self, claimed: Vec<Claimed>) {
-        if claimed.is_empty() {
-            return;
-        }
-        let ids: Vec<Uuid> = claimed.iter().map(|c| c.id).collect();
-        let result = sqlx::query(
-            "update jobs set state = 'queued', attempts = attempts - 1, locked_until = null
-             where id = any($1) and state = 'running'",
-        )
-        .bind(&ids)
-        .execute(&self.state.pool)
-        .await;
-        if let Err(e) = result {
-            tracing::warn!(error = %e, "returning jobs claimed during shutdown failed; their leases will expire");
-        }
-    }
-
     /// Buries jobs whose worker died during their last attempt, then claims up to `limit` due
     /// jobs of the kinds this runner handles, in one short transaction.
-    async fn claim(&self, limit: usize) -> AppResult<Vec<Claimed>> {
+    ///
+    /// If shutdown began while the claim ran, the transaction is rolled back instead of
+    /// committed: a job is only ever seen as running by others once this runner is sure to run
+    /// it, and nothing enqueued after shutdown began is taken (its insert came after the check,
+    /// so after the select).
+    async fn claim(&self, limit: usize, cancel: &CancellationToken) -> AppResult<Vec<Claimed>> {
         let registry = &self.state.jobs;
         if registry.handlers.is_empty() {
             return Ok(Vec::new());
@@ -644,6 +628,10 @@ impl Runner {
         .bind(limit as i64)
         .fetch_all(&mut *tx)
         .await?;
+        if cancel.is_cancelled() {
+            tx.rollback().await?;
+            return Ok(Vec::new());
+        }
         tx.commit().await?;
         Ok(rows
             .into_iter()

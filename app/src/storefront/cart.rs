@@ -1,5 +1,6 @@
 //! The shopper's cart: a signed cookie per shop (so it works with JavaScript off and survives
-//! reloads), holding only product ids and quantities. Prices are looked up at every render and
+//! reloads), holding only variant ids and quantities (a product without options has one
+//! variant; for products from before variants, and new ones, its id is the product's). Prices are looked up at every render and
 //! at checkout, never taken from the cookie.
 
 use crate::error::{AppError, AppResult};
@@ -83,9 +84,20 @@ pub fn cookie_header(
 
 #[derive(Deserialize)]
 pub struct CartForm {
+    /// Adding: the product. Updating: the cart line (a variant id).
     product: Uuid,
     #[serde(default = "one")]
     quantity: i32,
+    /// Adding: the variant chosen (by the picker with JavaScript, or a `?variant=` link)…
+    #[serde(default)]
+    variant: Option<String>,
+    /// …or the option values chosen in the form without JavaScript.
+    #[serde(default)]
+    o1: Option<String>,
+    #[serde(default)]
+    o2: Option<String>,
+    #[serde(default)]
+    o3: Option<String>,
 }
 
 fn one() -> i32 {
@@ -99,19 +111,85 @@ pub async fn add(
     headers: HeaderMap,
     Form(form): Form<CartForm>,
 ) -> Result<Response, AppError> {
+    let variant = match choose_variant(&state, &shop, &form).await? {
+        Ok(id) => id,
+        Err(back) => return Ok(Redirect::to(&back).into_response()),
+    };
     let mut items = read(&state, &headers, &shop);
     let current = items
         .iter()
-        .find(|(id, _)| *id == form.product)
+        .find(|(id, _)| *id == variant)
         .map_or(0, |(_, q)| *q);
     change(
         &state,
         &shop,
         &mut items,
-        form.product,
+        variant,
         current + form.quantity.max(1),
     )
     .await
+}
+
+#[derive(sqlx::FromRow)]
+struct Choice {
+    id: Uuid,
+    options: Vec<String>,
+    enabled: bool,
+    slug: String,
+}
+
+/// The variant an add-to-cart form means: the one it names, or the one with the option values
+/// it sends, or the product's only variant. `Err` is where to send the shopper instead (back to
+/// the product page, saying what to choose).
+async fn choose_variant(
+    state: &AppState,
+    shop: &str,
+    form: &CartForm,
+) -> AppResult<Result<Uuid, String>> {
+    let variants: Vec<Choice> = sqlx::query_as(
+        "select v.id, v.options, v.enabled, p.slug from product_variants v
+         join products p on p.id = v.product_id join shops s on s.id = p.shop_id
+         where s.slug = $1 and p.id = $2 and p.status = 'active'
+         order by v.position, v.created_at, v.id",
+    )
+    .bind(shop)
+    .bind(form.product)
+    .fetch_all(&state.pool)
+    .await?;
+    let Some(first) = variants.first() else {
+        return Err(AppError::NotFound);
+    };
+    let page = format!("/s/{shop}/p/{}", first.slug);
+    let named = form
+        .variant
+        .as_deref()
+        .filter(|v| !v.is_empty())
+        .map(|v| v.parse::<Uuid>().map_err(|_| AppError::NotFound))
+        .transpose()?;
+    let values: Vec<String> = [&form.o1, &form.o2, &form.o3]
+        .into_iter()
+        .map_while(|v| v.clone().filter(|v| !v.is_empty()))
+        .collect();
+    let found = match named {
+        Some(id) => variants.iter().find(|v| v.id == id),
+        None if first.options.is_empty() => Some(first),
+        None if values.len() < first.options.len() => {
+            return Ok(Err(format!("{page}?error=choose")));
+        }
+        None => variants.iter().find(|v| v.options == values),
+    };
+    match found {
+        Some(v) if v.enabled => Ok(Ok(v.id)),
+        Some(v) => Ok(Err(format!("{page}?variant={}&error=unavailable", v.id))),
+        None if named.is_some() => Err(AppError::NotFound),
+        None => {
+            let mut back = format!("{page}?error=unavailable");
+            for (i, v) in values.iter().enumerate() {
+                back.push_str(&format!("&o{}={}", i + 1, crate::links::encode_query(v)));
+            }
+            Ok(Err(back))
+        }
+    }
 }
 
 /// `POST /s/{shop}/cart/update`: sets the quantity; 0 removes the line.
@@ -141,10 +219,12 @@ async fn change(
 ) -> Result<Response, AppError> {
     let back = format!("/s/{shop}/cart");
     if quantity > 0 {
-        // Only active products of this shop; the quantity is capped by tracked stock.
+        // Only enabled variants of active products of this shop; the quantity is capped by
+        // tracked stock.
         let row: Option<(bool, i32)> = sqlx::query_as(
-            "select p.track_stock, p.stock from products p join shops s on s.id = p.shop_id
-             where s.slug = $1 and p.id = $2 and p.status = 'active'",
+            "select v.track_stock, v.stock from product_variants v
+             join products p on p.id = v.product_id join shops s on s.id = p.shop_id
+             where s.slug = $1 and v.id = $2 and p.status = 'active' and v.enabled",
         )
         .bind(shop)
         .bind(product)
@@ -184,10 +264,10 @@ pub async fn priced(
 ) -> AppResult<super::CartView> {
     let ids: Vec<Uuid> = items.iter().map(|(id, _)| *id).collect();
     #[allow(clippy::type_complexity)]
-    let rows: Vec<(Uuid, String, String, i64, bool, i32, String)> = sqlx::query_as(
-        "select p.id, p.title, p.slug, p.price_minor, p.track_stock, p.stock, s.currency
-         from products p join shops s on s.id = p.shop_id
-         where s.slug = $1 and p.id = any($2) and p.status = 'active'",
+    let rows: Vec<(Uuid, String, String, i64, bool, i32, String, Vec<String>)> = sqlx::query_as(
+        "select v.id, p.title, p.slug, v.price_minor, v.track_stock, v.stock, s.currency, v.options
+         from product_variants v join products p on p.id = v.product_id join shops s on s.id = p.shop_id
+         where s.slug = $1 and v.id = any($2) and p.status = 'active' and v.enabled",
     )
     .bind(shop)
     .bind(&ids)
@@ -197,12 +277,19 @@ pub async fn priced(
     let mut total = 0i64;
     let mut lines = Vec::new();
     for (id, qty) in items {
-        if let Some((_, title, slug, price, track, stock, cur)) = rows.iter().find(|r| r.0 == *id) {
+        if let Some((_, title, slug, price, track, stock, cur, options)) =
+            rows.iter().find(|r| r.0 == *id)
+        {
             let line_total = price * i64::from(*qty);
             total += line_total;
             lines.push(super::CartLine {
                 product_id: *id,
-                title: title.clone(),
+                title: if options.is_empty() {
+                    title.clone()
+                } else {
+                    format!("{title} ({})", crate::catalog::variant_title(options))
+                },
+                variant_title: crate::catalog::variant_title(options),
                 slug: slug.clone(),
                 quantity: *qty,
                 max_quantity: if *track { (*stock).clamp(0, 99) } else { 99 },

@@ -116,6 +116,7 @@ pub struct PublicShop {
 pub struct ProductCard {
     pub title: String,
     pub slug: String,
+    /// "₦12,500.00", or "From ₦9,000.00" when its variants' prices differ.
     pub price: String,
     pub compare_at: Option<String>,
     pub sold_out: bool,
@@ -138,6 +139,63 @@ pub struct PublicProduct {
     pub max_quantity: Option<i32>,
     pub images: Vec<ImageView>,
     pub category: Option<PublicCategory>,
+    /// Empty for a product sold in one form.
+    pub options: Vec<crate::catalog::ProductOption>,
+    /// Every variant, in the merchant's order (one, without option values, when there are no
+    /// options). The page picks one from `?variant=` or `?o1=…&o2=…`.
+    pub variants: Vec<PublicVariant>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PublicVariant {
+    pub id: Uuid,
+    pub options: Vec<String>,
+    pub sku: Option<String>,
+    pub price: String,
+    pub price_plain: String,
+    pub compare_at: Option<String>,
+    /// The merchant sells this combination (a disabled one is shown as unavailable).
+    pub enabled: bool,
+    /// Enabled and in stock (or not tracked).
+    pub available: bool,
+    pub max_quantity: Option<i32>,
+    pub image: Option<ImageView>,
+}
+
+impl PublicProduct {
+    /// The variant the page shows: the one named by `variant`, else the one matching the
+    /// option values given (o1, o2, o3), else the first available, else the first.
+    pub fn selected(
+        &self,
+        variant: Option<&str>,
+        values: &[Option<String>],
+    ) -> Option<&PublicVariant> {
+        let by_id = variant
+            .and_then(|v| v.parse::<Uuid>().ok())
+            .and_then(|id| self.variants.iter().find(|v| v.id == id));
+        let by_values = || {
+            (!self.options.is_empty()
+                && values.iter().take(self.options.len()).all(Option::is_some))
+            .then(|| {
+                self.variants.iter().find(|v| {
+                    v.options
+                        .iter()
+                        .zip(values)
+                        .all(|(o, want)| want.as_deref() == Some(o.as_str()))
+                })
+            })
+            .flatten()
+        };
+        by_id
+            .or_else(by_values)
+            .or_else(|| self.variants.iter().find(|v| v.available))
+            .or_else(|| self.variants.first())
+    }
+
+    /// The variant with these option values (one per option), if the merchant has it.
+    pub fn variant_with(&self, values: &[String]) -> Option<&PublicVariant> {
+        self.variants.iter().find(|v| v.options == values)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -161,8 +219,11 @@ pub enum StorePage {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CartLine {
+    /// The variant in the cart (for a product without options, its one variant).
     pub product_id: Uuid,
     pub title: String,
+    /// "L / Indigo"; empty without options.
+    pub variant_title: String,
     pub slug: String,
     pub quantity: i32,
     pub max_quantity: i32,

@@ -4,8 +4,8 @@
 //! request, and a cached page costs only the first query.
 
 use super::{
-    PAGE_SIZE, ProductCard, PublicCategory, PublicProduct, PublicShop, StorePage, StoreRoute,
-    StoreView,
+    PAGE_SIZE, ProductCard, PublicCategory, PublicProduct, PublicShop, PublicVariant, StorePage,
+    StoreRoute, StoreView,
 };
 use crate::error::{AppError, AppResult};
 use crate::media::ssr::ImageRow;
@@ -297,6 +297,7 @@ struct CardRow {
     title: Option<String>,
     slug: Option<String>,
     price_minor: Option<i64>,
+    price_max_minor: Option<i64>,
     compare_at_minor: Option<i64>,
     track_stock: Option<bool>,
     stock: Option<i32>,
@@ -332,7 +333,16 @@ async fn load_listing(
             Some(ProductCard {
                 title: r.title?,
                 slug: r.slug?,
-                price: format_money(r.price_minor?, &shop.currency),
+                price: {
+                    let price = format_money(r.price_minor?, &shop.currency);
+                    if r.price_max_minor
+                        .is_some_and(|max| Some(max) > r.price_minor)
+                    {
+                        format!("From {price}")
+                    } else {
+                        price
+                    }
+                },
                 compare_at: r.compare_at_minor.map(|c| format_money(c, &shop.currency)),
                 sold_out: r.track_stock? && r.stock? <= 0,
                 image: r.image.map(|i| state.media.view(&i.0.row())),
@@ -359,7 +369,7 @@ async fn listing_rows(
 ) -> AppResult<Vec<CardRow>> {
     Ok(sqlx::query_as(
         "with matched as (
-             select p.id, p.title, p.slug, p.price_minor, p.compare_at_minor, p.track_stock, p.stock, p.created_at,
+             select p.id, p.title, p.slug, p.price_minor, p.price_max_minor, p.compare_at_minor, p.track_stock, p.stock, p.created_at,
                     case when $3::text is null then 0
                          else greatest(ts_rank(p.search, websearch_to_tsquery('simple', $3)),
                                        word_similarity(lower($3), lower(p.title))) end as rank
@@ -372,7 +382,7 @@ async fn listing_rows(
                     or p.search @@ websearch_to_tsquery('simple', $3)
                     or word_similarity(lower($3), lower(p.title)) >= 0.45)
          )
-         select m.title, m.slug, m.price_minor, m.compare_at_minor, m.track_stock, m.stock,
+         select m.title, m.slug, m.price_minor, m.price_max_minor, m.compare_at_minor, m.track_stock, m.stock,
                 (select json_build_object('id', i.id, 'backend', i.backend, 'storage_key', i.storage_key,
                         'version', i.version, 'width', i.width, 'height', i.height,
                         'alt', case when i.alt = '' then m.title else i.alt end)
@@ -406,6 +416,27 @@ struct ProductRowDb {
     stock: i32,
     images: Json<Vec<ImageJson>>,
     category_slug: Option<String>,
+    options: Json<Vec<OptionJson>>,
+    variants: Json<Vec<VariantJson>>,
+}
+
+#[derive(Deserialize)]
+struct OptionJson {
+    name: String,
+    values: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct VariantJson {
+    id: Uuid,
+    options: Vec<String>,
+    sku: Option<String>,
+    price_minor: i64,
+    compare_at_minor: Option<i64>,
+    track_stock: bool,
+    stock: i32,
+    enabled: bool,
+    image_id: Option<Uuid>,
 }
 
 /// Query 2 for a product page: the active product with its images and first category.
@@ -418,7 +449,15 @@ async fn load_product(state: &AppState, shop: PublicShop, slug: &str) -> AppResu
                           order by i.position, i.created_at)
                    from images i where i.product_id = p.id), '[]') as images,
                 (select c.slug from product_categories pc join categories c on c.id = pc.category_id
-                  where pc.product_id = p.id order by c.position, c.name limit 1) as category_slug
+                  where pc.product_id = p.id order by c.position, c.name limit 1) as category_slug,
+                coalesce((select json_agg(json_build_object('name', o.name, 'values', o.choices) order by o.position)
+                   from product_options o where o.product_id = p.id), '[]') as options,
+                coalesce((select json_agg(json_build_object('id', v.id, 'options', v.options, 'sku', v.sku,
+                                 'price_minor', v.price_minor, 'compare_at_minor', v.compare_at_minor,
+                                 'track_stock', v.track_stock, 'stock', v.stock, 'enabled', v.enabled,
+                                 'image_id', v.image_id)
+                          order by v.position, v.created_at, v.id)
+                   from product_variants v where v.product_id = p.id), '[]') as variants
          from products p
          where p.shop_id = $1 and p.slug = $2 and p.status = 'active'",
     )
@@ -431,7 +470,45 @@ async fn load_product(state: &AppState, shop: PublicShop, slug: &str) -> AppResu
         .category_slug
         .and_then(|s| shop.categories.iter().find(|c| c.slug == s).cloned());
     let available = !row.track_stock || row.stock > 0;
+    let images: Vec<crate::media::ImageView> = row
+        .images
+        .0
+        .iter()
+        .map(|i| state.media.view(&i.clone().row()))
+        .collect();
+    let image_ids: Vec<Uuid> = row.images.0.iter().map(|i| i.id).collect();
+    let currency = shop.currency.clone();
+    let variants = row
+        .variants
+        .0
+        .into_iter()
+        .map(|v| PublicVariant {
+            id: v.id,
+            options: v.options,
+            sku: v.sku,
+            price: format_money(v.price_minor, &currency),
+            price_plain: format_plain(v.price_minor, &currency),
+            compare_at: v.compare_at_minor.map(|c| format_money(c, &currency)),
+            enabled: v.enabled,
+            available: v.enabled && (!v.track_stock || v.stock > 0),
+            max_quantity: v.track_stock.then_some(v.stock.max(0)),
+            image: v
+                .image_id
+                .and_then(|id| image_ids.iter().position(|i| *i == id))
+                .map(|i| images[i].clone()),
+        })
+        .collect();
     let product = PublicProduct {
+        options: row
+            .options
+            .0
+            .into_iter()
+            .map(|o| crate::catalog::ProductOption {
+                name: o.name,
+                values: o.values,
+            })
+            .collect(),
+        variants,
         id: row.id,
         title: row.title,
         slug: row.slug,
@@ -444,12 +521,7 @@ async fn load_product(state: &AppState, shop: PublicShop, slug: &str) -> AppResu
         sku: row.sku,
         available,
         max_quantity: row.track_stock.then_some(row.stock.max(0)),
-        images: row
-            .images
-            .0
-            .into_iter()
-            .map(|i| state.media.view(&i.row()))
-            .collect(),
+        images,
         category,
     };
     Ok(StorePage::Product { shop, product })

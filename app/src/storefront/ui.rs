@@ -336,6 +336,7 @@ fn GridImage(img: ImageView, eager: bool) -> impl IntoView {
 fn ProductView(shop: PublicShop, product: PublicProduct) -> impl IntoView {
     let home = format!("/s/{}", shop.slug);
     let canonical = format!("{}/p/{}", shop.url, product.slug);
+    let page_path = format!("{home}/p/{}", product.slug);
     let title = format!("{} · {}", product.title, shop.name);
     let description = if product.description.is_empty() {
         format!(
@@ -350,31 +351,7 @@ fn ProductView(shop: PublicShop, product: PublicProduct) -> impl IntoView {
         .first()
         .or(shop.logo.as_ref())
         .map(|i| absolute(&shop.url, &i.og_url));
-    let availability = if product.available {
-        "https://schema.org/InStock"
-    } else {
-        "https://schema.org/OutOfStock"
-    };
-    let mut ld = serde_json::json!({
-        "@context": "https://schema.org",
-        "@type": "Product",
-        "name": product.title,
-        "description": description,
-        "image": product.images.iter().map(|i| absolute(&shop.url, &i.src)).collect::<Vec<_>>(),
-        "url": canonical,
-        "brand": {"@type": "Brand", "name": shop.name},
-        "offers": {
-            "@type": "Offer",
-            "price": product.price_plain,
-            "priceCurrency": shop.currency,
-            "availability": availability,
-            "url": canonical,
-            "seller": {"@type": "Organization", "name": shop.name}
-        }
-    });
-    if let Some(sku) = &product.sku {
-        ld["sku"] = serde_json::Value::String(sku.clone());
-    }
+    let ld = product_ld(&shop, &product, &canonical, &description);
     let mut crumbs = vec![
         serde_json::json!({"@type": "ListItem", "position": 1, "name": shop.name, "item": shop.url}),
     ];
@@ -393,51 +370,171 @@ fn ProductView(shop: PublicShop, product: PublicProduct) -> impl IntoView {
         )
     });
     let paragraphs = paragraphs(&product.description);
+
+    // The chosen variant: from `?variant=` or `?o1=…` on the server (and on first render in
+    // the browser), then from the selects as the shopper changes them.
+    let query = use_query_map();
+    let (initial, error) = query.with_untracked(|q| {
+        let values: Vec<Option<String>> = ["o1", "o2", "o3"].iter().map(|k| q.get(k)).collect();
+        let chosen = product
+            .selected(q.get("variant").as_deref(), &values)
+            .map(|v| v.options.clone())
+            .unwrap_or_default();
+        (chosen, q.get("error"))
+    });
+    let chosen = RwSignal::new(initial);
+    let product = StoredValue::new(product);
+    let current = move || {
+        product.with_value(|p| {
+            let values = chosen.get();
+            p.variant_with(&values).cloned()
+        })
+    };
+    let has_options = product.with_value(|p| !p.options.is_empty());
+    let price =
+        move || current().map_or_else(|| product.with_value(|p| p.price.clone()), |v| v.price);
+    let compare_at = move || {
+        if has_options {
+            current().and_then(|v| v.compare_at)
+        } else {
+            product.with_value(|p| p.compare_at.clone())
+        }
+    };
+    let available = move || current().is_some_and(|v| v.available);
+    let stock_text = move || match current() {
+        None => "Not available in this combination",
+        Some(v) if !v.enabled => "Not available in this combination",
+        Some(v) if v.available => "In stock",
+        Some(_) => "Sold out",
+    };
+    let max = move || {
+        current()
+            .and_then(|v| v.max_quantity)
+            .unwrap_or(99)
+            .clamp(1, 99)
+    };
+    // The variant's own image leads the gallery when it has one.
+    let images = move || {
+        product.with_value(|p| {
+            let mut images = p.images.clone();
+            if let Some(img) = current().and_then(|v| v.image)
+                && let Some(at) = images.iter().position(|i| i.src == img.src)
+            {
+                let lead = images.remove(at);
+                images.insert(0, lead);
+            }
+            images
+        })
+    };
+    let pick = move |index: usize, value: String| {
+        chosen.update(|c| {
+            if let Some(slot) = c.get_mut(index) {
+                *slot = value;
+            }
+        });
+        #[cfg(feature = "hydrate")]
+        if let Some(v) = current() {
+            // A shareable address for the choice, without a new history entry or a reload.
+            if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
+                let _ = history.replace_state_with_url(
+                    &wasm_bindgen::JsValue::NULL,
+                    "",
+                    Some(&format!("?variant={}", v.id)),
+                );
+            }
+        }
+    };
+    let error_text = error.map(|e| match e.as_str() {
+        "choose" => "Choose an option for each of the choices below, then add to cart.",
+        _ => "That combination is not available. Choose another.",
+    });
+    let cart_action = format!("{home}/cart/add");
+    // Without JavaScript the selects change nothing until the form is sent, so the button
+    // stays enabled and the server answers an unavailable choice; once the page is live it
+    // follows the choice.
+    let live = RwSignal::new(false);
+    Effect::new(move |_| live.set(true));
+    let sellable = product.with_value(|p| !p.options.is_empty() || p.available);
+    let product_id = product.with_value(|p| p.id.to_string());
     view! {
         <Seo title description canonical=canonical.clone() image=og_image og_type="product"/>
-        <Meta property="product:price:amount" content=product.price_plain.clone()/>
+        <Meta property="product:price:amount" content=product.with_value(|p| p.price_plain.clone())/>
         <Meta property="product:price:currency" content=shop.currency.clone()/>
         <JsonLd value=ld/>
         <JsonLd value=breadcrumbs/>
         <StoreShell shop=shop.clone()>
             <nav class="breadcrumbs" aria-label="Breadcrumb">
                 <a href=home.clone()>{shop.name.clone()}</a>
-                {product.category.clone().map(|c| view! { " / " <a href=format!("{home}/c/{}", c.slug)>{c.name}</a> })}
+                {product.with_value(|p| p.category.clone()).map(|c| view! { " / " <a href=format!("{home}/c/{}", c.slug)>{c.name}</a> })}
             </nav>
             <article class="product">
                 <div class="gallery">
-                    {if product.images.is_empty() {
-                        view! { <div class="no-image large" aria-hidden="true"></div> }.into_any()
-                    } else {
-                        product.images.iter().enumerate().map(|(i, img)| view! {
-                            <img src=img.src.clone() srcset=img.srcset.clone()
-                                sizes="(min-width: 64rem) 560px, 100vw"
-                                width=img.width height=img.height alt=img.alt.clone()
-                                loading=if i == 0 { "eager" } else { "lazy" }
-                                fetchpriority=if i == 0 { "high" } else { "auto" } decoding="async"/>
-                        }).collect_view().into_any()
+                    {move || {
+                        let images = images();
+                        if images.is_empty() {
+                            view! { <div class="no-image large" aria-hidden="true"></div> }.into_any()
+                        } else {
+                            images.into_iter().enumerate().map(|(i, img)| view! {
+                                <img src=img.src.clone() srcset=img.srcset.clone()
+                                    sizes="(min-width: 64rem) 560px, 100vw"
+                                    width=img.width height=img.height alt=img.alt.clone()
+                                    loading=if i == 0 { "eager" } else { "lazy" }
+                                    fetchpriority=if i == 0 { "high" } else { "auto" } decoding="async"/>
+                            }).collect_view().into_any()
+                        }
                     }}
                 </div>
                 <div class="product-info">
-                    <h1>{product.title.clone()}</h1>
+                    <h1>{product.with_value(|p| p.title.clone())}</h1>
                     <p class="price large">
-                        <span class="now" data-testid="price">{product.price.clone()}</span>
-                        {product.compare_at.clone().map(|c| view! { " " <s class="was"><span class="visually-hidden">"Was "</span>{c}</s> })}
+                        <span class="now" data-testid="price">{price}</span>
+                        {move || compare_at().map(|c| view! { " " <s class="was"><span class="visually-hidden">"Was "</span>{c}</s> })}
                     </p>
-                    <p class=if product.available { "stock in" } else { "stock out" }>
-                        {if product.available { "In stock" } else { "Sold out" }}
+                    <p class=move || if available() { "stock in" } else { "stock out" } data-testid="stock" aria-live="polite">
+                        {stock_text}
                     </p>
-                    {product.available.then(|| {
-                        let max = product.max_quantity.unwrap_or(99).clamp(1, 99);
-                        view! {
-                            <form class="add-to-cart" method="post" action=format!("{home}/cart/add")>
-                                <input type="hidden" name="product" value=product.id.to_string()/>
-                                <label for="qty">"Quantity"</label>
-                                <input id="qty" type="number" name="quantity" value="1" min="1" max=max/>
-                                <button type="submit" class="button primary">"Add to cart"</button>
-                            </form>
-                        }
-                    })}
+                    {error_text.map(|m| view! { <p class="notice error" role="alert">{m}</p> })}
+                    <Show when=move || sellable>
+                    <form class="add-to-cart" method="post" action=cart_action.clone()>
+                        <input type="hidden" name="product" value=product_id.clone()/>
+                        {product.with_value(|p| p.options.clone()).into_iter().enumerate().map(|(i, option)| {
+                            let id = format!("option-{}", i + 1);
+                            let name = format!("o{}", i + 1);
+                            view! {
+                                <div class="field option">
+                                    <label for=id.clone()>{option.name.clone()}</label>
+                                    <select id=id name=name
+                                        on:change=move |ev| pick(i, event_target_value(&ev))>
+                                        {option.values.into_iter().map(|value| {
+                                            let v = value.clone();
+                                            let selected = move || chosen.with(|c| c.get(i) == Some(&v));
+                                            let v = value.clone();
+                                            let label = move || {
+                                                let mut combo = chosen.get();
+                                                if let Some(slot) = combo.get_mut(i) {
+                                                    *slot = v.clone();
+                                                }
+                                                let mark = product.with_value(|p| match p.variant_with(&combo) {
+                                                    Some(x) if x.available => "",
+                                                    Some(x) if x.enabled => " (sold out)",
+                                                    _ => " (unavailable)",
+                                                });
+                                                format!("{v}{mark}")
+                                            };
+                                            view! { <option value=value selected=selected>{label}</option> }
+                                        }).collect_view()}
+                                    </select>
+                                </div>
+                            }
+                        }).collect_view()}
+                        <div class="field">
+                            <label for="qty">"Quantity"</label>
+                            <input id="qty" type="number" name="quantity" value="1" min="1" max=max/>
+                        </div>
+                        <button type="submit" class="button primary" disabled=move || live.get() && !available()>"Add to cart"</button>
+                    </form>
+                    </Show>
+                    {has_options.then(|| view! { <VariantTable product=product.get_value() page=page_path.clone()/> })}
                     {ask.map(|href| view! { <a class="button whatsapp" href=href rel="noopener">"Ask on WhatsApp"</a> })}
                     <div class="description">
                         {paragraphs.into_iter().map(|lines| view! {
@@ -448,6 +545,133 @@ fn ProductView(shop: PublicShop, product: PublicProduct) -> impl IntoView {
             </article>
         </StoreShell>
     }
+}
+
+/// Every variant with its price and availability, each a link to its own address: shoppers
+/// without JavaScript choose here as well, and every price the structured data names is on
+/// the page.
+#[component]
+fn VariantTable(product: PublicProduct, page: String) -> impl IntoView {
+    view! {
+        <table class="table variants">
+            <caption>"All options"</caption>
+            <thead><tr><th scope="col">"Option"</th><th scope="col">"Price"</th><th scope="col">"Availability"</th></tr></thead>
+            <tbody>
+                {product.variants.into_iter().map(|v| {
+                    let name = crate::catalog::variant_title(&v.options);
+                    view! {
+                        <tr>
+                            <td><a href=format!("{page}?variant={}", v.id)>{name}</a></td>
+                            <td>{v.price}</td>
+                            <td>{if v.available { "In stock" } else if v.enabled { "Sold out" } else { "Unavailable" }}</td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+/// Structured data: a `Product` with one `Offer`, or for a product with options a
+/// `ProductGroup` whose `hasVariant` lists each variant with its own `Offer`.
+fn product_ld(
+    shop: &PublicShop,
+    product: &PublicProduct,
+    canonical: &str,
+    description: &str,
+) -> serde_json::Value {
+    let availability = |available: bool| {
+        if available {
+            "https://schema.org/InStock"
+        } else {
+            "https://schema.org/OutOfStock"
+        }
+    };
+    let images: Vec<String> = product
+        .images
+        .iter()
+        .map(|i| absolute(&shop.url, &i.src))
+        .collect();
+    if product.options.is_empty() {
+        let mut ld = serde_json::json!({
+            "@context": "https://schema.org",
+            "@type": "Product",
+            "name": product.title,
+            "description": description,
+            "image": images,
+            "url": canonical,
+            "brand": {"@type": "Brand", "name": shop.name},
+            "offers": {
+                "@type": "Offer",
+                "price": product.price_plain,
+                "priceCurrency": shop.currency,
+                "availability": availability(product.available),
+                "url": canonical,
+                "seller": {"@type": "Organization", "name": shop.name}
+            }
+        });
+        if let Some(sku) = &product.sku {
+            ld["sku"] = serde_json::Value::String(sku.clone());
+        }
+        return ld;
+    }
+    // schema.org names the common ones; any other option is still listed by its name.
+    let property = |name: &str| match name.to_lowercase().as_str() {
+        "size" => "https://schema.org/size".to_string(),
+        "color" | "colour" => "https://schema.org/color".to_string(),
+        "material" => "https://schema.org/material".to_string(),
+        "pattern" => "https://schema.org/pattern".to_string(),
+        _ => name.to_string(),
+    };
+    let variants: Vec<serde_json::Value> = product
+        .variants
+        .iter()
+        .filter(|v| v.enabled)
+        .map(|v| {
+            let url = format!("{canonical}?variant={}", v.id);
+            let mut item = serde_json::json!({
+                "@type": "Product",
+                "name": format!("{} ({})", product.title, crate::catalog::variant_title(&v.options)),
+                "url": url,
+                "offers": {
+                    "@type": "Offer",
+                    "price": v.price_plain,
+                    "priceCurrency": shop.currency,
+                    "availability": availability(v.available),
+                    "url": url,
+                }
+            });
+            for (option, value) in product.options.iter().zip(&v.options) {
+                let key = match property(&option.name).as_str() {
+                    "https://schema.org/size" => "size",
+                    "https://schema.org/color" => "color",
+                    "https://schema.org/material" => "material",
+                    "https://schema.org/pattern" => "pattern",
+                    _ => continue,
+                };
+                item[key] = serde_json::Value::String(value.clone());
+            }
+            if let Some(sku) = &v.sku {
+                item["sku"] = serde_json::Value::String(sku.clone());
+            }
+            if let Some(img) = &v.image {
+                item["image"] = serde_json::Value::String(absolute(&shop.url, &img.src));
+            }
+            item
+        })
+        .collect();
+    serde_json::json!({
+        "@context": "https://schema.org",
+        "@type": "ProductGroup",
+        "name": product.title,
+        "description": description,
+        "image": images,
+        "url": canonical,
+        "productGroupID": product.id.to_string(),
+        "brand": {"@type": "Brand", "name": shop.name},
+        "variesBy": product.options.iter().map(|o| property(&o.name)).collect::<Vec<_>>(),
+        "hasVariant": variants,
+    })
 }
 
 /// Plain text with line breaks: blank lines separate paragraphs, single newlines break lines.
@@ -612,7 +836,7 @@ pub fn StoreOrderConfirmation() -> impl IntoView {
                             <table class="table">
                                 <tbody>
                                     {o.lines.iter().map(|l| view! {
-                                        <tr><td>{format!("{} × {}", l.quantity, l.title)}</td><td>{l.line_total.clone()}</td></tr>
+                                        <tr><td>{format!("{} × {}", l.quantity, l.name())}</td><td>{l.line_total.clone()}</td></tr>
                                     }).collect_view()}
                                 </tbody>
                                 <tfoot><tr><th scope="row">"Total"</th><td data-testid="order-total">{o.total.clone()}</td></tr></tfoot>

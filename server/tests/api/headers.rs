@@ -333,7 +333,8 @@ async fn page(app: &TestApp, path: &str) -> String {
 /// Changes the product's price behind the app's back (no catalog version bump), the way only
 /// a cached page would not show.
 async fn set_price_in_sql(app: &TestApp, minor: i64) {
-    sqlx::query("update products set price_minor = $1")
+    // The variant holds the price; the product row's copy follows it.
+    sqlx::query("update product_variants set price_minor = $1")
         .bind(minor)
         .execute(&app.pool)
         .await

@@ -20,4 +20,5 @@ mod proxy_limits;
 mod shutdown;
 mod storefront;
 mod usage;
+mod variants;
 mod whatsapp;

@@ -5,6 +5,7 @@
 
 mod categories;
 mod products;
+pub mod variants;
 
 pub use categories::*;
 pub use products::*;

@@ -44,6 +44,16 @@ pub struct ValidProduct {
 }
 
 pub fn validate_product(input: &ProductInput, currency: &str) -> Result<ValidProduct, FieldErrors> {
+    validate(input, currency, true)
+}
+
+/// `one_form`: the product has no options, so the form's price, SKU and stock are its
+/// variant's. With options they live in the variant table and the form does not send them.
+fn validate(
+    input: &ProductInput,
+    currency: &str,
+    one_form: bool,
+) -> Result<ValidProduct, FieldErrors> {
     let mut errors = FieldErrors::new();
     let title = input.title.trim().to_string();
     if title.is_empty() {
@@ -72,11 +82,15 @@ pub fn validate_product(input: &ProductInput, currency: &str) -> Result<ValidPro
             "Keep the description under 10,000 characters.".into(),
         );
     }
-    let price = parse_money(&input.price, currency);
+    let price = if one_form {
+        parse_money(&input.price, currency)
+    } else {
+        Ok(0)
+    };
     if let Err(m) = &price {
         errors.insert("price".into(), m.clone());
     }
-    let compare_at = if input.compare_at_price.trim().is_empty() {
+    let compare_at = if !one_form || input.compare_at_price.trim().is_empty() {
         Ok(None)
     } else {
         parse_money(&input.compare_at_price, currency).map(Some)
@@ -100,7 +114,7 @@ pub fn validate_product(input: &ProductInput, currency: &str) -> Result<ValidPro
     {
         errors.insert("sku".into(), "Keep the SKU under 64 characters.".into());
     }
-    let stock = if input.stock.trim().is_empty() {
+    let stock = if !one_form || input.stock.trim().is_empty() {
         Ok(0)
     } else {
         input.stock.trim().parse::<i32>()
@@ -148,8 +162,11 @@ pub(crate) fn map_unique(e: sqlx::Error) -> AppError {
                     "Another product already uses this URL. Change the slug.",
                 );
             }
-            Some("products_shop_sku_key") => {
-                return AppError::validation("sku", "Another product already has this SKU.");
+            Some("product_variants_shop_sku_key") => {
+                return AppError::validation(
+                    "sku",
+                    "Another product or variant already has this SKU.",
+                );
             }
             // A category id that is not one of this shop's.
             Some("product_categories_shop_id_category_id_fkey") => return AppError::NotFound,
@@ -169,10 +186,12 @@ pub async fn write_product(
     let id = match id {
         None => {
             let id = Uuid::now_v7();
+            // Price, stock and SKU here are only the first summary: the variant written below
+            // is the truth, and the trigger on product_variants keeps this row in step.
             sqlx::query(
-                "insert into products (id, shop_id, title, slug, description, price_minor, compare_at_minor, sku,
+                "insert into products (id, shop_id, title, slug, description, price_minor, compare_at_minor,
                                        track_stock, stock, status)
-                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .bind(id)
             .bind(shop_id)
@@ -181,7 +200,6 @@ pub async fn write_product(
             .bind(&p.description)
             .bind(p.price_minor)
             .bind(p.compare_at_minor)
-            .bind(&p.sku)
             .bind(p.track_stock)
             .bind(p.stock)
             .bind(p.status.as_str())
@@ -192,8 +210,7 @@ pub async fn write_product(
         }
         Some(id) => {
             let done = sqlx::query(
-                "update products set title = $3, slug = $4, description = $5, price_minor = $6, compare_at_minor = $7,
-                        sku = $8, track_stock = $9, stock = $10, status = $11, updated_at = now()
+                "update products set title = $3, slug = $4, description = $5, status = $6, updated_at = now()
                  where id = $1 and shop_id = $2",
             )
             .bind(id)
@@ -201,11 +218,6 @@ pub async fn write_product(
             .bind(&p.title)
             .bind(&p.slug)
             .bind(&p.description)
-            .bind(p.price_minor)
-            .bind(p.compare_at_minor)
-            .bind(&p.sku)
-            .bind(p.track_stock)
-            .bind(p.stock)
             .bind(p.status.as_str())
             .execute(&mut *conn)
             .await
@@ -221,6 +233,27 @@ pub async fn write_product(
             id
         }
     };
+    // A product sold in one form: its one variant carries the price, SKU and stock. (A new
+    // product's variant shares its id, so a cart line can name either.) A product with
+    // options keeps its variants as the variant table saved them.
+    sqlx::query(
+        "insert into product_variants (id, shop_id, product_id, sku, price_minor, compare_at_minor, track_stock, stock)
+         select $1, $2, $1, $3, $4, $5, $6, $7
+         where not exists (select 1 from product_options where product_id = $1)
+         on conflict (product_id, options) do update set
+             sku = excluded.sku, price_minor = excluded.price_minor, compare_at_minor = excluded.compare_at_minor,
+             track_stock = excluded.track_stock, stock = excluded.stock, updated_at = now()",
+    )
+    .bind(id)
+    .bind(shop_id)
+    .bind(&p.sku)
+    .bind(p.price_minor)
+    .bind(p.compare_at_minor)
+    .bind(p.track_stock)
+    .bind(p.stock)
+    .execute(&mut *conn)
+    .await
+    .map_err(map_unique)?;
     if !p.categories.is_empty() {
         sqlx::query(
             "insert into product_categories (shop_id, product_id, category_id)
@@ -243,7 +276,17 @@ pub async fn save_product(
     input: ProductInput,
 ) -> AppResult<Uuid> {
     let currency = shop_currency(&state.pool, shop_id).await?;
-    let valid = validate_product(&input, &currency).map_err(AppError::Validation)?;
+    let has_options = match id {
+        Some(id) => sqlx::query_scalar(
+            "select exists(select 1 from product_options where product_id = $1 and shop_id = $2)",
+        )
+        .bind(id)
+        .bind(shop_id)
+        .fetch_one(&state.pool)
+        .await?,
+        None => false,
+    };
+    let valid = validate(&input, &currency, !has_options).map_err(AppError::Validation)?;
     let mut tx = state.pool.begin().await?;
     let created = id.is_none();
     let id = write_product(&mut tx, shop_id, id, &valid).await?;
@@ -388,7 +431,8 @@ pub async fn list_products(
            and ($4::text is null
                 or p.search @@ websearch_to_tsquery('simple', $4)
                 or p.title ilike $5
-                or p.sku ilike $5)
+                or p.sku ilike $5
+                or exists (select 1 from product_variants v where v.product_id = p.id and v.sku ilike $5))
          order by {order}
          limit $6 offset $7"
     );
@@ -475,7 +519,11 @@ pub async fn get_product(state: &AppState, shop_id: Uuid, id: Uuid) -> AppResult
     .bind(shop_id)
     .fetch_all(&state.pool)
     .await?;
+    let mut conn = state.pool.acquire().await?;
+    let (options, variants) = super::variants::load(&mut conn, shop_id, id, &row.currency).await?;
     Ok(ProductDetail {
+        options,
+        variants,
         id: row.id,
         title: row.title,
         slug: row.slug,
