@@ -7,7 +7,7 @@
 //! [`MAX_IMPORT_ROWS`] rows and [`MAX_IMPORT_BYTES`] bytes (README, "Catalog CSV").
 
 use super::ssr::{ProductInput, ValidProduct, map_unique, shop_currency, validate_product};
-use super::{CSV_COLUMNS, ImportReport, RowError, slugify};
+use super::{CSV_COLUMNS, ImportReport, MAX_OPTIONS, MAX_VARIANTS, RowError, slugify};
 use crate::error::{AppError, AppResult};
 use crate::money::format_plain;
 use crate::platform::csv::{neutralise, unneutralise};
@@ -25,8 +25,12 @@ pub const MAX_IMPORT_BYTES: usize = 5 * 1024 * 1024;
 /// [`MAX_IMPORT_BYTES`] still reaches the import and gets its message.
 pub const MAX_IMPORT_BODY_BYTES: usize = 3 * MAX_IMPORT_BYTES + 64 * 1024;
 
+/// One variant with its product, as the export writes it (one row per variant).
 #[derive(sqlx::FromRow)]
 struct ExportRow {
+    option_names: Vec<String>,
+    options: Vec<String>,
+    enabled: bool,
     sku: Option<String>,
     title: String,
     slug: String,
@@ -42,11 +46,14 @@ struct ExportRow {
 pub async fn export(state: &AppState, shop_id: Uuid) -> AppResult<String> {
     let currency = shop_currency(&state.pool, shop_id).await?;
     let rows: Vec<ExportRow> = sqlx::query_as(
-        "select p.sku, p.title, p.slug, p.description, p.price_minor, p.compare_at_minor, p.status, p.track_stock, p.stock,
+        "select array(select o.name from product_options o where o.product_id = p.id order by o.position) as option_names,
+                v.options, v.enabled, v.sku, p.title, p.slug, p.description, v.price_minor, v.compare_at_minor,
+                p.status, v.track_stock, v.stock,
                 (select string_agg(c.name, '|' order by c.position, c.name)
                    from product_categories pc join categories c on c.id = pc.category_id
                   where pc.product_id = p.id) as categories
-         from products p where p.shop_id = $1 order by lower(p.title), p.id",
+         from products p join product_variants v on v.product_id = p.id
+         where p.shop_id = $1 order by lower(p.title), p.id, v.position, v.created_at, v.id",
     )
     .bind(shop_id)
     .fetch_all(&state.pool)
@@ -55,6 +62,13 @@ pub async fn export(state: &AppState, shop_id: Uuid) -> AppResult<String> {
     let internal = |e: csv::Error| AppError::Internal(anyhow::anyhow!("writing CSV: {e}"));
     out.write_record(CSV_COLUMNS).map_err(internal)?;
     for r in rows {
+        let option = |i: usize| {
+            (
+                r.option_names.get(i).cloned().unwrap_or_default(),
+                r.options.get(i).cloned().unwrap_or_default(),
+            )
+        };
+        let (o1, o2, o3) = (option(0), option(1), option(2));
         let cells = [
             r.sku.unwrap_or_default(),
             r.title,
@@ -68,6 +82,13 @@ pub async fn export(state: &AppState, shop_id: Uuid) -> AppResult<String> {
             r.track_stock.to_string(),
             r.stock.to_string(),
             r.categories.unwrap_or_default(),
+            o1.0,
+            o1.1,
+            o2.0,
+            o2.1,
+            o3.0,
+            o3.1,
+            r.enabled.to_string(),
         ];
         out.write_record(cells.iter().map(|c| neutralise(c).into_owned()))
             .map_err(internal)?;
@@ -78,12 +99,45 @@ pub async fn export(state: &AppState, shop_id: Uuid) -> AppResult<String> {
     String::from_utf8(bytes).map_err(|e| AppError::Internal(e.into()))
 }
 
-/// A product of the shop as the import sees it.
+/// A product of the shop as the import sees it, with the SKUs of its variants.
 #[derive(sqlx::FromRow)]
 struct ExistingProduct {
     id: Uuid,
-    sku: Option<String>,
+    skus: Vec<String>,
     slug: String,
+}
+
+/// One variant a file describes (a product without options has one, without values).
+#[derive(Debug, Clone)]
+struct PlannedVariant {
+    values: Vec<String>,
+    sku: Option<String>,
+    price_minor: i64,
+    compare_at_minor: Option<i64>,
+    track_stock: bool,
+    stock: i32,
+    enabled: bool,
+}
+
+impl PlannedVariant {
+    fn of(product: &ValidProduct, values: Vec<String>, enabled: bool) -> Self {
+        PlannedVariant {
+            values,
+            sku: product.sku.clone(),
+            price_minor: product.price_minor,
+            compare_at_minor: product.compare_at_minor,
+            track_stock: product.track_stock,
+            stock: product.stock,
+            enabled,
+        }
+    }
+}
+
+/// A product's options and variants as the file gives them.
+#[derive(Debug, Clone, Default)]
+struct PlannedOptions {
+    options: Vec<super::ProductOption>,
+    variants: Vec<PlannedVariant>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -103,9 +157,9 @@ struct NewCategory {
 #[derive(Default)]
 struct Plan {
     new_categories: Vec<NewCategory>,
-    inserts: Vec<ValidProduct>,
+    inserts: Vec<(ValidProduct, PlannedOptions)>,
     /// Existing products (by id) and what they become.
-    updates: Vec<(Uuid, ValidProduct)>,
+    updates: Vec<(Uuid, ValidProduct, PlannedOptions)>,
     /// Updated products whose slug changes (see [`write_plan`]).
     renamed: Vec<Uuid>,
 }
@@ -117,11 +171,14 @@ pub async fn import(
 ) -> AppResult<Result<ImportReport, Vec<RowError>>> {
     check_size(text.len())?;
     let currency = shop_currency(&state.pool, shop_id).await?;
-    let existing: Vec<ExistingProduct> =
-        sqlx::query_as("select id, sku, slug from products where shop_id = $1")
-            .bind(shop_id)
-            .fetch_all(&state.pool)
-            .await?;
+    let existing: Vec<ExistingProduct> = sqlx::query_as(
+        "select p.id, p.slug,
+                array(select v.sku from product_variants v where v.product_id = p.id and v.sku is not null) as skus
+         from products p where p.shop_id = $1",
+    )
+    .bind(shop_id)
+    .fetch_all(&state.pool)
+    .await?;
     let categories: Vec<ExistingCategory> =
         sqlx::query_as("select id, name, slug from categories where shop_id = $1")
             .bind(shop_id)
@@ -154,7 +211,7 @@ fn check_size(bytes: usize) -> AppResult<()> {
 fn too_many_rows() -> AppError {
     AppError::validation(
         "csv",
-        "Nothing was imported: this file has more than 10,000 product rows, and one import takes \
+        "Nothing was imported: this file has more than 10,000 rows, and one import takes \
          at most 10,000. Split it into files of up to 10,000 rows and import them one after another.",
     )
 }
@@ -173,8 +230,9 @@ fn plan(
 ) -> Result<Result<Plan, Vec<RowError>>, AppError> {
     let by_sku: HashMap<&str, Uuid> = existing
         .iter()
-        .filter_map(|p| Some((p.sku.as_deref()?, p.id)))
+        .flat_map(|p| p.skus.iter().map(|s| (s.as_str(), p.id)))
         .collect();
+    let by_slug: HashMap<&str, Uuid> = existing.iter().map(|p| (p.slug.as_str(), p.id)).collect();
     let current_slug: HashMap<Uuid, &str> =
         existing.iter().map(|p| (p.id, p.slug.as_str())).collect();
     let mut slugs = SlugPlanner::new(existing.iter().map(|p| (p.slug.clone(), p.id)));
@@ -214,8 +272,10 @@ fn plan(
     }
 
     let mut errors = Vec::new();
-    let mut rows = Vec::new();
+    let mut rows: Vec<ParsedRow> = Vec::new();
     let mut seen_skus = HashSet::new();
+    // Slug → the row that began that product with options.
+    let mut groups: HashMap<String, usize> = HashMap::new();
     for (n, record) in reader.records().enumerate() {
         if n >= MAX_IMPORT_ROWS {
             return Err(too_many_rows());
@@ -248,8 +308,64 @@ fn plan(
                 continue;
             }
         };
+        let enabled = match get("enabled").to_lowercase().as_str() {
+            "" | "true" | "yes" | "1" => true,
+            "false" | "no" | "0" => false,
+            _ => {
+                errors.push(RowError {
+                    line,
+                    message: "enabled must be true or false.".into(),
+                });
+                continue;
+            }
+        };
+        // Option columns: a name and a value each, filled from option 1 on.
+        let mut names = Vec::new();
+        let mut values = Vec::new();
+        let mut option_problem = None;
+        for i in 1..=MAX_OPTIONS {
+            let (name, value) = (
+                get(&format!("option{i}_name")),
+                get(&format!("option{i}_value")),
+            );
+            match (name.is_empty(), value.is_empty()) {
+                (true, true) => {}
+                (false, false) if names.len() == i - 1 => {
+                    names.push(name);
+                    values.push(value);
+                }
+                (false, false) => {
+                    option_problem = Some(format!(
+                        "option{i}: fill the options in order, from option 1."
+                    ))
+                }
+                (true, false) => {
+                    option_problem = Some(format!(
+                        "option{i}_name: name the option of the value {value}."
+                    ))
+                }
+                (false, true) => {
+                    option_problem =
+                        Some(format!("option{i}_value: give this row's value of {name}."))
+                }
+            }
+        }
+        if let Some(message) = option_problem {
+            errors.push(RowError { line, message });
+            continue;
+        }
+        let group_key = (!values.is_empty()).then(|| get("slug").to_lowercase());
+        if group_key.as_deref() == Some("") {
+            errors.push(RowError {
+                line,
+                message: "slug: a row with option values needs its product's slug, which groups the product's variants.".into(),
+            });
+            continue;
+        }
+        // A further variant of a product already begun in this file.
+        let joins = group_key.as_ref().and_then(|k| groups.get(k).copied());
         let status = get("status");
-        let input = ProductInput {
+        let mut input = ProductInput {
             title: get("title"),
             slug: get("slug"),
             description: get("description"),
@@ -265,6 +381,16 @@ fn plan(
             },
             categories: Vec::new(),
         };
+        if let Some(at) = joins {
+            // Product columns may be left empty on a product's further rows.
+            let first: &ParsedRow = &rows[at];
+            if input.title.is_empty() {
+                input.title = first.product.title.clone();
+            }
+            if get("status").is_empty() {
+                input.status = first.product.status.as_str().to_string();
+            }
+        }
         let mut product = match validate_product(&input, currency) {
             Ok(p) => p,
             Err(fields) => {
@@ -277,7 +403,18 @@ fn plan(
                 continue;
             }
         };
-        let target = product.sku.as_deref().and_then(|s| by_sku.get(s).copied());
+        let sku_target = product.sku.as_deref().and_then(|s| by_sku.get(s).copied());
+        // The product a row updates: a product with options by its slug (its handle), else by
+        // SKU; a product sold in one form by SKU, else by an explicit slug, so a file exported
+        // from products without SKUs imports back onto them.
+        let by_own_slug = (!input.slug.is_empty())
+            .then(|| by_slug.get(product.slug.as_str()).copied())
+            .flatten();
+        let target = if group_key.is_some() {
+            by_own_slug.or(sku_target)
+        } else {
+            sku_target.or(by_own_slug)
+        };
         if let Some(sku) = &product.sku
             && !seen_skus.insert(sku.clone())
         {
@@ -287,7 +424,40 @@ fn plan(
             });
             continue;
         }
-        let names: Vec<String> = get("categories")
+        if let Some(at) = joins {
+            let group = &mut rows[at];
+            if let Some(message) =
+                join_variant(group, &names, &values, &product, enabled, sku_target)
+            {
+                errors.push(RowError { line, message });
+            }
+            continue;
+        }
+        if let (Some(owner), Some(t)) = (sku_target, target)
+            && owner != t
+        {
+            errors.push(RowError {
+                line,
+                message: format!(
+                    "sku: {} belongs to another product.",
+                    product.sku.as_deref().unwrap_or_default()
+                ),
+            });
+            continue;
+        }
+        let planned = PlannedOptions {
+            options: names
+                .iter()
+                .zip(&values)
+                .map(|(name, value)| super::ProductOption {
+                    name: name.clone(),
+                    values: vec![value.clone()],
+                })
+                .collect(),
+            variants: vec![PlannedVariant::of(&product, values.clone(), enabled)],
+        };
+        let categories_cell = get("categories");
+        let names: Vec<String> = categories_cell
             .split('|')
             .map(str::trim)
             .filter(|c| !c.is_empty())
@@ -317,13 +487,29 @@ fn plan(
             .collect();
         product.categories.sort();
         product.categories.dedup();
+        if let Some(key) = group_key {
+            groups.insert(key, rows.len());
+        }
         rows.push(ParsedRow {
             line,
             target,
             old_slug,
             slug,
             product,
+            planned,
         });
+    }
+    for row in &rows {
+        if row.planned.variants.len() > MAX_VARIANTS {
+            errors.push(RowError {
+                line: row.line,
+                message: format!(
+                    "{} has {} variants; a product can have at most {MAX_VARIANTS}.",
+                    row.product.slug,
+                    row.planned.variants.len()
+                ),
+            });
+        }
     }
 
     // Slugs are settled for the file as a whole, so rows may trade addresses in any order:
@@ -370,9 +556,9 @@ fn plan(
                 if row.old_slug != Some(row.product.slug.as_str()) {
                     plan.renamed.push(id);
                 }
-                plan.updates.push((id, row.product));
+                plan.updates.push((id, row.product, row.planned));
             }
-            None => plan.inserts.push(row.product),
+            None => plan.inserts.push((row.product, row.planned)),
         }
     }
     if plan.inserts.is_empty() && plan.updates.is_empty() {
@@ -397,6 +583,61 @@ struct ParsedRow<'a> {
     old_slug: Option<&'a str>,
     slug: SlugChoice,
     product: ValidProduct,
+    planned: PlannedOptions,
+}
+
+/// Adds a further row of a product with options to that product; the problem, if any.
+fn join_variant(
+    group: &mut ParsedRow,
+    names: &[String],
+    values: &[String],
+    product: &ValidProduct,
+    enabled: bool,
+    sku_owner: Option<Uuid>,
+) -> Option<String> {
+    let expected: Vec<&str> = group
+        .planned
+        .options
+        .iter()
+        .map(|o| o.name.as_str())
+        .collect();
+    if names
+        .iter()
+        .map(String::as_str)
+        .ne(expected.iter().copied())
+    {
+        return Some(format!(
+            "options: {} has the options {}; this row names {}.",
+            group.product.slug,
+            expected.join(", "),
+            names.join(", ")
+        ));
+    }
+    if group.planned.variants.iter().any(|v| v.values == values) {
+        return Some(format!(
+            "{} appears twice for {}.",
+            values.join(" / "),
+            group.product.slug
+        ));
+    }
+    if let Some(owner) = sku_owner
+        && Some(owner) != group.target
+    {
+        return Some(format!(
+            "sku: {} belongs to another product.",
+            product.sku.as_deref().unwrap_or_default()
+        ));
+    }
+    for (option, value) in group.planned.options.iter_mut().zip(values) {
+        if !option.values.iter().any(|v| v == value) {
+            option.values.push(value.clone());
+        }
+    }
+    group
+        .planned
+        .variants
+        .push(PlannedVariant::of(product, values.to_vec(), enabled));
+    None
 }
 
 /// Hands out product slugs so no two products of a shop share one, in time linear in the number
@@ -504,6 +745,136 @@ impl CategoryIndex {
     }
 }
 
+/// The options and variants of every product of the file, as arrays for `unnest`.
+#[derive(Default)]
+struct VariantColumns {
+    products: Vec<Uuid>,
+    option_product: Vec<Uuid>,
+    option_position: Vec<i16>,
+    option_name: Vec<String>,
+    /// JSON arrays of the values (`unnest` cannot take an array of arrays of different lengths).
+    option_values: Vec<String>,
+    id: Vec<Uuid>,
+    product: Vec<Uuid>,
+    o1: Vec<Option<String>>,
+    o2: Vec<Option<String>>,
+    o3: Vec<Option<String>>,
+    sku: Vec<Option<String>>,
+    price_minor: Vec<i64>,
+    compare_at_minor: Vec<Option<i64>>,
+    track_stock: Vec<bool>,
+    stock: Vec<i32>,
+    enabled: Vec<bool>,
+    position: Vec<i32>,
+}
+
+impl VariantColumns {
+    fn push(&mut self, product: Uuid, new: bool, planned: PlannedOptions) {
+        self.products.push(product);
+        for (i, o) in planned.options.into_iter().enumerate() {
+            self.option_product.push(product);
+            self.option_position.push(i as i16 + 1);
+            self.option_name.push(o.name);
+            self.option_values
+                .push(serde_json::to_string(&o.values).unwrap_or_else(|_| "[]".into()));
+        }
+        let single = planned.variants.len() == 1 && planned.variants[0].values.is_empty();
+        for (i, v) in planned.variants.into_iter().enumerate() {
+            // A new product sold in one form: its variant shares its id, as in the dashboard.
+            self.id.push(if new && single {
+                product
+            } else {
+                Uuid::now_v7()
+            });
+            self.product.push(product);
+            self.o1.push(v.values.first().cloned());
+            self.o2.push(v.values.get(1).cloned());
+            self.o3.push(v.values.get(2).cloned());
+            self.sku.push(v.sku);
+            self.price_minor.push(v.price_minor);
+            self.compare_at_minor.push(v.compare_at_minor);
+            self.track_stock.push(v.track_stock);
+            self.stock.push(v.stock);
+            self.enabled.push(v.enabled);
+            self.position.push(i as i32);
+        }
+    }
+
+    /// Makes each product's options and variants what the file says: variants whose values
+    /// the file names are updated in place (their ids, and so carts and past orders, stay),
+    /// new ones are created, and the product's other variants are removed. The trigger on
+    /// product_variants then refreshes each product's price, stock and SKU summary.
+    async fn write(&self, tx: &mut sqlx::PgConnection, shop_id: Uuid) -> AppResult<()> {
+        sqlx::query("delete from product_options where shop_id = $1 and product_id = any($2)")
+            .bind(shop_id)
+            .bind(&self.products)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "insert into product_options (shop_id, product_id, position, name, choices)
+             select $1, t.product_id, t.position, t.name, array(select json_array_elements_text(t.choices::json))
+             from unnest($2::uuid[], $3::int2[], $4::text[], $5::text[]) as t(product_id, position, name, choices)",
+        )
+        .bind(shop_id)
+        .bind(&self.option_product)
+        .bind(&self.option_position)
+        .bind(&self.option_name)
+        .bind(&self.option_values)
+        .execute(&mut *tx)
+        .await?;
+        // SKUs may move between variants of the file's products: clear them first, so the
+        // row-by-row unique check never sees one SKU on two rows half-way.
+        sqlx::query(
+            "update product_variants set sku = null
+             where shop_id = $1 and product_id = any($2) and sku is not null",
+        )
+        .bind(shop_id)
+        .bind(&self.products)
+        .execute(&mut *tx)
+        .await?;
+        let kept: Vec<Uuid> = sqlx::query_scalar(
+            "insert into product_variants (id, shop_id, product_id, options, sku, price_minor, compare_at_minor,
+                                           track_stock, stock, enabled, position)
+             select t.id, $1, t.product_id, array_remove(array[t.o1, t.o2, t.o3], null), t.sku, t.price_minor,
+                    t.compare_at_minor, t.track_stock, t.stock, t.enabled, t.position
+             from unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int8[],
+                         $9::int8[], $10::bool[], $11::int4[], $12::bool[], $13::int4[])
+                  as t(id, product_id, o1, o2, o3, sku, price_minor, compare_at_minor, track_stock, stock, enabled, position)
+             on conflict (product_id, options) do update set
+                 sku = excluded.sku, price_minor = excluded.price_minor, compare_at_minor = excluded.compare_at_minor,
+                 track_stock = excluded.track_stock, stock = excluded.stock, enabled = excluded.enabled,
+                 position = excluded.position, updated_at = now()
+             returning id",
+        )
+        .bind(shop_id)
+        .bind(&self.id)
+        .bind(&self.product)
+        .bind(&self.o1)
+        .bind(&self.o2)
+        .bind(&self.o3)
+        .bind(&self.sku)
+        .bind(&self.price_minor)
+        .bind(&self.compare_at_minor)
+        .bind(&self.track_stock)
+        .bind(&self.stock)
+        .bind(&self.enabled)
+        .bind(&self.position)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_unique)?;
+        sqlx::query(
+            "delete from product_variants
+             where shop_id = $1 and product_id = any($2) and id not in (select unnest($3::uuid[]))",
+        )
+        .bind(shop_id)
+        .bind(&self.products)
+        .bind(&kept)
+        .execute(&mut *tx)
+        .await?;
+        Ok(())
+    }
+}
+
 /// Product columns as arrays, one element per product, for `unnest`.
 #[derive(Default)]
 struct Columns {
@@ -569,11 +940,15 @@ async fn write_plan(state: &AppState, shop_id: Uuid, plan: Plan) -> AppResult<Im
         updated: plan.updates.len(),
     };
     let mut inserts = Columns::default();
-    for p in plan.inserts {
-        inserts.push(Uuid::now_v7(), p);
+    let mut variants = VariantColumns::default();
+    for (p, planned) in plan.inserts {
+        let id = Uuid::now_v7();
+        variants.push(id, true, planned);
+        inserts.push(id, p);
     }
     let mut updates = Columns::default();
-    for (id, p) in plan.updates {
+    for (id, p, planned) in plan.updates {
+        variants.push(id, false, planned);
         updates.push(id, p);
     }
     let mut tx = state.pool.begin().await?;
@@ -651,28 +1026,7 @@ async fn write_plan(state: &AppState, shop_id: Uuid, plan: Plan) -> AppResult<Im
             .await
             .map_err(map_unique)?;
     }
-    // Each product's one variant carries its price, SKU and stock (the trigger on
-    // product_variants copies them into the product's summary). New products' variants share
-    // their id. Products with options keep their variants.
-    for columns in [&inserts, &updates] {
-        if columns.id.is_empty() {
-            continue;
-        }
-        let sql = format!(
-            "insert into product_variants (id, shop_id, product_id, sku, price_minor, compare_at_minor, track_stock, stock)
-             select t.id, $1, t.id, t.sku, t.price_minor, t.compare_at_minor, t.track_stock, t.stock
-             from {UNNEST_PRODUCTS}
-             where not exists (select 1 from product_options o where o.product_id = t.id)
-             on conflict (product_id, options) do update set
-                 sku = excluded.sku, price_minor = excluded.price_minor, compare_at_minor = excluded.compare_at_minor,
-                 track_stock = excluded.track_stock, stock = excluded.stock, updated_at = now()"
-        );
-        columns
-            .bind(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(shop_id))
-            .execute(&mut *tx)
-            .await
-            .map_err(map_unique)?;
-    }
+    variants.write(&mut tx, shop_id).await?;
     let (products, categories): (Vec<Uuid>, Vec<Uuid>) = (
         [updates.link_product, inserts.link_product].concat(),
         [updates.link_category, inserts.link_category].concat(),

@@ -232,6 +232,13 @@ pub const CSV_COLUMNS: &[&str] = &[
     "track_stock",
     "stock",
     "categories",
+    "option1_name",
+    "option1_value",
+    "option2_name",
+    "option2_value",
+    "option3_name",
+    "option3_value",
+    "enabled",
 ];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

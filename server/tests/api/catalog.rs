@@ -573,16 +573,17 @@ async fn csv_round_trip_and_all_or_nothing_import() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "sku,title,slug,description,price,compare_at_price,status,track_stock,stock,categories"
+        "sku,title,slug,description,price,compare_at_price,status,track_stock,stock,categories,\
+         option1_name,option1_value,option2_name,option2_value,option3_name,option3_value,enabled"
     );
     assert_eq!(
         lines.next().unwrap(),
-        "W-1,Existing Wrap,existing-wrap,,1200.00,,active,true,4,Wraps"
+        "W-1,Existing Wrap,existing-wrap,,1200.00,,active,true,4,Wraps,,,,,,,true"
     );
     // Categories in their display order (Wraps was created first).
     assert_eq!(
         lines.next().unwrap(),
-        "N-1,New Bag,new-bag,,3500.50,4000.00,active,false,0,Wraps|Bags"
+        "N-1,New Bag,new-bag,,3500.50,4000.00,active,false,0,Wraps|Bags,,,,,,,true"
     );
 
     // The export imports back unchanged.
