@@ -68,6 +68,9 @@ pub struct Config {
     pub http_timeout_secs: u64,
     /// Background jobs one server runs at once.
     pub job_concurrency: usize,
+    /// Catalog imports may fetch images from loopback and private addresses. Off by default
+    /// (server-side request forgery); the tests turn it on to serve images from a fake.
+    pub import_allow_private_urls: bool,
     /// Sent email and finished jobs are deleted this many days after they finished.
     pub delivered_retention_days: i64,
     pub whatsapp: WhatsAppConfig,
@@ -315,6 +318,7 @@ impl Config {
             http_connect_timeout_secs: positive(&get, "HTTP_CONNECT_TIMEOUT_SECS", "5")?,
             http_timeout_secs: positive(&get, "HTTP_TIMEOUT_SECS", "20")?,
             job_concurrency: positive(&get, "JOB_CONCURRENCY", "4")?,
+            import_allow_private_urls: parse(&get, "IMPORT_ALLOW_PRIVATE_URLS", "false")?,
             delivered_retention_days: positive(&get, "DELIVERED_RETENTION_DAYS", "7")?,
             whatsapp,
         })

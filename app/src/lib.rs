@@ -109,6 +109,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/products/:id") view=catalog::ui::EditProductPage/>
                     <Route path=path!("/categories") view=catalog::ui::CategoriesPage/>
                     <Route path=path!("/import") view=catalog::ui::ImportExportPage/>
+                    <Route path=path!("/import/:id") view=catalog::ui::ImportPreviewPage/>
                     <Route path=path!("/orders") view=orders::ui::OrdersPage/>
                     <Route path=path!("/orders/:id") view=orders::ui::OrderDetailPage/>
                     <Route path=path!("/customers") view=customers::ui::CustomersPage/>

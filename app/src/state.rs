@@ -43,6 +43,7 @@ impl AppState {
                 .expect("SMTP_URL and MAIL_FROM were checked when the configuration was read"),
         );
         crate::whatsapp::ssr::register_jobs(&mut jobs);
+        crate::catalog::import::register_jobs(&mut jobs);
         let whatsapp = Arc::new(
             crate::whatsapp::ssr::WhatsApp::new(&config, &http)
                 .expect("SECRETS_KEY was checked when the configuration was read"),

@@ -132,6 +132,12 @@ pub fn build_app(state: AppState) -> Router {
         .merge(app::storefront::cart::router())
         .merge(app::whatsapp::routes::router(&state))
         .route("/dashboard/catalog/export.csv", get(app::catalog::csv::export_route))
+        .route(
+            "/dashboard/import/upload",
+            axum::routing::post(app::catalog::import::upload_route).layer(
+                axum::extract::DefaultBodyLimit::max(app::catalog::import::MAX_FILE_BYTES + 64 * 1024),
+            ),
+        )
         .route("/dashboard/orders/export.csv", get(app::orders::ssr::export_route))
         .route("/api/{*fn_name}", get(server_fn_handler).post(server_fn_handler))
         .leptos_routes_with_context(&state, routes, leptos_context(state.clone()), move || {

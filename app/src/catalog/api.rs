@@ -225,3 +225,28 @@ pub async fn import_catalog(csv: String) -> Result<super::ImportReport, ApiError
         }
     }
 }
+
+/// The preview (dry run) of an uploaded Shopify or WooCommerce export, or once confirmed its
+/// outcome and image downloads.
+#[server(endpoint = "catalog/import/preview")]
+pub async fn import_preview(id: Uuid) -> Result<super::ImportPreview, ApiError> {
+    let state = use_state()?;
+    let shop = require_shop(&state.pool).await?;
+    Ok(super::import::preview(&state, shop.shop_id, id).await?)
+}
+
+/// Writes an uploaded export (once) and queues its images.
+#[server(endpoint = "catalog/import/confirm")]
+pub async fn confirm_import(id: Uuid) -> Result<super::ImportReport, ApiError> {
+    let state = use_state()?;
+    let shop = require_shop(&state.pool).await?;
+    Ok(super::import::confirm(&state, shop.shop_id, id).await?)
+}
+
+/// Fetches a failed image of an import again.
+#[server(endpoint = "catalog/import/retry-image")]
+pub async fn retry_import_image(id: Uuid) -> Result<(), ApiError> {
+    let state = use_state()?;
+    let shop = require_shop(&state.pool).await?;
+    Ok(super::import::retry_image(&state, shop.shop_id, id).await?)
+}

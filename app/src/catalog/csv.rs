@@ -7,7 +7,9 @@
 //! [`MAX_IMPORT_ROWS`] rows and [`MAX_IMPORT_BYTES`] bytes (README, "Catalog CSV").
 
 use super::ssr::{ProductInput, ValidProduct, map_unique, shop_currency, validate_product};
-use super::{CSV_COLUMNS, ImportReport, MAX_OPTIONS, MAX_VARIANTS, RowError, slugify};
+use super::{
+    CSV_COLUMNS, ImportReport, MAX_OPTIONS, MAX_VARIANTS, PlannedProduct, RowError, slugify,
+};
 use crate::error::{AppError, AppResult};
 use crate::money::format_plain;
 use crate::platform::csv::{neutralise, unneutralise};
@@ -155,7 +157,7 @@ struct NewCategory {
 
 /// What a checked file will write.
 #[derive(Default)]
-struct Plan {
+pub(crate) struct Plan {
     new_categories: Vec<NewCategory>,
     inserts: Vec<(ValidProduct, PlannedOptions)>,
     /// Existing products (by id) and what they become.
@@ -170,6 +172,47 @@ pub async fn import(
     text: String,
 ) -> AppResult<Result<ImportReport, Vec<RowError>>> {
     check_size(text.len())?;
+    match check(state, shop_id, text).await? {
+        Ok(plan) => write_plan(state, shop_id, plan).await.map(Ok),
+        Err(rows) => Ok(Err(rows)),
+    }
+}
+
+impl Plan {
+    /// What the plan would do, product by product (creations first), with the lowest price.
+    pub(crate) fn summary(&self, currency: &str) -> Vec<PlannedProduct> {
+        let one = |p: &ValidProduct, o: &PlannedOptions, action: &str| PlannedProduct {
+            title: p.title.clone(),
+            slug: p.slug.clone(),
+            action: action.into(),
+            variants: o.variants.len(),
+            price: crate::money::format_money(
+                o.variants
+                    .iter()
+                    .map(|v| v.price_minor)
+                    .min()
+                    .unwrap_or(p.price_minor),
+                currency,
+            ),
+        };
+        self.inserts
+            .iter()
+            .map(|(p, o)| one(p, o, "create"))
+            .chain(self.updates.iter().map(|(_, p, o)| one(p, o, "update")))
+            .collect()
+    }
+
+    pub(crate) fn new_category_names(&self) -> Vec<String> {
+        self.new_categories.iter().map(|c| c.name.clone()).collect()
+    }
+}
+
+/// Reads and checks a file of our columns against the shop's catalog, writing nothing.
+pub(crate) async fn check(
+    state: &AppState,
+    shop_id: Uuid,
+    text: String,
+) -> AppResult<Result<Plan, Vec<RowError>>> {
     let currency = shop_currency(&state.pool, shop_id).await?;
     let existing: Vec<ExistingProduct> = sqlx::query_as(
         "select p.id, p.slug,
@@ -184,13 +227,9 @@ pub async fn import(
             .bind(shop_id)
             .fetch_all(&state.pool)
             .await?;
-    let plan = tokio::task::spawn_blocking(move || plan(&text, &currency, existing, categories))
+    tokio::task::spawn_blocking(move || plan(&text, &currency, existing, categories))
         .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("CSV import task failed: {e}")))??;
-    match plan {
-        Ok(plan) => write_plan(state, shop_id, plan).await.map(Ok),
-        Err(rows) => Ok(Err(rows)),
-    }
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("CSV import task failed: {e}")))?
 }
 
 fn check_size(bytes: usize) -> AppResult<()> {
@@ -935,6 +974,18 @@ const UNNEST_PRODUCTS: &str = "unnest($2::uuid[], $3::text[], $4::text[], $5::te
 
 /// Writes a checked plan in one transaction, one statement per kind of change.
 async fn write_plan(state: &AppState, shop_id: Uuid, plan: Plan) -> AppResult<ImportReport> {
+    let mut tx = state.pool.begin().await?;
+    let report = write_plan_in(&mut tx, shop_id, plan).await?;
+    tx.commit().await?;
+    Ok(report)
+}
+
+/// [`write_plan`] inside the caller's transaction.
+pub(crate) async fn write_plan_in(
+    tx: &mut sqlx::PgConnection,
+    shop_id: Uuid,
+    plan: Plan,
+) -> AppResult<ImportReport> {
     let report = ImportReport {
         created: plan.inserts.len(),
         updated: plan.updates.len(),
@@ -951,7 +1002,6 @@ async fn write_plan(state: &AppState, shop_id: Uuid, plan: Plan) -> AppResult<Im
         variants.push(id, false, planned);
         updates.push(id, p);
     }
-    let mut tx = state.pool.begin().await?;
     if !plan.new_categories.is_empty() {
         let (ids, names, slugs): (Vec<Uuid>, Vec<String>, Vec<String>) = plan
             .new_categories
@@ -1026,7 +1076,7 @@ async fn write_plan(state: &AppState, shop_id: Uuid, plan: Plan) -> AppResult<Im
             .await
             .map_err(map_unique)?;
     }
-    variants.write(&mut tx, shop_id).await?;
+    variants.write(&mut *tx, shop_id).await?;
     let (products, categories): (Vec<Uuid>, Vec<Uuid>) = (
         [updates.link_product, inserts.link_product].concat(),
         [updates.link_category, inserts.link_category].concat(),
@@ -1043,9 +1093,8 @@ async fn write_plan(state: &AppState, shop_id: Uuid, plan: Plan) -> AppResult<Im
         .await
         .map_err(map_unique)?;
     }
-    crate::analytics::ssr::record_event(&mut tx, shop_id, "catalog_csv_imported").await?;
-    bump_catalog_version(&mut tx, shop_id).await?;
-    tx.commit().await?;
+    crate::analytics::ssr::record_event(&mut *tx, shop_id, "catalog_csv_imported").await?;
+    bump_catalog_version(&mut *tx, shop_id).await?;
     tracing::info!(%shop_id, created = report.created, updated = report.updated, "catalog CSV imported");
     Ok(report)
 }

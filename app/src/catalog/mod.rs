@@ -4,6 +4,10 @@ pub mod api;
 #[cfg(feature = "ssr")]
 pub mod csv;
 #[cfg(feature = "ssr")]
+pub mod foreign;
+#[cfg(feature = "ssr")]
+pub mod import;
+#[cfg(feature = "ssr")]
 pub mod ssr;
 pub mod ui;
 
@@ -245,6 +249,46 @@ pub const CSV_COLUMNS: &[&str] = &[
 pub struct ImportReport {
     pub created: usize,
     pub updated: usize,
+}
+
+/// One product as a checked import would write it, for a preview.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedProduct {
+    pub title: String,
+    pub slug: String,
+    /// "create" or "update".
+    pub action: String,
+    pub variants: usize,
+    /// The lowest variant price, formatted.
+    pub price: String,
+}
+
+/// An uploaded Shopify or WooCommerce file: its preview before it is confirmed, its result and
+/// image downloads after.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportPreview {
+    pub id: Uuid,
+    /// "Shopify" or "WooCommerce".
+    pub source: String,
+    pub filename: String,
+    pub confirmed: bool,
+    pub products: Vec<PlannedProduct>,
+    pub new_categories: Vec<String>,
+    pub errors: Vec<RowError>,
+    pub images_planned: usize,
+    pub report: Option<ImportReport>,
+    pub images: Vec<ImportImage>,
+}
+
+/// One image a confirmed import fetches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportImage {
+    pub id: Uuid,
+    pub product: String,
+    pub url: String,
+    /// "queued", "done" or "failed".
+    pub status: String,
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -3,9 +3,9 @@
 //! before the WASM loads.
 
 use super::api::{
-    CreateCategory, DeleteCategory, DeleteProduct, ImportCatalog, MoveCategory, RenameCategory,
-    SaveProduct, SaveProductOptions, SaveProductVariants, SetProductStatus, get_product,
-    list_categories, list_products,
+    ConfirmImport, CreateCategory, DeleteCategory, DeleteProduct, ImportCatalog, MoveCategory,
+    RenameCategory, RetryImportImage, SaveProduct, SaveProductOptions, SaveProductVariants,
+    SetProductStatus, get_product, import_preview, list_categories, list_products,
 };
 use super::{Category, ProductDetail, ProductQuery, SORTS, STATUSES};
 use crate::media::api::{DeleteImage, MoveImage, UpdateImageAlt};
@@ -484,9 +484,39 @@ pub fn CategoriesPage() -> impl IntoView {
 pub fn ImportExportPage() -> impl IntoView {
     let import = ServerAction::<ImportCatalog>::new();
     let err = action_error(import);
+    let query = use_query_map();
+    let upload_error = move || query.read().get("import_error");
     view! {
         <PageTitle title="Import and export"/>
         <h1>"Import and export"</h1>
+        <section class="card" aria-labelledby="foreign-heading">
+            <h2 id="foreign-heading">"Move your catalog from Shopify or WooCommerce"</h2>
+            <p>"Upload the product export as it is: products, variants, prices, stock, categories and images come across. "
+               "You see what will be created or updated before anything is written; importing the same file again updates instead of duplicating."</p>
+            <ul class="hint">
+                <li>"Shopify: Products → Export → all products, \"CSV for Excel, Numbers, or other spreadsheet programs\"."</li>
+                <li>"WooCommerce: Products → Export → all columns, all product types (in English)."</li>
+            </ul>
+            {move || upload_error().map(|m| view! { <p class="notice error" role="alert">{m}</p> })}
+            <form class="form" method="post" action="/dashboard/import/upload" enctype="multipart/form-data">
+                <fieldset class="field">
+                    <legend>"The file comes from"</legend>
+                    <div class="field check">
+                        <input type="radio" id="source-shopify" name="source" value="shopify" checked=true/>
+                        <label for="source-shopify">"Shopify"</label>
+                    </div>
+                    <div class="field check">
+                        <input type="radio" id="source-woocommerce" name="source" value="woocommerce"/>
+                        <label for="source-woocommerce">"WooCommerce"</label>
+                    </div>
+                </fieldset>
+                <div class="field">
+                    <label for="f-import-file">"Product export (.csv)"</label>
+                    <input id="f-import-file" type="file" name="file" accept=".csv,text/csv" required/>
+                </div>
+                <button type="submit" class="button primary">"Upload and preview"</button>
+            </form>
+        </section>
         <section class="card">
             <h2>"Export"</h2>
             <p>"Download every product as a CSV file you can open in a spreadsheet."</p>
@@ -510,6 +540,155 @@ pub fn ImportExportPage() -> impl IntoView {
                 </div>
                 <button type="submit" class="button primary">"Import"</button>
             </ActionForm>
+        </section>
+    }
+}
+
+/// An uploaded export: what it would do (nothing written yet) and the button that does it;
+/// once imported, what it did and how its images are coming along.
+#[component]
+pub fn ImportPreviewPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").and_then(|v| v.parse::<Uuid>().ok());
+    let confirm = ServerAction::<ConfirmImport>::new();
+    let retry = ServerAction::<RetryImportImage>::new();
+    let tick = RwSignal::new(0u32);
+    let preview = Resource::new(
+        move || {
+            (
+                id(),
+                confirm.version().get(),
+                retry.version().get(),
+                tick.get(),
+            )
+        },
+        |(id, ..)| async move {
+            match id {
+                Some(id) => import_preview(id).await,
+                None => Err(crate::error::ApiError::NotFound),
+            }
+        },
+    );
+    // While images are still being fetched, look again every two seconds.
+    #[cfg(feature = "hydrate")]
+    {
+        let handle = set_interval_with_handle(
+            move || {
+                let waiting = preview
+                    .get_untracked()
+                    .and_then(Result::ok)
+                    .is_some_and(|p| p.images.iter().any(|i| i.status == "queued"));
+                if waiting {
+                    tick.update(|t| *t += 1);
+                }
+            },
+            std::time::Duration::from_secs(2),
+        );
+        if let Ok(handle) = handle {
+            on_cleanup(move || handle.clear());
+        }
+    }
+    let err = action_error(confirm);
+    view! {
+        <PageTitle title="Import preview"/>
+        <p><a href="/dashboard/import">"← Import and export"</a></p>
+        <Suspense fallback=|| view! { <p>"Reading the file…"</p> }>
+            {move || Suspend::new(async move {
+                match preview.await {
+                    Err(crate::error::ApiError::NotFound) => view! { <crate::ui::NotFound/> }.into_any(),
+                    Err(e) => view! { <p class="notice error">{e.to_string()}</p> }.into_any(),
+                    Ok(p) if p.confirmed => view! { <ImportOutcome p retry/> }.into_any(),
+                    Ok(p) => {
+                        let creates = p.products.iter().filter(|x| x.action == "create").count();
+                        let updates = p.products.len() - creates;
+                        let variants: usize = p.products.iter().map(|x| x.variants).sum();
+                        let count = p.products.len();
+                        let pid = p.id.to_string();
+                        view! {
+                            <h1>{format!("Preview: {} import", p.source)}</h1>
+                            <p class="muted">{p.filename.clone()}</p>
+                            {if p.errors.is_empty() {
+                                view! {
+                                    <div class="notice ok" role="status" data-testid="import-summary">
+                                        {format!("Nothing has been written yet. Importing will create {creates} and update {updates} products ({variants} variants), and fetch {} images.", p.images_planned)}
+                                    </div>
+                                    {(!p.new_categories.is_empty()).then(|| view! {
+                                        <p>{format!("New categories: {}.", p.new_categories.join(", "))}</p>
+                                    })}
+                                    <ActionForm action=confirm attr:class="form">
+                                        <FormError error=Signal::derive(move || err.get().filter(|e| !matches!(e, crate::error::ApiError::Validation(_))))/>
+                                        {move || field_error(err, "file").get().map(|m| view! { <pre class="notice error" role="alert">{m}</pre> })}
+                                        <input type="hidden" name="id" value=pid/>
+                                        <button type="submit" class="button primary">{format!("Import {count} products")}</button>
+                                    </ActionForm>
+                                    <div class="table-scroll">
+                                    <table class="table">
+                                        <thead><tr><th scope="col">"Product"</th><th scope="col">"Action"</th><th scope="col">"Variants"</th><th scope="col">"From"</th></tr></thead>
+                                        <tbody>
+                                            {p.products.into_iter().map(|x| view! {
+                                                <tr>
+                                                    <td>{x.title}<br/><span class="muted">{x.slug}</span></td>
+                                                    <td>{if x.action == "create" { "Create" } else { "Update" }}</td>
+                                                    <td>{x.variants}</td>
+                                                    <td>{x.price}</td>
+                                                </tr>
+                                            }).collect_view()}
+                                        </tbody>
+                                    </table>
+                                    </div>
+                                }.into_any()
+                            } else {
+                                view! {
+                                    <div class="notice error" role="alert" data-testid="import-errors">
+                                        <p>{format!("Nothing can be imported until these {} problems are fixed in the file; then upload it again.", p.errors.len())}</p>
+                                        <ul>
+                                            {p.errors.into_iter().take(200).map(|e| view! { <li>{format!("Line {}: {}", e.line, e.message)}</li> }).collect_view()}
+                                        </ul>
+                                    </div>
+                                }.into_any()
+                            }}
+                        }.into_any()
+                    }
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn ImportOutcome(p: super::ImportPreview, retry: ServerAction<RetryImportImage>) -> impl IntoView {
+    let report = p.report.clone();
+    let done = p.images.iter().filter(|i| i.status == "done").count();
+    let failed = p.images.iter().filter(|i| i.status == "failed").count();
+    let total = p.images.len();
+    view! {
+        <h1>{format!("{} import", p.source)}</h1>
+        {report.map(|r| view! {
+            <div class="notice ok" role="status" data-testid="import-report">
+                {format!("Imported: {} created, {} updated.", r.created, r.updated)}
+                " " <a href="/dashboard/products">"See your products"</a>
+            </div>
+        })}
+        <section class="card" aria-labelledby="images-heading">
+            <h2 id="images-heading">"Images"</h2>
+            <p data-testid="image-progress">{format!("{done} of {total} images fetched, {failed} failed.")}</p>
+            {(failed > 0).then(|| view! {
+                <ul class="image-failures">
+                    {p.images.into_iter().filter(|i| i.status == "failed").map(|i| {
+                        let iid = i.id.to_string();
+                        view! {
+                            <li>
+                                <strong>{i.product}</strong>": " <span class="muted">{i.url}</span>
+                                <br/>{i.error.unwrap_or_default()}
+                                <ActionForm action=retry attr:class="inline-form">
+                                    <input type="hidden" name="id" value=iid/>
+                                    <button type="submit" class="button">"Retry"</button>
+                                </ActionForm>
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+            })}
         </section>
     }
 }

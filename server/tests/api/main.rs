@@ -10,6 +10,7 @@ mod catalog_tenancy;
 mod contention;
 mod hardening;
 mod headers;
+mod imports;
 mod insights;
 mod jobs;
 mod limits;
