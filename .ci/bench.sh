@@ -6,7 +6,9 @@
 #  3. the product page and shop home saved as files and served by nginx (Debian package);
 #  4. wrk loads each target with the same settings; we print req/s, p50, p99 and app ÷ nginx;
 #  5. the release WASM size, raw and brotli;
-#  6. the WhatsApp webhook (.ci/webhook_bench.py): signed batches at 320 requests/s for
+#  6. catalog import: a 10,000-variant Shopify export previewed and imported
+#     (server/benches/import.rs; BENCH_ONLY=import runs this part alone);
+#  7. the WhatsApp webhook (.ci/webhook_bench.py): signed batches at 320 requests/s for
 #     BENCH_WA_SECONDS (60), then with 10 % redeliveries, then with the server SIGKILLed and
 #     restarted mid-burst; fails when a message is lost or stored twice.
 # A benchmark, not a test: numbers depend on the machine. Record them in README.
@@ -40,6 +42,11 @@ server_url=${TEST_DATABASE_URL:-${DATABASE_URL:-$(.ci/db.sh)/postgres}}
 server_url=${server_url%/*}
 db="$server_url/bizmaat_bench"
 psql "$server_url/postgres" -qc "drop database if exists bizmaat_bench with (force)" >/dev/null
+
+if [ "${BENCH_ONLY:-}" = import ] || [ -z "${BENCH_ONLY:-}" ]; then
+  DATABASE_URL="$server_url/postgres" cargo bench -q -p server --bench import >&2
+  [ "${BENCH_ONLY:-}" = import ] && exit 0
+fi
 
 # BENCH_ONLY=whatsapp skips the storefront part (the webhook benchmark alone takes ~10 minutes).
 if [ "${BENCH_ONLY:-}" != whatsapp ]; then

@@ -87,11 +87,11 @@ test('a merchant adds options, fills the variant table and sells a variant', asy
   await expect(table.locator('tbody tr')).toHaveCount(3);
 
   await page.getByLabel('Set every stock to').fill('5');
-  await page.getByLabel('Price of XL').fill('4500');
-  await page.getByLabel('Sell of M').uncheck();
+  await page.getByLabel('Price of XL', { exact: true }).fill('4500');
+  await page.getByLabel('Sell of M', { exact: true }).uncheck();
   await page.getByRole('button', { name: 'Save variants' }).click();
   await expect(page.getByText('Variants saved.')).toBeVisible();
-  await expect(page.getByLabel('Stock of L')).toHaveValue('5');
+  await expect(page.getByLabel('Stock of L', { exact: true })).toHaveValue('5');
 
   await page.goto(`/s/${slug}/p/woven-cap`);
   await hydrated(page);

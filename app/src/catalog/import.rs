@@ -574,42 +574,6 @@ fn too_big(limit: usize) -> String {
     format!("The image is larger than {} MB.", limit / (1024 * 1024))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::is_public;
-
-    #[test]
-    fn only_public_addresses_are_fetched() {
-        for ip in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "0.0.0.0",
-            "100.64.0.1",
-            "224.0.0.1",
-            "255.255.255.255",
-            "::1",
-            "fc00::1",
-            "fe80::1",
-            "::ffff:127.0.0.1",
-            "::ffff:10.0.0.1",
-            "::",
-        ] {
-            assert!(!is_public(ip.parse().unwrap()), "{ip} is refused");
-        }
-        for ip in [
-            "93.184.216.34",
-            "8.8.8.8",
-            "2606:4700::1111",
-            "::ffff:8.8.8.8",
-        ] {
-            assert!(is_public(ip.parse().unwrap()), "{ip} is allowed");
-        }
-    }
-}
-
 /// `POST /dashboard/import/upload` (multipart: `source`, `file`): stores the export and opens
 /// its preview (303). A refusal goes back to the import page with the reason.
 pub async fn upload_route(
@@ -672,6 +636,42 @@ pub async fn upload_route(
                 crate::media::routes::form_urlencoded(&message)
             ))
             .into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_public;
+
+    #[test]
+    fn only_public_addresses_are_fetched() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "224.0.0.1",
+            "255.255.255.255",
+            "::1",
+            "fc00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "::",
+        ] {
+            assert!(!is_public(ip.parse().unwrap()), "{ip} is refused");
+        }
+        for ip in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
+            assert!(is_public(ip.parse().unwrap()), "{ip} is allowed");
         }
     }
 }
