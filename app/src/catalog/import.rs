@@ -397,12 +397,12 @@ async fn store(
     alt: &str,
     position: i32,
 ) -> Result<Uuid, Fetch> {
-    if state.media.is_cloudinary() {
-        return Err(Fetch::Fail(
-            "Images are imported into the local media store only for now; upload this one from the product page.".into(),
-        ));
-    }
-    let stored = match state.media.store_local(shop_id, bytes).await {
+    let stored = if state.media.is_cloudinary() {
+        state.media.store_cloudinary(shop_id, bytes).await
+    } else {
+        state.media.store_local(shop_id, bytes).await
+    };
+    let stored = match stored {
         Ok(s) => s,
         Err(AppError::Validation(fields)) => {
             return Err(Fetch::Fail(

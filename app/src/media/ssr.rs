@@ -267,6 +267,74 @@ impl Media {
         Ok(())
     }
 
+    /// Uploads image bytes the server holds (an image fetched by a catalog import) to the
+    /// shop's Cloudinary folder, signed with the API secret. The bytes are checked as an image
+    /// here first (behind the CPU gate), so Cloudinary is never sent what we would refuse.
+    /// `Err(Validation)` is Cloudinary's (or our) refusal; `Err(Internal)` may pass on retry.
+    pub async fn store_cloudinary(&self, shop_id: Uuid, bytes: Vec<u8>) -> AppResult<StoredImage> {
+        let c = self.cloudinary()?.clone();
+        check_upload_size(bytes.len())?;
+        let (bytes, _) = crate::platform::limits::CpuGate::global()
+            .run(move || {
+                let decoded = decode_bounded(&bytes)?;
+                Ok::<_, AppError>((bytes, (decoded.width(), decoded.height())))
+            })
+            .await??;
+        let folder = Self::shop_folder(shop_id);
+        let timestamp = time::OffsetDateTime::now_utc().unix_timestamp().to_string();
+        let signature = sign_params(
+            &[
+                ("folder", folder.as_str()),
+                ("timestamp", timestamp.as_str()),
+            ],
+            c.api_secret.expose_secret(),
+        );
+        let form = reqwest::multipart::Form::new()
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(bytes).file_name("import"),
+            )
+            .text("api_key", c.api_key.clone())
+            .text("timestamp", timestamp)
+            .text("folder", folder)
+            .text("signature", signature);
+        let url = format!("{}/v1_1/{}/image/upload", c.api_base_url, c.cloud_name);
+        // Not retried here: an upload is not idempotent (a repeat would make a second asset);
+        // the import's job retries the whole fetch instead.
+        let res = self
+            .http
+            .send(self.http.post(&url).multipart(form))
+            .await
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("Cloudinary upload failed: {e}")))?;
+        let status = res.status();
+        let body: serde_json::Value = res.json().await.unwrap_or_default();
+        if status.is_client_error() {
+            let message = body["error"]["message"].as_str().unwrap_or("refused");
+            return Err(AppError::validation(
+                "file",
+                format!("Cloudinary refused the image: {message}"),
+            ));
+        }
+        let uploaded = (|| {
+            Some(StoredImage {
+                id: Uuid::now_v7(),
+                backend: "cloudinary",
+                storage_key: body["public_id"].as_str()?.to_string(),
+                version: body["version"].as_i64(),
+                width: u32::try_from(body["width"].as_u64()?).ok()?,
+                height: u32::try_from(body["height"].as_u64()?).ok()?,
+                bytes: body["bytes"].as_i64().unwrap_or(0),
+                format: body["format"].as_str().unwrap_or("jpg").to_string(),
+            })
+        })();
+        match uploaded {
+            Some(image) if status.is_success() => Ok(image),
+            _ => Err(AppError::Internal(anyhow::anyhow!(
+                "Cloudinary upload answered {status}: {body}"
+            ))),
+        }
+    }
+
     async fn cloudinary_destroy(&self, c: &CloudinaryConfig, public_id: &str) -> AppResult<()> {
         let timestamp = time::OffsetDateTime::now_utc().unix_timestamp().to_string();
         let signature = sign_params(

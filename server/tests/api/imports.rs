@@ -554,3 +554,110 @@ async fn images_on_private_addresses_are_refused_by_default() {
     );
     assert_eq!(count(&app, "select count(*) from images").await, 0);
 }
+
+/// A fake Cloudinary upload endpoint speaking its wire format: it records the signed fields it
+/// received and answers like Cloudinary (public_id in the folder, version, size, format).
+async fn fake_cloudinary_upload() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<Vec<(String, String)>>>>,
+) {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let router = axum::Router::new().route(
+        "/v1_1/{cloud}/image/upload",
+        axum::routing::post(move |mut form: axum::extract::Multipart| {
+            let log = log.clone();
+            async move {
+                let mut fields = Vec::new();
+                let mut file_len = 0;
+                while let Some(field) = form.next_field().await.unwrap() {
+                    let name = field.name().unwrap_or_default().to_string();
+                    if name == "file" {
+                        file_len = field.bytes().await.unwrap().len();
+                    } else {
+                        fields.push((name, field.text().await.unwrap()));
+                    }
+                }
+                let folder = fields
+                    .iter()
+                    .find(|f| f.0 == "folder")
+                    .map(|f| f.1.clone())
+                    .unwrap_or_default();
+                log.lock().unwrap().push(fields);
+                axum::Json(serde_json::json!({
+                    "public_id": format!("{folder}/imported1"), "version": 1712000000,
+                    "width": 40, "height": 30, "bytes": file_len, "format": "png"
+                }))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (format!("http://{addr}"), seen)
+}
+
+#[tokio::test]
+async fn with_cloudinary_imported_images_are_uploaded_there_signed() {
+    let images = image_server().await;
+    let (cloudinary, seen) = fake_cloudinary_upload().await;
+    let app = spawn_app_with(Opts {
+        env: vec![
+            ("IMPORT_ALLOW_PRIVATE_URLS", "true".into()),
+            ("CLOUDINARY_URL", "cloudinary://key123:abcd@demo".into()),
+            ("CLOUDINARY_API_BASE_URL", cloudinary),
+        ],
+    })
+    .await;
+    app.signup("Cloud Importer").await;
+    let file = format!(
+        "Handle,Title,Variant Price,Image Src\n\
+         lamp,Lamp,100,{images}/scarf.png\n\
+         lamp,,,{images}/notes.txt\n"
+    );
+    let id = uploaded(&app, "shopify", &file).await;
+    let (status, _) = json(app.call("catalog/import/confirm", &[("id", &id)]).await).await;
+    assert_eq!(status, 200);
+    app.run_jobs().await;
+    let shop_id: String = sqlx::query_scalar("select id::text from shops")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let stored: (String, String, Option<i64>, i32) =
+        sqlx::query_as("select backend, storage_key, version, width from images")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        stored,
+        (
+            "cloudinary".into(),
+            format!("shops/{shop_id}/products/imported1"),
+            Some(1712000000),
+            40
+        )
+    );
+    // One upload (the text file was refused before reaching Cloudinary), signed with the
+    // secret over folder and timestamp.
+    let calls = seen.lock().unwrap().clone();
+    assert_eq!(calls.len(), 1);
+    let get = |k: &str| {
+        calls[0]
+            .iter()
+            .find(|f| f.0 == k)
+            .map(|f| f.1.clone())
+            .unwrap()
+    };
+    assert_eq!(get("api_key"), "key123");
+    let expected = app::media::ssr::sign_params(
+        &[("folder", &get("folder")), ("timestamp", &get("timestamp"))],
+        "abcd",
+    );
+    assert_eq!(get("signature"), expected);
+    let failed: String =
+        sqlx::query_scalar("select error from catalog_import_images where status = 'failed'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert!(failed.contains("Not an image"), "{failed}");
+}
