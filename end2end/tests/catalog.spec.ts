@@ -74,6 +74,9 @@ test.describe('without JavaScript', () => {
     const res = await page.goto('/s/lagos-looms');
     expect(res?.status()).toBe(200);
     await expect(page).toHaveTitle('Lagos Looms');
+    // Through its category: the shop has more products than one page holds.
+    await page.getByRole('navigation', { name: 'Categories' }).getByRole('link', { name: 'Adire', exact: true }).click();
+    await expect(page).toHaveURL(/\/s\/lagos-looms\/c\/adire$/);
     await page.getByRole('link', { name: /Indigo Adire Scarf/ }).click();
     await expect(page).toHaveURL(/\/s\/lagos-looms\/p\/indigo-adire-scarf$/);
     await expect(page).toHaveTitle('Indigo Adire Scarf · Lagos Looms');
