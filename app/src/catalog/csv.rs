@@ -103,7 +103,7 @@ pub async fn export(state: &AppState, shop_id: Uuid) -> AppResult<String> {
 
 /// A product of the shop as the import sees it, with the SKUs of its variants.
 #[derive(sqlx::FromRow)]
-struct ExistingProduct {
+pub(crate) struct ExistingProduct {
     id: Uuid,
     skus: Vec<String>,
     slug: String,
@@ -222,14 +222,65 @@ pub(crate) async fn check(
     .bind(shop_id)
     .fetch_all(&state.pool)
     .await?;
+    let mut conn = state.pool.acquire().await?;
+    let mut categories = categories(&mut conn, shop_id).await?;
+    drop(conn);
+    tokio::task::spawn_blocking(move || plan(&text, &currency, existing, &mut categories))
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("CSV import task failed: {e}")))?
+}
+
+/// The shop's categories by name and address, to which a file's new ones are added as they
+/// are planned (so an import read in batches creates each new category once).
+pub(crate) async fn categories(
+    conn: &mut sqlx::PgConnection,
+    shop_id: Uuid,
+) -> AppResult<CategoryIndex> {
     let categories: Vec<ExistingCategory> =
         sqlx::query_as("select id, name, slug from categories where shop_id = $1")
             .bind(shop_id)
-            .fetch_all(&state.pool)
+            .fetch_all(&mut *conn)
             .await?;
-    tokio::task::spawn_blocking(move || plan(&text, &currency, existing, categories))
-        .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("CSV import task failed: {e}")))?
+    Ok(CategoryIndex::new(categories))
+}
+
+/// The shop's products a batch of rows can touch: those holding one of its slugs or SKUs.
+/// Written as joins with the lists so each value is one probe of the unique (shop, slug) and
+/// (shop, SKU) indexes: as `= any($2)` the planner may pick the trigram index for search,
+/// which took seconds per batch on a catalog of a few thousand products.
+pub(crate) async fn existing_for(
+    conn: &mut sqlx::PgConnection,
+    shop_id: Uuid,
+    slugs: &[String],
+    skus: &[String],
+) -> AppResult<Vec<ExistingProduct>> {
+    Ok(sqlx::query_as(
+        "select p.id, p.slug,
+                array(select v.sku from product_variants v where v.product_id = p.id and v.sku is not null) as skus
+         from products p
+         where p.shop_id = $1
+           and p.id in (select x.id from unnest($2::text[]) as s(slug)
+                          join products x on x.shop_id = $1 and x.slug = s.slug
+                        union
+                        select v.product_id from unnest($3::text[]) as s(sku)
+                          join product_variants v on v.shop_id = $1 and v.sku = s.sku)",
+    )
+    .bind(shop_id)
+    .bind(slugs)
+    .bind(skus)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// Checks one batch of whole products (every row of each) against the products it can touch,
+/// as [`check`] does for a whole file. Pure CPU work, for a blocking thread.
+pub(crate) fn plan_batch(
+    text: &str,
+    currency: &str,
+    existing: Vec<ExistingProduct>,
+    categories: &mut CategoryIndex,
+) -> Result<Result<Plan, Vec<RowError>>, AppError> {
+    plan(text, currency, existing, categories)
 }
 
 fn check_size(bytes: usize) -> AppResult<()> {
@@ -265,7 +316,7 @@ fn plan(
     text: &str,
     currency: &str,
     existing: Vec<ExistingProduct>,
-    categories: Vec<ExistingCategory>,
+    category_ids: &mut CategoryIndex,
 ) -> Result<Result<Plan, Vec<RowError>>, AppError> {
     let by_sku: HashMap<&str, Uuid> = existing
         .iter()
@@ -275,7 +326,6 @@ fn plan(
     let current_slug: HashMap<Uuid, &str> =
         existing.iter().map(|p| (p.id, p.slug.as_str())).collect();
     let mut slugs = SlugPlanner::new(existing.iter().map(|p| (p.slug.clone(), p.id)));
-    let mut category_ids = CategoryIndex::new(categories);
     let mut new_categories = Vec::new();
 
     let mut reader = csv::ReaderBuilder::new()
@@ -742,7 +792,7 @@ fn numbered(base: &str, n: u32) -> String {
 
 /// Category names of the file → ids: an existing category matches by name (any case) or by the
 /// address its name would get; a new name is created once, however often it appears.
-struct CategoryIndex {
+pub(crate) struct CategoryIndex {
     by_name: HashMap<String, Uuid>,
     by_slug: HashMap<String, Uuid>,
 }
@@ -975,13 +1025,15 @@ const UNNEST_PRODUCTS: &str = "unnest($2::uuid[], $3::text[], $4::text[], $5::te
 /// Writes a checked plan in one transaction, one statement per kind of change.
 async fn write_plan(state: &AppState, shop_id: Uuid, plan: Plan) -> AppResult<ImportReport> {
     let mut tx = state.pool.begin().await?;
-    let report = write_plan_in(&mut tx, shop_id, plan).await?;
+    let report = write_batch(&mut tx, shop_id, plan).await?;
+    finish_import(&mut tx, shop_id, &report).await?;
     tx.commit().await?;
     Ok(report)
 }
 
-/// [`write_plan`] inside the caller's transaction.
-pub(crate) async fn write_plan_in(
+/// Writes one checked plan (a whole file, or one batch of an import) inside the caller's
+/// transaction; [`finish_import`] follows the last.
+pub(crate) async fn write_batch(
     tx: &mut sqlx::PgConnection,
     shop_id: Uuid,
     plan: Plan,
@@ -1093,10 +1145,20 @@ pub(crate) async fn write_plan_in(
         .await
         .map_err(map_unique)?;
     }
+    Ok(report)
+}
+
+/// After the last batch of an import: the analytics event and the new catalog version (so the
+/// storefront's cached pages are rebuilt).
+pub(crate) async fn finish_import(
+    tx: &mut sqlx::PgConnection,
+    shop_id: Uuid,
+    report: &ImportReport,
+) -> AppResult<()> {
     crate::analytics::ssr::record_event(&mut *tx, shop_id, "catalog_csv_imported").await?;
     bump_catalog_version(&mut *tx, shop_id).await?;
-    tracing::info!(%shop_id, created = report.created, updated = report.updated, "catalog CSV imported");
-    Ok(report)
+    tracing::info!(%shop_id, created = report.created, updated = report.updated, "catalog imported");
+    Ok(())
 }
 
 /// Middleware: lets the import's request body exceed axum's default 2 MB limit, up to

@@ -57,6 +57,11 @@ pub struct ImageRef {
 pub struct Converted {
     pub csv: String,
     lines: HashMap<u64, u64>,
+    /// Our rows written (the header not counted).
+    pub rows: usize,
+    /// The product slugs and variant SKUs the rows name, to look up what the shop has.
+    pub slugs: Vec<String>,
+    pub skus: Vec<String>,
     pub images: Vec<ImageRef>,
     pub errors: Vec<RowError>,
 }
@@ -74,6 +79,143 @@ impl Converted {
     }
 }
 
+/// One record of the merchant's file, as stored on upload.
+pub struct Record {
+    pub line: u64,
+    pub cells: csv::StringRecord,
+    /// WooCommerce: the product's address, numbered across the whole file.
+    pub slug: Option<String>,
+}
+
+/// What the upload keeps beside each record so that a product's records can be read back
+/// together, in the file's order, a batch at a time.
+#[derive(Debug, Default, PartialEq)]
+pub struct Staged {
+    /// The product the record belongs to (Shopify's handle); None: a product of its own, or
+    /// (for a WooCommerce variation) its parent's, found by `parent_ref`.
+    pub group: Option<String>,
+    /// The SKU this record gives a variant.
+    pub sku: String,
+    /// WooCommerce: how variations may name this product, the product they name, and the
+    /// product's address made from its name (numbered across the file once all is stored).
+    pub keys: Vec<String>,
+    pub parent_ref: String,
+    pub slug_base: String,
+}
+
+/// A platform's header row, read once: which column holds what.
+pub struct Columns {
+    source: Source,
+    index: HashMap<&'static str, usize>,
+}
+
+impl Columns {
+    pub fn new(source: Source, headers: &csv::StringRecord) -> Self {
+        let aliases = match source {
+            Source::Shopify => SHOPIFY,
+            Source::WooCommerce => WOO,
+        };
+        Columns {
+            source,
+            index: header_index(headers, aliases),
+        }
+    }
+
+    /// Why this is not the platform's product export, if it is not.
+    pub fn problem(&self) -> Option<String> {
+        let (required, hint): (&[(&str, &str)], &str) = match self.source {
+            Source::Shopify => (
+                &[("handle", "Handle"), ("price", "Variant Price")],
+                "In Shopify: Products → Export → \"CSV for Excel, Numbers, or other spreadsheet programs\".",
+            ),
+            Source::WooCommerce => (
+                &[
+                    ("type", "Type"),
+                    ("name", "Name"),
+                    ("regular", "Regular price"),
+                ],
+                "In WordPress: Products → Export, all columns, in English.",
+            ),
+        };
+        let missing: Vec<&str> = required
+            .iter()
+            .filter(|(k, _)| !self.index.contains_key(k))
+            .map(|(_, name)| *name)
+            .collect();
+        (!missing.is_empty()).then(|| {
+            format!(
+                "This does not look like a {} product export: it has no {} column. {hint}",
+                self.source.name(),
+                missing.join(", ")
+            )
+        })
+    }
+
+    pub fn staged(&self, record: &csv::StringRecord) -> Staged {
+        let get = |k: &str| cell(record, &self.index, k);
+        match self.source {
+            Source::Shopify => {
+                let handle = get("handle").to_lowercase();
+                Staged {
+                    group: (!handle.is_empty()).then_some(handle),
+                    sku: get("sku"),
+                    ..Staged::default()
+                }
+            }
+            Source::WooCommerce => {
+                let kind = get("type").to_lowercase();
+                if kind.contains("variation") {
+                    return Staged {
+                        sku: get("sku"),
+                        parent_ref: get("parent"),
+                        ..Staged::default()
+                    };
+                }
+                let id = get("id");
+                let keys = [
+                    get("sku"),
+                    if id.is_empty() {
+                        id
+                    } else {
+                        format!("id:{id}")
+                    },
+                ]
+                .into_iter()
+                .filter(|k| !k.is_empty())
+                .collect();
+                let sellable = kind.contains("simple") || kind.contains("variable");
+                Staged {
+                    // A variable product's SKU names the product, not a variant.
+                    sku: if kind.contains("simple") {
+                        get("sku")
+                    } else {
+                        String::new()
+                    },
+                    keys: if kind.contains("variable") {
+                        keys
+                    } else {
+                        Vec::new()
+                    },
+                    slug_base: if sellable {
+                        super::slugify(&get("name"), "product")
+                    } else {
+                        String::new()
+                    },
+                    ..Staged::default()
+                }
+            }
+        }
+    }
+
+    /// Whole products of the file as rows of our catalog CSV.
+    pub fn convert(&self, records: &[Record], currency: &str) -> Converted {
+        match self.source {
+            Source::Shopify => shopify(&self.index, records, currency),
+            Source::WooCommerce => woocommerce(&self.index, records, currency),
+        }
+    }
+}
+
 /// One of our rows, by column name.
 type Row = HashMap<&'static str, String>;
 
@@ -81,6 +223,9 @@ struct Writer {
     out: csv::Writer<Vec<u8>>,
     lines: HashMap<u64, u64>,
     next_line: u64,
+    rows: usize,
+    slugs: Vec<String>,
+    skus: Vec<String>,
 }
 
 impl Writer {
@@ -91,11 +236,21 @@ impl Writer {
             out,
             lines: HashMap::new(),
             next_line: 2,
+            rows: 0,
+            slugs: Vec::new(),
+            skus: Vec::new(),
         }
     }
 
     fn row(&mut self, source_line: u64, row: &Row) {
         self.lines.insert(self.next_line, source_line);
+        self.rows += 1;
+        for (key, list) in [("slug", &mut self.slugs), ("sku", &mut self.skus)] {
+            match row.get(key) {
+                Some(v) if !v.is_empty() && list.last() != Some(v) => list.push(v.clone()),
+                _ => {}
+            }
+        }
         let cells: Vec<String> = CSV_COLUMNS
             .iter()
             .map(|c| {
@@ -117,6 +272,9 @@ impl Writer {
         Converted {
             csv: String::from_utf8(bytes).unwrap_or_default(),
             lines: self.lines,
+            rows: self.rows,
+            slugs: self.slugs,
+            skus: self.skus,
             images,
             errors,
         }
@@ -217,12 +375,6 @@ fn cell(record: &csv::StringRecord, index: &HashMap<&'static str, usize>, key: &
         .unwrap_or_default()
 }
 
-fn read(text: &str) -> csv::Reader<&[u8]> {
-    csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_reader(text.trim_start_matches('\u{feff}').as_bytes())
-}
-
 fn category_cell(names: impl IntoIterator<Item = String>) -> String {
     let mut out: Vec<String> = Vec::new();
     for n in names {
@@ -278,45 +430,19 @@ const SHOPIFY: &[(&str, &[&str])] = &[
 /// Shopify's product CSV: rows grouped by handle; the first row of a product carries its
 /// title, description, type, tags and status and its first variant; later rows are further
 /// variants or images only. "Title" / "Default Title" is Shopify's way of saying "no options".
-pub fn shopify(text: &str, currency: &str) -> Converted {
-    let mut reader = read(text);
-    let headers = match reader.headers() {
-        Ok(h) => h.clone(),
-        Err(e) => return header_problem(format!("The header row could not be read: {e}")),
-    };
-    let index = header_index(&headers, SHOPIFY);
-    let missing: Vec<&str> = [("handle", "Handle"), ("price", "Variant Price")]
-        .into_iter()
-        .filter(|(k, _)| !index.contains_key(k))
-        .map(|(_, name)| name)
-        .collect();
-    if !missing.is_empty() {
-        return header_problem(format!(
-            "This does not look like a Shopify product export: it has no {} column. In Shopify: Products → Export → \"CSV for Excel, Numbers, or other spreadsheet programs\".",
-            missing.join(" or ")
-        ));
-    }
+/// `records` are whole products (every row of each handle).
+fn shopify(index: &HashMap<&'static str, usize>, records: &[Record], currency: &str) -> Converted {
     let mut writer = Writer::new();
     let mut images = Vec::new();
     let mut errors = Vec::new();
     // Handle → (title, option names) of the product's first row.
     let mut products: HashMap<String, (String, Vec<String>)> = HashMap::new();
-    for record in reader.records() {
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                errors.push(RowError {
-                    line: e.position().map_or(0, |p| p.line()),
-                    message: format!("This line could not be read as CSV: {e}"),
-                });
-                continue;
-            }
-        };
-        let line = record.position().map_or(0, |p| p.line());
-        let get = |k: &str| cell(&record, &index, k);
+    for Record { line, cells, .. } in records {
+        let line = *line;
+        let get = |k: &str| cell(cells, index, k);
         let handle = get("handle").to_lowercase();
         if handle.is_empty() {
-            if record.iter().any(|c| !c.trim().is_empty()) {
+            if cells.iter().any(|c| !c.trim().is_empty()) {
                 errors.push(RowError {
                     line,
                     message: "Handle: every row needs its product's handle.".into(),
@@ -436,13 +562,6 @@ pub fn shopify(text: &str, currency: &str) -> Converted {
     writer.finish(images, errors)
 }
 
-fn header_problem(message: String) -> Converted {
-    Converted {
-        errors: vec![RowError { line: 1, message }],
-        ..Converted::default()
-    }
-}
-
 const WOO: &[(&str, &[&str])] = &[
     ("id", &["id"]),
     ("type", &["type"]),
@@ -501,51 +620,26 @@ struct WooProduct {
 /// WooCommerce's product CSV: simple products are one row; a variable product's row lists its
 /// attributes and every value, and each variation is a row whose `Parent` names it (by SKU or
 /// `id:N`) with one value per attribute (empty: any value, which becomes every value).
-pub fn woocommerce(text: &str, currency: &str) -> Converted {
-    let mut reader = read(text);
-    let headers = match reader.headers() {
-        Ok(h) => h.clone(),
-        Err(e) => return header_problem(format!("The header row could not be read: {e}")),
-    };
-    let index = header_index(&headers, WOO);
-    let missing: Vec<&str> = [
-        ("type", "Type"),
-        ("name", "Name"),
-        ("regular", "Regular price"),
-    ]
-    .into_iter()
-    .filter(|(k, _)| !index.contains_key(k))
-    .map(|(_, name)| name)
-    .collect();
-    if !missing.is_empty() {
-        return header_problem(format!(
-            "This does not look like a WooCommerce product export: it has no {} column. In WordPress: Products → Export, all columns, in English.",
-            missing.join(", ")
-        ));
-    }
+/// `records` are whole products: a variable product with every variation naming it.
+fn woocommerce(
+    index: &HashMap<&'static str, usize>,
+    records: &[Record],
+    currency: &str,
+) -> Converted {
     let mut errors = Vec::new();
     let mut images = Vec::new();
     let mut parents: Vec<WooProduct> = Vec::new();
     let mut by_ref: HashMap<String, usize> = HashMap::new();
-    let mut slugs: HashMap<String, u32> = HashMap::new();
-    let mut variations: Vec<(u64, csv::StringRecord)> = Vec::new();
+    let mut variations: Vec<(u64, &csv::StringRecord)> = Vec::new();
+    // Products in the file's order; a variable one is written once its variations are known.
+    let mut order: Vec<WooSlot> = Vec::new();
     let mut out = Writer::new();
-    for record in reader.records() {
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                errors.push(RowError {
-                    line: e.position().map_or(0, |p| p.line()),
-                    message: format!("This line could not be read as CSV: {e}"),
-                });
-                continue;
-            }
-        };
-        let line = record.position().map_or(0, |p| p.line());
-        let get = |k: &str| cell(&record, &index, k);
+    for record in records {
+        let line = record.line;
+        let get = |k: &str| cell(&record.cells, index, k);
         let kind = get("type").to_lowercase();
         if kind.contains("variation") {
-            variations.push((line, record));
+            variations.push((line, &record.cells));
             continue;
         }
         if !kind.contains("simple") && !kind.contains("variable") {
@@ -559,10 +653,11 @@ pub fn woocommerce(text: &str, currency: &str) -> Converted {
             continue;
         }
         let name = get("name");
-        let base = super::slugify(&name, "product");
-        let n = slugs.entry(base.clone()).or_insert(0);
-        *n += 1;
-        let slug = if *n == 1 { base } else { format!("{base}-{n}") };
+        // Numbered across the whole file when it was stored (a second "Scarf" is scarf-2).
+        let slug = record
+            .slug
+            .clone()
+            .unwrap_or_else(|| super::slugify(&name, "product"));
         let mut row = Row::new();
         set(&mut row, "slug", slug.clone());
         set(&mut row, "title", name);
@@ -616,6 +711,7 @@ pub fn woocommerce(text: &str, currency: &str) -> Converted {
                 }
             }
             set(&mut row, "sku", String::new());
+            order.push(WooSlot::Variable(parents.len()));
             parents.push(WooProduct {
                 line,
                 slug,
@@ -635,13 +731,13 @@ pub fn woocommerce(text: &str, currency: &str) -> Converted {
                 }
                 None => set(&mut row, "track_stock", "false"),
             }
-            out.row(line, &row);
+            order.push(WooSlot::Simple(line, row));
         }
     }
     // Variations, under their parents, in the parents' order.
     let mut children: Vec<Vec<(u64, Row)>> = parents.iter().map(|_| Vec::new()).collect();
     for (line, record) in &variations {
-        let get = |k: &str| cell(record, &index, k);
+        let get = |k: &str| cell(record, index, k);
         let parent_ref = get("parent");
         let Some(&at) = by_ref.get(&parent_ref) else {
             errors.push(RowError {
@@ -732,7 +828,16 @@ pub fn woocommerce(text: &str, currency: &str) -> Converted {
             children[at].push((*line, row));
         }
     }
-    for (parent, rows) in parents.iter().zip(children) {
+    let mut children: Vec<Option<Vec<(u64, Row)>>> = children.into_iter().map(Some).collect();
+    for slot in order {
+        let at = match slot {
+            WooSlot::Simple(line, row) => {
+                out.row(line, &row);
+                continue;
+            }
+            WooSlot::Variable(at) => at,
+        };
+        let (parent, rows) = (&parents[at], children[at].take().unwrap_or_default());
         if rows.is_empty() {
             errors.push(RowError {
                 line: parent.line,
@@ -753,6 +858,11 @@ pub fn woocommerce(text: &str, currency: &str) -> Converted {
         }
     }
     out.finish(images, errors)
+}
+
+enum WooSlot {
+    Simple(u64, Row),
+    Variable(usize),
 }
 
 /// WooCommerce's stock: a number when managed; otherwise "In stock?" 0 means none left.

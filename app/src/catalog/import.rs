@@ -8,20 +8,23 @@
 //! Images named by URL are fetched by jobs, one per image, with retries, refusing private and
 //! loopback addresses (server-side request forgery), non-images and oversized files.
 
-use super::foreign::{self, Converted, Source};
+use super::foreign::{self, Columns, Source};
 use super::{ImportImage, ImportPreview, ImportReport, RowError};
 use crate::error::{AppError, AppResult};
 use crate::platform::jobs::{JobContext, JobError, NewJob, Registry};
 use crate::state::AppState;
+use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 use uuid::Uuid;
 
-/// Bytes of one uploaded export (a 10,000-variant Shopify file with descriptions fits).
-pub const MAX_FILE_BYTES: usize = 15 * 1024 * 1024;
+pub use super::staged::MAX_FILE_BYTES;
 pub const FETCH_IMAGE: &str = "catalog.fetch_image";
 /// Redirects followed when fetching an image, each to an address checked like the first.
 const MAX_REDIRECTS: usize = 3;
+/// Products a preview lists by name, and problems it lists (the counts cover the whole file).
+const LISTED_PRODUCTS: usize = 100;
+const LISTED_ERRORS: usize = 500;
 
 pub fn register_jobs(registry: &mut Registry) {
     registry.register(FETCH_IMAGE, |ctx: JobContext, p: ImageJob| async move {
@@ -34,7 +37,7 @@ pub struct ImageJob {
     pub image: Uuid,
 }
 
-/// Stores an uploaded export; returns its id for the preview page.
+/// Stores an uploaded export given whole; returns its id for the preview page.
 pub async fn upload(
     state: &AppState,
     shop_id: Uuid,
@@ -42,7 +45,41 @@ pub async fn upload(
     filename: &str,
     bytes: &[u8],
 ) -> AppResult<Uuid> {
-    if bytes.is_empty() {
+    let chunk = axum::body::Bytes::copy_from_slice(bytes);
+    upload_stream(
+        state,
+        shop_id,
+        source,
+        filename,
+        futures_util::stream::iter([Ok(chunk)]),
+    )
+    .await
+}
+
+/// Stores an export as it streams in, never holding it whole; returns its id.
+pub async fn upload_stream<S>(
+    state: &AppState,
+    shop_id: Uuid,
+    source: Source,
+    filename: &str,
+    chunks: S,
+) -> AppResult<Uuid>
+where
+    S: futures_util::Stream<Item = AppResult<axum::body::Bytes>> + Unpin,
+{
+    let id = Uuid::now_v7();
+    let mut tx = state.pool.begin().await?;
+    sqlx::query(
+        "insert into catalog_imports (id, shop_id, source, filename, headers) values ($1, $2, $3, $4, '{}')",
+    )
+    .bind(id)
+    .bind(shop_id)
+    .bind(source.as_str())
+    .bind(filename.chars().take(200).collect::<String>())
+    .execute(&mut *tx)
+    .await?;
+    let bytes = super::staged::store(&mut tx, id, source, chunks).await?;
+    if bytes == 0 {
         return Err(AppError::validation(
             "file",
             format!(
@@ -51,34 +88,8 @@ pub async fn upload(
             ),
         ));
     }
-    if bytes.len() > MAX_FILE_BYTES {
-        return Err(AppError::validation(
-            "file",
-            format!(
-                "This file is {:.1} MB; one import takes at most {} MB. Export your products in parts (by collection or category) and import each.",
-                bytes.len() as f64 / (1024.0 * 1024.0),
-                MAX_FILE_BYTES / (1024 * 1024)
-            ),
-        ));
-    }
-    let text = std::str::from_utf8(bytes).map_err(|_| {
-        AppError::validation(
-            "file",
-            "This file is not UTF-8 text. Upload the CSV exactly as the export made it, or save it again as \"CSV UTF-8\".",
-        )
-    })?;
-    let id = Uuid::now_v7();
-    sqlx::query(
-        "insert into catalog_imports (id, shop_id, source, filename, body) values ($1, $2, $3, $4, $5)",
-    )
-    .bind(id)
-    .bind(shop_id)
-    .bind(source.as_str())
-    .bind(filename.chars().take(200).collect::<String>())
-    .bind(text.trim_start_matches('\u{feff}'))
-    .execute(&state.pool)
-    .await?;
-    tracing::info!(%shop_id, import_id = %id, source = source.as_str(), bytes = bytes.len(), "catalog export uploaded");
+    tx.commit().await?;
+    tracing::info!(%shop_id, import_id = %id, source = source.as_str(), bytes, "catalog export uploaded");
     Ok(id)
 }
 
@@ -86,9 +97,18 @@ pub async fn upload(
 struct ImportRow {
     source: String,
     filename: String,
-    body: String,
+    headers: Option<Vec<String>>,
+    /// An upload stored whole by an earlier version: stored as records when first read.
+    body: Option<String>,
     confirmed_at: Option<time::OffsetDateTime>,
     report: Option<sqlx::types::Json<ImportReport>>,
+}
+
+impl ImportRow {
+    fn source(&self) -> AppResult<Source> {
+        Source::parse(&self.source)
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("unknown import source")))
+    }
 }
 
 async fn load(
@@ -98,60 +118,174 @@ async fn load(
     lock: bool,
 ) -> AppResult<ImportRow> {
     let sql = if lock {
-        "select source, filename, body, confirmed_at, report from catalog_imports where id = $1 and shop_id = $2 for update"
+        "select source, filename, headers, body, confirmed_at, report from catalog_imports where id = $1 and shop_id = $2 for update"
     } else {
-        "select source, filename, body, confirmed_at, report from catalog_imports where id = $1 and shop_id = $2"
+        "select source, filename, headers, body, confirmed_at, report from catalog_imports where id = $1 and shop_id = $2"
     };
-    sqlx::query_as(sql)
+    let mut row: ImportRow = sqlx::query_as(sql)
         .bind(id)
         .bind(shop_id)
         .fetch_optional(&mut *conn)
         .await?
-        .ok_or(AppError::NotFound)
+        .ok_or(AppError::NotFound)?;
+    if row.headers.is_none()
+        && row.confirmed_at.is_none()
+        && let Some(body) = row.body.take()
+    {
+        let chunk = axum::body::Bytes::from(body.into_bytes());
+        super::staged::store(
+            &mut *conn,
+            id,
+            row.source()?,
+            futures_util::stream::iter([Ok(chunk)]),
+        )
+        .await?;
+        sqlx::query("update catalog_imports set body = null where id = $1")
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+        row.headers = sqlx::query_scalar("select headers from catalog_imports where id = $1")
+            .bind(id)
+            .fetch_one(&mut *conn)
+            .await?;
+    }
+    Ok(row)
 }
 
-/// Converts and checks a stored file: what it would write, or every problem by the line of
-/// the merchant's file.
-async fn check(
-    state: &AppState,
-    shop_id: Uuid,
-    row: &ImportRow,
-) -> AppResult<(Converted, Result<super::csv::Plan, Vec<RowError>>)> {
-    let source = Source::parse(&row.source)
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("unknown import source")))?;
-    let currency = super::ssr::shop_currency(&state.pool, shop_id).await?;
-    let body = row.body.clone();
-    let mut converted = tokio::task::spawn_blocking(move || match source {
-        Source::Shopify => foreign::shopify(&body, &currency),
-        Source::WooCommerce => foreign::woocommerce(&body, &currency),
-    })
-    .await
-    .map_err(|e| AppError::Internal(anyhow::anyhow!("import conversion failed: {e}")))?;
-    let mut errors = std::mem::take(&mut converted.errors);
-    let header_only = converted.csv.lines().count() <= 1;
-    if header_only && errors.is_empty() {
-        errors.push(RowError {
-            line: 1,
-            message: "The file has no product rows.".into(),
-        });
-    }
-    if !header_only {
-        match super::csv::check(state, shop_id, converted.csv.clone()).await {
-            Ok(Ok(plan)) if errors.is_empty() => return Ok((converted, Ok(plan))),
-            Ok(Ok(_)) => {}
-            Ok(Err(rows)) => errors.extend(converted.renumber(rows)),
-            // Too many rows: the message says what to do.
-            Err(AppError::Validation(fields)) => {
-                errors.extend(fields.into_values().map(|m| RowError {
-                    line: 1,
-                    message: m,
-                }))
-            }
-            Err(e) => return Err(e),
+/// What reading a stored file found: what it would write (the first products by name, counts
+/// for all), or its problems by the line of the merchant's file.
+#[derive(Default)]
+struct Outcome {
+    products: Vec<super::PlannedProduct>,
+    report: ImportReport,
+    variants: usize,
+    new_categories: Vec<String>,
+    errors: Vec<RowError>,
+    errors_total: usize,
+    images: usize,
+}
+
+impl Outcome {
+    fn problems(&mut self, errors: impl IntoIterator<Item = RowError>) {
+        for e in errors {
+            self.errors_total += 1;
+            self.errors.push(e);
+        }
+        // Kept sorted and short: a file with 10,000 bad rows does not fill the memory.
+        if self.errors.len() > 2 * LISTED_ERRORS {
+            self.tidy_errors();
         }
     }
-    errors.sort_by_key(|e| e.line);
-    Ok((converted, Err(errors)))
+
+    fn tidy_errors(&mut self) {
+        self.errors
+            .sort_by(|a, b| (a.line, &a.message).cmp(&(b.line, &b.message)));
+        let before = self.errors.len();
+        self.errors.dedup();
+        self.errors_total -= before - self.errors.len();
+        self.errors.truncate(LISTED_ERRORS);
+    }
+}
+
+/// Reads a stored file a batch of products at a time: converts each batch to our catalog
+/// rows, checks it against the products it can touch, and — when `write` is set and nothing
+/// is wrong so far — writes it and queues its images in the caller's transaction. Memory
+/// holds one batch, the shop's categories and the short lists the preview shows.
+async fn run(
+    state: &AppState,
+    conn: &mut sqlx::PgConnection,
+    shop_id: Uuid,
+    id: Uuid,
+    row: &ImportRow,
+    write: bool,
+) -> AppResult<Outcome> {
+    let mut outcome = Outcome::default();
+    let currency = super::ssr::shop_currency(&state.pool, shop_id).await?;
+    let headers = csv::StringRecord::from(row.headers.clone().unwrap_or_default());
+    let columns = std::sync::Arc::new(Columns::new(row.source()?, &headers));
+    if let Some(message) = columns.problem() {
+        outcome.problems([RowError { line: 1, message }]);
+        return Ok(outcome);
+    }
+    outcome.problems(super::staged::repeated_skus(conn, id, LISTED_ERRORS as i64).await?);
+    let mut categories = Some(super::csv::categories(conn, shop_id).await?);
+    let mut after = -1;
+    let mut batches = 0;
+    loop {
+        let (records, unreadable, end) = super::staged::batch(conn, id, after).await?;
+        let Some(end) = end else { break };
+        after = end;
+        outcome.problems(unreadable);
+        let (columns, currency_for) = (columns.clone(), currency.clone());
+        let converted =
+            tokio::task::spawn_blocking(move || columns.convert(&records, &currency_for))
+                .await
+                .map_err(|e| {
+                    AppError::Internal(anyhow::anyhow!("import conversion failed: {e}"))
+                })?;
+        outcome.images += converted.images.len();
+        let mut converted = converted;
+        outcome.problems(std::mem::take(&mut converted.errors));
+        if converted.rows == 0 {
+            continue;
+        }
+        let existing =
+            super::csv::existing_for(conn, shop_id, &converted.slugs, &converted.skus).await?;
+        let (text, currency_for) = (std::mem::take(&mut converted.csv), currency.clone());
+        let mut index = categories.take().unwrap_or_else(|| unreachable!());
+        let (plan, index) = tokio::task::spawn_blocking(move || {
+            let plan = super::csv::plan_batch(&text, &currency_for, existing, &mut index);
+            (plan, index)
+        })
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("import check failed: {e}")))?;
+        categories = Some(index);
+        let plan = match plan {
+            Ok(Ok(plan)) => plan,
+            Ok(Err(rows)) => {
+                outcome.problems(converted.renumber(rows));
+                continue;
+            }
+            // A batch has at most a few thousand rows: the row cap cannot be reached.
+            Err(e) => return Err(e),
+        };
+        let summary = plan.summary(&currency);
+        outcome.variants += summary.iter().map(|p| p.variants).sum::<usize>();
+        for p in &summary {
+            if p.action == "create" {
+                outcome.report.created += 1;
+            } else {
+                outcome.report.updated += 1;
+            }
+        }
+        let room = LISTED_PRODUCTS.saturating_sub(outcome.products.len());
+        outcome.products.extend(summary.into_iter().take(room));
+        outcome.new_categories.extend(plan.new_category_names());
+        if write && outcome.errors_total == 0 {
+            super::csv::write_batch(&mut *conn, shop_id, plan).await?;
+            queue_images(&mut *conn, shop_id, id, &converted.images).await?;
+            batches += 1;
+            if batches == 1 {
+                // The foreign-key checks of later batches are planned once per connection,
+                // from the tables' statistics: on a new database (or with autovacuum off)
+                // products looks empty and every check became a scan of the whole table,
+                // growing with each batch (10 s instead of 2 for 10,000 variants). Fresh
+                // statistics after the first batch (sampled, cheap, visible to this
+                // transaction) give them the index.
+                sqlx::query("analyze products, product_variants")
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        }
+    }
+    outcome.tidy_errors();
+    if outcome.errors_total == 0 && outcome.report.created + outcome.report.updated == 0 {
+        outcome.problems([RowError {
+            line: 1,
+            message: "The file has no product rows.".into(),
+        }]);
+    }
+    Ok(outcome)
 }
 
 /// The preview of an import not yet confirmed (nothing is written), or the outcome and image
@@ -159,59 +293,73 @@ async fn check(
 pub async fn preview(state: &AppState, shop_id: Uuid, id: Uuid) -> AppResult<ImportPreview> {
     let mut conn = state.pool.acquire().await?;
     let row = load(&mut conn, shop_id, id, false).await?;
-    drop(conn);
-    let source = Source::parse(&row.source)
-        .map_or("", |s| s.name())
-        .to_string();
-    if row.confirmed_at.is_some() {
-        return Ok(ImportPreview {
-            id,
-            source,
-            filename: row.filename.clone(),
-            confirmed: true,
-            products: Vec::new(),
-            new_categories: Vec::new(),
-            errors: Vec::new(),
-            images_planned: 0,
-            report: row.report.map(|r| r.0),
-            images: images(state, shop_id, id).await?,
-        });
-    }
-    let currency = super::ssr::shop_currency(&state.pool, shop_id).await?;
-    let (converted, plan) = check(state, shop_id, &row).await?;
-    let (products, new_categories, errors) = match plan {
-        Ok(plan) => (
-            plan.summary(&currency),
-            plan.new_category_names(),
-            Vec::new(),
-        ),
-        Err(errors) => (Vec::new(), Vec::new(), errors),
-    };
-    Ok(ImportPreview {
+    let source = row.source()?.name().to_string();
+    let mut preview = ImportPreview {
         id,
         source,
-        filename: row.filename,
-        confirmed: false,
-        products,
-        new_categories,
-        errors,
-        images_planned: converted.images.len(),
+        filename: row.filename.clone(),
+        confirmed: row.confirmed_at.is_some(),
+        products: Vec::new(),
+        creates: 0,
+        updates: 0,
+        variants: 0,
+        new_categories: Vec::new(),
+        errors: Vec::new(),
+        errors_total: 0,
+        images_planned: 0,
         report: None,
         images: Vec::new(),
-    })
+        images_total: 0,
+        images_done: 0,
+        images_failed: 0,
+    };
+    if row.confirmed_at.is_some() {
+        drop(conn);
+        preview.report = row.report.map(|r| r.0);
+        images(state, shop_id, id, &mut preview).await?;
+        return Ok(preview);
+    }
+    let outcome = run(state, &mut conn, shop_id, id, &row, false).await?;
+    preview.creates = outcome.report.created;
+    preview.updates = outcome.report.updated;
+    preview.variants = outcome.variants;
+    preview.images_planned = outcome.images;
+    if outcome.errors_total == 0 {
+        preview.products = outcome.products;
+        preview.new_categories = outcome.new_categories;
+    } else {
+        preview.errors = outcome.errors;
+        preview.errors_total = outcome.errors_total;
+    }
+    Ok(preview)
 }
 
-async fn images(state: &AppState, shop_id: Uuid, id: Uuid) -> AppResult<Vec<ImportImage>> {
-    let rows: Vec<(Uuid, String, String, String, Option<String>)> = sqlx::query_as(
-        "select i.id, p.title, i.url, i.status, i.error from catalog_import_images i
-         join products p on p.id = i.product_id
-         where i.import_id = $1 and i.shop_id = $2 order by i.product_id, i.position",
+async fn images(
+    state: &AppState,
+    shop_id: Uuid,
+    id: Uuid,
+    preview: &mut ImportPreview,
+) -> AppResult<()> {
+    let (total, done, failed): (i64, i64, i64) = sqlx::query_as(
+        "select count(*), count(*) filter (where status = 'done'), count(*) filter (where status = 'failed')
+         from catalog_import_images where import_id = $1 and shop_id = $2",
     )
     .bind(id)
     .bind(shop_id)
+    .fetch_one(&state.pool)
+    .await?;
+    let rows: Vec<(Uuid, String, String, String, Option<String>)> = sqlx::query_as(
+        "select i.id, p.title, i.url, i.status, i.error from catalog_import_images i
+         join products p on p.id = i.product_id
+         where i.import_id = $1 and i.shop_id = $2
+         order by i.status = 'failed' desc, i.product_id, i.position limit $3",
+    )
+    .bind(id)
+    .bind(shop_id)
+    .bind(LISTED_ERRORS as i64)
     .fetch_all(&state.pool)
     .await?;
-    Ok(rows
+    preview.images = rows
         .into_iter()
         .map(|(id, product, url, status, error)| ImportImage {
             id,
@@ -220,35 +368,44 @@ async fn images(state: &AppState, shop_id: Uuid, id: Uuid) -> AppResult<Vec<Impo
             status,
             error,
         })
-        .collect())
+        .collect();
+    (
+        preview.images_total,
+        preview.images_done,
+        preview.images_failed,
+    ) = (total as usize, done as usize, failed as usize);
+    Ok(())
 }
 
 /// Writes the import (once: a second confirm answers the first one's report) and queues its
-/// images. A file with problems writes nothing and lists them.
+/// images, batch by batch in one transaction. A file with problems writes nothing and lists
+/// them. The stored records are deleted once written.
 pub async fn confirm(state: &AppState, shop_id: Uuid, id: Uuid) -> AppResult<ImportReport> {
     let mut tx = state.pool.begin().await?;
     let row = load(&mut tx, shop_id, id, true).await?;
     if row.confirmed_at.is_some() {
         return row.report.map(|r| r.0).ok_or(AppError::NotFound);
     }
-    let (converted, plan) = check(state, shop_id, &row).await?;
-    let plan = match plan {
-        Ok(plan) => plan,
-        Err(errors) => {
-            let text = errors
-                .iter()
-                .take(100)
-                .map(|e| format!("Line {}: {}", e.line, e.message))
-                .collect::<Vec<_>>()
-                .join("\n");
-            return Err(AppError::validation(
-                "file",
-                format!("Nothing was imported. Fix these rows and upload the file again:\n{text}"),
-            ));
-        }
-    };
-    let report = super::csv::write_plan_in(&mut tx, shop_id, plan).await?;
-    queue_images(&mut tx, shop_id, id, &converted.images).await?;
+    let outcome = run(state, &mut tx, shop_id, id, &row, true).await?;
+    if outcome.errors_total > 0 {
+        let text = outcome
+            .errors
+            .iter()
+            .take(100)
+            .map(|e| format!("Line {}: {}", e.line, e.message))
+            .collect::<Vec<_>>()
+            .join("\n");
+        return Err(AppError::validation(
+            "file",
+            format!("Nothing was imported. Fix these rows and upload the file again:\n{text}"),
+        ));
+    }
+    let report = outcome.report;
+    super::csv::finish_import(&mut tx, shop_id, &report).await?;
+    sqlx::query("delete from catalog_import_rows where import_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query(
         "update catalog_imports set confirmed_at = now(), report = $3 where id = $1 and shop_id = $2",
     )
@@ -258,7 +415,7 @@ pub async fn confirm(state: &AppState, shop_id: Uuid, id: Uuid) -> AppResult<Imp
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    tracing::info!(%shop_id, import_id = %id, created = report.created, updated = report.updated, images = converted.images.len(), "catalog import confirmed");
+    tracing::info!(%shop_id, import_id = %id, created = report.created, updated = report.updated, images = outcome.images, "catalog import confirmed");
     Ok(report)
 }
 
@@ -588,8 +745,6 @@ pub async fn upload_route(
     };
     let result = async {
         let mut source = None;
-        let mut filename = String::new();
-        let mut bytes = Vec::new();
         let broken = |e: axum::extract::multipart::MultipartError| {
             if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
                 AppError::validation(
@@ -606,20 +761,28 @@ pub async fn upload_route(
                 )
             }
         };
+        // The form sends `source` before `file`, so the file can be stored as it streams in.
         while let Some(field) = multipart.next_field().await.map_err(broken)? {
             match field.name().unwrap_or_default() {
                 "source" => source = Source::parse(&field.text().await.map_err(broken)?),
                 "file" => {
-                    filename = field.file_name().unwrap_or_default().to_string();
-                    bytes = field.bytes().await.map_err(broken)?.to_vec();
+                    let source = source.ok_or_else(|| {
+                        AppError::validation(
+                            "source",
+                            "Choose where the file comes from: Shopify or WooCommerce.",
+                        )
+                    })?;
+                    let filename = field.file_name().unwrap_or_default().to_string();
+                    let chunks = field.map(|chunk| chunk.map_err(broken));
+                    return upload_stream(&state, shop.shop_id, source, &filename, chunks).await;
                 }
                 _ => {}
             }
         }
-        let source = source.ok_or_else(|| {
-            AppError::validation("source", "Choose where the file comes from: Shopify or WooCommerce.")
-        })?;
-        upload(&state, shop.shop_id, source, &filename, &bytes).await
+        Err(AppError::validation(
+            "file",
+            "Choose the product export (a .csv file) first.",
+        ))
     }
     .await;
     match result {

@@ -9,6 +9,8 @@ pub mod foreign;
 pub mod import;
 #[cfg(feature = "ssr")]
 pub mod ssr;
+#[cfg(feature = "ssr")]
+pub mod staged;
 pub mod ui;
 
 use crate::media::ImageView;
@@ -245,7 +247,7 @@ pub const CSV_COLUMNS: &[&str] = &[
     "enabled",
 ];
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ImportReport {
     pub created: usize,
     pub updated: usize,
@@ -272,12 +274,23 @@ pub struct ImportPreview {
     pub source: String,
     pub filename: String,
     pub confirmed: bool,
+    /// The first products the import would write (a long file lists the first 100), in the
+    /// file's order; the counts below are for the whole file.
     pub products: Vec<PlannedProduct>,
+    pub creates: usize,
+    pub updates: usize,
+    pub variants: usize,
     pub new_categories: Vec<String>,
+    /// The first problems by line (at most 500); `errors_total` counts them all.
     pub errors: Vec<RowError>,
+    pub errors_total: usize,
     pub images_planned: usize,
     pub report: Option<ImportReport>,
+    /// After confirming: the images being fetched (failed ones first, at most 500), and counts.
     pub images: Vec<ImportImage>,
+    pub images_total: usize,
+    pub images_done: usize,
+    pub images_failed: usize,
 }
 
 /// One image a confirmed import fetches.

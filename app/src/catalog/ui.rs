@@ -577,7 +577,7 @@ pub fn ImportPreviewPage() -> impl IntoView {
                 let waiting = preview
                     .get_untracked()
                     .and_then(Result::ok)
-                    .is_some_and(|p| p.images.iter().any(|i| i.status == "queued"));
+                    .is_some_and(|p| p.images_done + p.images_failed < p.images_total);
                 if waiting {
                     tick.update(|t| *t += 1);
                 }
@@ -599,10 +599,9 @@ pub fn ImportPreviewPage() -> impl IntoView {
                     Err(e) => view! { <p class="notice error">{e.to_string()}</p> }.into_any(),
                     Ok(p) if p.confirmed => view! { <ImportOutcome p retry/> }.into_any(),
                     Ok(p) => {
-                        let creates = p.products.iter().filter(|x| x.action == "create").count();
-                        let updates = p.products.len() - creates;
-                        let variants: usize = p.products.iter().map(|x| x.variants).sum();
-                        let count = p.products.len();
+                        let (creates, updates, variants) = (p.creates, p.updates, p.variants);
+                        let count = creates + updates;
+                        let unlisted = count.saturating_sub(p.products.len());
                         let pid = p.id.to_string();
                         view! {
                             <h1>{format!("Preview: {} import", p.source)}</h1>
@@ -636,14 +635,20 @@ pub fn ImportPreviewPage() -> impl IntoView {
                                         </tbody>
                                     </table>
                                     </div>
+                                    {(unlisted > 0).then(|| view! {
+                                        <p class="muted">{format!("…and {unlisted} more products.")}</p>
+                                    })}
                                 }.into_any()
                             } else {
                                 view! {
                                     <div class="notice error" role="alert" data-testid="import-errors">
-                                        <p>{format!("Nothing can be imported until these {} problems are fixed in the file; then upload it again.", p.errors.len())}</p>
+                                        <p>{format!("Nothing can be imported until these {} problems are fixed in the file; then upload it again.", p.errors_total)}</p>
                                         <ul>
-                                            {p.errors.into_iter().take(200).map(|e| view! { <li>{format!("Line {}: {}", e.line, e.message)}</li> }).collect_view()}
+                                            {p.errors.iter().map(|e| view! { <li>{format!("Line {}: {}", e.line, e.message)}</li> }).collect_view()}
                                         </ul>
+                                        {(p.errors_total > p.errors.len()).then(|| view! {
+                                            <p>{format!("The first {} are listed.", p.errors.len())}</p>
+                                        })}
                                     </div>
                                 }.into_any()
                             }}
@@ -658,9 +663,7 @@ pub fn ImportPreviewPage() -> impl IntoView {
 #[component]
 fn ImportOutcome(p: super::ImportPreview, retry: ServerAction<RetryImportImage>) -> impl IntoView {
     let report = p.report.clone();
-    let done = p.images.iter().filter(|i| i.status == "done").count();
-    let failed = p.images.iter().filter(|i| i.status == "failed").count();
-    let total = p.images.len();
+    let (done, failed, total) = (p.images_done, p.images_failed, p.images_total);
     view! {
         <h1>{format!("{} import", p.source)}</h1>
         {report.map(|r| view! {

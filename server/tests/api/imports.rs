@@ -661,3 +661,140 @@ async fn with_cloudinary_imported_images_are_uploaded_there_signed() {
             .unwrap();
     assert!(failed.contains("Not an image"), "{failed}");
 }
+
+/// A WooCommerce file of `simple` products named `Item n` (SKU `ITEM-n`), with a variable
+/// hoodie first whose variations come last, and the rows `extra` before them.
+fn long_woo_file(simple: usize, extra: &str) -> String {
+    let mut file = String::from(
+        "ID,Type,SKU,Name,Published,Description,\"In stock?\",Stock,\"Sale price\",\"Regular price\",Categories,Images,Parent,\"Attribute 1 name\",\"Attribute 1 value(s)\"\n\
+         1,variable,HOODIE,Hoodie,1,<p>Warm.</p>,1,,,,Clothing,,,Size,\"S, M\"\n",
+    );
+    for n in 0..simple {
+        file.push_str(&format!(
+            "{},simple,ITEM-{n},Item {n},1,Item number {n},1,5,,{}.00,Kitchen,,,,\n",
+            100 + n,
+            1000 + n
+        ));
+    }
+    file.push_str(extra);
+    file.push_str(
+        "2,variation,HOODIE-S,Hoodie - S,1,,1,3,,20.00,,,HOODIE,Size,S\n\
+         3,variation,HOODIE-M,Hoodie - M,1,,1,4,,22.00,,,id:1,Size,M\n",
+    );
+    file
+}
+
+#[tokio::test]
+async fn a_file_of_many_batches_is_checked_and_written_as_one() {
+    let app = spawn_app_with(Opts::default()).await;
+    app.signup("Batch Owner").await;
+    // 450 products are three batches. Problems that span batches are still found: a SKU used
+    // again 400 products later, and a second "Item 3" gets its own address.
+    let extra = "900,simple,ITEM-5,Item 3,1,Same SKU as item 5,1,1,,10.00,Kitchen,,,,\n";
+    let id = uploaded(&app, "woocommerce", &long_woo_file(450, extra)).await;
+    let (status, preview) = json(app.call("catalog/import/preview", &[("id", &id)]).await).await;
+    assert_eq!(status, 200, "{preview}");
+    assert_eq!(preview["errors_total"], 1, "{preview}");
+    assert_eq!(preview["errors"][0]["line"], 453, "{preview}");
+    assert_eq!(
+        preview["errors"][0]["message"],
+        "sku: ITEM-5 appears more than once in the file."
+    );
+    let (status, body) = json(app.call("catalog/import/confirm", &[("id", &id)]).await).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(count(&app, "select count(*) from products").await, 0);
+
+    let extra = "900,simple,ITEM-900,Item 3,1,Another item 3,1,1,,10.00,Kitchen,,,,\n";
+    let id = uploaded(&app, "woocommerce", &long_woo_file(450, extra)).await;
+    let (_, preview) = json(app.call("catalog/import/preview", &[("id", &id)]).await).await;
+    assert_eq!(preview["errors"], Value::Array(vec![]), "{preview}");
+    assert_eq!(preview["creates"], 452, "{preview}");
+    assert_eq!(preview["updates"], 0);
+    assert_eq!(preview["variants"], 453, "the hoodie has two");
+    // The first 100 are listed, in the file's order; the counts cover the rest.
+    let listed = preview["products"].as_array().unwrap();
+    assert_eq!(listed.len(), 100);
+    assert_eq!(listed[0]["slug"], "hoodie");
+    assert_eq!(
+        listed[0]["variants"], 2,
+        "variations 450 lines below their product"
+    );
+    assert_eq!(listed[1]["slug"], "item-0");
+    assert_eq!(
+        preview["new_categories"],
+        serde_json::json!(["Clothing", "Kitchen"])
+    );
+
+    let (status, report) = json(app.call("catalog/import/confirm", &[("id", &id)]).await).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["created"], 452);
+    assert_eq!(count(&app, "select count(*) from products").await, 452);
+    assert_eq!(
+        count(&app, "select count(*) from product_variants").await,
+        453
+    );
+    assert_eq!(
+        count(&app, "select count(*) from categories").await,
+        2,
+        "a category named in every batch is created once"
+    );
+    assert_eq!(
+        count(&app, "select count(*) from product_categories pc join categories c on c.id = pc.category_id where c.name = 'Kitchen'").await,
+        451
+    );
+    let addresses: Vec<String> =
+        sqlx::query_scalar("select slug from products where title = 'Item 3' order by slug")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(addresses, ["item-3", "item-3-2"]);
+    // The file's records are gone once written; the report stays.
+    let left: i64 =
+        sqlx::query_scalar("select count(*) from catalog_import_rows where import_id = $1::uuid")
+            .bind(&id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(left, 0);
+    let (_, outcome) = json(app.call("catalog/import/preview", &[("id", &id)]).await).await;
+    assert_eq!(outcome["report"]["created"], 452, "{outcome}");
+
+    // The same file again updates every product, in batches too.
+    let id = uploaded(&app, "woocommerce", &long_woo_file(450, extra)).await;
+    let (_, report) = json(app.call("catalog/import/confirm", &[("id", &id)]).await).await;
+    assert_eq!(report["updated"], 452, "{report}");
+    assert_eq!(count(&app, "select count(*) from products").await, 452);
+}
+
+#[tokio::test]
+async fn an_upload_stored_whole_by_the_earlier_version_still_previews_and_imports() {
+    let app = spawn_app_with(Opts::default()).await;
+    app.signup("Legacy Owner").await;
+    let shop: uuid::Uuid = sqlx::query_scalar("select id from shops")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let id = uuid::Uuid::now_v7();
+    sqlx::query(
+        "insert into catalog_imports (id, shop_id, source, filename, body) values ($1, $2, 'shopify', 'old.csv', $3)",
+    )
+    .bind(id)
+    .bind(shop)
+    .bind("Handle,Title,Variant SKU,Variant Price\ncap,Cap,CAP-1,5000.00\n")
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let id = id.to_string();
+    let (_, preview) = json(app.call("catalog/import/preview", &[("id", &id)]).await).await;
+    assert_eq!(preview["creates"], 1, "{preview}");
+    let (status, report) = json(app.call("catalog/import/confirm", &[("id", &id)]).await).await;
+    assert_eq!((status, report["created"].clone()), (200, Value::from(1)));
+    assert_eq!(
+        count(
+            &app,
+            "select count(*) from catalog_imports where body is not null"
+        )
+        .await,
+        0
+    );
+}
