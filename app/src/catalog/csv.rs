@@ -254,17 +254,24 @@ pub(crate) async fn existing_for(
     slugs: &[String],
     skus: &[String],
 ) -> AppResult<Vec<ExistingProduct>> {
+    // Not a cached prepared statement: an import grows these tables by thousands of rows
+    // within minutes, and a generic plan cached while they were small (without a fresh
+    // ANALYZE) scans them whole for every batch — seconds each instead of milliseconds.
     Ok(sqlx::query_as(
         "select p.id, p.slug,
-                array(select v.sku from product_variants v where v.product_id = p.id and v.sku is not null) as skus
+                array(select v.sku from product_variants v
+                       where v.product_id = p.id and v.sku is not null) as skus
          from products p
          where p.shop_id = $1
            and p.id in (select x.id from unnest($2::text[]) as s(slug)
                           join products x on x.shop_id = $1 and x.slug = s.slug
                         union
+                        -- `sku is not null` lets the partial unique index serve the join.
                         select v.product_id from unnest($3::text[]) as s(sku)
-                          join product_variants v on v.shop_id = $1 and v.sku = s.sku)",
+                          join product_variants v
+                            on v.shop_id = $1 and v.sku is not null and v.sku = s.sku)",
     )
+    .persistent(false)
     .bind(shop_id)
     .bind(slugs)
     .bind(skus)
