@@ -74,6 +74,17 @@ pub struct Config {
     /// Sent email and finished jobs are deleted this many days after they finished.
     pub delivered_retention_days: i64,
     pub whatsapp: WhatsAppConfig,
+    pub agent: AgentConfig,
+}
+
+/// How shops answer their WhatsApp customers by default (issue 11).
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// A shop that has not chosen: `assistant` (the guided assistant answers new
+    /// conversations) or `off` (every conversation waits for a person).
+    pub default_mode: String,
+    /// A customer's burst of messages is gathered this long before one answer.
+    pub gather_ms: u64,
 }
 
 /// The WhatsApp channel: the platform Meta app (Embedded Signup), the Graph API address, and
@@ -321,6 +332,19 @@ impl Config {
             import_allow_private_urls: parse(&get, "IMPORT_ALLOW_PRIVATE_URLS", "false")?,
             delivered_retention_days: positive(&get, "DELIVERED_RETENTION_DAYS", "7")?,
             whatsapp,
+            agent: AgentConfig {
+                default_mode: {
+                    let mode = get("AGENT_DEFAULT_MODE").unwrap_or_else(|| "assistant".into());
+                    if !matches!(mode.as_str(), "assistant" | "off") {
+                        return Err(err(
+                            "AGENT_DEFAULT_MODE",
+                            format!("{mode:?} is neither assistant nor off"),
+                        ));
+                    }
+                    mode
+                },
+                gather_ms: parse(&get, "AGENT_GATHER_MS", "2500")?,
+            },
         })
     }
 

@@ -5,6 +5,7 @@
 // Server functions take one argument per form field, so long argument lists are the norm here.
 #![allow(clippy::too_many_arguments)]
 
+pub mod agent;
 pub mod analytics;
 pub mod auth;
 pub mod catalog;

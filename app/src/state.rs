@@ -44,6 +44,7 @@ impl AppState {
         );
         crate::whatsapp::ssr::register_jobs(&mut jobs);
         crate::catalog::import::register_jobs(&mut jobs);
+        crate::agent::ssr::register_jobs(&mut jobs);
         let whatsapp = Arc::new(
             crate::whatsapp::ssr::WhatsApp::new(&config, &http)
                 .expect("SECRETS_KEY was checked when the configuration was read"),

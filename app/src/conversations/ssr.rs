@@ -481,6 +481,8 @@ pub async fn send(
         },
     )
     .await?;
+    // A person answered: the agent stops here until the merchant hands the chat back.
+    crate::agent::ssr::take_over(&mut tx, shop_id, id).await?;
     tx.commit().await?;
     Ok(message_id)
 }
@@ -649,6 +651,7 @@ pub async fn send_document(
         },
     )
     .await?;
+    crate::agent::ssr::take_over(&mut tx, shop_id, id).await?;
     tx.commit().await?;
     tracing::info!(%shop_id, conversation = %id, bytes = doc.bytes.len(), "document queued");
     Ok(message_id)
@@ -681,6 +684,9 @@ pub async fn set_mode(state: &AppState, shop_id: Uuid, id: Uuid, mode: &str) -> 
     .await?;
     if done.rows_affected() == 0 {
         return Err(AppError::NotFound);
+    }
+    if mode == "ai" {
+        crate::agent::ssr::hand_back(&mut tx, shop_id, id).await?;
     }
     crate::whatsapp::inbound::notify(&mut tx, shop_id, id, "conversation").await?;
     tx.commit().await?;

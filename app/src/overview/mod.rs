@@ -33,4 +33,19 @@ pub struct Overview {
     pub top_viewed: Vec<(String, i64)>,
     pub top_ordered: Vec<(String, i64)>,
     pub new_orders: Vec<crate::orders::OrderSummary>,
+    pub chat: ChatStats,
+}
+
+/// WhatsApp over the last 30 days: what the agent handled and what it handed over.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChatStats {
+    /// Conversations the agent answered in.
+    pub agent_conversations: i64,
+    pub handovers: i64,
+    /// Orders placed in the chat with the agent, and their value (cancelled ones left out).
+    pub assisted_orders: i64,
+    pub assisted_value: String,
+    /// Median time from a conversation's first customer message to the first answer (by the
+    /// agent or a person), in seconds.
+    pub median_first_response_secs: Option<i64>,
 }

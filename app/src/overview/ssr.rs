@@ -82,7 +82,9 @@ pub async fn overview(state: &AppState, shop_id: Uuid) -> AppResult<Overview> {
     .take(5)
     .collect();
     let orders_30 = last(30, |d| d.orders);
+    let chat = chat_stats(state, shop_id, &currency).await?;
     Ok(Overview {
+        chat,
         views_7: last(7, |d| d.views),
         views_30: last(30, |d| d.views),
         orders_7: last(7, |d| d.orders),
@@ -95,5 +97,51 @@ pub async fn overview(state: &AppState, shop_id: Uuid) -> AppResult<Overview> {
         top_ordered,
         new_orders,
         days,
+    })
+}
+
+/// The agent's numbers for the last 30 days (the overview's WhatsApp tiles).
+async fn chat_stats(
+    state: &AppState,
+    shop_id: Uuid,
+    currency: &str,
+) -> AppResult<super::ChatStats> {
+    let (agent_conversations, handovers, assisted_orders, assisted_minor): (i64, i64, i64, i64) =
+        sqlx::query_as(
+            "select
+                 (select count(distinct conversation_id) from wa_messages
+                   where shop_id = $1 and sent_by = 'agent' and sent_at >= current_date - 29),
+                 (select count(*) from escalations where shop_id = $1 and opened_at >= current_date - 29),
+                 (select count(*) from orders where shop_id = $1 and idempotency_key like 'agent:%'
+                   and status <> 'cancelled' and created_at >= current_date - 29),
+                 (select coalesce(sum(total_minor), 0)::bigint from orders
+                   where shop_id = $1 and idempotency_key like 'agent:%'
+                   and status <> 'cancelled' and created_at >= current_date - 29)",
+        )
+        .bind(shop_id)
+        .fetch_one(&state.pool)
+        .await?;
+    // Each conversation's first customer message in the period, and the first answer after it.
+    let median: Option<f64> = sqlx::query_scalar(
+        "select percentile_cont(0.5) within group (order by extract(epoch from r.at - i.at))
+         from (select conversation_id, min(sent_at) as at from wa_messages
+               where shop_id = $1 and direction = 'in' and sent_by = 'customer'
+                 and sent_at >= current_date - 29
+               group by conversation_id) i
+         cross join lateral (
+             select min(o.sent_at) as at from wa_messages o
+             where o.conversation_id = i.conversation_id and o.direction = 'out'
+               and o.sent_by in ('agent', 'merchant', 'phone') and o.sent_at >= i.at) r
+         where r.at is not null",
+    )
+    .bind(shop_id)
+    .fetch_one(&state.pool)
+    .await?;
+    Ok(super::ChatStats {
+        agent_conversations,
+        handovers,
+        assisted_orders,
+        assisted_value: format_money(assisted_minor, currency),
+        median_first_response_secs: median.map(|m| m.round() as i64),
     })
 }

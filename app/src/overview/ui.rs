@@ -32,6 +32,14 @@ pub fn OverviewPage() -> impl IntoView {
                                 <Stat label="Revenue, 30 days" value=o.revenue_30.clone() test_id="revenue-30"/>
                                 <Stat label="Conversion, 30 days" value=conversion test_id="conversion"/>
                             </section>
+                            <h2>"WhatsApp, last 30 days"</h2>
+                            <section class="stats" data-testid="chat-stats">
+                                <Stat label="Chats the assistant answered" value=o.chat.agent_conversations.to_string() test_id="agent-conversations"/>
+                                <Stat label="Handed to you" value=o.chat.handovers.to_string() test_id="handovers"/>
+                                <Stat label="Orders taken in chat" value=o.chat.assisted_orders.to_string() test_id="assisted-orders"/>
+                                <Stat label="Value of orders taken in chat" value=o.chat.assisted_value.clone() test_id="assisted-value"/>
+                                <Stat label="Median first response" value=o.chat.median_first_response_secs.map_or("—".to_string(), duration_words) test_id="first-response"/>
+                            </section>
                             <p class="hint">"Conversion is orders ÷ visits. A visit is a storefront page view that arrived from outside your shop (a link, a search, or typed in); views by search engines and link previews are not counted. Cancelled orders are left out."</p>
                             <section class="card">
                                 <h2>"Storefront views, last 30 days"</h2>
@@ -117,5 +125,14 @@ fn BarChart(values: Vec<i64>, label: &'static str) -> impl IntoView {
             {bars}
         </svg>
         <p class="muted">{format!("{total} in 30 days")}</p>
+    }
+}
+
+/// "45 s", "3 min", "2 h 5 min".
+fn duration_words(secs: i64) -> String {
+    match secs {
+        s if s < 60 => format!("{s} s"),
+        s if s < 3600 => format!("{} min", (s + 30) / 60),
+        s => format!("{} h {} min", s / 3600, (s % 3600) / 60),
     }
 }

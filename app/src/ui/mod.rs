@@ -58,6 +58,11 @@ where
 }
 
 /// The message for one field of a failed form.
+/// Errors that belong to no field of the form (validation errors show beside their fields).
+pub fn general_error(err: Signal<Option<ApiError>>) -> Signal<Option<ApiError>> {
+    Signal::derive(move || err.get().filter(|e| !matches!(e, ApiError::Validation(_))))
+}
+
 pub fn field_error(error: Signal<Option<ApiError>>, field: &'static str) -> Signal<Option<String>> {
     Signal::derive(move || error.get().and_then(|e| e.field(field)))
 }

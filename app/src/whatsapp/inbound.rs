@@ -248,15 +248,20 @@ async fn prefetch(
                 batch.customers.insert((shop_id, p), c);
             }
         }
-        // Their conversations, created where missing, then read in one go.
+        // Their conversations, created where missing (the agent's when the shop's agent is
+        // on: the customer started it), then read in one go.
         sqlx::query(
-            "insert into conversations (id, shop_id, customer_id)
-             select n.id, $1, n.customer_id from unnest($2::uuid[], $3::uuid[]) as n (id, customer_id)
+            "insert into conversations (id, shop_id, customer_id, mode)
+             select n.id, $1, n.customer_id,
+                    case when coalesce((select mode from agent_settings where shop_id = $1), $4) = 'off'
+                         then 'human' else 'ai' end
+             from unnest($2::uuid[], $3::uuid[]) as n (id, customer_id)
              on conflict (shop_id, customer_id) do nothing",
         )
         .bind(shop_id)
         .bind(ids.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
         .bind(&ids)
+        .bind(&state.config.agent.default_mode)
         .execute(&mut *tx)
         .await?;
         let conversations: Vec<(Uuid, Uuid)> = sqlx::query_as(
@@ -632,7 +637,7 @@ async fn process_document(
 }
 
 /// The customer behind a message: by WhatsApp number, or by BSUID when Meta sends no number.
-async fn upsert_customer(
+pub(crate) async fn upsert_customer(
     tx: &mut PgConnection,
     shop_id: Uuid,
     wa_id: Option<&str>,
@@ -710,11 +715,23 @@ async fn upsert_customer(
     Ok(Some(id))
 }
 
-/// The shop's one conversation with this customer, created on first contact.
+/// The shop's one conversation with this customer, created on first contact (a person
+/// answers it).
 pub async fn conversation_for(
     tx: &mut PgConnection,
     shop_id: Uuid,
     customer_id: Uuid,
+) -> anyhow::Result<Uuid> {
+    conversation_started(tx, shop_id, customer_id, None).await
+}
+
+/// Like [`conversation_for`]; a conversation the customer starts is the agent's when the
+/// shop's agent is on (its setting, else `agent_default`, the server's).
+async fn conversation_started(
+    tx: &mut PgConnection,
+    shop_id: Uuid,
+    customer_id: Uuid,
+    agent_default: Option<&str>,
 ) -> anyhow::Result<Uuid> {
     // Read first: the conversation nearly always exists, and an upsert would write a new row
     // version for every message.
@@ -728,13 +745,17 @@ pub async fn conversation_for(
         return Ok(id);
     }
     Ok(sqlx::query_scalar(
-        "insert into conversations (id, shop_id, customer_id) values ($1, $2, $3)
+        "insert into conversations (id, shop_id, customer_id, mode)
+         values ($1, $2, $3, case when $4::text is null then 'human'
+             when coalesce((select mode from agent_settings where shop_id = $2), $4) = 'off' then 'human'
+             else 'ai' end)
          on conflict (shop_id, customer_id) do update set updated_at = now()
          returning id",
     )
     .bind(Uuid::now_v7())
     .bind(shop_id)
     .bind(customer_id)
+    .bind(agent_default)
     .fetch_one(&mut *tx)
     .await?)
 }
@@ -947,7 +968,13 @@ async fn inbound_message(
     let conversation_id = match batch.conversations.get(&(shop_id, customer_id)) {
         Some(id) => *id,
         None => {
-            let id = conversation_for(tx, shop_id, customer_id).await?;
+            let id = conversation_started(
+                tx,
+                shop_id,
+                customer_id,
+                Some(&state.config.agent.default_mode),
+            )
+            .await?;
             batch.conversations.insert((shop_id, customer_id), id);
             id
         }
@@ -1040,6 +1067,9 @@ async fn inbound_message(
                 .idempotency_key(message_id.to_string()),
         )
         .await?;
+    } else if matches!(kind, "text" | "interactive" | "button") && opt_keyword(kind, m).is_none() {
+        // The agent answers (if it owns the conversation when the turn runs).
+        crate::agent::ssr::queue_turn(state, tx, conversation_id, message_id).await?;
     }
     Ok(())
 }

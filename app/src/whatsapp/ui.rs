@@ -7,8 +7,7 @@ use super::api::{
     get_channel,
 };
 use super::{AccountStatus, AccountView, ChannelView, EmbeddedSignupSettings, TemplateView};
-use crate::error::ApiError;
-use crate::ui::{Field, FormError, PageTitle, action_error, field_error};
+use crate::ui::{Field, FormError, PageTitle, action_error, field_error, general_error};
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 
@@ -18,11 +17,6 @@ pub const CHANNEL_PAGE: &str = "/dashboard/channels/whatsapp";
 
 fn short_date(rfc3339: &str) -> String {
     rfc3339.get(..16).unwrap_or(rfc3339).replace('T', " ")
-}
-
-/// Errors that belong to no field of the form (validation errors show beside their fields).
-fn general_error(err: Signal<Option<ApiError>>) -> Signal<Option<ApiError>> {
-    Signal::derive(move || err.get().filter(|e| !matches!(e, ApiError::Validation(_))))
 }
 
 fn onboarding_label(mode: &str) -> String {
@@ -118,6 +112,7 @@ fn Channel(channel: ChannelView, actions: ChannelActions) -> impl IntoView {
         {account.map(|a| view! {
             <WebhookInfo account=a.clone() platform_webhook_url=platform_webhook_url.clone()/>
             <SettingsForm account=a.clone() action=actions.settings/>
+            <crate::agent::ui::AgentSettingsCard/>
             <Templates templates=a.templates sync=actions.sync create=actions.create/>
         })}
     }

@@ -5,6 +5,7 @@ mod fakes;
 mod helpers;
 
 mod accounts;
+mod agent;
 mod catalog;
 mod catalog_tenancy;
 mod contention;

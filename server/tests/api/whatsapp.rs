@@ -27,7 +27,7 @@ const CUSTOMER: &str = "2348031234567";
 
 // ------------------------------------------------------------------------------ helpers
 
-fn sim(app: &TestApp) -> &Arc<Simulator> {
+pub(crate) fn sim(app: &TestApp) -> &Arc<Simulator> {
     app.state
         .whatsapp
         .simulator
@@ -36,7 +36,12 @@ fn sim(app: &TestApp) -> &Arc<Simulator> {
 }
 
 /// A test app with the fake's automatic status webhooks off (statuses come only from the test).
-async fn wa_app_with(env: Vec<(&'static str, String)>, clock: Clock) -> TestApp {
+pub(crate) async fn wa_app_with(mut env: Vec<(&'static str, String)>, clock: Clock) -> TestApp {
+    // These tests are about the channel: a person answers, unless a test turns the agent on
+    // (the agent's own tests are in `agent.rs`).
+    if !env.iter().any(|(k, _)| *k == "AGENT_DEFAULT_MODE") {
+        env.push(("AGENT_DEFAULT_MODE", "off".into()));
+    }
     let app = spawn_app_with_clock(Opts { env }, clock).await;
     sim(&app).auto_status.store(false, Ordering::SeqCst);
     app
@@ -52,11 +57,11 @@ fn manual_clock() -> Clock {
     Clock::manual(OffsetDateTime::now_utc().replace_nanosecond(0).unwrap())
 }
 
-fn now_ts(app: &TestApp) -> i64 {
+pub(crate) fn now_ts(app: &TestApp) -> i64 {
     app.clock.now().unix_timestamp()
 }
 
-fn digits(s: &str) -> String {
+pub(crate) fn digits(s: &str) -> String {
     s.chars().filter(char::is_ascii_digit).collect()
 }
 
@@ -72,7 +77,7 @@ fn fail(status: u16, code: i64, times: u32) -> Failure {
 }
 
 /// Posts a JSON body to a server function that takes JSON.
-async fn post_json(
+pub(crate) async fn post_json(
     app: &TestApp,
     client: &reqwest::Client,
     endpoint: &str,
@@ -87,7 +92,7 @@ async fn post_json(
 }
 
 /// A second merchant on its own client (cookies).
-async fn second_merchant(app: &TestApp, name: &str) -> (reqwest::Client, String) {
+pub(crate) async fn second_merchant(app: &TestApp, name: &str) -> (reqwest::Client, String) {
     let c = client();
     let email = format!("{}@example.com", name.to_lowercase());
     let res = call_with(&c, &app.url("/api/signup"), &signup_form(name, &email)).await;
@@ -95,7 +100,7 @@ async fn second_merchant(app: &TestApp, name: &str) -> (reqwest::Client, String)
     (c, email)
 }
 
-async fn shop_of(app: &TestApp, email: &str) -> Uuid {
+pub(crate) async fn shop_of(app: &TestApp, email: &str) -> Uuid {
     sqlx::query_scalar(
         "select s.id from shops s join merchants m on m.id = s.merchant_id where m.email = $1",
     )
@@ -111,7 +116,7 @@ fn signup_body(code: &str, event: &str, waba: &str, phone: Option<&str>) -> Valu
 }
 
 /// Connects the client's shop to a fresh number through Embedded Signup against the fake.
-async fn connect_with(app: &TestApp, c: &reqwest::Client) -> SimNumber {
+pub(crate) async fn connect_with(app: &TestApp, c: &reqwest::Client) -> SimNumber {
     let (code, number) = sim(app).start_signup(false);
     let res = post_json(
         app,
@@ -130,33 +135,37 @@ async fn connect_with(app: &TestApp, c: &reqwest::Client) -> SimNumber {
 }
 
 /// Signs up a merchant on `app.client` and connects a number; returns (number, shop id, email).
-async fn merchant_with_number(app: &TestApp) -> (SimNumber, Uuid, String) {
+pub(crate) async fn merchant_with_number(app: &TestApp) -> (SimNumber, Uuid, String) {
     let email = app.signup("Ada Merchant").await;
     let number = connect_with(app, &app.client).await;
     let shop = shop_of(app, &email).await;
     (number, shop, email)
 }
 
-fn metadata(number: &SimNumber) -> Value {
+pub(crate) fn metadata(number: &SimNumber) -> Value {
     json!({"display_phone_number": digits(&number.display), "phone_number_id": number.id})
 }
 
-fn value(number: &SimNumber, mut v: Value) -> Value {
+pub(crate) fn value(number: &SimNumber, mut v: Value) -> Value {
     v["messaging_product"] = json!("whatsapp");
     v["metadata"] = metadata(number);
     v
 }
 
-fn contact(wa_id: &str, name: &str) -> Value {
+pub(crate) fn contact(wa_id: &str, name: &str) -> Value {
     json!({"profile": {"name": name}, "wa_id": wa_id})
 }
 
-fn text(from: &str, wamid: &str, ts: i64, body: &str) -> Value {
+pub(crate) fn text(from: &str, wamid: &str, ts: i64, body: &str) -> Value {
     json!({"from": from, "id": wamid, "timestamp": ts.to_string(), "type": "text", "text": {"body": body}})
 }
 
 /// A `messages` delivery with these contacts and messages for one number.
-fn messages_doc(number: &SimNumber, contacts: Vec<Value>, messages: Vec<Value>) -> Value {
+pub(crate) fn messages_doc(
+    number: &SimNumber,
+    contacts: Vec<Value>,
+    messages: Vec<Value>,
+) -> Value {
     Simulator::envelope(number, json!({"contacts": contacts, "messages": messages}))
 }
 
@@ -164,7 +173,7 @@ fn statuses_doc(number: &SimNumber, statuses: Vec<Value>) -> Value {
     Simulator::envelope(number, json!({"statuses": statuses}))
 }
 
-async fn post_signed(
+pub(crate) async fn post_signed(
     app: &TestApp,
     path: &str,
     secret: &[u8],
@@ -182,7 +191,7 @@ async fn post_signed(
 }
 
 /// Delivers a document to the platform webhook, signed like Meta, and expects 200.
-async fn deliver(app: &TestApp, doc: &Value) {
+pub(crate) async fn deliver(app: &TestApp, doc: &Value) {
     let res = post_signed(
         app,
         "/webhooks/whatsapp",
@@ -198,7 +207,7 @@ async fn deliver(app: &TestApp, doc: &Value) {
     );
 }
 
-async fn deliver_and_process(app: &TestApp, doc: &Value) {
+pub(crate) async fn deliver_and_process(app: &TestApp, doc: &Value) {
     deliver(app, doc).await;
     app.run_jobs().await;
 }
@@ -220,7 +229,7 @@ async fn customer_writes(
     conversation_of(app, shop, from).await
 }
 
-async fn conversation_of(app: &TestApp, shop: Uuid, wa_id: &str) -> Uuid {
+pub(crate) async fn conversation_of(app: &TestApp, shop: Uuid, wa_id: &str) -> Uuid {
     sqlx::query_scalar(
         "select v.id from conversations v join customers c on c.id = v.customer_id
          where v.shop_id = $1 and c.phone = '+' || $2",
@@ -232,7 +241,7 @@ async fn conversation_of(app: &TestApp, shop: Uuid, wa_id: &str) -> Uuid {
     .expect("a conversation with this customer")
 }
 
-async fn send_text_with(
+pub(crate) async fn send_text_with(
     app: &TestApp,
     c: &reqwest::Client,
     conversation: Uuid,
@@ -249,7 +258,7 @@ async fn send_text_with(
 }
 
 /// Queues a text from the composer and returns the message id.
-async fn queue_text(app: &TestApp, conversation: Uuid, body: &str, key: &str) -> Uuid {
+pub(crate) async fn queue_text(app: &TestApp, conversation: Uuid, body: &str, key: &str) -> Uuid {
     let res = send_text_with(app, &app.client, conversation, body, key).await;
     assert_eq!(
         res.status(),

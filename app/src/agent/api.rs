@@ -1,0 +1,25 @@
+//! Agent server functions: thin — take the shop from the session, call the service.
+
+use super::AgentSettings;
+use crate::error::ApiError;
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use {super::ssr, crate::request::require_shop, crate::state::use_state};
+
+#[server(endpoint = "agent/settings/get")]
+pub async fn get_agent_settings() -> Result<AgentSettings, ApiError> {
+    let state = use_state()?;
+    let shop = require_shop(&state.pool).await?;
+    Ok(ssr::settings(&state, shop.shop_id).await?)
+}
+
+#[server(endpoint = "agent/settings")]
+pub async fn save_agent_settings(
+    mode: String,
+    #[server(default)] disclosure: String,
+) -> Result<(), ApiError> {
+    let state = use_state()?;
+    let shop = require_shop(&state.pool).await?;
+    Ok(ssr::save_settings(&state, shop.shop_id, &mode, &disclosure).await?)
+}

@@ -1,0 +1,31 @@
+//! The shop's agent on WhatsApp (issue 11): it answers customers from the shop's catalog,
+//! takes orders in the chat, and hands the conversation to the merchant when a person should
+//! step in. This part is the shop assistant, which needs no language model: guided messages
+//! with buttons and lists over the same retrieval, orders service and handover the language
+//! model agent is to use.
+
+#[cfg(feature = "ssr")]
+pub mod lang;
+
+pub mod api;
+#[cfg(feature = "ssr")]
+pub mod assistant;
+#[cfg(feature = "ssr")]
+pub mod retrieval;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+pub mod ui;
+
+use serde::{Deserialize, Serialize};
+
+/// The shop's agent settings as the dashboard shows them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentSettings {
+    /// assistant or off.
+    pub mode: String,
+    /// The shop's own wording for the first answer; empty: `default_disclosure`.
+    pub disclosure: String,
+    pub default_disclosure: String,
+    /// Conversations waiting for the merchant (an open handover).
+    pub open_handovers: i64,
+}

@@ -1,0 +1,670 @@
+//! The agent's place in the message pipeline: every customer message queues a turn job due
+//! after the gather window; the job that belongs to the burst's last message answers the
+//! whole burst once. Answers are queued as outbound messages (the send job delivers them), in
+//! a transaction that first re-checks that the agent still owns the conversation, so it never
+//! talks over a person. Handover opens one escalation per conversation, tells the customer
+//! once in their language, and alerts the merchant (their own WhatsApp number, email, and the
+//! inbox's attention state).
+
+use super::assistant::{self, Ctx, Data, Input, Session};
+use super::lang;
+use crate::error::{AppError, AppResult};
+use crate::platform::jobs::{self, JobContext, JobError, NewJob, Registry};
+use crate::state::AppState;
+use crate::whatsapp::outbound::{self, Queued};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::PgConnection;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+pub const TURN: &str = "agent_turn";
+pub const ALERT: &str = "agent_alert";
+
+#[derive(Serialize, Deserialize)]
+pub struct TurnJob {
+    pub conversation_id: Uuid,
+    pub message_id: Uuid,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct AlertJob {
+    pub escalation_id: Uuid,
+}
+
+pub fn register_jobs(registry: &mut Registry) {
+    registry.register(TURN, |ctx: JobContext, job: TurnJob| async move {
+        turn(&ctx.state, &job).await.map_err(job_error)
+    });
+    registry.register(ALERT, |ctx: JobContext, job: AlertJob| async move {
+        alert(&ctx.state, job.escalation_id)
+            .await
+            .map_err(job_error)
+    });
+}
+
+fn job_error(e: AppError) -> JobError {
+    match e {
+        AppError::Internal(e) => JobError::retry(e),
+        other => JobError::permanent(anyhow::anyhow!("{other}")),
+    }
+}
+
+/// Queues the agent's turn for a customer message, in the inbox processor's transaction. Due
+/// after the gather window: a burst of messages is answered once, by its last message's job.
+pub async fn queue_turn(
+    state: &AppState,
+    tx: &mut PgConnection,
+    conversation_id: Uuid,
+    message_id: Uuid,
+) -> AppResult<()> {
+    let at = state.clock.now() + time::Duration::milliseconds(state.config.agent.gather_ms as i64);
+    jobs::enqueue(
+        tx,
+        NewJob::new(
+            TURN,
+            TurnJob {
+                conversation_id,
+                message_id,
+            },
+        )
+        .idempotency_key(message_id.to_string())
+        .run_at(at),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The settings page's view: the shop's choices (or the defaults) and waiting handovers.
+pub async fn settings(state: &AppState, shop_id: Uuid) -> AppResult<super::AgentSettings> {
+    let own: Option<(String, String)> =
+        sqlx::query_as("select mode, disclosure from agent_settings where shop_id = $1")
+            .bind(shop_id)
+            .fetch_optional(&state.pool)
+            .await?;
+    let shop_name: String = sqlx::query_scalar("select name from shops where id = $1")
+        .bind(shop_id)
+        .fetch_one(&state.pool)
+        .await?;
+    let open_handovers: i64 = sqlx::query_scalar(
+        "select count(*) from escalations where shop_id = $1 and resolved_at is null",
+    )
+    .bind(shop_id)
+    .fetch_one(&state.pool)
+    .await?;
+    let (mode, disclosure) =
+        own.unwrap_or_else(|| (state.config.agent.default_mode.clone(), String::new()));
+    Ok(super::AgentSettings {
+        mode,
+        disclosure,
+        default_disclosure: lang::texts("en").disclosure.replace("{shop}", &shop_name),
+        open_handovers,
+    })
+}
+
+pub async fn save_settings(
+    state: &AppState,
+    shop_id: Uuid,
+    mode: &str,
+    disclosure: &str,
+) -> AppResult<()> {
+    if !matches!(mode, "assistant" | "off") {
+        return Err(AppError::validation(
+            "mode",
+            "Choose whether the assistant answers first or you answer everything.",
+        ));
+    }
+    let disclosure = disclosure.trim();
+    if disclosure.chars().count() > 500 {
+        return Err(AppError::validation(
+            "disclosure",
+            "Keep the introduction under 500 characters.",
+        ));
+    }
+    sqlx::query(
+        "insert into agent_settings (shop_id, mode, disclosure) values ($1, $2, $3)
+         on conflict (shop_id) do update set mode = excluded.mode,
+             disclosure = excluded.disclosure, updated_at = now()",
+    )
+    .bind(shop_id)
+    .bind(mode)
+    .bind(disclosure)
+    .execute(&state.pool)
+    .await?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct TurnRow {
+    shop_id: Uuid,
+    mode: String,
+    customer_id: Uuid,
+    last_inbound_at: Option<OffsetDateTime>,
+    customer_name: String,
+    customer_phone: Option<String>,
+    shop_name: String,
+    shop_slug: String,
+    currency: String,
+    agent_mode: Option<String>,
+    disclosure: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    step: String,
+    data: sqlx::types::Json<Data>,
+    language: String,
+    greeted: bool,
+    misses: i32,
+    answered_at: Option<OffsetDateTime>,
+    answered_id: Option<Uuid>,
+}
+
+/// One turn: the customer messages not answered yet, answered once.
+pub async fn turn(state: &AppState, job: &TurnJob) -> AppResult<()> {
+    let Some(row) = sqlx::query_as::<_, TurnRow>(
+        "select v.shop_id, v.mode, v.customer_id, v.last_inbound_at, c.name as customer_name,
+                c.phone as customer_phone, s.name as shop_name, s.slug as shop_slug, s.currency,
+                a.mode as agent_mode, a.disclosure
+         from conversations v
+         join customers c on c.id = v.customer_id and c.shop_id = v.shop_id
+         join shops s on s.id = v.shop_id
+         left join agent_settings a on a.shop_id = v.shop_id
+         where v.id = $1",
+    )
+    .bind(job.conversation_id)
+    .fetch_optional(&state.pool)
+    .await?
+    else {
+        return Ok(());
+    };
+    let agent_mode = row
+        .agent_mode
+        .clone()
+        .unwrap_or_else(|| state.config.agent.default_mode.clone());
+    if row.mode != "ai" || agent_mode == "off" {
+        return Ok(());
+    }
+    // Outside the 24-hour window the agent sends no free text.
+    let now = state.clock.now();
+    if crate::conversations::ssr::window_secs_left(now, row.last_inbound_at) <= 0 {
+        return Ok(());
+    }
+    // The burst's last message answers it; earlier messages' jobs stand down.
+    let latest: Option<Uuid> = sqlx::query_scalar(
+        "select id from wa_messages
+         where conversation_id = $1 and direction = 'in' and sent_by = 'customer'
+         order by sent_at desc, id desc limit 1",
+    )
+    .bind(job.conversation_id)
+    .fetch_optional(&state.pool)
+    .await?;
+    if latest != Some(job.message_id) {
+        return Ok(());
+    }
+    sqlx::query(
+        "insert into agent_sessions (conversation_id, shop_id) values ($1, $2)
+         on conflict (conversation_id) do nothing",
+    )
+    .bind(job.conversation_id)
+    .bind(row.shop_id)
+    .execute(&state.pool)
+    .await?;
+    let stored: SessionRow = sqlx::query_as(
+        "select step, data, language, greeted, misses, answered_at, answered_id
+         from agent_sessions where conversation_id = $1",
+    )
+    .bind(job.conversation_id)
+    .fetch_one(&state.pool)
+    .await?;
+    let unanswered: Vec<(Uuid, String, Value, String, OffsetDateTime)> = sqlx::query_as(
+        "select id, kind, payload, body, sent_at from wa_messages
+         where conversation_id = $1 and direction = 'in' and sent_by = 'customer'
+           and ($2::timestamptz is null or (sent_at, id) > ($2, $3))
+         order by sent_at, id",
+    )
+    .bind(job.conversation_id)
+    .bind(stored.answered_at)
+    .bind(stored.answered_id.unwrap_or_default())
+    .fetch_all(&state.pool)
+    .await?;
+    let Some(last) = unanswered.last() else {
+        return Ok(());
+    };
+    let (last_id, last_at) = (last.0, last.4);
+    let input = input_of(&unanswered);
+    let text = match &input {
+        Some(Input::Text(t)) => t.clone(),
+        _ => String::new(),
+    };
+    let language = lang::detect(&text)
+        .map(str::to_string)
+        .unwrap_or(stored.language);
+    let lang_code: &'static str = lang::LANGUAGES
+        .into_iter()
+        .find(|l| *l == language)
+        .unwrap_or("en");
+    let ctx = Ctx {
+        state,
+        shop_id: row.shop_id,
+        shop_name: row.shop_name.clone(),
+        shop_slug: row.shop_slug.clone(),
+        currency: row.currency.clone(),
+        customer_id: row.customer_id,
+        customer_name: row.customer_name.clone(),
+        customer_phone: row.customer_phone.clone(),
+        lang: lang_code,
+        disclosure: row.disclosure.clone().unwrap_or_default(),
+        turn_key: format!("agent:{last_id}"),
+    };
+    let mut session = Session {
+        step: stored.step,
+        data: stored.data.0,
+        greeted: stored.greeted,
+        misses: stored.misses,
+    };
+    let outcome = match &input {
+        Some(input) => assistant::respond(&ctx, &mut session, input).await?,
+        // Only media, reactions and the like: nothing to answer.
+        None => assistant::Outcome::default(),
+    };
+
+    let mut tx = state.pool.begin().await?;
+    // Ownership, re-checked right before sending: a person who replied meanwhile keeps it.
+    let still_ours: Option<String> =
+        sqlx::query_scalar("select mode from conversations where id = $1 for update")
+            .bind(job.conversation_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if still_ours.as_deref() != Some("ai") {
+        return Ok(());
+    }
+    for (i, reply) in outcome.replies.iter().enumerate() {
+        outbound::queue(
+            &mut tx,
+            now,
+            Queued {
+                shop_id: row.shop_id,
+                conversation_id: job.conversation_id,
+                sent_by: "agent",
+                kind: reply.kind(),
+                body: &reply.shown(),
+                payload: reply.payload(),
+                idempotency_key: &format!("agent:{last_id}:{i}"),
+                file: None,
+            },
+        )
+        .await?;
+    }
+    sqlx::query(
+        "update agent_sessions set step = $2, data = $3, language = $4, greeted = $5, misses = $6,
+             answered_at = $7, answered_id = $8, updated_at = now()
+         where conversation_id = $1",
+    )
+    .bind(job.conversation_id)
+    .bind(&session.step)
+    .bind(sqlx::types::Json(&session.data))
+    .bind(lang_code)
+    .bind(session.greeted)
+    .bind(session.misses)
+    .bind(last_at)
+    .bind(last_id)
+    .execute(&mut *tx)
+    .await?;
+    if let Some((number_id, number)) = outcome.order {
+        crate::whatsapp::inbound::insert_note(
+            &mut tx,
+            row.shop_id,
+            job.conversation_id,
+            &format!("Order #{number} was placed in this chat with the shop assistant."),
+        )
+        .await
+        .map_err(AppError::Internal)?;
+        tracing::info!(order = %number_id, "order placed by the shop assistant");
+    }
+    if let Some((reason, summary)) = &outcome.escalate {
+        escalate(
+            state,
+            &mut tx,
+            row.shop_id,
+            job.conversation_id,
+            reason,
+            summary,
+            lang_code,
+            &format!("agent:{last_id}"),
+        )
+        .await?;
+    }
+    crate::whatsapp::inbound::notify(&mut tx, row.shop_id, job.conversation_id, "message").await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// What the customer said in this burst: the last tap wins (it is an answer to our last
+/// message); otherwise their texts, joined.
+fn input_of(messages: &[(Uuid, String, Value, String, OffsetDateTime)]) -> Option<Input> {
+    let mut texts = Vec::new();
+    let mut choice = None;
+    for (_, kind, payload, body, _) in messages {
+        match kind.as_str() {
+            "interactive" => {
+                let id = payload
+                    .pointer("/interactive/button_reply/id")
+                    .or_else(|| payload.pointer("/interactive/list_reply/id"))
+                    .and_then(Value::as_str);
+                if let Some(id) = id {
+                    choice = Some(id.to_string());
+                    texts.clear();
+                }
+            }
+            "button" => {
+                // A template's quick-reply button: its payload, else its text.
+                let id = payload
+                    .pointer("/button/payload")
+                    .or_else(|| payload.pointer("/button/text"))
+                    .and_then(Value::as_str);
+                if let Some(id) = id {
+                    texts.push(id.to_string());
+                }
+            }
+            "text" => texts.push(body.clone()),
+            _ => {}
+        }
+    }
+    if !texts.is_empty() {
+        Some(Input::Text(texts.join("\n")))
+    } else {
+        choice.map(Input::Choice)
+    }
+}
+
+/// Hands the conversation to the merchant. At most one open escalation per conversation: a
+/// second call while one is open does nothing (no second message, no second alert). Returns
+/// whether this call opened it.
+#[allow(clippy::too_many_arguments)]
+pub async fn escalate(
+    state: &AppState,
+    tx: &mut PgConnection,
+    shop_id: Uuid,
+    conversation_id: Uuid,
+    reason: &str,
+    summary: &str,
+    lang_code: &str,
+    key: &str,
+) -> AppResult<bool> {
+    let id = Uuid::now_v7();
+    let opened: Option<Uuid> = sqlx::query_scalar(
+        "insert into escalations (id, shop_id, conversation_id, reason, summary)
+         values ($1, $2, $3, $4, $5)
+         on conflict (conversation_id) where resolved_at is null do nothing
+         returning id",
+    )
+    .bind(id)
+    .bind(shop_id)
+    .bind(conversation_id)
+    .bind(reason)
+    .bind(summary)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if opened.is_none() {
+        return Ok(false);
+    }
+    sqlx::query(
+        "update conversations set mode = 'human', needs_attention = true, updated_at = now()
+         where id = $1 and shop_id = $2",
+    )
+    .bind(conversation_id)
+    .bind(shop_id)
+    .execute(&mut *tx)
+    .await?;
+    let shop_name: String = sqlx::query_scalar("select name from shops where id = $1")
+        .bind(shop_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let text = lang::texts(lang_code)
+        .handover
+        .replace("{shop}", &shop_name);
+    outbound::queue(
+        tx,
+        state.clock.now(),
+        Queued {
+            shop_id,
+            conversation_id,
+            sent_by: "agent",
+            kind: "text",
+            body: &text,
+            payload: serde_json::json!({"type": "text", "text": {"body": text}}),
+            idempotency_key: &format!("{key}:handover"),
+            file: None,
+        },
+    )
+    .await?;
+    crate::whatsapp::inbound::insert_note(
+        tx,
+        shop_id,
+        conversation_id,
+        &format!("Handed to you ({}). {summary}", reason_words(reason)),
+    )
+    .await
+    .map_err(AppError::Internal)?;
+    jobs::enqueue(
+        tx,
+        NewJob::new(ALERT, AlertJob { escalation_id: id }).idempotency_key(id.to_string()),
+    )
+    .await?;
+    Ok(true)
+}
+
+fn reason_words(reason: &str) -> &'static str {
+    match reason {
+        "customer_asked" => "the customer asked for a person",
+        "not_understood" => "the assistant could not help",
+        "merchant_rule" => "one of your rules",
+        _ => "the agent asked for you",
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct AlertRow {
+    shop_id: Uuid,
+    conversation_id: Uuid,
+    reason: String,
+    alert_phone: Option<String>,
+    name: String,
+    phone: Option<String>,
+    email: String,
+}
+
+/// Tells the merchant a customer needs them: on their personal WhatsApp number (free text
+/// when that number wrote to the business in the last 24 hours, else the approved alert
+/// template) and by email. What was possible is recorded on the escalation.
+async fn alert(state: &AppState, escalation_id: Uuid) -> AppResult<()> {
+    let row: Option<AlertRow> = sqlx::query_as(
+        "select e.shop_id, e.conversation_id, e.reason, a.alert_phone,
+                    c.name, c.phone, m.email
+             from escalations e
+             join conversations v on v.id = e.conversation_id
+             join customers c on c.id = v.customer_id
+             join shops s on s.id = e.shop_id
+             join merchants m on m.id = s.merchant_id
+             left join wa_accounts a on a.shop_id = e.shop_id and a.status = 'connected'
+             where e.id = $1",
+    )
+    .bind(escalation_id)
+    .fetch_optional(&state.pool)
+    .await?;
+    let Some(AlertRow {
+        shop_id,
+        conversation_id,
+        reason,
+        alert_phone,
+        name,
+        phone,
+        email,
+    }) = row
+    else {
+        return Ok(());
+    };
+    let who = match (name.trim(), phone.as_deref()) {
+        ("", Some(p)) => p.to_string(),
+        (n, Some(p)) => format!("{n} ({p})"),
+        (n, None) => n.to_string(),
+    };
+    let link = format!(
+        "{}/dashboard/inbox/{conversation_id}",
+        state.config.public_url
+    );
+    let mut tx = state.pool.begin().await?;
+    crate::mail::ssr::enqueue(
+        &mut tx,
+        &email,
+        &format!("A customer needs you on WhatsApp: {who}"),
+        &format!(
+            "{who} needs a person ({}).\n\nThe assistant has stopped answering this conversation. Reply here: {link}\n\nWhen you are done, hand it back to the assistant from the conversation.",
+            reason_words(&reason)
+        ),
+    )
+    .await?;
+    let outcome = match alert_phone.filter(|p| !p.trim().is_empty()) {
+        None => "none".to_string(),
+        Some(number) => {
+            alert_on_whatsapp(state, &mut tx, shop_id, escalation_id, &number, &who, &link).await?
+        }
+    };
+    sqlx::query("update escalations set alert = $2 where id = $1")
+        .bind(escalation_id)
+        .bind(&outcome)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn alert_on_whatsapp(
+    state: &AppState,
+    tx: &mut PgConnection,
+    shop_id: Uuid,
+    escalation_id: Uuid,
+    number: &str,
+    who: &str,
+    link: &str,
+) -> AppResult<String> {
+    let wa_id: String = number.chars().filter(char::is_ascii_digit).collect();
+    // The merchant's own number is a contact of the business number like any other.
+    let Some(customer_id) =
+        crate::whatsapp::inbound::upsert_customer(tx, shop_id, Some(&wa_id), None, "Shop alerts")
+            .await
+            .map_err(AppError::Internal)?
+    else {
+        return Ok("the alert number is not a phone number".into());
+    };
+    let conversation_id = crate::whatsapp::inbound::conversation_for(tx, shop_id, customer_id)
+        .await
+        .map_err(AppError::Internal)?;
+    // The alert conversation is the merchant's: the agent never answers it.
+    let last_inbound: Option<OffsetDateTime> = sqlx::query_scalar(
+        "update conversations set mode = 'human' where id = $1 returning last_inbound_at",
+    )
+    .bind(conversation_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let now = state.clock.now();
+    let text = format!("A customer needs you on WhatsApp: {who}. Reply here: {link}");
+    let (kind, payload, outcome) = if crate::conversations::ssr::window_secs_left(now, last_inbound)
+        > 0
+    {
+        (
+            "text",
+            serde_json::json!({"type": "text", "text": {"body": text, "preview_url": false}}),
+            "text",
+        )
+    } else {
+        let language: Option<String> = sqlx::query_scalar(
+                "select language from wa_templates
+                 where shop_id = $1 and name = $2 and status = 'APPROVED' and body_params = 1 limit 1",
+            )
+            .bind(shop_id)
+            .bind(crate::whatsapp::ESCALATION_TEMPLATE)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(language) = language else {
+            return Ok("the alert template is not approved yet".into());
+        };
+        (
+            "template",
+            serde_json::json!({"type": "template", "template": {
+                "name": crate::whatsapp::ESCALATION_TEMPLATE, "language": {"code": language},
+                "components": [{"type": "body", "parameters": [{"type": "text", "text": who}]}]
+            }}),
+            "template",
+        )
+    };
+    outbound::queue(
+        tx,
+        now,
+        Queued {
+            shop_id,
+            conversation_id,
+            sent_by: "system",
+            kind,
+            body: &text,
+            payload,
+            idempotency_key: &format!("alert:{escalation_id}"),
+            file: None,
+        },
+    )
+    .await?;
+    Ok(outcome.to_string())
+}
+
+/// The merchant hands the conversation back to the agent: the open escalation is resolved.
+pub async fn hand_back(
+    tx: &mut PgConnection,
+    shop_id: Uuid,
+    conversation_id: Uuid,
+) -> AppResult<()> {
+    sqlx::query(
+        "update escalations set resolved_at = now()
+         where shop_id = $1 and conversation_id = $2 and resolved_at is null",
+    )
+    .bind(shop_id)
+    .bind(conversation_id)
+    .execute(&mut *tx)
+    .await?;
+    // The next message starts afresh: no half-asked order questions from before, and what the
+    // customer wrote while a person had the chat was the person's to answer.
+    sqlx::query(
+        "insert into agent_sessions (conversation_id, shop_id, answered_at, answered_id)
+         select $1, $2, m.sent_at, m.id from (select null) x
+         left join lateral (
+             select sent_at, id from wa_messages
+             where conversation_id = $1 and direction = 'in' and sent_by = 'customer'
+             order by sent_at desc, id desc limit 1) m on true
+         on conflict (conversation_id) do update set step = 'idle', data = '{}', misses = 0,
+             answered_at = excluded.answered_at, answered_id = excluded.answered_id,
+             updated_at = now()",
+    )
+    .bind(conversation_id)
+    .bind(shop_id)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// A person answered (from the dashboard or the WhatsApp Business app): the agent stops in
+/// this conversation until handed back.
+pub async fn take_over(
+    tx: &mut PgConnection,
+    shop_id: Uuid,
+    conversation_id: Uuid,
+) -> AppResult<()> {
+    sqlx::query(
+        "update conversations set mode = 'human', updated_at = now()
+         where id = $1 and shop_id = $2 and mode = 'ai'",
+    )
+    .bind(conversation_id)
+    .bind(shop_id)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}

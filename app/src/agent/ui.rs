@@ -1,0 +1,62 @@
+//! The agent's settings card (on the WhatsApp page): who answers new conversations, and the
+//! words the assistant introduces itself with.
+
+use super::api::{SaveAgentSettings, get_agent_settings};
+use crate::ui::{FormError, action_error, field_error, general_error};
+use leptos::prelude::*;
+
+#[component]
+pub fn AgentSettingsCard() -> impl IntoView {
+    let save = ServerAction::<SaveAgentSettings>::new();
+    let settings = Resource::new(move || save.version().get(), |_| get_agent_settings());
+    let err = action_error(save);
+    let saved = Signal::derive(move || save.value().get().is_some_and(|r| r.is_ok()));
+    view! {
+        <section class="card" aria-labelledby="agent-title" data-testid="agent-settings">
+            <h2 id="agent-title">"Shop assistant"</h2>
+            <p class="muted">"The assistant answers customers from your catalog, takes orders in the chat and calls you in when a customer asks for a person. Any reply of yours pauses it in that conversation."</p>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match settings.await {
+                        Err(e) => view! { <p class="notice error">{e.to_string()}</p> }.into_any(),
+                        Ok(s) => view! {
+                            {(s.open_handovers > 0).then(|| view! {
+                                <p class="notice" data-testid="open-handovers">
+                                    {format!("{} conversation(s) are waiting for you. ", s.open_handovers)}
+                                    <a href="/dashboard/inbox?filter=attention">"Open them"</a>
+                                </p>
+                            })}
+                            <ActionForm action=save attr:class="form" attr:novalidate=true>
+                                <FormError error=general_error(err)/>
+                                <Show when=move || saved.get()>
+                                    <div class="notice ok" role="status">"Assistant settings saved."</div>
+                                </Show>
+                                <fieldset class="field">
+                                    <legend>"New conversations"</legend>
+                                    <label class="check">
+                                        <input type="radio" name="mode" value="assistant" checked=s.mode == "assistant"/>
+                                        " The assistant answers first"
+                                    </label>
+                                    <label class="check">
+                                        <input type="radio" name="mode" value="off" checked=s.mode == "off"/>
+                                        " I answer everything myself"
+                                    </label>
+                                    <p class="field-error" role="alert">{move || field_error(err, "mode").get()}</p>
+                                </fieldset>
+                                <div class="field">
+                                    <label for="f-disclosure">"How the assistant introduces itself"</label>
+                                    <textarea id="f-disclosure" name="disclosure" rows="3" maxlength="500"
+                                        aria-describedby="f-disclosure-hint"
+                                        placeholder=s.default_disclosure.clone()>{s.disclosure.clone()}</textarea>
+                                    <p class="hint" id="f-disclosure-hint">"Its first answer in a conversation starts with this, so customers know they are talking to an automated assistant. Leave empty for the wording shown, in the customer's language."</p>
+                                    <p class="field-error" role="alert">{move || field_error(err, "disclosure").get()}</p>
+                                </div>
+                                <button type="submit" class="button primary" disabled=move || save.pending().get()>"Save assistant settings"</button>
+                            </ActionForm>
+                        }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
