@@ -2,7 +2,7 @@
 // included: they use the same `page`): a CSP that blocked the hydration script, a panic in the
 // WASM or a failed request shows up there and fails the test. A test that expects a request to
 // fail says which one with `expectFailure`, and only that request's console line is allowed.
-import { test as base, expect, Page } from '@playwright/test';
+import { test as base, expect, Page, BrowserContext } from '@playwright/test';
 
 export const PASSWORD = 'correct horse battery';
 
@@ -87,4 +87,52 @@ export async function logIn(page: Page, email: string, password = PASSWORD) {
   await page.getByLabel('Email', { exact: true }).fill(email);
   await page.getByLabel('Password', { exact: true }).fill(password);
   await page.getByRole('button', { name: 'Log in' }).click();
+}
+
+/** Connects the signed-in merchant's shop through the simulated Embedded Signup popup. */
+export async function connectWhatsApp(page: Page) {
+  // A full page load: this page carries its own Content-Security-Policy for Facebook's SDK.
+  await page.goto('/dashboard/channels/whatsapp');
+  await hydrated(page);
+  const popupOpened = page.waitForEvent('popup');
+  await page.getByRole('button', { name: 'Connect WhatsApp' }).click();
+  const popup = await popupOpened;
+  await popup.getByRole('button', { name: 'Connect a new number' }).click();
+  // The page posts the code and the session event to the server, then reloads.
+  await expect(page.getByTestId('wa-status')).toHaveText(/Connected/, { timeout: 15_000 });
+}
+
+/** The simulator's id for this shop's number (the customer page lists connected shops). */
+export async function numberOf(page: Page, shop: string): Promise<string> {
+  const res = await page.request.get('/simulator/graph/_sim/numbers');
+  expect(res.ok()).toBeTruthy();
+  const numbers: { phone_number_id: string; shop: string }[] = await res.json();
+  const mine = numbers.find((n) => n.shop === shop);
+  expect(mine, `${shop} is connected to the simulator`).toBeTruthy();
+  return mine!.phone_number_id;
+}
+
+export function customerNumber(): string {
+  return `23480${Math.floor(10_000_000 + Math.random() * 89_999_999)}`;
+}
+
+export async function openCustomerPhone(context: BrowserContext, shop: string, from: string) {
+  const phone = await context.newPage();
+  await phone.goto('/simulator');
+  const option = phone.locator('#sim-number option', { hasText: shop });
+  await expect(option).toHaveCount(1);
+  await phone.locator('#sim-number').selectOption((await option.getAttribute('value'))!);
+  await phone.getByLabel('Your WhatsApp number').fill(from);
+  await phone.getByLabel('Your WhatsApp number').dispatchEvent('change');
+  return phone;
+}
+
+/** Turns the shop assistant off on the WhatsApp page: the merchant answers every chat. */
+export async function answerMyself(page: Page) {
+  await page.goto('/dashboard/channels/whatsapp');
+  await hydrated(page);
+  const card = page.getByTestId('agent-settings');
+  await card.getByLabel('I answer everything myself').check();
+  await card.getByRole('button', { name: 'Save assistant settings' }).click();
+  await expect(card.getByRole('status')).toHaveText('Assistant settings saved.');
 }

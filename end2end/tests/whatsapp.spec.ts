@@ -1,46 +1,10 @@
 // The WhatsApp channel as a merchant meets it with no Meta account: the simulator stands in for
 // Meta (Embedded Signup popup, Graph API, the customer's phone), and everything in between is the
 // real product: signed webhooks, jobs, the inbox's live updates, the outbound queue, statuses.
-import { test, expect, signUp, hydrated, uniqueEmail } from './fixtures';
-import type { Page, BrowserContext } from '@playwright/test';
-
-/** Connects the signed-in merchant's shop through the simulated Embedded Signup popup. */
-async function connectWhatsApp(page: Page) {
-  // A full page load: this page carries its own Content-Security-Policy for Facebook's SDK.
-  await page.goto('/dashboard/channels/whatsapp');
-  await hydrated(page);
-  const popupOpened = page.waitForEvent('popup');
-  await page.getByRole('button', { name: 'Connect WhatsApp' }).click();
-  const popup = await popupOpened;
-  await popup.getByRole('button', { name: 'Connect a new number' }).click();
-  // The page posts the code and the session event to the server, then reloads.
-  await expect(page.getByTestId('wa-status')).toHaveText(/Connected/, { timeout: 15_000 });
-}
-
-/** The simulator's id for this shop's number (the customer page lists connected shops). */
-async function numberOf(page: Page, shop: string): Promise<string> {
-  const res = await page.request.get('/simulator/graph/_sim/numbers');
-  expect(res.ok()).toBeTruthy();
-  const numbers: { phone_number_id: string; shop: string }[] = await res.json();
-  const mine = numbers.find((n) => n.shop === shop);
-  expect(mine, `${shop} is connected to the simulator`).toBeTruthy();
-  return mine!.phone_number_id;
-}
-
-function customerNumber(): string {
-  return `23480${Math.floor(10_000_000 + Math.random() * 89_999_999)}`;
-}
-
-async function openCustomerPhone(context: BrowserContext, shop: string, from: string) {
-  const phone = await context.newPage();
-  await phone.goto('/simulator');
-  const option = phone.locator('#sim-number option', { hasText: shop });
-  await expect(option).toHaveCount(1);
-  await phone.locator('#sim-number').selectOption((await option.getAttribute('value'))!);
-  await phone.getByLabel('Your WhatsApp number').fill(from);
-  await phone.getByLabel('Your WhatsApp number').dispatchEvent('change');
-  return phone;
-}
+import {
+  test, expect, signUp, hydrated, uniqueEmail, connectWhatsApp, numberOf, customerNumber,
+  openCustomerPhone, answerMyself,
+} from './fixtures';
 
 test('a new merchant connects WhatsApp, a customer writes, the message arrives live and the reply is read', async ({
   page,
@@ -49,6 +13,8 @@ test('a new merchant connects WhatsApp, a customer writes, the message arrives l
   const shop = `Kano Crafts ${Date.now() % 100000}`;
   await signUp(page, uniqueEmail('wa'), shop);
   await connectWhatsApp(page);
+  // This test is about the merchant answering; the assistant has its own (agent.spec.ts).
+  await answerMyself(page);
 
   // The merchant has the inbox open before the customer writes: the message must appear
   // without a reload.

@@ -991,6 +991,9 @@ struct CustomerSend {
     /// Deliver the same message twice (Meta's at-least-once delivery).
     #[serde(default)]
     duplicate: bool,
+    /// button and list: the id of the button or row tapped.
+    #[serde(default)]
+    reply_id: Option<String>,
     /// Date the message this many hours back (a customer whose 24-hour window has closed).
     #[serde(default)]
     age_hours: i64,
@@ -1030,11 +1033,18 @@ async fn sim_send(
             m["image"] =
                 json!({"id": id, "mime_type": "image/png", "sha256": "", "caption": r.text});
         }
+        // A tap on a reply button or a list row the business sent (`reply_id`), or a sample.
         "button" => {
-            m["interactive"] = json!({"type": "button_reply", "button_reply": {"id": "yes", "title": if r.text.is_empty() { "Yes, please" } else { r.text.as_str() }}})
+            m["type"] = json!("interactive");
+            m["interactive"] = json!({"type": "button_reply", "button_reply": {
+                "id": r.reply_id.as_deref().unwrap_or("yes"),
+                "title": if r.text.is_empty() { "Yes, please" } else { r.text.as_str() }}})
         }
         "list" => {
-            m["interactive"] = json!({"type": "list_reply", "list_reply": {"id": "size-m", "title": "Size M", "description": "Medium"}})
+            m["type"] = json!("interactive");
+            m["interactive"] = json!({"type": "list_reply", "list_reply": {
+                "id": r.reply_id.as_deref().unwrap_or("size-m"),
+                "title": if r.text.is_empty() { "Size M" } else { r.text.as_str() }}})
         }
         "location" => {
             m["location"] = json!({"latitude": 6.5244, "longitude": 3.3792, "name": "Customer's place", "address": "12 Admiralty Way, Lagos"})

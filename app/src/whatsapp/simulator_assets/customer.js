@@ -9,6 +9,7 @@
   var text = document.getElementById('sim-text');
   var error = document.getElementById('sim-error');
   var lastBusinessId = null;
+  var lastRendered = null;
 
   function api(path, options) {
     return fetch('/simulator/graph/_sim/' + path, options).then(function (r) {
@@ -32,16 +33,54 @@
     }
   }
 
+  function describeBusiness(m) {
+    if (m.type === 'interactive') return (m.interactive.body && m.interactive.body.text) || '';
+    return describe(m);
+  }
+
+  // Reply buttons and list rows the business sent, as buttons the customer can tap (only the
+  // newest message's: WhatsApp lets old ones be tapped too, but that is rarely wanted here).
+  function choices(m, li) {
+    var action = m.interactive && m.interactive.action;
+    if (!action) return;
+    var options = [];
+    (action.buttons || []).forEach(function (b) { options.push(['button', b.reply.id, b.reply.title, '']); });
+    (action.sections || []).forEach(function (s) {
+      (s.rows || []).forEach(function (r) { options.push(['list', r.id, r.title, r.description || '']); });
+    });
+    if (!options.length) return;
+    var box = document.createElement('div');
+    box.className = 'sim-choices';
+    options.forEach(function (o) {
+      var b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'button';
+      b.setAttribute('data-testid', 'sim-choice');
+      b.textContent = o[3] ? o[2] + ' — ' + o[3] : o[2];
+      b.addEventListener('click', function () { send(o[0], o[2], false, o[1]); });
+      box.appendChild(b);
+    });
+    li.appendChild(box);
+  }
+
   function render(messages) {
+    var key = JSON.stringify(messages.map(function (l) { return l.id; }));
+    if (key === lastRendered) return;
+    lastRendered = key;
     chat.textContent = '';
+    var last = null;
     messages.forEach(function (line) {
       var li = document.createElement('li');
       li.className = 'sim-line ' + line.from;
       li.setAttribute('data-testid', 'sim-' + line.from);
-      li.textContent = describe(line.message);
+      var p = document.createElement('p');
+      p.textContent = line.from === 'business' ? describeBusiness(line.message) : describe(line.message);
+      li.appendChild(p);
       chat.appendChild(li);
       if (line.from === 'business') lastBusinessId = line.id;
+      last = { line: line, li: li };
     });
+    if (last && last.line.from === 'business') choices(last.line.message, last.li);
   }
 
   function refresh() {
@@ -50,7 +89,7 @@
     api('chat?' + q.toString()).then(function (r) { render(r.messages); }).catch(function () {});
   }
 
-  function send(kind, body, duplicate) {
+  function send(kind, body, duplicate, replyId) {
     error.textContent = '';
     if (!numberSelect.value) { error.textContent = 'Connect a shop to the simulator first (dashboard → WhatsApp).'; return; }
     api('send', {
@@ -59,7 +98,8 @@
       body: JSON.stringify({
         phone_number_id: numberSelect.value, from: from.value, name: name.value,
         kind: kind, text: body || '', duplicate: !!duplicate,
-        reply_to: kind === 'reaction' ? lastBusinessId : null
+        reply_to: kind === 'reaction' ? lastBusinessId : null,
+        reply_id: replyId || null
       })
     }).then(refresh).catch(function (e) { error.textContent = e.message; });
   }

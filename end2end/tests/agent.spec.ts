@@ -1,0 +1,91 @@
+// The shop assistant as a customer meets it on the simulated phone, with no Meta account and no
+// language model: it greets, finds products, takes an order question by question, and calls the
+// merchant in when asked for a person. Everything between the phone and the dashboard is the
+// real product (signed webhooks, the agent's jobs, the outbound queue).
+import {
+  test, expect, signUp, hydrated, uniqueEmail, connectWhatsApp, customerNumber, openCustomerPhone,
+} from './fixtures';
+import type { Page } from '@playwright/test';
+
+async function addProduct(page: Page, title: string, price: string) {
+  await page.goto('/dashboard/products/new');
+  await hydrated(page);
+  await page.getByLabel('Title').fill(title);
+  await page.getByLabel(/^Price/).fill(price);
+  await page.getByLabel('Status').selectOption('active');
+  await page.getByRole('button', { name: 'Save product' }).click();
+  await expect(page.getByTestId('product-status')).toHaveText('Active');
+}
+
+test('a customer finds a product, orders it in the chat, and the order reaches the dashboard', async ({
+  page,
+  context,
+}) => {
+  const shop = `Ibadan Beads ${Date.now() % 100000}`;
+  await signUp(page, uniqueEmail('agent'), shop);
+  await addProduct(page, 'Coral Bead Necklace', '7,500');
+  await connectWhatsApp(page);
+
+  const phone = await openCustomerPhone(context, shop, customerNumber());
+  const last = () => phone.getByTestId('sim-business').last();
+  const say = async (text: string) => {
+    await phone.getByLabel('Message').fill(text);
+    await phone.getByRole('button', { name: 'Send', exact: true }).click();
+  };
+  const tap = (name: string | RegExp) => last().getByTestId('sim-choice').filter({ hasText: name }).click();
+
+  await say('Hello');
+  await expect(last()).toContainText('automated assistant');
+  await say('coral necklace');
+  await expect(last()).toContainText('This is what I found');
+  await tap(/Coral Bead Necklace — ₦7,500\.00/);
+  await expect(last()).toContainText('₦7,500.00');
+  await tap('Order');
+  await expect(last()).toContainText('How many');
+  await say('2');
+  await tap('Ada Customer');
+  await expect(last()).toContainText('Where should we deliver');
+  await say('14 Ring Road, Ibadan');
+  await expect(last()).toContainText('Total: *₦15,000.00*');
+  await tap('Confirm');
+  await expect(last()).toContainText(/Your order #\d+ is placed/);
+
+  // The merchant sees the order, with the chat's customer, in the dashboard.
+  await page.goto('/dashboard/orders');
+  await hydrated(page);
+  await expect(page.getByRole('link', { name: /Ada Customer/ }).or(page.getByText('Ada Customer')).first()).toBeVisible();
+  await expect(page.getByText('₦15,000.00').first()).toBeVisible();
+  await phone.close();
+});
+
+test('a customer asks for a person; the merchant is alerted in the inbox and takes over', async ({
+  page,
+  context,
+}) => {
+  const shop = `Jos Leather ${Date.now() % 100000}`;
+  await signUp(page, uniqueEmail('agent-handover'), shop);
+  await connectWhatsApp(page);
+
+  const phone = await openCustomerPhone(context, shop, customerNumber());
+  await phone.getByLabel('Message').fill('Can I talk to a person please?');
+  await phone.getByRole('button', { name: 'Send', exact: true }).click();
+  await expect(phone.getByTestId('sim-business').last()).toContainText('I\'ve asked a person');
+
+  // The inbox shows the conversation as waiting for the merchant; the WhatsApp page counts it.
+  await page.goto('/dashboard/inbox');
+  await hydrated(page);
+  const row = page.getByTestId('conversation-row').first();
+  await expect(row).toContainText('Needs you');
+  await row.click();
+  const composer = page.getByTestId('composer');
+  await composer.getByLabel('Message').fill('Hi, this is the owner. How can I help?');
+  await composer.getByRole('button', { name: 'Send' }).click();
+  await expect(phone.getByTestId('sim-business').last()).toContainText('this is the owner');
+
+  // The assistant stays quiet while the merchant has the chat.
+  await phone.getByLabel('Message').fill('I need a belt');
+  await phone.getByRole('button', { name: 'Send', exact: true }).click();
+  await page.waitForTimeout(4_000);
+  await expect(phone.getByTestId('sim-business').last()).toContainText('this is the owner');
+  await phone.close();
+});
