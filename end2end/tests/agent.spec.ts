@@ -7,6 +7,10 @@ import {
 } from './fixtures';
 import type { Page } from '@playwright/test';
 
+// Each answer waits for the customer's burst to end (AGENT_GATHER_MS, 2.5 s by default) before
+// it is written: a conversation of eight turns needs more than the default 30 s.
+test.describe.configure({ timeout: 90_000 });
+
 async function addProduct(page: Page, title: string, price: string) {
   await page.goto('/dashboard/products/new');
   await hydrated(page);
