@@ -8,6 +8,9 @@ create table agent_settings (
     mode        text not null check (mode in ('assistant', 'off')),
     -- The first answer in a conversation says it is automated; empty: the built-in wording.
     disclosure  text not null default '',
+    -- The merchant's rule: an order in the chat above this total (minor units) is handed to
+    -- them after it is placed. Null: no rule.
+    escalate_above_minor bigint check (escalate_above_minor > 0),
     updated_at  timestamptz not null default now()
 );
 

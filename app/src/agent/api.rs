@@ -18,8 +18,9 @@ pub async fn get_agent_settings() -> Result<AgentSettings, ApiError> {
 pub async fn save_agent_settings(
     mode: String,
     #[server(default)] disclosure: String,
+    #[server(default)] escalate_above: String,
 ) -> Result<(), ApiError> {
     let state = use_state()?;
     let shop = require_shop(&state.pool).await?;
-    Ok(ssr::save_settings(&state, shop.shop_id, &mode, &disclosure).await?)
+    Ok(ssr::save_settings(&state, shop.shop_id, &mode, &disclosure, &escalate_above).await?)
 }

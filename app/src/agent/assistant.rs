@@ -122,6 +122,16 @@ impl Reply {
         };
         *body = format!("{text}\n\n{body}");
     }
+
+    /// Adds a paragraph at the end (the handover after an order: one message per turn, because
+    /// two messages queued together may reach the customer in either order).
+    pub fn append(&mut self, text: &str) {
+        let body = match self {
+            Reply::Text(b) => b,
+            Reply::Buttons { body, .. } | Reply::List { body, .. } => body,
+        };
+        *body = format!("{body}\n\n{text}");
+    }
 }
 
 /// What the assistant remembers between turns of a conversation.
@@ -154,6 +164,8 @@ pub struct Ctx<'a> {
     pub lang: &'static str,
     /// The shop's own disclosure wording; empty: the built-in one.
     pub disclosure: String,
+    /// The merchant's rule: orders above this total are handed to them once placed.
+    pub escalate_above_minor: Option<i64>,
     /// Makes this turn's order idempotent (a retried job never orders twice).
     pub turn_key: String,
 }
@@ -656,6 +668,21 @@ async fn place(ctx: &Ctx<'_>, session: &mut Session) -> AppResult<Outcome> {
             .fetch_one(&ctx.state.pool)
             .await?;
     reset(session);
+    // The order stands (the sale is not lost); above the merchant's amount a person follows
+    // it up, as they asked.
+    let escalate = ctx
+        .escalate_above_minor
+        .filter(|above| total > *above)
+        .map(|above| {
+            (
+                "merchant_rule",
+                format!(
+                    "Order #{number} for {} is above your {} rule: please follow it up with the customer.",
+                    ctx.money(total),
+                    ctx.money(above)
+                ),
+            )
+        });
     Ok(Outcome {
         replies: vec![Reply::Text(format!(
             "{}\n{}: *{}*",
@@ -663,7 +690,7 @@ async fn place(ctx: &Ctx<'_>, session: &mut Session) -> AppResult<Outcome> {
             t.total,
             ctx.money(total)
         ))],
-        escalate: None,
+        escalate,
         order: Some((id, number)),
     })
 }

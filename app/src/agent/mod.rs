@@ -26,6 +26,11 @@ pub struct AgentSettings {
     /// The shop's own wording for the first answer; empty: `default_disclosure`.
     pub disclosure: String,
     pub default_disclosure: String,
+    /// The rule "hand me orders above": the amount as the merchant typed it in the form's
+    /// plain format ("500000.00"); empty: no rule.
+    pub escalate_above: String,
+    /// The shop's currency code, for the form's label.
+    pub currency: String,
     /// Conversations waiting for the merchant (an open handover).
     pub open_handovers: i64,
 }

@@ -77,27 +77,33 @@ pub async fn queue_turn(
 
 /// The settings page's view: the shop's choices (or the defaults) and waiting handovers.
 pub async fn settings(state: &AppState, shop_id: Uuid) -> AppResult<super::AgentSettings> {
-    let own: Option<(String, String)> =
-        sqlx::query_as("select mode, disclosure from agent_settings where shop_id = $1")
+    let own: Option<(String, String, Option<i64>)> = sqlx::query_as(
+        "select mode, disclosure, escalate_above_minor from agent_settings where shop_id = $1",
+    )
+    .bind(shop_id)
+    .fetch_optional(&state.pool)
+    .await?;
+    let (shop_name, currency): (String, String) =
+        sqlx::query_as("select name, currency from shops where id = $1")
             .bind(shop_id)
-            .fetch_optional(&state.pool)
+            .fetch_one(&state.pool)
             .await?;
-    let shop_name: String = sqlx::query_scalar("select name from shops where id = $1")
-        .bind(shop_id)
-        .fetch_one(&state.pool)
-        .await?;
     let open_handovers: i64 = sqlx::query_scalar(
         "select count(*) from escalations where shop_id = $1 and resolved_at is null",
     )
     .bind(shop_id)
     .fetch_one(&state.pool)
     .await?;
-    let (mode, disclosure) =
-        own.unwrap_or_else(|| (state.config.agent.default_mode.clone(), String::new()));
+    let (mode, disclosure, above) =
+        own.unwrap_or_else(|| (state.config.agent.default_mode.clone(), String::new(), None));
     Ok(super::AgentSettings {
         mode,
         disclosure,
         default_disclosure: lang::texts("en").disclosure.replace("{shop}", &shop_name),
+        escalate_above: above
+            .map(|m| crate::money::format_plain(m, &currency))
+            .unwrap_or_default(),
+        currency,
         open_handovers,
     })
 }
@@ -107,6 +113,7 @@ pub async fn save_settings(
     shop_id: Uuid,
     mode: &str,
     disclosure: &str,
+    escalate_above: &str,
 ) -> AppResult<()> {
     if !matches!(mode, "assistant" | "off") {
         return Err(AppError::validation(
@@ -121,14 +128,36 @@ pub async fn save_settings(
             "Keep the introduction under 500 characters.",
         ));
     }
+    let above = match escalate_above.trim() {
+        "" => None,
+        typed => {
+            let currency: String = sqlx::query_scalar("select currency from shops where id = $1")
+                .bind(shop_id)
+                .fetch_one(&state.pool)
+                .await?;
+            match crate::money::parse_money(typed, &currency) {
+                Ok(0) => {
+                    return Err(AppError::validation(
+                        "escalate_above",
+                        "Enter an amount above zero, or leave it empty for no rule.",
+                    ));
+                }
+                Ok(minor) => Some(minor),
+                Err(message) => return Err(AppError::validation("escalate_above", message)),
+            }
+        }
+    };
     sqlx::query(
-        "insert into agent_settings (shop_id, mode, disclosure) values ($1, $2, $3)
+        "insert into agent_settings (shop_id, mode, disclosure, escalate_above_minor)
+         values ($1, $2, $3, $4)
          on conflict (shop_id) do update set mode = excluded.mode,
-             disclosure = excluded.disclosure, updated_at = now()",
+             disclosure = excluded.disclosure,
+             escalate_above_minor = excluded.escalate_above_minor, updated_at = now()",
     )
     .bind(shop_id)
     .bind(mode)
     .bind(disclosure)
+    .bind(above)
     .execute(&state.pool)
     .await?;
     Ok(())
@@ -147,6 +176,7 @@ struct TurnRow {
     currency: String,
     agent_mode: Option<String>,
     disclosure: Option<String>,
+    escalate_above_minor: Option<i64>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -165,7 +195,7 @@ pub async fn turn(state: &AppState, job: &TurnJob) -> AppResult<()> {
     let Some(row) = sqlx::query_as::<_, TurnRow>(
         "select v.shop_id, v.mode, v.customer_id, v.last_inbound_at, c.name as customer_name,
                 c.phone as customer_phone, s.name as shop_name, s.slug as shop_slug, s.currency,
-                a.mode as agent_mode, a.disclosure
+                a.mode as agent_mode, a.disclosure, a.escalate_above_minor
          from conversations v
          join customers c on c.id = v.customer_id and c.shop_id = v.shop_id
          join shops s on s.id = v.shop_id
@@ -255,6 +285,7 @@ pub async fn turn(state: &AppState, job: &TurnJob) -> AppResult<()> {
         customer_phone: row.customer_phone.clone(),
         lang: lang_code,
         disclosure: row.disclosure.clone().unwrap_or_default(),
+        escalate_above_minor: row.escalate_above_minor,
         turn_key: format!("agent:{last_id}"),
     };
     let mut session = Session {
@@ -263,11 +294,17 @@ pub async fn turn(state: &AppState, job: &TurnJob) -> AppResult<()> {
         greeted: stored.greeted,
         misses: stored.misses,
     };
-    let outcome = match &input {
+    let mut outcome = match &input {
         Some(input) => assistant::respond(&ctx, &mut session, input).await?,
         // Only media, reactions and the like: nothing to answer.
         None => assistant::Outcome::default(),
     };
+
+    // A handover after an answer (the merchant's order rule) travels in that answer's message.
+    let announce_in_reply = outcome.escalate.is_some() && !outcome.replies.is_empty();
+    if let Some(last) = outcome.replies.last_mut().filter(|_| announce_in_reply) {
+        last.append(&handover_text(lang_code, &row.shop_name));
+    }
 
     let mut tx = state.pool.begin().await?;
     // Ownership, re-checked right before sending: a person who replied meanwhile keeps it.
@@ -332,6 +369,7 @@ pub async fn turn(state: &AppState, job: &TurnJob) -> AppResult<()> {
             summary,
             lang_code,
             &format!("agent:{last_id}"),
+            !announce_in_reply,
         )
         .await?;
     }
@@ -391,6 +429,8 @@ pub async fn escalate(
     summary: &str,
     lang_code: &str,
     key: &str,
+    // false: the caller's own answer already tells the customer (same words).
+    announce: bool,
 ) -> AppResult<bool> {
     let id = Uuid::now_v7();
     let opened: Option<Uuid> = sqlx::query_scalar(
@@ -417,28 +457,28 @@ pub async fn escalate(
     .bind(shop_id)
     .execute(&mut *tx)
     .await?;
-    let shop_name: String = sqlx::query_scalar("select name from shops where id = $1")
-        .bind(shop_id)
-        .fetch_one(&mut *tx)
+    if announce {
+        let shop_name: String = sqlx::query_scalar("select name from shops where id = $1")
+            .bind(shop_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let text = handover_text(lang_code, &shop_name);
+        outbound::queue(
+            tx,
+            state.clock.now(),
+            Queued {
+                shop_id,
+                conversation_id,
+                sent_by: "agent",
+                kind: "text",
+                body: &text,
+                payload: serde_json::json!({"type": "text", "text": {"body": text}}),
+                idempotency_key: &format!("{key}:handover"),
+                file: None,
+            },
+        )
         .await?;
-    let text = lang::texts(lang_code)
-        .handover
-        .replace("{shop}", &shop_name);
-    outbound::queue(
-        tx,
-        state.clock.now(),
-        Queued {
-            shop_id,
-            conversation_id,
-            sent_by: "agent",
-            kind: "text",
-            body: &text,
-            payload: serde_json::json!({"type": "text", "text": {"body": text}}),
-            idempotency_key: &format!("{key}:handover"),
-            file: None,
-        },
-    )
-    .await?;
+    }
     crate::whatsapp::inbound::insert_note(
         tx,
         shop_id,
@@ -453,6 +493,11 @@ pub async fn escalate(
     )
     .await?;
     Ok(true)
+}
+
+/// What the customer is told when a person is asked in, in their language.
+fn handover_text(lang_code: &str, shop_name: &str) -> String {
+    lang::texts(lang_code).handover.replace("{shop}", shop_name)
 }
 
 fn reason_words(reason: &str) -> &'static str {

@@ -1,5 +1,5 @@
 //! The agent's settings card (on the WhatsApp page): who answers new conversations, and the
-//! words the assistant introduces itself with.
+//! words the assistant introduces itself with, and when an order calls the merchant in.
 
 use super::api::{SaveAgentSettings, get_agent_settings};
 use crate::ui::{FormError, action_error, field_error, general_error};
@@ -50,6 +50,13 @@ pub fn AgentSettingsCard() -> impl IntoView {
                                         placeholder=s.default_disclosure.clone()>{s.disclosure.clone()}</textarea>
                                     <p class="hint" id="f-disclosure-hint">"Its first answer in a conversation starts with this, so customers know they are talking to an automated assistant. Leave empty for the wording shown, in the customer's language."</p>
                                     <p class="field-error" role="alert">{move || field_error(err, "disclosure").get()}</p>
+                                </div>
+                                <div class="field">
+                                    <label for="f-escalate-above">{format!("Call me in for orders above ({})", s.currency)}</label>
+                                    <input id="f-escalate-above" name="escalate_above" inputmode="decimal"
+                                        aria-describedby="f-escalate-above-hint" value=s.escalate_above.clone()/>
+                                    <p class="hint" id="f-escalate-above-hint">"An order in the chat above this total is placed, and then the conversation is handed to you with an alert, so you can follow up in person. Leave empty for no rule."</p>
+                                    <p class="field-error" role="alert">{move || field_error(err, "escalate_above").get()}</p>
                                 </div>
                                 <button type="submit" class="button primary" disabled=move || save.pending().get()>"Save assistant settings"</button>
                             </ActionForm>

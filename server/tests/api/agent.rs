@@ -458,3 +458,93 @@ async fn the_assistant_never_shows_another_shops_product_or_order() {
         assert_eq!(choices(&reply), ["browse", "orders", "human"], "the menu");
     }
 }
+
+#[tokio::test]
+async fn an_order_above_the_merchants_amount_is_placed_and_then_handed_to_them() {
+    let app = agent_app().await;
+    let (number, shop, _) = merchant_with_number(&app).await;
+    let (_, variant) = scarf(&app, "5").await;
+
+    // The rule is set on the settings card; an amount that is not one is refused by name and
+    // changes nothing.
+    let bad = app
+        .call(
+            "agent/settings",
+            &[("mode", "assistant"), ("escalate_above", "lots")],
+        )
+        .await;
+    assert_eq!(bad.status(), 422);
+    let bad = bad.text().await.unwrap();
+    assert!(bad.contains("escalate_above"), "{bad}");
+    assert!(bad.contains("Enter an amount"), "{bad}");
+    let s = json(app.call("agent/settings/get", &[]).await).await;
+    assert_eq!(s["escalate_above"], "", "{s}");
+    let ok = app
+        .call(
+            "agent/settings",
+            &[("mode", "assistant"), ("escalate_above", "₦4,000")],
+        )
+        .await;
+    assert_eq!(ok.status(), 200, "{}", ok.text().await.unwrap());
+    let s = json(app.call("agent/settings/get", &[]).await).await;
+    assert_eq!(s["escalate_above"], "4000.00", "{s}");
+    assert_eq!(s["currency"], "NGN");
+
+    // One order at or below the amount: placed, and the assistant keeps the chat.
+    let order = |qty: &'static str| {
+        let app = &app;
+        let number = &number;
+        async move {
+            one(taps(app, number, &format!("o:{variant}")).await);
+            one(says(app, number, &[qty]).await);
+            one(taps(app, number, "use_name").await);
+            one(says(app, number, &["12 Marina Road, Lagos Island"]).await);
+            taps(app, number, "confirm").await
+        }
+    };
+    one(says(&app, &number, &["Hi"]).await);
+    let small = one(order("1").await);
+    assert!(
+        body(&small).contains("order #1001 is placed"),
+        "{}",
+        body(&small)
+    );
+    let open: i64 = sqlx::query_scalar("select count(*) from escalations where shop_id = $1")
+        .bind(shop)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(open, 0);
+
+    // Above it: the order is placed all the same, then a person is called in.
+    // One message: two queued together could reach the customer in either order.
+    let big = one(order("2").await);
+    let said = body(&big);
+    let placed = said.find("order #1002 is placed").expect(&said);
+    let asked = said.find("asked a person").expect(&said);
+    assert!(placed < asked, "the confirmation comes first: {said}");
+    let (reason, summary): (String, String) =
+        sqlx::query_as("select reason, summary from escalations where shop_id = $1")
+            .bind(shop)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(reason, "merchant_rule");
+    assert!(
+        summary.contains("Order #1002 for ₦5,000.00 is above your ₦4,000.00 rule"),
+        "{summary}"
+    );
+    let conversation = conversation_of(&app, shop, CUSTOMER).await;
+    let mode: String = sqlx::query_scalar("select mode from conversations where id = $1")
+        .bind(conversation)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(mode, "human");
+    let orders: i64 = sqlx::query_scalar("select count(*) from orders where shop_id = $1")
+        .bind(shop)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(orders, 2);
+}
