@@ -8,6 +8,8 @@
 #  5. the release WASM size, raw and brotli;
 #  6. catalog import: a 10,000-variant Shopify export previewed and imported
 #     (server/benches/import.rs; BENCH_ONLY=import runs this part alone);
+#  6b. the agent's product search at 10,000 products (server/benches/retrieval.rs;
+#     BENCH_ONLY=retrieval runs it alone);
 #  7. the WhatsApp webhook (.ci/webhook_bench.py): signed batches at 320 requests/s for
 #     BENCH_WA_SECONDS (60), then with 10 % redeliveries, then with the server SIGKILLed and
 #     restarted mid-burst; fails when a message is lost or stored twice.
@@ -46,6 +48,11 @@ psql "$server_url/postgres" -qc "drop database if exists bizmaat_bench with (for
 if [ "${BENCH_ONLY:-}" = import ] || [ -z "${BENCH_ONLY:-}" ]; then
   DATABASE_URL="$server_url/postgres" cargo bench -q -p server --bench import >&2
   [ "${BENCH_ONLY:-}" = import ] && exit 0
+fi
+
+if [ "${BENCH_ONLY:-}" = retrieval ] || [ -z "${BENCH_ONLY:-}" ]; then
+  DATABASE_URL="$server_url/postgres" cargo bench -q -p server --bench retrieval >&2
+  [ "${BENCH_ONLY:-}" = retrieval ] && exit 0
 fi
 
 # BENCH_ONLY=whatsapp skips the storefront part (the webhook benchmark alone takes ~10 minutes).
