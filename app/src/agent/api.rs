@@ -19,8 +19,15 @@ pub async fn save_agent_settings(
     mode: String,
     #[server(default)] disclosure: String,
     #[server(default)] escalate_above: String,
+    #[server(default)] hand_back_after: String,
 ) -> Result<(), ApiError> {
     let state = use_state()?;
     let shop = require_shop(&state.pool).await?;
-    Ok(ssr::save_settings(&state, shop.shop_id, &mode, &disclosure, &escalate_above).await?)
+    let choices = ssr::SettingsInput {
+        mode: &mode,
+        disclosure: &disclosure,
+        escalate_above: &escalate_above,
+        hand_back_after: &hand_back_after,
+    };
+    Ok(ssr::save_settings(&state, shop.shop_id, choices).await?)
 }

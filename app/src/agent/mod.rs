@@ -31,6 +31,21 @@ pub struct AgentSettings {
     pub escalate_above: String,
     /// The shop's currency code, for the form's label.
     pub currency: String,
+    /// Minutes without a reply from the person who took a conversation over before the
+    /// assistant takes it back; empty: only by hand.
+    pub hand_back_after: String,
     /// Conversations waiting for the merchant (an open handover).
     pub open_handovers: i64,
+}
+
+/// The hand-back timeouts the settings form offers, in minutes.
+pub const HAND_BACK_CHOICES: [i32; 4] = [30, 60, 240, 1440];
+
+/// "30 minutes", "1 hour", "4 hours".
+pub fn minutes_words(minutes: i32) -> String {
+    match minutes {
+        60 => "1 hour".into(),
+        m if m % 60 == 0 => format!("{} hours", m / 60),
+        m => format!("{m} minutes"),
+    }
 }

@@ -20,11 +20,17 @@ use uuid::Uuid;
 
 pub const TURN: &str = "agent_turn";
 pub const ALERT: &str = "agent_alert";
+pub const HAND_BACK: &str = "agent_hand_back";
 
 #[derive(Serialize, Deserialize)]
 pub struct TurnJob {
     pub conversation_id: Uuid,
     pub message_id: Uuid,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct HandBackJob {
+    pub conversation_id: Uuid,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -38,6 +44,11 @@ pub fn register_jobs(registry: &mut Registry) {
     });
     registry.register(ALERT, |ctx: JobContext, job: AlertJob| async move {
         alert(&ctx.state, job.escalation_id)
+            .await
+            .map_err(job_error)
+    });
+    registry.register(HAND_BACK, |ctx: JobContext, job: HandBackJob| async move {
+        hand_back_if_quiet(&ctx.state, job.conversation_id)
             .await
             .map_err(job_error)
     });
@@ -77,8 +88,9 @@ pub async fn queue_turn(
 
 /// The settings page's view: the shop's choices (or the defaults) and waiting handovers.
 pub async fn settings(state: &AppState, shop_id: Uuid) -> AppResult<super::AgentSettings> {
-    let own: Option<(String, String, Option<i64>)> = sqlx::query_as(
-        "select mode, disclosure, escalate_above_minor from agent_settings where shop_id = $1",
+    let own: Option<(String, String, Option<i64>, Option<i32>)> = sqlx::query_as(
+        "select mode, disclosure, escalate_above_minor, hand_back_after_minutes
+         from agent_settings where shop_id = $1",
     )
     .bind(shop_id)
     .fetch_optional(&state.pool)
@@ -94,8 +106,14 @@ pub async fn settings(state: &AppState, shop_id: Uuid) -> AppResult<super::Agent
     .bind(shop_id)
     .fetch_one(&state.pool)
     .await?;
-    let (mode, disclosure, above) =
-        own.unwrap_or_else(|| (state.config.agent.default_mode.clone(), String::new(), None));
+    let (mode, disclosure, above, hand_back) = own.unwrap_or_else(|| {
+        (
+            state.config.agent.default_mode.clone(),
+            String::new(),
+            None,
+            None,
+        )
+    });
     Ok(super::AgentSettings {
         mode,
         disclosure,
@@ -104,17 +122,42 @@ pub async fn settings(state: &AppState, shop_id: Uuid) -> AppResult<super::Agent
             .map(|m| crate::money::format_plain(m, &currency))
             .unwrap_or_default(),
         currency,
+        hand_back_after: hand_back.map(|m| m.to_string()).unwrap_or_default(),
         open_handovers,
     })
+}
+
+/// What the settings form sends, as typed.
+pub struct SettingsInput<'a> {
+    pub mode: &'a str,
+    pub disclosure: &'a str,
+    pub escalate_above: &'a str,
+    pub hand_back_after: &'a str,
 }
 
 pub async fn save_settings(
     state: &AppState,
     shop_id: Uuid,
-    mode: &str,
-    disclosure: &str,
-    escalate_above: &str,
+    input: SettingsInput<'_>,
 ) -> AppResult<()> {
+    let SettingsInput {
+        mode,
+        disclosure,
+        escalate_above,
+        hand_back_after,
+    } = input;
+    let hand_back = match hand_back_after.trim() {
+        "" => None,
+        typed => match typed.parse::<i32>() {
+            Ok(m) if super::HAND_BACK_CHOICES.contains(&m) => Some(m),
+            _ => {
+                return Err(AppError::validation(
+                    "hand_back_after",
+                    "Choose one of the listed times, or never.",
+                ));
+            }
+        },
+    };
     if !matches!(mode, "assistant" | "off") {
         return Err(AppError::validation(
             "mode",
@@ -148,16 +191,19 @@ pub async fn save_settings(
         }
     };
     sqlx::query(
-        "insert into agent_settings (shop_id, mode, disclosure, escalate_above_minor)
-         values ($1, $2, $3, $4)
+        "insert into agent_settings (shop_id, mode, disclosure, escalate_above_minor,
+             hand_back_after_minutes)
+         values ($1, $2, $3, $4, $5)
          on conflict (shop_id) do update set mode = excluded.mode,
              disclosure = excluded.disclosure,
-             escalate_above_minor = excluded.escalate_above_minor, updated_at = now()",
+             escalate_above_minor = excluded.escalate_above_minor,
+             hand_back_after_minutes = excluded.hand_back_after_minutes, updated_at = now()",
     )
     .bind(shop_id)
     .bind(mode)
     .bind(disclosure)
     .bind(above)
+    .bind(hand_back)
     .execute(&state.pool)
     .await?;
     Ok(())
@@ -696,10 +742,13 @@ pub async fn hand_back(
     Ok(())
 }
 
-/// A person answered (from the dashboard or the WhatsApp Business app): the agent stops in
-/// this conversation until handed back.
+/// A person answered (from the dashboard or the WhatsApp Business app) at `at`: the agent
+/// stops in this conversation until handed back — by hand, or, when the shop set a timeout,
+/// by a job that runs that long after this message and hands back if the person has written
+/// nothing since.
 pub async fn take_over(
     tx: &mut PgConnection,
+    at: OffsetDateTime,
     shop_id: Uuid,
     conversation_id: Uuid,
 ) -> AppResult<()> {
@@ -711,5 +760,74 @@ pub async fn take_over(
     .bind(shop_id)
     .execute(&mut *tx)
     .await?;
+    let minutes: Option<i32> =
+        sqlx::query_scalar("select hand_back_after_minutes from agent_settings where shop_id = $1")
+            .bind(shop_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .flatten();
+    if let Some(minutes) = minutes {
+        let due = at + time::Duration::minutes(i64::from(minutes));
+        jobs::enqueue(
+            tx,
+            NewJob::new(HAND_BACK, HandBackJob { conversation_id })
+                // One check per person message (the last one decides).
+                .idempotency_key(format!("{conversation_id}:{}", at.unix_timestamp_nanos()))
+                .run_at(due),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The hand-back timeout's check: the conversation goes back to the assistant only if a
+/// person still has it and their last message is at least the shop's timeout old (a later
+/// message has its own check). A conversation no person has written in yet (an open request
+/// for a person) is never handed back by time.
+pub async fn hand_back_if_quiet(state: &AppState, conversation_id: Uuid) -> AppResult<()> {
+    let now = state.clock.now();
+    let mut tx = state.pool.begin().await?;
+    let row: Option<(Uuid, String, Option<i32>, Option<OffsetDateTime>)> = sqlx::query_as(
+        "select v.shop_id, v.mode, a.hand_back_after_minutes,
+                (select max(m.sent_at) from wa_messages m
+                  where m.conversation_id = v.id and m.direction = 'out'
+                    and m.sent_by in ('merchant', 'phone')) as last_person
+         from conversations v
+         left join agent_settings a on a.shop_id = v.shop_id
+         where v.id = $1
+         for update of v",
+    )
+    .bind(conversation_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((shop_id, mode, Some(minutes), Some(last_person))) = row else {
+        return Ok(());
+    };
+    if mode != "human" || now - last_person < time::Duration::minutes(i64::from(minutes)) {
+        return Ok(());
+    }
+    sqlx::query(
+        "update conversations set mode = 'ai', needs_attention = false, updated_at = now()
+         where id = $1 and shop_id = $2",
+    )
+    .bind(conversation_id)
+    .bind(shop_id)
+    .execute(&mut *tx)
+    .await?;
+    hand_back(&mut tx, shop_id, conversation_id).await?;
+    crate::whatsapp::inbound::insert_note(
+        &mut tx,
+        shop_id,
+        conversation_id,
+        &format!(
+            "Handed back to the assistant after {} without a reply from you.",
+            super::minutes_words(minutes)
+        ),
+    )
+    .await
+    .map_err(AppError::Internal)?;
+    crate::whatsapp::inbound::notify(&mut tx, shop_id, conversation_id, "conversation").await?;
+    tx.commit().await?;
+    tracing::info!(%conversation_id, minutes, "conversation handed back to the assistant by timeout");
     Ok(())
 }

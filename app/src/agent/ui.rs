@@ -2,6 +2,7 @@
 //! words the assistant introduces itself with, and when an order calls the merchant in.
 
 use super::api::{SaveAgentSettings, get_agent_settings};
+use super::{HAND_BACK_CHOICES, minutes_words};
 use crate::ui::{FormError, action_error, field_error, general_error};
 use leptos::prelude::*;
 
@@ -57,6 +58,19 @@ pub fn AgentSettingsCard() -> impl IntoView {
                                         aria-describedby="f-escalate-above-hint" value=s.escalate_above.clone()/>
                                     <p class="hint" id="f-escalate-above-hint">"An order in the chat above this total is placed, and then the conversation is handed to you with an alert, so you can follow up in person. Leave empty for no rule."</p>
                                     <p class="field-error" role="alert">{move || field_error(err, "escalate_above").get()}</p>
+                                </div>
+                                <div class="field">
+                                    <label for="f-hand-back">"Give the chat back to the assistant"</label>
+                                    <select id="f-hand-back" name="hand_back_after" aria-describedby="f-hand-back-hint">
+                                        <option value="" selected=s.hand_back_after.is_empty()>"Never: I hand it back myself"</option>
+                                        {HAND_BACK_CHOICES.into_iter().map(|m| {
+                                            let value = m.to_string();
+                                            let selected = s.hand_back_after == value;
+                                            view! { <option value=value selected=selected>{format!("After {} without my reply", minutes_words(m))}</option> }
+                                        }).collect_view()}
+                                    </select>
+                                    <p class="hint" id="f-hand-back-hint">"When you have replied in a conversation, the assistant stays out of it. With a time here, it takes the conversation back once you have written nothing for that long."</p>
+                                    <p class="field-error" role="alert">{move || field_error(err, "hand_back_after").get()}</p>
                                 </div>
                                 <button type="submit" class="button primary" disabled=move || save.pending().get()>"Save assistant settings"</button>
                             </ActionForm>

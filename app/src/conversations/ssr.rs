@@ -482,7 +482,7 @@ pub async fn send(
     )
     .await?;
     // A person answered: the agent stops here until the merchant hands the chat back.
-    crate::agent::ssr::take_over(&mut tx, shop_id, id).await?;
+    crate::agent::ssr::take_over(&mut tx, state.clock.now(), shop_id, id).await?;
     tx.commit().await?;
     Ok(message_id)
 }
@@ -651,7 +651,7 @@ pub async fn send_document(
         },
     )
     .await?;
-    crate::agent::ssr::take_over(&mut tx, shop_id, id).await?;
+    crate::agent::ssr::take_over(&mut tx, state.clock.now(), shop_id, id).await?;
     tx.commit().await?;
     tracing::info!(%shop_id, conversation = %id, bytes = doc.bytes.len(), "document queued");
     Ok(message_id)

@@ -1196,6 +1196,10 @@ async fn echo_message(
         .bind(body.chars().take(140).collect::<String>())
         .execute(&mut *tx)
         .await?;
+        // The person's message starts the shop's hand-back timeout, if it has one.
+        crate::agent::ssr::take_over(tx, sent_at, account.shop_id, conversation_id)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         notify(tx, account.shop_id, conversation_id, "message").await?;
     }
     Ok(())

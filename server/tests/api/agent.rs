@@ -548,3 +548,88 @@ async fn an_order_above_the_merchants_amount_is_placed_and_then_handed_to_them()
         .unwrap();
     assert_eq!(orders, 2);
 }
+
+#[tokio::test]
+async fn a_quiet_takeover_goes_back_to_the_assistant_after_the_shops_timeout() {
+    let clock = Clock::manual(
+        time::OffsetDateTime::now_utc()
+            .replace_nanosecond(0)
+            .unwrap(),
+    );
+    let app = wa_app_with(
+        vec![
+            ("AGENT_DEFAULT_MODE", "assistant".into()),
+            ("AGENT_GATHER_MS", "0".into()),
+            ("WHATSAPP_PAIR_BURST", "1000".into()),
+        ],
+        clock.clone(),
+    )
+    .await;
+    let (number, shop, _) = merchant_with_number(&app).await;
+    scarf(&app, "5").await;
+    let minutes = |m: i64| time::Duration::minutes(m);
+
+    // Only the offered times are taken.
+    let bad = app
+        .call(
+            "agent/settings",
+            &[("mode", "assistant"), ("hand_back_after", "7")],
+        )
+        .await;
+    assert_eq!(bad.status(), 422);
+    assert!(bad.text().await.unwrap().contains("hand_back_after"));
+    let ok = app
+        .call(
+            "agent/settings",
+            &[("mode", "assistant"), ("hand_back_after", "30")],
+        )
+        .await;
+    assert_eq!(ok.status(), 200, "{}", ok.text().await.unwrap());
+    let s = json(app.call("agent/settings/get", &[]).await).await;
+    assert_eq!(s["hand_back_after"], "30", "{s}");
+
+    one(says(&app, &number, &["Hi"]).await);
+    let conversation = conversation_of(&app, shop, CUSTOMER).await;
+    let mode = || async {
+        sqlx::query_scalar::<_, String>("select mode from conversations where id = $1")
+            .bind(conversation)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap()
+    };
+    // The merchant steps in at minute 0; the customer answers them, and the assistant stays out.
+    queue_text(&app, conversation, "Hello, Ada here.", "k1").await;
+    app.run_jobs().await;
+    clock.advance(minutes(10));
+    let quiet = says(&app, &number, &["Thanks, can you hold one for me?"]).await;
+    assert!(quiet.is_empty(), "{quiet:#?}");
+    // Minute 25: not yet. The merchant writes again, which restarts the wait.
+    clock.advance(minutes(15));
+    app.run_jobs().await;
+    assert_eq!(mode().await, "human");
+    queue_text(&app, conversation, "Held until Friday.", "k2").await;
+    // Minute 35: the first message's check runs and finds a newer message: still the person's.
+    clock.advance(minutes(10));
+    app.run_jobs().await;
+    assert_eq!(mode().await, "human");
+    // Minute 56: thirty minutes after the last message, the assistant has it again.
+    clock.advance(minutes(21));
+    app.run_jobs().await;
+    assert_eq!(mode().await, "ai");
+    let note: i64 = sqlx::query_scalar(
+        "select count(*) from wa_messages where conversation_id = $1 and direction = 'note'
+         and body = 'Handed back to the assistant after 30 minutes without a reply from you.'",
+    )
+    .bind(conversation)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(note, 1);
+    // What the customer wrote to the person stays the person's; the next message is answered.
+    let next = one(says(&app, &number, &["indigo scarf"]).await);
+    assert!(body(&next).contains("indigo scarf"), "{}", body(&next));
+    assert_eq!(
+        next["interactive"]["action"]["sections"][0]["rows"][0]["title"],
+        "Adire Indigo Scarf"
+    );
+}
