@@ -17,6 +17,10 @@ const CUSTOMER: &str = "2348035550001";
 
 /// An app whose shops have the assistant on and answer at once (no gather wait).
 async fn agent_app() -> TestApp {
+    agent_app_on(Clock::system()).await
+}
+
+async fn agent_app_on(clock: Clock) -> TestApp {
     wa_app_with(
         vec![
             ("AGENT_DEFAULT_MODE", "assistant".into()),
@@ -25,7 +29,7 @@ async fn agent_app() -> TestApp {
             // out at once; pacing has its own tests.
             ("WHATSAPP_PAIR_BURST", "1000".into()),
         ],
-        Clock::system(),
+        clock,
     )
     .await
 }
@@ -556,15 +560,7 @@ async fn a_quiet_takeover_goes_back_to_the_assistant_after_the_shops_timeout() {
             .replace_nanosecond(0)
             .unwrap(),
     );
-    let app = wa_app_with(
-        vec![
-            ("AGENT_DEFAULT_MODE", "assistant".into()),
-            ("AGENT_GATHER_MS", "0".into()),
-            ("WHATSAPP_PAIR_BURST", "1000".into()),
-        ],
-        clock.clone(),
-    )
-    .await;
+    let app = agent_app_on(clock.clone()).await;
     let (number, shop, _) = merchant_with_number(&app).await;
     scarf(&app, "5").await;
     let minutes = |m: i64| time::Duration::minutes(m);
