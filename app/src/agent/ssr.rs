@@ -533,8 +533,6 @@ pub async fn escalate(
     )
     .await
     .map_err(AppError::Internal)?;
-    // Open dashboards raise a browser notification on this event.
-    crate::whatsapp::inbound::notify(tx, shop_id, conversation_id, "handover").await?;
     jobs::enqueue(
         tx,
         NewJob::new(ALERT, AlertJob { escalation_id: id }).idempotency_key(id.to_string()),

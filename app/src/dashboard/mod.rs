@@ -10,8 +10,6 @@ use leptos::prelude::*;
 use leptos_router::components::{A, Outlet, Redirect};
 use leptos_router::hooks::use_location;
 
-mod alerts;
-
 #[component]
 pub fn DashboardLayout() -> impl IntoView {
     let user = Resource::new(|| (), |_| get_current_user());
@@ -46,7 +44,6 @@ fn Shell(user: CurrentUser) -> impl IntoView {
         <header class="dash-header">
             <a class="brand" href="/dashboard">"Bizmaat"</a>
             <span class="shop-name" data-testid="shop-name">{user.shop_name.clone()}</span>
-            <alerts::HandoverAlerts/>
             <details class="account-menu">
                 <summary aria-label="Account menu">{user.full_name.clone()}</summary>
                 <div class="menu">
