@@ -21,6 +21,28 @@ async function addProduct(page: Page, title: string, price: string) {
   await expect(page.getByTestId('product-status')).toHaveText('Active');
 }
 
+// The card once hydrated into two copies of its form now and then (a resource of its own
+// nested in the page's Transition); a few loads in a row show it whole and once.
+test('the assistant settings card shows one form on every load and keeps what was saved', async ({ page }) => {
+  await signUp(page, uniqueEmail('agent-card'), `Card Shop ${Date.now() % 100000}`);
+  await connectWhatsApp(page);
+  for (let i = 0; i < 6; i++) {
+    await page.goto('/dashboard/channels/whatsapp');
+    await hydrated(page);
+    const card = page.getByTestId('agent-settings');
+    await expect(card.locator('form')).toHaveCount(1);
+    await expect(card.getByLabel('The assistant answers first')).toHaveCount(1);
+  }
+  const card = page.getByTestId('agent-settings');
+  await card.getByLabel(/Call me in for orders above/).fill('50000');
+  await card.getByRole('button', { name: 'Save assistant settings' }).click();
+  await expect(card.getByRole('status')).toHaveText('Assistant settings saved.');
+  await expect(card.locator('form')).toHaveCount(1);
+  await page.reload();
+  await hydrated(page);
+  await expect(page.getByTestId('agent-settings').getByLabel(/Call me in for orders above/)).toHaveValue('50000.00');
+});
+
 test('a customer finds a product, orders it in the chat, and the order reaches the dashboard', async ({
   page,
   context,

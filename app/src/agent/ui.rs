@@ -1,83 +1,80 @@
 //! The agent's settings card (on the WhatsApp page): who answers new conversations, and the
 //! words the assistant introduces itself with, and when an order calls the merchant in.
+//!
+//! The settings come with the channel page's own resource, which `save` refreshes: the card
+//! has no resource or `Transition` of its own, because one nested inside the page's
+//! `Transition` sometimes hydrated into two copies of the form.
 
-use super::api::{SaveAgentSettings, get_agent_settings};
-use super::{HAND_BACK_CHOICES, minutes_words};
+use super::api::SaveAgentSettings;
+use super::{AgentSettings, HAND_BACK_CHOICES, minutes_words};
 use crate::ui::{FormError, action_error, field_error, general_error};
 use leptos::prelude::*;
 
 #[component]
-pub fn AgentSettingsCard() -> impl IntoView {
-    let save = ServerAction::<SaveAgentSettings>::new();
-    let settings = Resource::new(move || save.version().get(), |_| get_agent_settings());
+pub fn AgentSettingsCard(
+    settings: AgentSettings,
+    save: ServerAction<SaveAgentSettings>,
+) -> impl IntoView {
+    let s = settings;
     let err = action_error(save);
     let saved = Signal::derive(move || save.value().get().is_some_and(|r| r.is_ok()));
     view! {
         <section class="card" aria-labelledby="agent-title" data-testid="agent-settings">
             <h2 id="agent-title">"Shop assistant"</h2>
             <p class="muted">"The assistant answers customers from your catalog, takes orders in the chat and calls you in when a customer asks for a person. Any reply of yours pauses it in that conversation."</p>
-            <Transition fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match settings.await {
-                        Err(e) => view! { <p class="notice error">{e.to_string()}</p> }.into_any(),
-                        Ok(s) => view! {
-                            {(s.open_handovers > 0).then(|| view! {
-                                <p class="notice" data-testid="open-handovers">
-                                    {format!("{} conversation(s) are waiting for you. ", s.open_handovers)}
-                                    <a href="/dashboard/inbox?filter=attention">"Open them"</a>
-                                </p>
-                            })}
-                            <ActionForm action=save attr:class="form" attr:novalidate=true>
-                                <FormError error=general_error(err)/>
-                                <Show when=move || saved.get()>
-                                    <div class="notice ok" role="status">"Assistant settings saved."</div>
-                                </Show>
-                                <fieldset class="field">
-                                    <legend>"New conversations"</legend>
-                                    <label class="check">
-                                        <input type="radio" name="mode" value="assistant" checked=s.mode == "assistant"/>
-                                        " The assistant answers first"
-                                    </label>
-                                    <label class="check">
-                                        <input type="radio" name="mode" value="off" checked=s.mode == "off"/>
-                                        " I answer everything myself"
-                                    </label>
-                                    <p class="field-error" role="alert">{move || field_error(err, "mode").get()}</p>
-                                </fieldset>
-                                <div class="field">
-                                    <label for="f-disclosure">"How the assistant introduces itself"</label>
-                                    <textarea id="f-disclosure" name="disclosure" rows="3" maxlength="500"
-                                        aria-describedby="f-disclosure-hint"
-                                        placeholder=s.default_disclosure.clone()>{s.disclosure.clone()}</textarea>
-                                    <p class="hint" id="f-disclosure-hint">"Its first answer in a conversation starts with this, so customers know they are talking to an automated assistant. Leave empty for the wording shown, in the customer's language."</p>
-                                    <p class="field-error" role="alert">{move || field_error(err, "disclosure").get()}</p>
-                                </div>
-                                <div class="field">
-                                    <label for="f-escalate-above">{format!("Call me in for orders above ({})", s.currency)}</label>
-                                    <input id="f-escalate-above" name="escalate_above" inputmode="decimal"
-                                        aria-describedby="f-escalate-above-hint" value=s.escalate_above.clone()/>
-                                    <p class="hint" id="f-escalate-above-hint">"An order in the chat above this total is placed, and then the conversation is handed to you with an alert, so you can follow up in person. Leave empty for no rule."</p>
-                                    <p class="field-error" role="alert">{move || field_error(err, "escalate_above").get()}</p>
-                                </div>
-                                <div class="field">
-                                    <label for="f-hand-back">"Give the chat back to the assistant"</label>
-                                    <select id="f-hand-back" name="hand_back_after" aria-describedby="f-hand-back-hint">
-                                        <option value="" selected=s.hand_back_after.is_empty()>"Never: I hand it back myself"</option>
-                                        {HAND_BACK_CHOICES.into_iter().map(|m| {
-                                            let value = m.to_string();
-                                            let selected = s.hand_back_after == value;
-                                            view! { <option value=value selected=selected>{format!("After {} without my reply", minutes_words(m))}</option> }
-                                        }).collect_view()}
-                                    </select>
-                                    <p class="hint" id="f-hand-back-hint">"When you have replied in a conversation, the assistant stays out of it. With a time here, it takes the conversation back once you have written nothing for that long."</p>
-                                    <p class="field-error" role="alert">{move || field_error(err, "hand_back_after").get()}</p>
-                                </div>
-                                <button type="submit" class="button primary" disabled=move || save.pending().get()>"Save assistant settings"</button>
-                            </ActionForm>
-                        }.into_any(),
-                    }
-                })}
-            </Transition>
+            {(s.open_handovers > 0).then(|| view! {
+                <p class="notice" data-testid="open-handovers">
+                    {format!("{} conversation(s) are waiting for you. ", s.open_handovers)}
+                    <a href="/dashboard/inbox?filter=attention">"Open them"</a>
+                </p>
+            })}
+            <ActionForm action=save attr:class="form" attr:novalidate=true>
+                <FormError error=general_error(err)/>
+                <Show when=move || saved.get()>
+                    <div class="notice ok" role="status">"Assistant settings saved."</div>
+                </Show>
+                <fieldset class="field">
+                    <legend>"New conversations"</legend>
+                    <label class="check">
+                        <input type="radio" name="mode" value="assistant" checked=s.mode == "assistant"/>
+                        " The assistant answers first"
+                    </label>
+                    <label class="check">
+                        <input type="radio" name="mode" value="off" checked=s.mode == "off"/>
+                        " I answer everything myself"
+                    </label>
+                    <p class="field-error" role="alert">{move || field_error(err, "mode").get()}</p>
+                </fieldset>
+                <div class="field">
+                    <label for="f-disclosure">"How the assistant introduces itself"</label>
+                    <textarea id="f-disclosure" name="disclosure" rows="3" maxlength="500"
+                        aria-describedby="f-disclosure-hint"
+                        placeholder=s.default_disclosure.clone()>{s.disclosure.clone()}</textarea>
+                    <p class="hint" id="f-disclosure-hint">"Its first answer in a conversation starts with this, so customers know they are talking to an automated assistant. Leave empty for the wording shown, in the customer's language."</p>
+                    <p class="field-error" role="alert">{move || field_error(err, "disclosure").get()}</p>
+                </div>
+                <div class="field">
+                    <label for="f-escalate-above">{format!("Call me in for orders above ({})", s.currency)}</label>
+                    <input id="f-escalate-above" name="escalate_above" inputmode="decimal"
+                        aria-describedby="f-escalate-above-hint" value=s.escalate_above.clone()/>
+                    <p class="hint" id="f-escalate-above-hint">"An order in the chat above this total is placed, and then the conversation is handed to you with an alert, so you can follow up in person. Leave empty for no rule."</p>
+                    <p class="field-error" role="alert">{move || field_error(err, "escalate_above").get()}</p>
+                </div>
+                <div class="field">
+                    <label for="f-hand-back">"Give the chat back to the assistant"</label>
+                    <select id="f-hand-back" name="hand_back_after" aria-describedby="f-hand-back-hint">
+                        <option value="" selected=s.hand_back_after.is_empty()>"Never: I hand it back myself"</option>
+                        {HAND_BACK_CHOICES.into_iter().map(|m| {
+                            let value = m.to_string();
+                            let selected = s.hand_back_after == value;
+                            view! { <option value=value selected=selected>{format!("After {} without my reply", minutes_words(m))}</option> }
+                        }).collect_view()}
+                    </select>
+                    <p class="hint" id="f-hand-back-hint">"When you have replied in a conversation, the assistant stays out of it. With a time here, it takes the conversation back once you have written nothing for that long."</p>
+                    <p class="field-error" role="alert">{move || field_error(err, "hand_back_after").get()}</p>
+                </div>
+                <button type="submit" class="button primary" disabled=move || save.pending().get()>"Save assistant settings"</button>
+            </ActionForm>
         </section>
     }
 }

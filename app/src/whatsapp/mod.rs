@@ -34,6 +34,10 @@ pub struct ChannelView {
     /// Where webhooks of Embedded Signup numbers arrive (the platform app's callback).
     pub platform_webhook_url: String,
     pub simulator: bool,
+    /// The shop assistant's settings, shown with a connected account. Loaded with the page
+    /// rather than by the card itself: a resource created inside this page's `Transition`
+    /// rendered the card's form twice after hydration now and then.
+    pub agent: Option<crate::agent::AgentSettings>,
 }
 
 /// What the browser needs to launch Embedded Signup (nothing secret).

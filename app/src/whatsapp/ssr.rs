@@ -267,9 +267,14 @@ pub async fn channel_view(state: &AppState, shop_id: Uuid) -> AppResult<ChannelV
             })
         }
     };
+    let agent = match account {
+        Some(_) => Some(crate::agent::ssr::settings(state, shop_id).await?),
+        None => None,
+    };
     Ok(ChannelView {
         embedded_signup,
         account,
+        agent,
         platform_webhook_url: format!("{}/webhooks/whatsapp", state.config.public_url),
         simulator: wa.simulator,
     })

@@ -43,6 +43,7 @@ pub fn ChannelPage() -> impl IntoView {
     let settings = ServerAction::<SaveChannelSettings>::new();
     let sync = ServerAction::<SyncTemplates>::new();
     let create = ServerAction::<CreateProductTemplates>::new();
+    let agent = ServerAction::<crate::agent::api::SaveAgentSettings>::new();
     let channel = Resource::new(
         move || {
             (
@@ -51,6 +52,7 @@ pub fn ChannelPage() -> impl IntoView {
                 settings.version().get(),
                 sync.version().get(),
                 create.version().get(),
+                agent.version().get(),
             )
         },
         |_| get_channel(),
@@ -61,6 +63,7 @@ pub fn ChannelPage() -> impl IntoView {
         settings,
         sync,
         create,
+        agent,
     };
     view! {
         <PageTitle title="WhatsApp"/>
@@ -84,6 +87,7 @@ struct ChannelActions {
     settings: ServerAction<SaveChannelSettings>,
     sync: ServerAction<SyncTemplates>,
     create: ServerAction<CreateProductTemplates>,
+    agent: ServerAction<crate::agent::api::SaveAgentSettings>,
 }
 
 #[component]
@@ -93,6 +97,7 @@ fn Channel(channel: ChannelView, actions: ChannelActions) -> impl IntoView {
         account,
         platform_webhook_url,
         simulator,
+        agent,
     } = channel;
     let needs_connecting = account
         .as_ref()
@@ -112,7 +117,7 @@ fn Channel(channel: ChannelView, actions: ChannelActions) -> impl IntoView {
         {account.map(|a| view! {
             <WebhookInfo account=a.clone() platform_webhook_url=platform_webhook_url.clone()/>
             <SettingsForm account=a.clone() action=actions.settings/>
-            <crate::agent::ui::AgentSettingsCard/>
+            {agent.clone().map(|s| view! { <crate::agent::ui::AgentSettingsCard settings=s save=actions.agent/> })}
             <Templates templates=a.templates sync=actions.sync create=actions.create/>
         })}
     }

@@ -84,6 +84,61 @@ pub struct TestApp {
     /// The app's clock: manual when the app came from `spawn_app_with_clock`.
     pub clock: app::platform::clock::Clock,
     db_name: String,
+    /// Dropped with the app, which stands the watchdog down (see `watchdog`).
+    _watchdog: std::sync::mpsc::Sender<()>,
+}
+
+/// How long one test may hold its app before the whole run is stopped as hung.
+const HUNG_AFTER: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// libtest has no per-test timeout: a test stuck on a lock or an endless loop would hold the
+/// run until CI's own limit, and its name would never be printed. The watchdog names the test
+/// (libtest names each test's thread after it), prints what its database sessions are
+/// waiting on, and ends the run.
+fn watchdog(db_name: String) -> std::sync::mpsc::Sender<()> {
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("an unnamed test")
+        .to_string();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if rx.recv_timeout(HUNG_AFTER) != Err(std::sync::mpsc::RecvTimeoutError::Timeout) {
+            return;
+        }
+        eprintln!(
+            "\n{test}: still running after {} s; stopping the test run as hung. Its database sessions:",
+            HUNG_AFTER.as_secs()
+        );
+        let url = format!("{}/postgres", server_url());
+        let sessions = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async move {
+                let mut c = PgConnection::connect(&url).await.ok()?;
+                sqlx::query_as::<
+                    _,
+                    (
+                        Option<String>,
+                        Option<String>,
+                        Option<String>,
+                        Option<String>,
+                    ),
+                >(
+                    "select state, wait_event_type, wait_event, left(query, 300)
+                     from pg_stat_activity where datname = $1",
+                )
+                .bind(&db_name)
+                .fetch_all(&mut c)
+                .await
+                .ok()
+            });
+        for (state, wait_type, wait, query) in sessions.unwrap_or_default() {
+            eprintln!("  {state:?} waiting on {wait_type:?}/{wait:?}: {query:?}");
+        }
+        std::process::exit(101);
+    });
+    tx
 }
 
 /// Options for a test app: extra configuration variables.
@@ -203,6 +258,7 @@ pub async fn unserved_app(
         client: client(),
         acquires,
         media_dir,
+        _watchdog: watchdog(db_name.clone()),
         db_name,
     };
     (app, listener)
@@ -223,6 +279,8 @@ pub fn serve(listener: tokio::net::TcpListener, state: AppState) {
 /// A browser-like client: keeps cookies, does not follow redirects (tests look at them).
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
+        // A request the app never answers fails its test instead of hanging it.
+        .timeout(std::time::Duration::from_secs(120))
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
         .build()
