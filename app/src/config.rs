@@ -85,6 +85,23 @@ pub struct AgentConfig {
     pub default_mode: String,
     /// A customer's burst of messages is gathered this long before one answer.
     pub gather_ms: u64,
+    /// The chat model; `None`: no AI agent, the shop assistant answers.
+    pub llm: Option<LlmConfig>,
+}
+
+/// An OpenAI-compatible chat endpoint (OpenAI, Azure-style gateways, Ollama, vLLM, llama.cpp).
+#[derive(Debug, Clone)]
+pub struct LlmConfig {
+    /// With `/v1`, e.g. `https://api.openai.com/v1` or `http://127.0.0.1:11434/v1`.
+    pub base_url: String,
+    pub api_key: Option<SecretString>,
+    pub model: String,
+    /// One request's limit; a turn retries within `retries`.
+    pub timeout_secs: u64,
+    /// Retries of a request answered 429 or 5xx, or not answered.
+    pub retries: u32,
+    /// Tokens a shop may use a month unless its settings say otherwise.
+    pub monthly_tokens: i64,
 }
 
 /// The WhatsApp channel: the platform Meta app (Embedded Signup), the Graph API address, and
@@ -282,6 +299,23 @@ impl Config {
             allowed_origins.push(o.to_ascii_lowercase());
         }
         let whatsapp = whatsapp_config(&get, app_env, &public_url)?;
+        let llm = match get("LLM_BASE_URL") {
+            None => None,
+            Some(base_url) => Some(LlmConfig {
+                base_url: base_url.trim_end_matches('/').to_string(),
+                api_key: get("LLM_API_KEY").map(SecretString::from),
+                model: get("LLM_MODEL").ok_or_else(|| {
+                    err(
+                        "LLM_MODEL",
+                        "is required with LLM_BASE_URL (e.g. gpt-4o-mini, or llama3.1 on Ollama)"
+                            .to_string(),
+                    )
+                })?,
+                timeout_secs: positive(&get, "LLM_TIMEOUT_SECS", "30")?,
+                retries: parse(&get, "LLM_RETRIES", "2")?,
+                monthly_tokens: parse(&get, "LLM_MONTHLY_TOKENS", "2000000")?,
+            }),
+        };
         Ok(Config {
             dev_mailbox,
             allowed_origins,
@@ -334,16 +368,19 @@ impl Config {
             whatsapp,
             agent: AgentConfig {
                 default_mode: {
-                    let mode = get("AGENT_DEFAULT_MODE").unwrap_or_else(|| "assistant".into());
-                    if !matches!(mode.as_str(), "assistant" | "off") {
+                    // With a chat model the AI agent answers by default; without one, the assistant.
+                    let mode = get("AGENT_DEFAULT_MODE")
+                        .unwrap_or_else(|| if llm.is_some() { "ai" } else { "assistant" }.into());
+                    if !matches!(mode.as_str(), "ai" | "assistant" | "off") {
                         return Err(err(
                             "AGENT_DEFAULT_MODE",
-                            format!("{mode:?} is neither assistant nor off"),
+                            format!("{mode:?} is not ai, assistant or off"),
                         ));
                     }
                     mode
                 },
                 gather_ms: parse(&get, "AGENT_GATHER_MS", "2500")?,
+                llm,
             },
         })
     }
@@ -659,6 +696,39 @@ mod tests {
         assert_eq!(c.public_url, "http://127.0.0.1:3000");
         assert!(!c.cookie_secure, "loopback http relaxes Secure");
         assert_eq!(c.jwt_secret.expose_secret(), DEV_JWT_SECRET);
+    }
+
+    #[test]
+    fn a_chat_model_makes_the_ai_agent_the_default_and_needs_its_model_name() {
+        let dev = [("DATABASE_URL", "x"), ("APP_ENV", "development")];
+        let none = cfg(&dev).unwrap();
+        assert!(none.agent.llm.is_none());
+        assert_eq!(none.agent.default_mode, "assistant");
+        let with = |extra: &[(&'static str, &'static str)]| {
+            cfg(&dev.iter().chain(extra).copied().collect::<Vec<_>>())
+        };
+        let llm = with(&[
+            ("LLM_BASE_URL", "http://127.0.0.1:11434/v1/"),
+            ("LLM_MODEL", "llama3.1"),
+        ])
+        .unwrap();
+        assert_eq!(llm.agent.default_mode, "ai");
+        let l = llm.agent.llm.unwrap();
+        assert_eq!(l.base_url, "http://127.0.0.1:11434/v1");
+        assert!(l.api_key.is_none(), "Ollama needs no key");
+        assert_eq!(
+            (l.timeout_secs, l.retries, l.monthly_tokens),
+            (30, 2, 2_000_000)
+        );
+        let chosen = with(&[
+            ("LLM_BASE_URL", "http://x/v1"),
+            ("LLM_MODEL", "m"),
+            ("AGENT_DEFAULT_MODE", "assistant"),
+        ])
+        .unwrap();
+        assert_eq!(chosen.agent.default_mode, "assistant");
+        let e = with(&[("LLM_BASE_URL", "http://x/v1")]).unwrap_err();
+        assert_eq!(e.var, "LLM_MODEL");
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub struct AppState {
     pub whatsapp: Arc<crate::whatsapp::ssr::WhatsApp>,
     /// Live inbox updates (fed by the worker's LISTEN).
     pub live: crate::conversations::live::Live,
+    /// The AI agent's chat provider, when one is configured.
+    pub llm: Option<crate::agent::llm::Llm>,
 }
 
 impl AppState {
@@ -54,7 +56,11 @@ impl AppState {
             config.storefront_cache_bytes,
         ));
         let page_views = crate::analytics::ssr::PageViews::start(pool.clone());
+        let llm = config.agent.llm.as_ref().map(|c| {
+            crate::agent::llm::Llm::new(c).expect("the chat provider's HTTP client builds")
+        });
         AppState {
+            llm,
             page_views,
             leptos_options,
             pool,

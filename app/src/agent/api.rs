@@ -20,6 +20,9 @@ pub async fn save_agent_settings(
     #[server(default)] disclosure: String,
     #[server(default)] escalate_above: String,
     #[server(default)] hand_back_after: String,
+    // Absent when the form had no AI fields (no model on this server): kept as stored.
+    #[server(default)] facts: Option<String>,
+    #[server(default)] token_budget: Option<String>,
 ) -> Result<(), ApiError> {
     let state = use_state()?;
     let shop = require_shop(&state.pool).await?;
@@ -28,6 +31,8 @@ pub async fn save_agent_settings(
         disclosure: &disclosure,
         escalate_above: &escalate_above,
         hand_back_after: &hand_back_after,
+        facts: facts.as_deref(),
+        token_budget: token_budget.as_deref(),
     };
     Ok(ssr::save_settings(&state, shop.shop_id, choices).await?)
 }

@@ -171,10 +171,10 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn t(&self) -> &'static Texts {
+    pub(super) fn t(&self) -> &'static Texts {
         lang::texts(self.lang)
     }
-    fn money(&self, minor: i64) -> String {
+    pub(super) fn money(&self, minor: i64) -> String {
         format_money(minor, &self.currency)
     }
 }
@@ -191,22 +191,85 @@ pub struct Outcome {
 
 pub async fn respond(ctx: &Ctx<'_>, session: &mut Session, input: &Input) -> AppResult<Outcome> {
     let mut out = answer(ctx, session, input).await?;
+    disclose(ctx, session, &mut out);
+    Ok(out)
+}
+
+/// What the assistant answers to `text`: the safe deterministic answer the AI agent falls
+/// back to when its own could not be grounded.
+pub(super) async fn respond_plain(
+    ctx: &Ctx<'_>,
+    session: &mut Session,
+    text: &str,
+) -> AppResult<Outcome> {
+    answer(ctx, session, &Input::Text(text.to_string())).await
+}
+
+/// The first answer of a conversation says it comes from an automated assistant (whichever
+/// engine wrote it).
+pub(super) fn disclose(ctx: &Ctx<'_>, session: &mut Session, out: &mut Outcome) {
     // A handover is one message (the escalation sends it); the person who answers next is
     // not automated, so there is nothing to disclose yet.
-    if !session.greeted && out.escalate.is_none() {
-        // The first answer says it comes from an automated assistant.
-        let disclosure = if ctx.disclosure.trim().is_empty() {
-            ctx.t().disclosure.replace("{shop}", &ctx.shop_name)
-        } else {
-            ctx.disclosure.trim().to_string()
-        };
-        match out.replies.first_mut() {
-            Some(first) => first.prefix(&disclosure),
-            None => out.replies.push(Reply::Text(disclosure)),
-        }
-        session.greeted = true;
+    if session.greeted || out.escalate.is_some() {
+        return;
     }
-    Ok(out)
+    let disclosure = if ctx.disclosure.trim().is_empty() {
+        ctx.t().disclosure.replace("{shop}", &ctx.shop_name)
+    } else {
+        ctx.disclosure.trim().to_string()
+    };
+    match out.replies.first_mut() {
+        Some(first) => first.prefix(&disclosure),
+        None => out.replies.push(Reply::Text(disclosure)),
+    }
+    session.greeted = true;
+}
+
+/// An order the AI agent gathered in conversation, checked as the assistant checks each
+/// answer: `Ok` is the summary to confirm (the session waits for Confirm, exactly as after the
+/// assistant's own questions); `Err` tells the model what is wrong.
+pub(super) async fn draft(
+    ctx: &Ctx<'_>,
+    session: &mut Session,
+    variant_id: Uuid,
+    quantity: i64,
+    name: &str,
+    address: &str,
+) -> AppResult<Result<Reply, String>> {
+    let Some((_, v)) = variant(ctx, variant_id).await? else {
+        return Ok(Err(
+            "no available variant of this shop has that id; use get_product".into(),
+        ));
+    };
+    let Ok(qty) = i32::try_from(quantity) else {
+        return Ok(Err(format!("quantity must be 1 to {MAX_QUANTITY}")));
+    };
+    if !(1..=MAX_QUANTITY).contains(&qty) {
+        return Ok(Err(format!("quantity must be 1 to {MAX_QUANTITY}")));
+    }
+    if v.track_stock && v.stock < qty {
+        return Ok(Err(if v.stock <= 0 {
+            "this variant is sold out".into()
+        } else {
+            format!("only {} in stock", v.stock)
+        }));
+    }
+    let name = name.trim();
+    if !(2..=100).contains(&name.chars().count()) || !name.chars().any(char::is_alphabetic) {
+        return Ok(Err("ask the customer for their name".into()));
+    }
+    let address = address.trim();
+    if !(8..=500).contains(&address.chars().count()) || !address.chars().any(char::is_alphabetic) {
+        return Ok(Err("ask the customer for a full delivery address".into()));
+    }
+    session.step = "confirm".into();
+    session.data = Data {
+        variant_id: Some(variant_id),
+        quantity: Some(qty),
+        name: Some(name.to_string()),
+        address: Some(address.to_string()),
+    };
+    Ok(Ok(summary(ctx, session).await?))
 }
 
 async fn answer(ctx: &Ctx<'_>, session: &mut Session, input: &Input) -> AppResult<Outcome> {
@@ -352,7 +415,7 @@ fn price_range(ctx: &Ctx<'_>, f: &Found) -> String {
     }
 }
 
-fn product_list(ctx: &Ctx<'_>, body: String, found: &[Found]) -> Reply {
+pub(super) fn product_list(ctx: &Ctx<'_>, body: String, found: &[Found]) -> Reply {
     let t = ctx.t();
     Reply::List {
         body,
@@ -399,7 +462,7 @@ impl VariantRow {
 
 /// A product's card: its price, stock and address, and how to order it (one button, or a
 /// list of its variants).
-async fn product(ctx: &Ctx<'_>, product_id: Uuid) -> AppResult<Vec<Reply>> {
+pub(super) async fn product(ctx: &Ctx<'_>, product_id: Uuid) -> AppResult<Vec<Reply>> {
     let t = ctx.t();
     let Some(card) = crate::catalog::ssr::product_card(ctx.state, ctx.shop_id, product_id).await?
     else {

@@ -1,8 +1,9 @@
 //! The shop's agent on WhatsApp (issue 11): it answers customers from the shop's catalog,
 //! takes orders in the chat, and hands the conversation to the merchant when a person should
-//! step in. This part is the shop assistant, which needs no language model: guided messages
-//! with buttons and lists over the same retrieval, orders service and handover the language
-//! model agent is to use.
+//! step in. Two engines share the pipeline (`ssr::turn`), the retrieval, the orders service
+//! and the handover: the AI agent (`llm`, any OpenAI-compatible chat endpoint, its amounts
+//! checked by `grounding`) and the shop assistant (`assistant`, guided messages with buttons
+//! and lists, no language model), which also stands in whenever the model cannot answer.
 
 #[cfg(feature = "ssr")]
 pub mod lang;
@@ -10,6 +11,10 @@ pub mod lang;
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod assistant;
+#[cfg(feature = "ssr")]
+pub mod grounding;
+#[cfg(feature = "ssr")]
+pub mod llm;
 #[cfg(feature = "ssr")]
 pub mod retrieval;
 #[cfg(feature = "ssr")]
@@ -21,8 +26,20 @@ use serde::{Deserialize, Serialize};
 /// The shop's agent settings as the dashboard shows them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AgentSettings {
-    /// assistant or off.
+    /// ai, assistant or off.
     pub mode: String,
+    /// Whether this server has a chat model (the "ai" mode is offered).
+    pub ai_available: bool,
+    /// What the merchant lets the AI agent tell customers (delivery, returns, payment, hours).
+    pub facts: String,
+    /// The shop's monthly token budget as typed; empty: the server's default.
+    pub token_budget: String,
+    pub default_token_budget: i64,
+    /// Tokens used this month, and turns the assistant answered instead of the model.
+    pub tokens_used: i64,
+    pub fallbacks: i64,
+    /// The model's last failure this month, if any, and when (RFC 3339).
+    pub last_failure: String,
     /// The shop's own wording for the first answer; empty: `default_disclosure`.
     pub disclosure: String,
     pub default_disclosure: String,

@@ -167,6 +167,22 @@ pub async fn newest(pool: &PgPool, shop_id: Uuid, limit: i64) -> AppResult<Vec<F
     .await?)
 }
 
+/// These products of the shop, active ones only, in the order given (the AI agent's list).
+pub async fn by_ids(pool: &PgPool, shop_id: Uuid, ids: &[Uuid]) -> AppResult<Vec<Found>> {
+    Ok(sqlx::query_as(
+        "select p.id, p.title, p.price_minor, p.price_max_minor,
+                (p.track_stock and p.stock <= 0) as sold_out
+         from unnest($2::uuid[]) with ordinality as wanted (id, n)
+         join products p on p.id = wanted.id
+         where p.shop_id = $1 and p.status = 'active'
+         order by wanted.n",
+    )
+    .bind(shop_id)
+    .bind(ids)
+    .fetch_all(pool)
+    .await?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

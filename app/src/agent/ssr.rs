@@ -7,7 +7,7 @@
 //! inbox's attention state).
 
 use super::assistant::{self, Ctx, Data, Input, Session};
-use super::lang;
+use super::{lang, llm};
 use crate::error::{AppError, AppResult};
 use crate::platform::jobs::{self, JobContext, JobError, NewJob, Registry};
 use crate::state::AppState;
@@ -86,10 +86,25 @@ pub async fn queue_turn(
     Ok(())
 }
 
-/// The settings page's view: the shop's choices (or the defaults) and waiting handovers.
+/// The first day of `now`'s month: the key of a month's token use.
+pub fn month_of(now: OffsetDateTime) -> time::Date {
+    now.date()
+        .replace_day(1)
+        .expect("every month has a first day")
+}
+
+/// The shop's monthly token budget: its own, else the server's default.
+fn budget_of(state: &AppState, own: Option<i64>) -> i64 {
+    own.or(state.config.agent.llm.as_ref().map(|l| l.monthly_tokens))
+        .unwrap_or(0)
+}
+
+/// The settings page's view: the shop's choices (or the defaults), waiting handovers, and the
+/// AI agent's use this month.
 pub async fn settings(state: &AppState, shop_id: Uuid) -> AppResult<super::AgentSettings> {
-    let own: Option<(String, String, Option<i64>, Option<i32>)> = sqlx::query_as(
-        "select mode, disclosure, escalate_above_minor, hand_back_after_minutes
+    #[allow(clippy::type_complexity)]
+    let own: Option<(String, String, Option<i64>, Option<i32>, String, Option<i64>)> = sqlx::query_as(
+        "select mode, disclosure, escalate_above_minor, hand_back_after_minutes, facts, token_budget
          from agent_settings where shop_id = $1",
     )
     .bind(shop_id)
@@ -106,16 +121,42 @@ pub async fn settings(state: &AppState, shop_id: Uuid) -> AppResult<super::Agent
     .bind(shop_id)
     .fetch_one(&state.pool)
     .await?;
-    let (mode, disclosure, above, hand_back) = own.unwrap_or_else(|| {
+    let usage: Option<(i64, i32, String, Option<OffsetDateTime>)> = sqlx::query_as(
+        "select prompt_tokens + completion_tokens, fallbacks, last_failure, last_failure_at
+         from agent_usage where shop_id = $1 and month = $2",
+    )
+    .bind(shop_id)
+    .bind(month_of(state.clock.now()))
+    .fetch_optional(&state.pool)
+    .await?;
+    let (mode, disclosure, above, hand_back, facts, token_budget) = own.unwrap_or_else(|| {
         (
             state.config.agent.default_mode.clone(),
             String::new(),
             None,
             None,
+            String::new(),
+            None,
         )
     });
+    let (tokens_used, fallbacks, last_failure, last_failure_at) = usage.unwrap_or_default();
     Ok(super::AgentSettings {
         mode,
+        ai_available: state.llm.is_some(),
+        facts,
+        token_budget: token_budget.map(|b| b.to_string()).unwrap_or_default(),
+        default_token_budget: budget_of(state, None),
+        tokens_used,
+        fallbacks: i64::from(fallbacks),
+        last_failure: match last_failure_at {
+            Some(at) if !last_failure.is_empty() => format!(
+                "{} ({})",
+                last_failure,
+                at.format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default()
+            ),
+            _ => String::new(),
+        },
         disclosure,
         default_disclosure: lang::texts("en").disclosure.replace("{shop}", &shop_name),
         escalate_above: above
@@ -133,6 +174,9 @@ pub struct SettingsInput<'a> {
     pub disclosure: &'a str,
     pub escalate_above: &'a str,
     pub hand_back_after: &'a str,
+    /// `None`: not on the form (no model configured); what is stored stays.
+    pub facts: Option<&'a str>,
+    pub token_budget: Option<&'a str>,
 }
 
 pub async fn save_settings(
@@ -145,6 +189,8 @@ pub async fn save_settings(
         disclosure,
         escalate_above,
         hand_back_after,
+        facts,
+        token_budget,
     } = input;
     let hand_back = match hand_back_after.trim() {
         "" => None,
@@ -158,12 +204,47 @@ pub async fn save_settings(
             }
         },
     };
-    if !matches!(mode, "assistant" | "off") {
+    match mode {
+        "assistant" | "off" => {}
+        "ai" if state.llm.is_some() => {}
+        "ai" => {
+            return Err(AppError::validation(
+                "mode",
+                "This server has no AI model configured (LLM_BASE_URL): choose the shop assistant, or ask whoever runs it to add one.",
+            ));
+        }
+        _ => {
+            return Err(AppError::validation(
+                "mode",
+                "Choose who answers new conversations.",
+            ));
+        }
+    }
+    let facts = facts.map(str::trim);
+    if facts.is_some_and(|f| f.chars().count() > 4000) {
         return Err(AppError::validation(
-            "mode",
-            "Choose whether the assistant answers first or you answer everything.",
+            "facts",
+            "Keep the shop facts under 4,000 characters.",
         ));
     }
+    let set_budget = token_budget.is_some();
+    let token_budget = match token_budget
+        .unwrap_or_default()
+        .trim()
+        .replace([',', ' ', '_'], "")
+        .as_str()
+    {
+        "" => None,
+        typed => match typed.parse::<i64>() {
+            Ok(n) if n >= 0 => Some(n),
+            _ => {
+                return Err(AppError::validation(
+                    "token_budget",
+                    "Enter a whole number of tokens (for example 2000000), 0 to pause the AI agent, or leave it empty for the default.",
+                ));
+            }
+        },
+    };
     let disclosure = disclosure.trim();
     if disclosure.chars().count() > 500 {
         return Err(AppError::validation(
@@ -192,18 +273,24 @@ pub async fn save_settings(
     };
     sqlx::query(
         "insert into agent_settings (shop_id, mode, disclosure, escalate_above_minor,
-             hand_back_after_minutes)
-         values ($1, $2, $3, $4, $5)
+             hand_back_after_minutes, facts, token_budget)
+         values ($1, $2, $3, $4, $5, coalesce($6, ''), $7)
          on conflict (shop_id) do update set mode = excluded.mode,
              disclosure = excluded.disclosure,
              escalate_above_minor = excluded.escalate_above_minor,
-             hand_back_after_minutes = excluded.hand_back_after_minutes, updated_at = now()",
+             hand_back_after_minutes = excluded.hand_back_after_minutes,
+             facts = coalesce($6, agent_settings.facts),
+             token_budget = case when $8 then excluded.token_budget else agent_settings.token_budget end,
+             updated_at = now()",
     )
     .bind(shop_id)
     .bind(mode)
     .bind(disclosure)
     .bind(above)
     .bind(hand_back)
+    .bind(facts)
+    .bind(token_budget)
+    .bind(set_budget)
     .execute(&state.pool)
     .await?;
     Ok(())
@@ -223,6 +310,8 @@ struct TurnRow {
     agent_mode: Option<String>,
     disclosure: Option<String>,
     escalate_above_minor: Option<i64>,
+    facts: Option<String>,
+    token_budget: Option<i64>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -241,7 +330,7 @@ pub async fn turn(state: &AppState, job: &TurnJob) -> AppResult<()> {
     let Some(row) = sqlx::query_as::<_, TurnRow>(
         "select v.shop_id, v.mode, v.customer_id, v.last_inbound_at, c.name as customer_name,
                 c.phone as customer_phone, s.name as shop_name, s.slug as shop_slug, s.currency,
-                a.mode as agent_mode, a.disclosure, a.escalate_above_minor
+                a.mode as agent_mode, a.disclosure, a.escalate_above_minor, a.facts, a.token_budget
          from conversations v
          join customers c on c.id = v.customer_id and c.shop_id = v.shop_id
          join shops s on s.id = v.shop_id
@@ -340,10 +429,27 @@ pub async fn turn(state: &AppState, job: &TurnJob) -> AppResult<()> {
         greeted: stored.greeted,
         misses: stored.misses,
     };
-    let mut outcome = match &input {
-        Some(input) => assistant::respond(&ctx, &mut session, input).await?,
+    let first_unanswered_at = unanswered.first().map_or(last_at, |m| m.4);
+    let engine = Engine::choose(state, &agent_mode, &session, input.as_ref());
+    let (mut outcome, trace) = match (engine, &input) {
+        (Engine::Llm, Some(Input::Text(text))) => {
+            llm_turn(
+                state,
+                &ctx,
+                &mut session,
+                job.conversation_id,
+                first_unanswered_at,
+                text,
+                &row,
+            )
+            .await?
+        }
+        (_, Some(input)) => (
+            assistant::respond(&ctx, &mut session, input).await?,
+            TraceRow::assistant(),
+        ),
         // Only media, reactions and the like: nothing to answer.
-        None => assistant::Outcome::default(),
+        (_, None) => (assistant::Outcome::default(), TraceRow::assistant()),
     };
 
     // A handover after an answer (the merchant's order rule) travels in that answer's message.
@@ -419,8 +525,260 @@ pub async fn turn(state: &AppState, job: &TurnJob) -> AppResult<()> {
         )
         .await?;
     }
+    if let Some(note) = &trace.note {
+        note_once_an_hour(&mut tx, now, row.shop_id, job.conversation_id, note).await?;
+    }
+    if input.is_some() {
+        sqlx::query(
+            "insert into agent_traces (id, shop_id, conversation_id, message_id, engine, detail,
+                 prompt_tokens, completion_tokens, latency_ms)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             on conflict (message_id) do nothing",
+        )
+        .bind(Uuid::now_v7())
+        .bind(row.shop_id)
+        .bind(job.conversation_id)
+        .bind(last_id)
+        .bind(trace.engine)
+        .bind(&trace.detail)
+        .bind(trace.prompt_tokens as i32)
+        .bind(trace.completion_tokens as i32)
+        .bind(trace.latency_ms as i32)
+        .execute(&mut *tx)
+        .await?;
+    }
     crate::whatsapp::inbound::notify(&mut tx, row.shop_id, job.conversation_id, "message").await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// Which engine answers a turn.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Engine {
+    Llm,
+    Assistant,
+}
+
+impl Engine {
+    /// The model answers what customers write, in the shop's "ai" mode. Taps on our own
+    /// buttons and lists, the order questions and their confirmation stay with the
+    /// assistant (they are answers to its questions, priced from the database), and so does
+    /// a request for a person: that handover must work whatever the model would do.
+    fn choose(
+        state: &AppState,
+        agent_mode: &str,
+        session: &Session,
+        input: Option<&Input>,
+    ) -> Engine {
+        match input {
+            Some(Input::Text(text))
+                if agent_mode == "ai"
+                    && state.llm.is_some()
+                    && session.step == "idle"
+                    && !lang::asks_for_person(text) =>
+            {
+                Engine::Llm
+            }
+            _ => Engine::Assistant,
+        }
+    }
+}
+
+/// What the thread's "why this answer" shows for a turn.
+struct TraceRow {
+    engine: &'static str,
+    detail: Value,
+    prompt_tokens: i64,
+    completion_tokens: i64,
+    latency_ms: i64,
+    /// A note for the merchant in the thread (the assistant stood in for the model).
+    note: Option<String>,
+}
+
+impl TraceRow {
+    fn assistant() -> Self {
+        TraceRow {
+            engine: "assistant",
+            detail: serde_json::json!({}),
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            latency_ms: 0,
+            note: None,
+        }
+    }
+}
+
+/// The AI agent's turn, or the assistant's when the model cannot answer (the monthly budget
+/// is spent, or the provider failed after its retries). Tokens are counted either way.
+#[allow(clippy::too_many_arguments)]
+async fn llm_turn(
+    state: &AppState,
+    ctx: &Ctx<'_>,
+    session: &mut Session,
+    conversation_id: Uuid,
+    before: OffsetDateTime,
+    text: &str,
+    row: &TurnRow,
+) -> AppResult<(assistant::Outcome, TraceRow)> {
+    let Some(llm) = state.llm.as_ref() else {
+        return Ok((
+            assistant::respond(ctx, session, &Input::Text(text.to_string())).await?,
+            TraceRow::assistant(),
+        ));
+    };
+    let month = month_of(state.clock.now());
+    let budget = budget_of(state, row.token_budget);
+    let used: i64 = sqlx::query_scalar(
+        "select coalesce(sum(prompt_tokens + completion_tokens), 0)::bigint from agent_usage
+         where shop_id = $1 and month = $2",
+    )
+    .bind(ctx.shop_id)
+    .bind(month)
+    .fetch_one(&state.pool)
+    .await?;
+    let (reason, note, trace) = if used >= budget {
+        (
+            "budget".to_string(),
+            format!(
+                "The AI agent's budget for this month ({budget} tokens) is used up, so the shop assistant is answering. You can raise it in the assistant settings on the WhatsApp page."
+            ),
+            llm::Trace::default(),
+        )
+    } else {
+        let history = history(state, conversation_id, before).await?;
+        let facts = row.facts.clone().unwrap_or_default();
+        match llm::respond(llm, ctx, session, &history, text, &facts).await {
+            Ok(turn) => {
+                record_usage(state, ctx.shop_id, month, &turn.trace, None).await?;
+                let mut outcome = turn.outcome;
+                assistant::disclose(ctx, session, &mut outcome);
+                return Ok((
+                    outcome,
+                    TraceRow {
+                        engine: "llm",
+                        detail: serde_json::to_value(&turn.trace).unwrap_or_default(),
+                        prompt_tokens: turn.trace.prompt_tokens,
+                        completion_tokens: turn.trace.completion_tokens,
+                        latency_ms: turn.trace.latency_ms,
+                        note: None,
+                    },
+                ));
+            }
+            Err(llm::TurnError::App(e)) => return Err(e),
+            Err(llm::TurnError::Unavailable(e, trace)) => {
+                tracing::warn!(error = %e, shop = %ctx.shop_id, "the AI agent could not answer; the shop assistant does");
+                let reason = e.to_string();
+                (
+                    reason.clone(),
+                    format!(
+                        "The AI agent could not answer ({}), so the shop assistant did.",
+                        reason.chars().take(200).collect::<String>()
+                    ),
+                    trace,
+                )
+            }
+        }
+    };
+    record_usage(state, ctx.shop_id, month, &trace, Some(&reason)).await?;
+    let outcome = assistant::respond(ctx, session, &Input::Text(text.to_string())).await?;
+    Ok((
+        outcome,
+        TraceRow {
+            engine: "fallback",
+            detail: serde_json::json!({"reason": reason, "model": trace}),
+            prompt_tokens: trace.prompt_tokens,
+            completion_tokens: trace.completion_tokens,
+            latency_ms: trace.latency_ms,
+            note: Some(note),
+        },
+    ))
+}
+
+/// The conversation before this burst, oldest first, as chat roles: what the customer wrote
+/// (`user`) and what the shop sent, by the agent or a person (`assistant`).
+async fn history(
+    state: &AppState,
+    conversation_id: Uuid,
+    before: OffsetDateTime,
+) -> AppResult<Vec<(String, String)>> {
+    let mut rows: Vec<(String, String)> = sqlx::query_as(
+        "select direction, body from wa_messages
+         where conversation_id = $1 and direction in ('in', 'out') and body <> ''
+           and sent_at < $2
+         order by sent_at desc, id desc limit 12",
+    )
+    .bind(conversation_id)
+    .bind(before)
+    .fetch_all(&state.pool)
+    .await?;
+    rows.reverse();
+    Ok(rows
+        .into_iter()
+        .map(|(direction, body)| {
+            let role = if direction == "in" {
+                "user"
+            } else {
+                "assistant"
+            };
+            (role.to_string(), body.chars().take(1000).collect())
+        })
+        .collect())
+}
+
+/// Adds a turn's tokens to the shop's month; `failure`: the assistant stood in, and why.
+async fn record_usage(
+    state: &AppState,
+    shop_id: Uuid,
+    month: time::Date,
+    trace: &llm::Trace,
+    failure: Option<&str>,
+) -> AppResult<()> {
+    sqlx::query(
+        "insert into agent_usage as u (shop_id, month, prompt_tokens, completion_tokens, turns,
+             fallbacks, last_failure, last_failure_at)
+         values ($1, $2, $3, $4, 1, $5, coalesce($6, ''), case when $6 is null then null else now() end)
+         on conflict (shop_id, month) do update set
+             prompt_tokens = u.prompt_tokens + excluded.prompt_tokens,
+             completion_tokens = u.completion_tokens + excluded.completion_tokens,
+             turns = u.turns + 1,
+             fallbacks = u.fallbacks + excluded.fallbacks,
+             last_failure = coalesce($6, u.last_failure),
+             last_failure_at = coalesce(excluded.last_failure_at, u.last_failure_at)",
+    )
+    .bind(shop_id)
+    .bind(month)
+    .bind(trace.prompt_tokens)
+    .bind(trace.completion_tokens)
+    .bind(i32::from(failure.is_some()))
+    .bind(failure)
+    .execute(&state.pool)
+    .await?;
+    Ok(())
+}
+
+/// A note for the merchant in the thread, unless the same one was written in the last hour
+/// (a long outage must not bury the conversation in notes).
+async fn note_once_an_hour(
+    tx: &mut PgConnection,
+    now: OffsetDateTime,
+    shop_id: Uuid,
+    conversation_id: Uuid,
+    note: &str,
+) -> AppResult<()> {
+    let recent: bool = sqlx::query_scalar(
+        "select exists(select 1 from wa_messages where conversation_id = $1 and kind = 'note'
+             and body = $2 and sent_at > $3)",
+    )
+    .bind(conversation_id)
+    .bind(note)
+    .bind(now - time::Duration::hours(1))
+    .fetch_one(&mut *tx)
+    .await?;
+    if !recent {
+        crate::whatsapp::inbound::insert_note(tx, shop_id, conversation_id, note)
+            .await
+            .map_err(AppError::Internal)?;
+    }
     Ok(())
 }
 
@@ -551,6 +909,7 @@ fn reason_words(reason: &str) -> &'static str {
         "customer_asked" => "the customer asked for a person",
         "not_understood" => "the assistant could not help",
         "merchant_rule" => "one of your rules",
+        "agent_tool" => "the AI agent judged a person should answer",
         _ => "the agent asked for you",
     }
 }

@@ -35,6 +35,12 @@ pub fn AgentSettingsCard(
                 </Show>
                 <fieldset class="field">
                     <legend>"New conversations"</legend>
+                    {s.ai_available.then(|| view! {
+                        <label class="check">
+                            <input type="radio" name="mode" value="ai" checked=s.mode == "ai"/>
+                            " The AI agent answers first (the assistant stands in if it cannot)"
+                        </label>
+                    })}
                     <label class="check">
                         <input type="radio" name="mode" value="assistant" checked=s.mode == "assistant"/>
                         " The assistant answers first"
@@ -73,6 +79,33 @@ pub fn AgentSettingsCard(
                     <p class="hint" id="f-hand-back-hint">"When you have replied in a conversation, the assistant stays out of it. With a time here, it takes the conversation back once you have written nothing for that long."</p>
                     <p class="field-error" role="alert">{move || field_error(err, "hand_back_after").get()}</p>
                 </div>
+                {s.ai_available.then(|| {
+                    let used = format!(
+                        "Used this month: {} tokens{}",
+                        s.tokens_used,
+                        if s.fallbacks > 0 { format!("; the assistant stood in {} time(s)", s.fallbacks) } else { String::new() }
+                    );
+                    let failure = (!s.last_failure.is_empty()).then(|| format!("Last problem: {}", s.last_failure));
+                    view! {
+                        <div class="field">
+                            <label for="f-facts">"What the AI agent may tell customers"</label>
+                            <textarea id="f-facts" name="facts" rows="5" maxlength="4000" aria-describedby="f-facts-hint">{s.facts.clone()}</textarea>
+                            <p class="hint" id="f-facts-hint">"Delivery areas and times, returns, payment methods, opening hours. It uses only these facts and your catalog, and offers a person for anything else."</p>
+                            <p class="field-error" role="alert">{move || field_error(err, "facts").get()}</p>
+                        </div>
+                        <div class="field">
+                            <label for="f-token-budget">"Monthly AI budget (tokens)"</label>
+                            <input id="f-token-budget" name="token_budget" inputmode="numeric"
+                                aria-describedby="f-token-budget-hint" value=s.token_budget.clone()
+                                placeholder=s.default_token_budget.to_string()/>
+                            <p class="hint" id="f-token-budget-hint" data-testid="ai-usage">
+                                {used}". When the budget is spent, the shop assistant answers until the next month. Empty: the server's default."
+                            </p>
+                            {failure.map(|f| view! { <p class="notice">{f}</p> })}
+                            <p class="field-error" role="alert">{move || field_error(err, "token_budget").get()}</p>
+                        </div>
+                    }
+                })}
                 <button type="submit" class="button primary" disabled=move || save.pending().get()>"Save assistant settings"</button>
             </ActionForm>
         </section>

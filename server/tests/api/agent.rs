@@ -13,7 +13,7 @@ use app::whatsapp::simulator::SimNumber;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-const CUSTOMER: &str = "2348035550001";
+pub(crate) const CUSTOMER: &str = "2348035550001";
 
 /// An app whose shops have the assistant on and answer at once (no gather wait).
 async fn agent_app() -> TestApp {
@@ -36,7 +36,7 @@ async fn agent_app_on(clock: Clock) -> TestApp {
 
 /// The customer sends these texts in one delivery; jobs run; returns what the agent sent
 /// them since `seen` messages.
-async fn says(app: &TestApp, number: &SimNumber, texts: &[&str]) -> Vec<Value> {
+pub(crate) async fn says(app: &TestApp, number: &SimNumber, texts: &[&str]) -> Vec<Value> {
     let before = sent_to(app, CUSTOMER).len();
     let messages = texts
         .iter()
@@ -59,7 +59,7 @@ async fn says(app: &TestApp, number: &SimNumber, texts: &[&str]) -> Vec<Value> {
 }
 
 /// The customer taps a reply button or a list row with this id.
-async fn taps(app: &TestApp, number: &SimNumber, id: &str) -> Vec<Value> {
+pub(crate) async fn taps(app: &TestApp, number: &SimNumber, id: &str) -> Vec<Value> {
     let before = sent_to(app, CUSTOMER).len();
     let kind = if id.starts_with("p:") || id.starts_with("v:") {
         json!({"type": "list_reply", "list_reply": {"id": id, "title": "x"}})
@@ -77,7 +77,7 @@ async fn taps(app: &TestApp, number: &SimNumber, id: &str) -> Vec<Value> {
     sent_to(app, CUSTOMER).split_off(before)
 }
 
-fn sent_to(app: &TestApp, to: &str) -> Vec<Value> {
+pub(crate) fn sent_to(app: &TestApp, to: &str) -> Vec<Value> {
     sim(app)
         .sent()
         .into_iter()
@@ -87,7 +87,7 @@ fn sent_to(app: &TestApp, to: &str) -> Vec<Value> {
 }
 
 /// The text a person reads in a message (its body, whatever its type).
-fn body(m: &Value) -> String {
+pub(crate) fn body(m: &Value) -> String {
     m.pointer("/text/body")
         .or_else(|| m.pointer("/interactive/body/text"))
         .and_then(Value::as_str)
@@ -96,7 +96,7 @@ fn body(m: &Value) -> String {
 }
 
 /// The ids of the buttons or list rows a message offers.
-fn choices(m: &Value) -> Vec<String> {
+pub(crate) fn choices(m: &Value) -> Vec<String> {
     let buttons = m
         .pointer("/interactive/action/buttons")
         .and_then(Value::as_array)
@@ -112,12 +112,12 @@ fn choices(m: &Value) -> Vec<String> {
     buttons.chain(rows).map(str::to_string).collect()
 }
 
-fn one(replies: Vec<Value>) -> Value {
+pub(crate) fn one(replies: Vec<Value>) -> Value {
     assert_eq!(replies.len(), 1, "one answer per turn: {replies:#?}");
     replies.into_iter().next().unwrap()
 }
 
-async fn scarf(app: &TestApp, stock: &str) -> (String, Uuid) {
+pub(crate) async fn scarf(app: &TestApp, stock: &str) -> (String, Uuid) {
     let id = app
         .create_product(&[
             ("title", "Adire Indigo Scarf"),
