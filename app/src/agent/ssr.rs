@@ -439,6 +439,7 @@ pub async fn turn(state: &AppState, job: &TurnJob) -> AppResult<()> {
                 &mut session,
                 job.conversation_id,
                 first_unanswered_at,
+                last_id,
                 text,
                 &row,
             )
@@ -617,6 +618,7 @@ async fn llm_turn(
     session: &mut Session,
     conversation_id: Uuid,
     before: OffsetDateTime,
+    answering: Uuid,
     text: &str,
     row: &TurnRow,
 ) -> AppResult<(assistant::Outcome, TraceRow)> {
@@ -645,6 +647,7 @@ async fn llm_turn(
             llm::Trace::default(),
         )
     } else {
+        outbound::show_typing(state, answering).await;
         let history = history(state, conversation_id, before).await?;
         let facts = row.facts.clone().unwrap_or_default();
         match llm::respond(llm, ctx, session, &history, text, &facts).await {

@@ -72,6 +72,9 @@ pub struct MessageView {
     /// A reaction from the customer to this message.
     pub reaction: Option<String>,
     pub can_retry: bool,
+    /// On the first message of an agent's answer: why it answered so (engine, tools called
+    /// and what they found, tokens, latency, amounts it was not allowed to state).
+    pub why: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -114,6 +114,10 @@ struct MessageRow {
     media_file_id: Option<Uuid>,
     media_mime: Option<String>,
     media_error: Option<String>,
+    trace_engine: Option<String>,
+    trace_detail: Option<Value>,
+    trace_tokens: Option<i32>,
+    trace_latency_ms: Option<i32>,
 }
 
 async fn header(state: &AppState, shop_id: Uuid, id: Uuid) -> AppResult<Header> {
@@ -128,6 +132,68 @@ async fn header(state: &AppState, shop_id: Uuid, id: Uuid) -> AppResult<Header> 
     .fetch_optional(&state.pool)
     .await?
     .ok_or(AppError::NotFound)
+}
+
+/// The lines of an agent answer's "why this answer".
+fn why(r: &MessageRow) -> Vec<String> {
+    let (Some(engine), Some(detail)) = (&r.trace_engine, &r.trace_detail) else {
+        return Vec::new();
+    };
+    let mut lines = vec![match engine.as_str() {
+        "llm" => "Written by the AI agent.".to_string(),
+        "fallback" => format!(
+            "The shop assistant answered because the AI agent could not: {}.",
+            detail["reason"].as_str().unwrap_or("unknown")
+        ),
+        _ => "Written by the shop assistant (no language model).".to_string(),
+    }];
+    let model = if engine == "fallback" {
+        &detail["model"]
+    } else {
+        detail
+    };
+    for tool in model["tools"].as_array().into_iter().flatten() {
+        let name = tool["name"].as_str().unwrap_or("?");
+        let args = tool["arguments"].to_string();
+        let result = &tool["result"];
+        let found = match (result["products"].as_array(), result["error"].as_str()) {
+            (Some(p), _) => format!(
+                "{} found{}",
+                p.len(),
+                p.iter()
+                    .filter_map(|x| x["title"].as_str())
+                    .take(5)
+                    .map(|t| format!(" · {t}"))
+                    .collect::<String>()
+            ),
+            (None, Some(e)) => format!("refused: {e}"),
+            _ => result
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| "answered".into()),
+        };
+        lines.push(format!("Tool {name} {args}: {found}"));
+    }
+    if let Some(bad) = model["ungrounded"].as_array().filter(|b| !b.is_empty()) {
+        let bad: Vec<&str> = bad.iter().filter_map(Value::as_str).collect();
+        lines.push(format!(
+            "Held back amounts no tool gave: {}{}",
+            bad.join(", "),
+            if model["replaced"] == true {
+                "; the shop assistant's answer was sent instead"
+            } else {
+                ""
+            }
+        ));
+    }
+    if r.trace_tokens.unwrap_or(0) > 0 {
+        lines.push(format!(
+            "{} tokens · {} ms",
+            r.trace_tokens.unwrap_or(0),
+            r.trace_latency_ms.unwrap_or(0)
+        ));
+    }
+    lines
 }
 
 pub fn window_secs_left(now: OffsetDateTime, last_inbound: Option<OffsetDateTime>) -> i64 {
@@ -145,10 +211,19 @@ pub async fn get(
 ) -> AppResult<ConversationView> {
     let h = header(state, shop_id, id).await?;
     let rows: Vec<MessageRow> = sqlx::query_as(
-        "select id, direction, sent_by, wamid, kind, body, payload, status, error_text, sent_at,
-                media_status, media_file_id, media_mime, media_error
-         from wa_messages where conversation_id = $1 and shop_id = $2
-         order by sent_at, id",
+        "select m.id, m.direction, m.sent_by, m.wamid, m.kind, m.body, m.payload, m.status,
+                m.error_text, m.sent_at, m.media_status, m.media_file_id, m.media_mime,
+                m.media_error, t.engine as trace_engine, t.detail as trace_detail,
+                t.prompt_tokens + t.completion_tokens as trace_tokens,
+                t.latency_ms as trace_latency_ms
+         from wa_messages m
+         -- An agent answer's key is agent:<the customer message it answered>:<n>; its first
+         -- message carries the turn's trace.
+         left join agent_traces t on m.sent_by = 'agent' and m.idempotency_key like 'agent:%:0'
+              and t.shop_id = m.shop_id and t.conversation_id = m.conversation_id
+              and t.message_id::text = split_part(m.idempotency_key, ':', 2)
+         where m.conversation_id = $1 and m.shop_id = $2
+         order by m.sent_at, m.id",
     )
     .bind(id)
     .bind(shop_id)
@@ -205,6 +280,7 @@ pub async fn get(
                 details,
                 reaction: r.wamid.as_ref().and_then(|w| reactions.get(w).cloned()),
                 can_retry: r.direction == "out" && r.status == "failed" && r.sent_by != "phone",
+                why: why(r),
             }
         })
         .collect();

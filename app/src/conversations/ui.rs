@@ -539,7 +539,7 @@ fn ModeToggle(id: Uuid, state: String, action: ServerAction<SetMode>) -> impl In
 
 fn sender_label(sent_by: &str) -> Option<&'static str> {
     match sent_by {
-        "agent" => Some("Assistant"),
+        "agent" => Some("Automated"),
         "merchant" => Some("You"),
         // Typed on the WhatsApp Business app (a coexistence echo).
         "phone" => Some("You, from the phone"),
@@ -567,6 +567,12 @@ fn Message(message: MessageView, actions: ThreadActions) -> impl IntoView {
                 <time datetime=m.sent_at.clone()>{compact_time(&m.sent_at)}</time>
                 {outbound.then(|| view! { <Ticks status=m.status.clone()/> })}
             </p>
+            {(!m.why.is_empty()).then(|| view! {
+                <details class="msg-why" data-testid="why">
+                    <summary>"Why this answer"</summary>
+                    <ul>{m.why.into_iter().map(|line| view! { <li>{line}</li> }).collect_view()}</ul>
+                </details>
+            })}
             {m.reaction.map(|r| {
                 let label = format!("Reaction {r}");
                 view! { <span class="msg-reaction" aria-label=label>{r}</span> }

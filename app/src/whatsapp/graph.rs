@@ -448,6 +448,28 @@ impl Graph {
         .map(drop)
     }
 
+    /// Marks the customer's message read and shows "typing…" until our reply, or 25 s.
+    pub async fn typing(
+        &self,
+        token: &SecretString,
+        phone_number_id: &str,
+        wamid: &str,
+    ) -> Result<(), GraphError> {
+        self.call(
+            Method::POST,
+            &format!("{phone_number_id}/messages"),
+            Some(token),
+            Some(
+                json!({"messaging_product": "whatsapp", "status": "read", "message_id": wamid,
+                        "typing_indicator": {"type": "text"}}),
+            ),
+            &[],
+            true,
+        )
+        .await
+        .map(drop)
+    }
+
     pub async fn media_info(
         &self,
         token: &SecretString,

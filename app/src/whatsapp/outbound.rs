@@ -534,6 +534,40 @@ async fn mark_read(state: &AppState, message_id: Uuid) -> Result<(), JobError> {
     }
 }
 
+/// Shows the customer that an answer is being written (the AI agent's turn takes seconds).
+/// Best effort: a failure only loses the indicator, so it is logged, never retried.
+pub async fn show_typing(state: &AppState, message_id: Uuid) {
+    let shown = async {
+        let row: Option<(Uuid, Option<String>)> = sqlx::query_as(
+            "select shop_id, wamid from wa_messages where id = $1 and direction = 'in'",
+        )
+        .bind(message_id)
+        .fetch_optional(&state.pool)
+        .await?;
+        let Some((shop_id, Some(wamid))) = row else {
+            return Ok(());
+        };
+        let Some(account) = account_for_shop(&state.pool, shop_id).await? else {
+            return Ok(());
+        };
+        if account.status != "connected" {
+            return Ok(());
+        }
+        let token = account_token(state, &account)
+            .map_err(|e| anyhow::anyhow!("the number's token: {e:?}"))?;
+        state
+            .whatsapp
+            .graph
+            .typing(&token, &account.phone_number_id, &wamid)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:?}"))
+    };
+    let result: anyhow::Result<()> = shown.await;
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "the typing indicator could not be shown");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

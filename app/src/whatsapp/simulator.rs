@@ -68,6 +68,8 @@ struct SimState {
     subscribed: Vec<String>,
     sent: Vec<SentMessage>,
     read_marks: Vec<String>,
+    /// Inbound wamids a typing indicator was shown for.
+    typing: Vec<String>,
     smb_syncs: Vec<(String, String)>,
     templates: HashMap<String, Vec<Value>>,
     media: HashMap<String, (Vec<u8>, String, Instant)>,
@@ -197,6 +199,10 @@ impl Simulator {
 
     pub fn sent(&self) -> Vec<SentMessage> {
         self.lock().sent.clone()
+    }
+
+    pub fn typing(&self) -> Vec<String> {
+        self.lock().typing.clone()
     }
 
     pub fn read_marks(&self) -> Vec<String> {
@@ -775,9 +781,16 @@ async fn messages(
         return graph_error(400, 100, "Unsupported post request.");
     };
     if body["status"].as_str() == Some("read") {
-        sim.lock()
-            .read_marks
-            .push(body["message_id"].as_str().unwrap_or_default().to_string());
+        let wamid = body["message_id"].as_str().unwrap_or_default().to_string();
+        let mut s = sim.lock();
+        if body
+            .pointer("/typing_indicator/type")
+            .and_then(Value::as_str)
+            == Some("text")
+        {
+            s.typing.push(wamid.clone());
+        }
+        s.read_marks.push(wamid);
         return Json(json!({"success": true})).into_response();
     }
     let to = body["to"]

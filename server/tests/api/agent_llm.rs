@@ -80,6 +80,9 @@ async fn the_ai_agent_searches_and_shows_products_priced_by_the_catalog() {
     let row = &list["interactive"]["action"]["sections"][0]["rows"][0];
     assert_eq!(row["description"], "₦2,500.00", "the price is ours");
 
+    // "Typing…" showed on the customer's message while the model worked.
+    assert_eq!(crate::whatsapp::sim(&app).typing().len(), 1);
+
     // What the model was given: this shop, the customer's language, the tools, our key.
     let requests = llm.requests();
     assert_eq!(requests.len(), 2);
@@ -114,6 +117,31 @@ async fn the_ai_agent_searches_and_shows_products_priced_by_the_catalog() {
     assert_eq!(engine, "llm");
     assert_eq!(detail["tools"][0]["name"], "search_products");
     assert_eq!(detail["calls"], 2);
+    // The thread says why: the engine, the tool and what it found, the tokens.
+    let thread = json(
+        app.call("inbox/get", &[("id", &conversation.to_string())])
+            .await,
+    )
+    .await;
+    let answer = thread["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["sent_by"] == "agent")
+        .unwrap();
+    let why: Vec<&str> = answer["why"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert_eq!(why[0], "Written by the AI agent.");
+    assert!(
+        why[1].starts_with("Tool search_products")
+            && why[1].contains("1 found · Adire Indigo Scarf"),
+        "{why:?}"
+    );
+    assert_eq!(why.last().unwrap().split(" · ").next(), Some("300 tokens"));
     let s = json(app.call("agent/settings/get", &[]).await).await;
     assert_eq!(s["mode"], "ai", "{s}");
     assert_eq!(s["ai_available"], true, "{s}");
@@ -349,6 +377,25 @@ async fn provider_errors_are_retried_and_an_outage_hands_the_turn_to_the_assista
     )
     .await;
     assert_eq!(fallbacks, 2);
+    let thread = json(
+        app.call("inbox/get", &[("id", &conversation.to_string())])
+            .await,
+    )
+    .await;
+    let stood_in = thread["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["sent_by"] == "agent")
+        .nth(1)
+        .unwrap()["why"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        stood_in.starts_with("The shop assistant answered because the AI agent could not"),
+        "{stood_in}"
+    );
     let s = json(app.call("agent/settings/get", &[]).await).await;
     assert_eq!(s["fallbacks"], 2, "{s}");
     assert!(s["last_failure"].as_str().unwrap().len() > 5, "{s}");
