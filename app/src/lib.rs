@@ -122,6 +122,7 @@ pub fn App() -> impl IntoView {
                     </ParentRoute>
                     // Rendered completely before it is sent, so the Embedded Signup markup and its
                     // <script> are in the HTML itself (not streamed in later).
+                    <Route path=path!("/answers") view=agent::ui::FaqPage/>
                     <Route path=path!("/channels/whatsapp") view=whatsapp::ui::ChannelPage ssr=SsrMode::Async/>
                 </ParentRoute>
                 // Storefront: rendered completely before the response starts, so <head> has

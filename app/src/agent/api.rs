@@ -1,11 +1,12 @@
 //! Agent server functions: thin — take the shop from the session, call the service.
 
-use super::AgentSettings;
+use super::{AgentSettings, FaqEntry};
 use crate::error::ApiError;
 use leptos::prelude::*;
+use uuid::Uuid;
 
 #[cfg(feature = "ssr")]
-use {super::ssr, crate::request::require_shop, crate::state::use_state};
+use {super::faq, super::ssr, crate::request::require_shop, crate::state::use_state};
 
 #[server(endpoint = "agent/settings/get")]
 pub async fn get_agent_settings() -> Result<AgentSettings, ApiError> {
@@ -35,4 +36,44 @@ pub async fn save_agent_settings(
         token_budget: token_budget.as_deref(),
     };
     Ok(ssr::save_settings(&state, shop.shop_id, choices).await?)
+}
+
+/// The shop's saved answers, newest first.
+#[server(endpoint = "agent/faq/list")]
+pub async fn list_faq() -> Result<Vec<FaqEntry>, ApiError> {
+    let state = use_state()?;
+    let shop = require_shop(&state.pool).await?;
+    Ok(faq::list(&state.pool, shop.shop_id).await?)
+}
+
+/// Adds a saved answer, or changes one (`id`).
+#[server(endpoint = "agent/faq/save")]
+pub async fn save_faq(
+    #[server(default)] id: Option<Uuid>,
+    question: String,
+    answer: String,
+) -> Result<Uuid, ApiError> {
+    let state = use_state()?;
+    let shop = require_shop(&state.pool).await?;
+    Ok(faq::save(&state.pool, shop.shop_id, id, &question, &answer).await?)
+}
+
+#[server(endpoint = "agent/faq/delete")]
+pub async fn delete_faq(id: Uuid) -> Result<(), ApiError> {
+    let state = use_state()?;
+    let shop = require_shop(&state.pool).await?;
+    Ok(faq::delete(&state.pool, shop.shop_id, id).await?)
+}
+
+/// From the inbox: the right answer to a question the agent got wrong, or one of the
+/// merchant's own replies, kept as a saved answer.
+#[server(endpoint = "agent/faq/from-message")]
+pub async fn faq_from_message(
+    message_id: Uuid,
+    question: String,
+    answer: String,
+) -> Result<Uuid, ApiError> {
+    let state = use_state()?;
+    let shop = require_shop(&state.pool).await?;
+    Ok(faq::from_message(&state.pool, shop.shop_id, message_id, &question, &answer).await?)
 }

@@ -187,6 +187,8 @@ pub struct Outcome {
     pub escalate: Option<(&'static str, String)>,
     /// An order placed this turn: (id, number).
     pub order: Option<(Uuid, i32)>,
+    /// The saved question whose answer this turn gave (for the trace).
+    pub faq: Option<String>,
 }
 
 pub async fn respond(ctx: &Ctx<'_>, session: &mut Session, input: &Input) -> AppResult<Outcome> {
@@ -277,7 +279,7 @@ async fn answer(ctx: &Ctx<'_>, session: &mut Session, input: &Input) -> AppResul
     let person = |summary: String| Outcome {
         replies: Vec::new(),
         escalate: Some(("customer_asked", summary)),
-        order: None,
+        ..Default::default()
     };
     match input {
         Input::Choice(id) if id == "human" => {
@@ -338,6 +340,20 @@ async fn answer(ctx: &Ctx<'_>, session: &mut Session, input: &Input) -> AppResul
                 },
                 _ if lang::is_greeting(text) => vec![menu(ctx)],
                 _ => {
+                    // A question the merchant saved an answer for is answered with it.
+                    if let Some(entry) =
+                        super::faq::best_match(&ctx.state.pool, ctx.shop_id, text).await?
+                    {
+                        session.misses = 0;
+                        return Ok(Outcome {
+                            replies: vec![Reply::Buttons {
+                                body: entry.answer,
+                                buttons: menu_buttons(t),
+                            }],
+                            faq: Some(entry.question),
+                            ..Default::default()
+                        });
+                    }
                     let found = retrieval::search(
                         &ctx.state.pool,
                         ctx.shop_id,
@@ -361,7 +377,7 @@ async fn answer(ctx: &Ctx<'_>, session: &mut Session, input: &Input) -> AppResul
                                         clip(text, 200)
                                     ),
                                 )),
-                                order: None,
+                                ..Default::default()
                             });
                         }
                         vec![Reply::Buttons {
@@ -755,6 +771,7 @@ async fn place(ctx: &Ctx<'_>, session: &mut Session) -> AppResult<Outcome> {
         ))],
         escalate,
         order: Some((id, number)),
+        faq: None,
     })
 }
 

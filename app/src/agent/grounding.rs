@@ -200,6 +200,16 @@ fn is_stock(text: &str, n: &Number) -> bool {
 
 /// The amounts and stock counts in `reply` that neither the tools (`facts`) nor the customer
 /// (`customer_text`) gave, as written. Empty: the reply may be sent.
+/// The amounts of money in a text the merchant wrote (shop facts, saved answers), in minor
+/// units: the model may repeat them.
+pub fn amounts_in(text: &str, code: &str) -> Vec<i64> {
+    numbers(text)
+        .into_iter()
+        .filter(|n| is_money(text, n, code))
+        .filter_map(|n| minor_units(&n.text, code))
+        .collect()
+}
+
 pub fn ungrounded(reply: &str, code: &str, facts: &Facts, customer_text: &str) -> Vec<String> {
     let customer: HashSet<i64> = numbers(customer_text)
         .iter()

@@ -171,8 +171,10 @@ fn tools() -> Value {
         ),
         f(
             "shop_info",
-            "The shop's name, storefront address, currency and the facts the merchant wrote (delivery, returns, payment, opening hours).",
-            none.clone()
+            "The shop's name, storefront address, currency, the facts the merchant wrote (delivery, returns, payment, opening hours) and the merchant's saved answers to customers' questions. Use a saved answer whenever it fits.",
+            json!({"type": "object", "properties": {
+                "question": {"type": "string", "description": "The customer's question, to find the saved answers that fit"}
+            }})
         ),
         f(
             "my_orders",
@@ -276,6 +278,10 @@ pub async fn respond(
     messages.push(json!({"role": "user", "content": text}));
     let mut trace = Trace::default();
     let mut facts = Facts::default();
+    // The shop facts in the prompt are the merchant's own words: their amounts may be repeated.
+    facts
+        .amounts
+        .extend(grounding::amounts_in(shop_facts, &ctx.currency));
     let mut regenerated = false;
     while trace.calls < MAX_CALLS {
         let (message, usage) = call(llm, &messages, &tools).await?;
@@ -500,11 +506,21 @@ async fn run_tool(
                     .bind(ctx.shop_id)
                     .fetch_optional(pool)
                     .await?;
+            let facts_text = facts_text.unwrap_or_default();
+            let question = args["question"].as_str().unwrap_or_default();
+            let saved = super::faq::relevant(pool, ctx.shop_id, question, 8).await?;
+            // What the merchant wrote may be repeated: its amounts are grounded.
+            for text in std::iter::once(&facts_text).chain(saved.iter().map(|f| &f.answer)) {
+                facts
+                    .amounts
+                    .extend(grounding::amounts_in(text, &ctx.currency));
+            }
             Step::Result(json!({
                 "name": ctx.shop_name,
                 "storefront": format!("{}/s/{}", ctx.state.config.public_url, ctx.shop_slug),
                 "currency": ctx.currency,
-                "facts": facts_text.unwrap_or_default(),
+                "facts": facts_text,
+                "saved_answers": saved.iter().map(|f| json!({"question": f.question, "answer": f.answer})).collect::<Vec<_>>(),
             }))
         }
         "my_orders" => {

@@ -12,6 +12,8 @@ pub mod api;
 #[cfg(feature = "ssr")]
 pub mod assistant;
 #[cfg(feature = "ssr")]
+pub mod faq;
+#[cfg(feature = "ssr")]
 pub mod grounding;
 #[cfg(feature = "ssr")]
 pub mod llm;
@@ -54,6 +56,22 @@ pub struct AgentSettings {
     /// Conversations waiting for the merchant (an open handover).
     pub open_handovers: i64,
 }
+
+/// A saved answer: the agent answers questions like this one with this answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaqEntry {
+    pub id: uuid::Uuid,
+    pub question: String,
+    pub answer: String,
+    /// merchant, correction (an AI answer marked wrong) or chat (the merchant's reply in a chat).
+    pub source: String,
+    /// The conversation it came from, for a link.
+    pub conversation_id: Option<uuid::Uuid>,
+    pub updated_at: String,
+}
+
+/// Most saved answers a shop keeps: the model reads the relevant ones each turn.
+pub const FAQ_LIMIT: i64 = 300;
 
 /// The hand-back timeouts the settings form offers, in minutes.
 pub const HAND_BACK_CHOICES: [i32; 4] = [30, 60, 240, 1440];

@@ -431,7 +431,7 @@ pub async fn turn(state: &AppState, job: &TurnJob) -> AppResult<()> {
     };
     let first_unanswered_at = unanswered.first().map_or(last_at, |m| m.4);
     let engine = Engine::choose(state, &agent_mode, &session, input.as_ref());
-    let (mut outcome, trace) = match (engine, &input) {
+    let (mut outcome, mut trace) = match (engine, &input) {
         (Engine::Llm, Some(Input::Text(text))) => {
             llm_turn(
                 state,
@@ -452,6 +452,10 @@ pub async fn turn(state: &AppState, job: &TurnJob) -> AppResult<()> {
         // Only media, reactions and the like: nothing to answer.
         (_, None) => (assistant::Outcome::default(), TraceRow::assistant()),
     };
+
+    if let Some(question) = &outcome.faq {
+        trace.detail["faq"] = serde_json::json!(question);
+    }
 
     // A handover after an answer (the merchant's order rule) travels in that answer's message.
     let announce_in_reply = outcome.escalate.is_some() && !outcome.replies.is_empty();

@@ -5,9 +5,9 @@
 //! has no resource or `Transition` of its own, because one nested inside the page's
 //! `Transition` sometimes hydrated into two copies of the form.
 
-use super::api::SaveAgentSettings;
-use super::{AgentSettings, HAND_BACK_CHOICES, minutes_words};
-use crate::ui::{FormError, action_error, field_error, general_error};
+use super::api::{DeleteFaq, SaveAgentSettings, SaveFaq, list_faq};
+use super::{AgentSettings, FaqEntry, HAND_BACK_CHOICES, minutes_words};
+use crate::ui::{FormError, PageTitle, action_error, field_error, general_error};
 use leptos::prelude::*;
 
 #[component]
@@ -109,5 +109,122 @@ pub fn AgentSettingsCard(
                 <button type="submit" class="button primary" disabled=move || save.pending().get()>"Save assistant settings"</button>
             </ActionForm>
         </section>
+    }
+}
+
+/// Saved answers (dashboard → Saved answers): the questions customers ask and the answers the
+/// agent gives to them. Entries also arrive from the inbox, where the merchant corrects an AI
+/// answer or keeps one of their own replies.
+#[component]
+pub fn FaqPage() -> impl IntoView {
+    let add = ServerAction::<SaveFaq>::new();
+    let delete = ServerAction::<DeleteFaq>::new();
+    // Bumped by an entry's own edit form when it saves.
+    let edits = RwSignal::new(0usize);
+    let list = Resource::new(
+        move || (add.version().get(), delete.version().get(), edits.get()),
+        |_| list_faq(),
+    );
+    let add_err = action_error(add);
+    let added = Signal::derive(move || add.value().get().is_some_and(|r| r.is_ok()));
+    let delete_err = action_error(delete);
+    view! {
+        <PageTitle title="Saved answers"/>
+        <h1>"Saved answers"</h1>
+        <p class="muted">"Questions your customers ask and the answers you want them to get. The shop assistant answers a question like one of these with your answer; the AI agent reads them before it answers. In the inbox, you can correct an automated answer or keep one of your own replies, and it lands here."</p>
+        <section class="card" aria-labelledby="faq-add-title">
+            <h2 id="faq-add-title">"Add an answer"</h2>
+            <ActionForm action=add attr:class="form" attr:novalidate=true>
+                <FormError error=general_error(add_err)/>
+                <Show when=move || added.get()>
+                    <div class="notice ok" role="status">"Answer saved."</div>
+                </Show>
+                <div class="field">
+                    <label for="faq-q">"When a customer asks"</label>
+                    <input id="faq-q" name="question" maxlength="300" placeholder="Do you deliver outside the city?"/>
+                    <p class="field-error" role="alert">{move || field_error(add_err, "question").get()}</p>
+                </div>
+                <div class="field">
+                    <label for="faq-a">"The agent answers"</label>
+                    <textarea id="faq-a" name="answer" rows="3" maxlength="1000"></textarea>
+                    <p class="field-error" role="alert">{move || field_error(add_err, "answer").get()}</p>
+                </div>
+                <button type="submit" class="button primary" disabled=move || add.pending().get()>"Save answer"</button>
+            </ActionForm>
+        </section>
+        <FormError error=delete_err/>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match list.await {
+                    Err(e) => view! { <p class="notice error">{e.to_string()}</p> }.into_any(),
+                    Ok(entries) if entries.is_empty() => view! {
+                        <p class="empty" data-testid="faq-empty">"No saved answers yet. Start with what customers ask most: delivery areas and times, returns, payment methods, opening hours."</p>
+                    }.into_any(),
+                    Ok(entries) => view! {
+                        <ul class="faq-list" data-testid="faq-list">
+                            {entries.into_iter().map(|e| view! { <FaqItem entry=e delete edits/> }).collect_view()}
+                        </ul>
+                    }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+fn source_label(source: &str) -> &'static str {
+    match source {
+        "correction" => "Your correction of an automated answer",
+        "chat" => "Your reply in a chat",
+        _ => "Written here",
+    }
+}
+
+#[component]
+fn FaqItem(
+    entry: FaqEntry,
+    delete: ServerAction<DeleteFaq>,
+    edits: RwSignal<usize>,
+) -> impl IntoView {
+    let e = entry;
+    let save = ServerAction::<SaveFaq>::new();
+    let err = action_error(save);
+    Effect::new(move |_| {
+        if save.value().get().is_some_and(|r| r.is_ok()) {
+            edits.update(|n| *n += 1);
+        }
+    });
+    let qid = format!("faq-q-{}", e.id);
+    let aid = format!("faq-a-{}", e.id);
+    view! {
+        <li class="card faq-item" data-testid="faq-item">
+            <p class="faq-question"><strong>{e.question.clone()}</strong></p>
+            <p class="faq-answer">{e.answer.clone()}</p>
+            <p class="muted small">
+                {source_label(&e.source)}
+                {e.conversation_id.map(|c| view! { " · " <a href=format!("/dashboard/inbox/{c}")>"Open the chat"</a> })}
+            </p>
+            <details>
+                <summary>"Edit"</summary>
+                <ActionForm action=save attr:class="form" attr:novalidate=true>
+                    <input type="hidden" name="id" value=e.id.to_string()/>
+                    <FormError error=general_error(err)/>
+                    <div class="field">
+                        <label for=qid.clone()>"When a customer asks"</label>
+                        <input id=qid name="question" maxlength="300" value=e.question.clone()/>
+                        <p class="field-error" role="alert">{move || field_error(err, "question").get()}</p>
+                    </div>
+                    <div class="field">
+                        <label for=aid.clone()>"The agent answers"</label>
+                        <textarea id=aid name="answer" rows="3" maxlength="1000">{e.answer.clone()}</textarea>
+                        <p class="field-error" role="alert">{move || field_error(err, "answer").get()}</p>
+                    </div>
+                    <button type="submit" class="button small primary" disabled=move || save.pending().get()>"Save changes"</button>
+                </ActionForm>
+            </details>
+            <ActionForm action=delete>
+                <input type="hidden" name="id" value=e.id.to_string()/>
+                <button type="submit" class="button small danger" disabled=move || delete.pending().get()>"Delete"</button>
+            </ActionForm>
+        </li>
     }
 }

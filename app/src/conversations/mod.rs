@@ -75,6 +75,11 @@ pub struct MessageView {
     /// On the first message of an agent's answer: why it answered so (engine, tools called
     /// and what they found, tokens, latency, amounts it was not allowed to state).
     pub why: Vec<String>,
+    /// The agent's answers and the merchant's replies can become saved answers: the
+    /// customer's message before it (the question to prefill), and whether it already is one.
+    pub can_save_answer: bool,
+    pub question: String,
+    pub saved_answer: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -118,6 +118,7 @@ struct MessageRow {
     trace_detail: Option<Value>,
     trace_tokens: Option<i32>,
     trace_latency_ms: Option<i32>,
+    saved_answer: bool,
 }
 
 async fn header(state: &AppState, shop_id: Uuid, id: Uuid) -> AppResult<Header> {
@@ -147,6 +148,11 @@ fn why(r: &MessageRow) -> Vec<String> {
         ),
         _ => "Written by the shop assistant (no language model).".to_string(),
     }];
+    if let Some(question) = detail["faq"].as_str() {
+        lines.push(format!(
+            "Answered with your saved answer to \"{question}\"."
+        ));
+    }
     let model = if engine == "fallback" {
         &detail["model"]
     } else {
@@ -215,7 +221,9 @@ pub async fn get(
                 m.error_text, m.sent_at, m.media_status, m.media_file_id, m.media_mime,
                 m.media_error, t.engine as trace_engine, t.detail as trace_detail,
                 t.prompt_tokens + t.completion_tokens as trace_tokens,
-                t.latency_ms as trace_latency_ms
+                t.latency_ms as trace_latency_ms,
+                exists (select 1 from agent_faq f where f.message_id = m.id and f.shop_id = m.shop_id)
+                    as saved_answer
          from wa_messages m
          -- An agent answer's key is agent:<the customer message it answered>:<n>; its first
          -- message carries the turn's trace.
@@ -245,10 +253,18 @@ pub async fn get(
             }
         }
     }
+    // The customer's last words before each answer: the question a saved answer starts from.
+    let mut asked = String::new();
     let messages = rows
         .iter()
         .filter(|r| r.kind != "reaction")
         .map(|r| {
+            if r.direction == "in" && !r.body.trim().is_empty() {
+                asked = r.body.trim().chars().take(300).collect();
+            }
+            let learnable = r.direction == "out"
+                && matches!(r.sent_by.as_str(), "agent" | "merchant" | "phone")
+                && !r.body.trim().is_empty();
             let known = crate::whatsapp::inbound::describe(&r.kind, &r.payload);
             let details = if r.direction == "in" {
                 known.1
@@ -281,6 +297,13 @@ pub async fn get(
                 reaction: r.wamid.as_ref().and_then(|w| reactions.get(w).cloned()),
                 can_retry: r.direction == "out" && r.status == "failed" && r.sent_by != "phone",
                 why: why(r),
+                question: if learnable {
+                    asked.clone()
+                } else {
+                    String::new()
+                },
+                can_save_answer: learnable,
+                saved_answer: r.saved_answer,
             }
         })
         .collect();

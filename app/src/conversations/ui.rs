@@ -9,10 +9,11 @@ use super::{
     ConversationRow, ConversationView, CustomerOrder, InboxQuery, MediaView, MessageView, Outgoing,
     TemplateOption,
 };
+use crate::agent::api::FaqFromMessage;
 use crate::catalog::ProductQuery;
 use crate::error::ApiError;
 use crate::links::encode_query;
-use crate::ui::{FormError, PageTitle, action_error};
+use crate::ui::{FormError, PageTitle, action_error, field_error, general_error};
 use crate::whatsapp::ui::CHANNEL_PAGE;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
@@ -573,6 +574,15 @@ fn Message(message: MessageView, actions: ThreadActions) -> impl IntoView {
                     <ul>{m.why.into_iter().map(|line| view! { <li>{line}</li> }).collect_view()}</ul>
                 </details>
             })}
+            {m.can_save_answer.then(|| view! {
+                <LearnAnswer
+                    message_id=m.id
+                    by_agent=m.sent_by == "agent"
+                    question=m.question.clone()
+                    body=m.body.clone()
+                    saved=m.saved_answer
+                />
+            })}
             {m.reaction.map(|r| {
                 let label = format!("Reaction {r}");
                 view! { <span class="msg-reaction" aria-label=label>{r}</span> }
@@ -587,6 +597,64 @@ fn Message(message: MessageView, actions: ThreadActions) -> impl IntoView {
                 })}
             })}
         </li>
+    }
+}
+
+/// Learning from the merchant: an agent's answer marked wrong with the right one written, or
+/// one of the merchant's own replies kept, becomes a saved answer the agent uses from then on.
+/// Each message has its own action, so an error shows beside the form it belongs to.
+#[component]
+fn LearnAnswer(
+    message_id: Uuid,
+    by_agent: bool,
+    question: String,
+    body: String,
+    saved: bool,
+) -> impl IntoView {
+    let action = ServerAction::<FaqFromMessage>::new();
+    let err = action_error(action);
+    // A memo, so a failed save (which changes the value but not this) keeps what was typed.
+    let done = Memo::new(move |_| saved || action.value().get().is_some_and(|r| r.is_ok()));
+    let (summary, answer) = if by_agent {
+        ("Wrong answer? Write the right one", String::new())
+    } else {
+        ("Save as an answer for the agent", body)
+    };
+    let qid = format!("learn-q-{message_id}");
+    let aid = format!("learn-a-{message_id}");
+    move || {
+        if done.get() {
+            return view! {
+                <p class="msg-learned" data-testid="saved-answer">
+                    "Saved: the agent answers this from now on. "
+                    <a href="/dashboard/answers">"Saved answers"</a>
+                </p>
+            }
+            .into_any();
+        }
+        let (qid, aid, question, answer) =
+            (qid.clone(), aid.clone(), question.clone(), answer.clone());
+        view! {
+            <details class="msg-learn" data-testid="learn">
+                <summary>{summary}</summary>
+                <ActionForm action attr:class="form">
+                    <input type="hidden" name="message_id" value=message_id.to_string()/>
+                    <FormError error=general_error(err)/>
+                    <div class="field">
+                        <label for=qid.clone()>"When a customer asks"</label>
+                        <input id=qid name="question" value=question maxlength="300"/>
+                        <p class="field-error" role="alert">{move || field_error(err, "question").get()}</p>
+                    </div>
+                    <div class="field">
+                        <label for=aid.clone()>"The agent answers"</label>
+                        <textarea id=aid name="answer" rows="3" maxlength="1000">{answer}</textarea>
+                        <p class="field-error" role="alert">{move || field_error(err, "answer").get()}</p>
+                    </div>
+                    <button type="submit" class="button small primary" disabled=move || action.pending().get()>"Save answer"</button>
+                </ActionForm>
+            </details>
+        }
+        .into_any()
     }
 }
 

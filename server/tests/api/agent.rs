@@ -16,7 +16,7 @@ use uuid::Uuid;
 pub(crate) const CUSTOMER: &str = "2348035550001";
 
 /// An app whose shops have the assistant on and answer at once (no gather wait).
-async fn agent_app() -> TestApp {
+pub(crate) async fn agent_app() -> TestApp {
     agent_app_on(Clock::system()).await
 }
 
