@@ -18,7 +18,7 @@ SERVER_BIN := $(CARGO_TARGET_DIR)/release/server
 # Crates that must never reach the browser bundle.
 SERVER_ONLY_CRATES := sqlx|sqlx-core|sqlx-postgres|tokio|axum|reqwest|argon2|jsonwebtoken|async-openai|lettre
 
-.PHONY: bench help run watch test tools tools-base tools-leptos tools-browser db lint wasm-deps-check \
+.PHONY: bench eval help run watch test tools tools-base tools-leptos tools-browser db lint wasm-deps-check \
         unit-integration e2e site clean-db
 
 help: ## List the targets
@@ -94,6 +94,13 @@ watch: tools-leptos ## Live-reloading development server (cargo leptos watch)
 	@db=$(call database_url,bizmaat); \
 	APP_ENV=development SEED_DEMO=$${SEED_DEMO:-true} DEV_MAILBOX=$${DEV_MAILBOX:-true} \
 	  DATABASE_URL="$$db" HOST=$(HOST) PORT=$(PORT) exec cargo leptos watch
+
+# The agent's scenario suite through the simulator (server/benches/eval.rs): retrieval recall@5,
+# orders in the chat, escalation precision/recall, language, grounding against a fake model
+# stating wrong prices; with LLM_BASE_URL and LLM_MODEL set, also the real model's pass^k.
+eval: ## The agent's scenario suite and its figures (not part of make test)
+	@url=$${TEST_DATABASE_URL:-$${DATABASE_URL:-$$(.ci/db.sh)/postgres}}; \
+	TEST_DATABASE_URL="$$url" cargo test -p server --bench eval
 
 bench: tools-base ## Storefront req/s and latency against nginx serving the same pages (not a test)
 	@for tool in nginx wrk brotli curl python3; do command -v $$tool >/dev/null || missing="$${missing:-} $$tool"; done; \

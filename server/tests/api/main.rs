@@ -25,4 +25,5 @@ mod shutdown;
 mod storefront;
 mod usage;
 mod variants;
+mod wa_support;
 mod whatsapp;

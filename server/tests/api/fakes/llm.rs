@@ -94,6 +94,11 @@ impl FakeLlm {
     pub fn unused(&self) -> usize {
         self.shared.lock().unwrap().script.len()
     }
+
+    /// Drops the answers left over (a turn that called the model fewer times than scripted).
+    pub fn clear(&self) {
+        self.shared.lock().unwrap().script.clear();
+    }
 }
 
 /// The content of the last tool message in a request, parsed.
