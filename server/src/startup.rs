@@ -224,6 +224,13 @@ pub async fn serve_until(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    // Shops whose vectors are missing or stale (a new embedder or model, catalog changes made
+    // while the server was down) are queued before the worker starts taking jobs.
+    match app::agent::embed::queue_stale(&state).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(shops = n, "queued semantic search vectors to build"),
+        Err(e) => tracing::warn!(error = %e, "could not queue semantic search vectors"),
+    }
     let worker = crate::worker::spawn(state.clone()).await?;
     let page_views = state.page_views.clone();
     let app = build_app(state);

@@ -354,8 +354,8 @@ async fn answer(ctx: &Ctx<'_>, session: &mut Session, input: &Input) -> AppResul
                             ..Default::default()
                         });
                     }
-                    let found = retrieval::search(
-                        &ctx.state.pool,
+                    let found = retrieval::find(
+                        ctx.state,
                         ctx.shop_id,
                         &retrieval::Query {
                             text,

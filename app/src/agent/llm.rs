@@ -435,8 +435,8 @@ async fn run_tool(
                 let exp = crate::money::currency(&ctx.currency).map_or(2, |c| c.exponent);
                 (p * 10f64.powi(exp as i32)).round() as i64
             });
-            let found = retrieval::search(
-                pool,
+            let found = retrieval::find(
+                ctx.state,
                 ctx.shop_id,
                 &retrieval::Query {
                     text: query,

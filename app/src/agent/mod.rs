@@ -12,6 +12,8 @@ pub mod api;
 #[cfg(feature = "ssr")]
 pub mod assistant;
 #[cfg(feature = "ssr")]
+pub mod embed;
+#[cfg(feature = "ssr")]
 pub mod faq;
 #[cfg(feature = "ssr")]
 pub mod grounding;

@@ -3,11 +3,12 @@
 //! word respelled from the shop's word list by trigram similarity (typos, other languages'
 //! forms), and exact variant SKUs; the rankings are fused by reciprocal rank fusion. Always
 //! filtered in SQL by shop and status, and by stock and price when the customer states them.
-//! Embedding similarity joins the fusion when an embedder is configured (not yet built).
+//! Embedding similarity joins the fusion when an embedder is configured (`embed`).
 //! Every step is an index probe, so a search stays in milliseconds at 10,000 products
 //! (`make bench`).
 
 use crate::error::AppResult;
+use crate::state::AppState;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -38,6 +39,8 @@ pub struct Query<'a> {
     pub min_price_minor: Option<i64>,
     pub max_price_minor: Option<i64>,
     pub limit: i64,
+    /// Products the embedder found, best first (`embed::semantic`); empty without one.
+    pub semantic: &'a [Uuid],
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -88,13 +91,29 @@ async fn respellings(pool: &PgPool, shop_id: Uuid, words: &[String]) -> AppResul
         .collect())
 }
 
+/// The agent's search: the embedder's matches (when there is one) fused with the words'.
+pub async fn find(state: &AppState, shop_id: Uuid, q: &Query<'_>) -> AppResult<Vec<Found>> {
+    let semantic = super::embed::semantic(state, shop_id, q.text).await;
+    search(
+        &state.pool,
+        shop_id,
+        &Query {
+            semantic: &semantic,
+            ..q.clone()
+        },
+    )
+    .await
+}
+
 pub async fn search(pool: &PgPool, shop_id: Uuid, q: &Query<'_>) -> AppResult<Vec<Found>> {
     let words = terms(q.text);
-    if words.is_empty() {
+    if words.is_empty() && q.semantic.is_empty() {
         return Ok(Vec::new());
     }
     let mut any = words.clone();
-    any.extend(respellings(pool, shop_id, &words).await?);
+    if !words.is_empty() {
+        any.extend(respellings(pool, shop_id, &words).await?);
+    }
     // Any of the words (`|`), each as a prefix: a customer writes sentences, not keyword
     // lists. Each word is letters, digits and dashes only, quoted, so nothing in it is
     // tsquery syntax.
@@ -125,9 +144,13 @@ pub async fn search(pool: &PgPool, shop_id: Uuid, q: &Query<'_>) -> AppResult<Ve
              from product_variants v
              where v.shop_id = $1 and v.sku is not null and lower(v.sku) = any($3)
          ),
+         sem as (
+             select id, r from unnest($10::uuid[]) with ordinality as s (id, r)
+         ),
          fused as (
              select id, sum(1.0 / ($8 + r)) as score
-             from (select id, r from fts union all select id, r from sku) ranks
+             from (select id, r from fts union all select id, r from sku
+                   union all select id, r from sem) ranks
              group by id
          )
          select p.id, p.title, p.price_minor, p.price_max_minor,
@@ -150,6 +173,7 @@ pub async fn search(pool: &PgPool, shop_id: Uuid, q: &Query<'_>) -> AppResult<Ve
     .bind(CANDIDATES)
     .bind(RRF_K)
     .bind(q.limit.clamp(1, 50))
+    .bind(q.semantic)
     .fetch_all(pool)
     .await?)
 }

@@ -6,6 +6,7 @@ mod helpers;
 
 mod accounts;
 mod agent;
+mod agent_embed;
 mod agent_faq;
 mod agent_llm;
 mod catalog;

@@ -96,6 +96,7 @@ impl FakeLlm {
     }
 
     /// Drops the answers left over (a turn that called the model fewer times than scripted).
+    #[allow(dead_code, reason = "used by `make eval`, which shares this module")]
     pub fn clear(&self) {
         self.shared.lock().unwrap().script.clear();
     }
