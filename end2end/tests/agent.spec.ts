@@ -115,3 +115,53 @@ test('a customer asks for a person; the merchant is alerted in the inbox and tak
   await expect(phone.getByTestId('sim-business').last()).toContainText('this is the owner');
   await phone.close();
 });
+
+test('an open dashboard raises a browser notification when a customer asks for a person', async ({
+  page,
+  context,
+}) => {
+  // Records what the page asks the browser to show (and still shows it).
+  await context.addInitScript(() => {
+    const w = window as any;
+    w.__notifications = [];
+    const Real = w.Notification;
+    if (!Real) return;
+    class Recording extends Real {
+      constructor(title: string, options?: NotificationOptions) {
+        w.__notifications.push({ title, body: options?.body });
+        super(title, options);
+      }
+    }
+    Object.defineProperty(Recording, 'permission', { get: () => Real.permission });
+    Object.defineProperty(Recording, 'requestPermission', {
+      value: (...args: unknown[]) => Real.requestPermission(...args),
+    });
+    w.Notification = Recording;
+  });
+  const shop = `Kano Textiles ${Date.now() % 100000}`;
+  await signUp(page, uniqueEmail('agent-notify'), shop);
+  await connectWhatsApp(page);
+
+  // Not allowed yet: the header offers to ask; once allowed, it does not.
+  await page.goto('/dashboard/products');
+  await hydrated(page);
+  await expect(page.getByTestId('alerts-ask')).toBeVisible();
+  await context.grantPermissions(['notifications']);
+  await page.reload();
+  await hydrated(page);
+  await expect(page.getByTestId('alerts-ask')).toHaveCount(0);
+
+  const phone = await openCustomerPhone(context, shop, customerNumber());
+  await phone.getByLabel('Message').fill('I want to talk to a person');
+  await phone.getByRole('button', { name: 'Send', exact: true }).click();
+  await expect(phone.getByTestId('sim-business').last()).toContainText('I\'ve asked a person');
+  await expect
+    .poll(() => page.evaluate(() => (window as any).__notifications))
+    .toEqual([
+      {
+        title: 'A customer is waiting for you',
+        body: 'A customer asked for a person. Open the chat to answer.',
+      },
+    ]);
+  await phone.close();
+});

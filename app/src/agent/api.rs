@@ -24,6 +24,7 @@ pub async fn save_agent_settings(
     // Absent when the form had no AI fields (no model on this server): kept as stored.
     #[server(default)] facts: Option<String>,
     #[server(default)] token_budget: Option<String>,
+    #[server(default)] tone: Option<String>,
 ) -> Result<(), ApiError> {
     let state = use_state()?;
     let shop = require_shop(&state.pool).await?;
@@ -34,6 +35,7 @@ pub async fn save_agent_settings(
         hand_back_after: &hand_back_after,
         facts: facts.as_deref(),
         token_budget: token_budget.as_deref(),
+        tone: tone.as_deref(),
     };
     Ok(ssr::save_settings(&state, shop.shop_id, choices).await?)
 }

@@ -224,10 +224,28 @@ fn language_name(code: &str) -> &'static str {
     }
 }
 
-fn system_prompt(ctx: &Ctx<'_>, facts: &str) -> String {
+/// What the merchant chose for the AI agent's words: the shop facts and the tone.
+pub struct ShopWords<'a> {
+    pub facts: &'a str,
+    /// friendly, formal or brief (`super::TONES`).
+    pub tone: &'a str,
+}
+
+fn tone_words(tone: &str) -> &'static str {
+    match tone {
+        "formal" => "politely and formally (no slang, no emoji), as a courteous shop assistant",
+        "brief" => {
+            "in as few words as possible (one or two short sentences), as an efficient shop assistant"
+        }
+        _ => "briefly and warmly, as a friendly shop assistant",
+    }
+}
+
+fn system_prompt(ctx: &Ctx<'_>, words: &ShopWords<'_>) -> String {
+    let facts = words.facts;
     format!(
         "You are the automated sales assistant of the shop \"{shop}\" on WhatsApp. \
-         Answer in {lang} (the customer's language), briefly, as a friendly shop assistant.\n\
+         Answer in {lang} (the customer's language), {tone}.\n\
          Rules:\n\
          - Talk about this shop only: its products, orders, delivery and policies. Politely decline anything else and offer help with the shop.\n\
          - Never state a price, total or stock level that a tool did not give you this turn; copy amounts exactly as the tools write them. Prefer show_products / show_product, which add prices for you.\n\
@@ -238,6 +256,7 @@ fn system_prompt(ctx: &Ctx<'_>, facts: &str) -> String {
          Shop facts from the merchant (use them, do not invent others):\n{facts}",
         shop = ctx.shop_name,
         lang = language_name(ctx.lang),
+        tone = tone_words(words.tone),
         facts = if facts.trim().is_empty() {
             "(none given: for delivery, returns or payment questions, offer a person)"
         } else {
@@ -267,11 +286,12 @@ pub async fn respond(
     session: &mut Session,
     history: &[(String, String)],
     text: &str,
-    shop_facts: &str,
+    shop: &ShopWords<'_>,
 ) -> Result<LlmTurn, TurnError> {
+    let shop_facts = shop.facts;
     let started = Instant::now();
     let tools = tools();
-    let mut messages = vec![json!({"role": "system", "content": system_prompt(ctx, shop_facts)})];
+    let mut messages = vec![json!({"role": "system", "content": system_prompt(ctx, shop)})];
     for (role, content) in history {
         messages.push(json!({"role": role, "content": content}));
     }

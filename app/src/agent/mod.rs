@@ -36,6 +36,8 @@ pub struct AgentSettings {
     pub ai_available: bool,
     /// What the merchant lets the AI agent tell customers (delivery, returns, payment, hours).
     pub facts: String,
+    /// How the AI agent words its answers: friendly, formal or brief (`TONES`).
+    pub tone: String,
     /// The shop's monthly token budget as typed; empty: the server's default.
     pub token_budget: String,
     pub default_token_budget: i64,
@@ -74,6 +76,13 @@ pub struct FaqEntry {
 
 /// Most saved answers a shop keeps: the model reads the relevant ones each turn.
 pub const FAQ_LIMIT: i64 = 300;
+
+/// The AI agent's tones: (value, what the settings form says).
+pub const TONES: [(&str, &str); 3] = [
+    ("friendly", "Friendly and warm"),
+    ("formal", "Polite and formal"),
+    ("brief", "Short and to the point"),
+];
 
 /// The hand-back timeouts the settings form offers, in minutes.
 pub const HAND_BACK_CHOICES: [i32; 4] = [30, 60, 240, 1440];

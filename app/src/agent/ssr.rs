@@ -103,8 +103,9 @@ fn budget_of(state: &AppState, own: Option<i64>) -> i64 {
 /// AI agent's use this month.
 pub async fn settings(state: &AppState, shop_id: Uuid) -> AppResult<super::AgentSettings> {
     #[allow(clippy::type_complexity)]
-    let own: Option<(String, String, Option<i64>, Option<i32>, String, Option<i64>)> = sqlx::query_as(
-        "select mode, disclosure, escalate_above_minor, hand_back_after_minutes, facts, token_budget
+    let own: Option<(String, String, Option<i64>, Option<i32>, String, Option<i64>, String)> = sqlx::query_as(
+        "select mode, disclosure, escalate_above_minor, hand_back_after_minutes, facts, token_budget,
+                tone
          from agent_settings where shop_id = $1",
     )
     .bind(shop_id)
@@ -129,21 +130,24 @@ pub async fn settings(state: &AppState, shop_id: Uuid) -> AppResult<super::Agent
     .bind(month_of(state.clock.now()))
     .fetch_optional(&state.pool)
     .await?;
-    let (mode, disclosure, above, hand_back, facts, token_budget) = own.unwrap_or_else(|| {
-        (
-            state.config.agent.default_mode.clone(),
-            String::new(),
-            None,
-            None,
-            String::new(),
-            None,
-        )
-    });
+    let (mode, disclosure, above, hand_back, facts, token_budget, tone) =
+        own.unwrap_or_else(|| {
+            (
+                state.config.agent.default_mode.clone(),
+                String::new(),
+                None,
+                None,
+                String::new(),
+                None,
+                "friendly".into(),
+            )
+        });
     let (tokens_used, fallbacks, last_failure, last_failure_at) = usage.unwrap_or_default();
     Ok(super::AgentSettings {
         mode,
         ai_available: state.llm.is_some(),
         facts,
+        tone,
         token_budget: token_budget.map(|b| b.to_string()).unwrap_or_default(),
         default_token_budget: budget_of(state, None),
         tokens_used,
@@ -177,6 +181,7 @@ pub struct SettingsInput<'a> {
     /// `None`: not on the form (no model configured); what is stored stays.
     pub facts: Option<&'a str>,
     pub token_budget: Option<&'a str>,
+    pub tone: Option<&'a str>,
 }
 
 pub async fn save_settings(
@@ -191,7 +196,14 @@ pub async fn save_settings(
         hand_back_after,
         facts,
         token_budget,
+        tone,
     } = input;
+    if tone.is_some_and(|t| !super::TONES.iter().any(|(v, _)| *v == t)) {
+        return Err(AppError::validation(
+            "tone",
+            "Choose one of the listed tones.",
+        ));
+    }
     let hand_back = match hand_back_after.trim() {
         "" => None,
         typed => match typed.parse::<i32>() {
@@ -273,14 +285,15 @@ pub async fn save_settings(
     };
     sqlx::query(
         "insert into agent_settings (shop_id, mode, disclosure, escalate_above_minor,
-             hand_back_after_minutes, facts, token_budget)
-         values ($1, $2, $3, $4, $5, coalesce($6, ''), $7)
+             hand_back_after_minutes, facts, token_budget, tone)
+         values ($1, $2, $3, $4, $5, coalesce($6, ''), $7, coalesce($9, 'friendly'))
          on conflict (shop_id) do update set mode = excluded.mode,
              disclosure = excluded.disclosure,
              escalate_above_minor = excluded.escalate_above_minor,
              hand_back_after_minutes = excluded.hand_back_after_minutes,
              facts = coalesce($6, agent_settings.facts),
              token_budget = case when $8 then excluded.token_budget else agent_settings.token_budget end,
+             tone = coalesce($9, agent_settings.tone),
              updated_at = now()",
     )
     .bind(shop_id)
@@ -291,6 +304,7 @@ pub async fn save_settings(
     .bind(facts)
     .bind(token_budget)
     .bind(set_budget)
+    .bind(tone)
     .execute(&state.pool)
     .await?;
     Ok(())
@@ -312,6 +326,7 @@ struct TurnRow {
     escalate_above_minor: Option<i64>,
     facts: Option<String>,
     token_budget: Option<i64>,
+    tone: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -330,7 +345,8 @@ pub async fn turn(state: &AppState, job: &TurnJob) -> AppResult<()> {
     let Some(row) = sqlx::query_as::<_, TurnRow>(
         "select v.shop_id, v.mode, v.customer_id, v.last_inbound_at, c.name as customer_name,
                 c.phone as customer_phone, s.name as shop_name, s.slug as shop_slug, s.currency,
-                a.mode as agent_mode, a.disclosure, a.escalate_above_minor, a.facts, a.token_budget
+                a.mode as agent_mode, a.disclosure, a.escalate_above_minor, a.facts, a.token_budget,
+                a.tone
          from conversations v
          join customers c on c.id = v.customer_id and c.shop_id = v.shop_id
          join shops s on s.id = v.shop_id
@@ -653,8 +669,11 @@ async fn llm_turn(
     } else {
         outbound::show_typing(state, answering).await;
         let history = history(state, conversation_id, before).await?;
-        let facts = row.facts.clone().unwrap_or_default();
-        match llm::respond(llm, ctx, session, &history, text, &facts).await {
+        let shop = llm::ShopWords {
+            facts: row.facts.as_deref().unwrap_or_default(),
+            tone: row.tone.as_deref().unwrap_or("friendly"),
+        };
+        match llm::respond(llm, ctx, session, &history, text, &shop).await {
             Ok(turn) => {
                 record_usage(state, ctx.shop_id, month, &turn.trace, None).await?;
                 let mut outcome = turn.outcome;
@@ -868,6 +887,8 @@ pub async fn escalate(
     .bind(shop_id)
     .execute(&mut *tx)
     .await?;
+    // Open dashboards raise a browser notification on this event (sent when this commits).
+    crate::whatsapp::inbound::notify(tx, shop_id, conversation_id, "handover").await?;
     if announce {
         let shop_name: String = sqlx::query_scalar("select name from shops where id = $1")
             .bind(shop_id)

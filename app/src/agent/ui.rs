@@ -6,7 +6,7 @@
 //! `Transition` sometimes hydrated into two copies of the form.
 
 use super::api::{DeleteFaq, SaveAgentSettings, SaveFaq, list_faq};
-use super::{AgentSettings, FaqEntry, HAND_BACK_CHOICES, minutes_words};
+use super::{AgentSettings, FaqEntry, HAND_BACK_CHOICES, TONES, minutes_words};
 use crate::ui::{FormError, PageTitle, action_error, field_error, general_error};
 use leptos::prelude::*;
 
@@ -86,7 +86,18 @@ pub fn AgentSettingsCard(
                         if s.fallbacks > 0 { format!("; the assistant stood in {} time(s)", s.fallbacks) } else { String::new() }
                     );
                     let failure = (!s.last_failure.is_empty()).then(|| format!("Last problem: {}", s.last_failure));
+                    let tone = s.tone.clone();
                     view! {
+                        <div class="field">
+                            <label for="f-tone">"How the AI agent writes"</label>
+                            <select id="f-tone" name="tone">
+                                {TONES.into_iter().map(|(value, label)| {
+                                    let selected = tone == value;
+                                    view! { <option value=value selected=selected>{label}</option> }
+                                }).collect_view()}
+                            </select>
+                            <p class="field-error" role="alert">{move || field_error(err, "tone").get()}</p>
+                        </div>
                         <div class="field">
                             <label for="f-facts">"What the AI agent may tell customers"</label>
                             <textarea id="f-facts" name="facts" rows="5" maxlength="4000" aria-describedby="f-facts-hint">{s.facts.clone()}</textarea>

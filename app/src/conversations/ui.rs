@@ -30,6 +30,8 @@ const INBOX: &str = "/dashboard/inbox";
 pub struct InboxLive {
     /// Bumped on every server-sent event (new message, status change, conversation change).
     pub events: RwSignal<u64>,
+    /// The last event's JSON (`{"conversation_id", "kind"}`), for the handover notifications.
+    pub last: RwSignal<Option<String>>,
     /// Bumped after an open thread has loaded, which marks its messages read.
     pub reads: RwSignal<u64>,
 }
@@ -38,6 +40,7 @@ impl InboxLive {
     pub fn new() -> Self {
         Self {
             events: RwSignal::new(0),
+            last: RwSignal::new(None),
             reads: RwSignal::new(0),
         }
     }
@@ -58,11 +61,12 @@ impl Default for InboxLive {
     }
 }
 
-/// Opens the event stream once for the page and bumps `events` on every message. The browser
-/// reconnects a dropped stream by itself; events sent in the gap are lost, so a reconnect
-/// refetches too.
+/// Opens the tab's one event stream (the dashboard shell calls it once, so the inbox and the
+/// handover notifications share it: every stream holds one of the browser's six connections
+/// to the server) and bumps `events` on every message. The browser reconnects a dropped
+/// stream by itself; events sent in the gap are lost, so a reconnect refetches too.
 #[cfg(feature = "hydrate")]
-fn listen(live: InboxLive) {
+pub fn listen(live: InboxLive) {
     use wasm_bindgen::JsCast;
     use wasm_bindgen::closure::Closure;
 
@@ -70,7 +74,11 @@ fn listen(live: InboxLive) {
         return;
     };
     let bump = move || live.events.update(|n| *n += 1);
-    let on_message = Closure::<dyn FnMut()>::new(bump);
+    let on_message =
+        Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
+            live.last.set(e.data().as_string());
+            bump();
+        });
     let mut first_open = true;
     let on_open = Closure::<dyn FnMut()>::new(move || {
         if !std::mem::take(&mut first_open) {
@@ -158,10 +166,7 @@ pub fn InboxPage() -> impl IntoView {
         move || (filters.get(), live.events.get(), live.reads.get()),
         |(q, ..)| list_conversations(q),
     );
-    Effect::new(move |_| {
-        #[cfg(feature = "hydrate")]
-        listen(live);
-    });
+    // The event stream is the dashboard shell's (one per tab), which bumps `live.events`.
     view! {
         <PageTitle title="Inbox"/>
         <div class="inbox" class:has-thread=move || active.get().is_some()>

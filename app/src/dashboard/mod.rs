@@ -10,6 +10,8 @@ use leptos::prelude::*;
 use leptos_router::components::{A, Outlet, Redirect};
 use leptos_router::hooks::use_location;
 
+mod alerts;
+
 #[component]
 pub fn DashboardLayout() -> impl IntoView {
     let user = Resource::new(|| (), |_| get_current_user());
@@ -37,13 +39,20 @@ pub fn DashboardLayout() -> impl IntoView {
 fn Shell(user: CurrentUser) -> impl IntoView {
     let logout = ServerAction::<Logout>::new();
     let storefront = format!("/s/{}", user.shop_slug);
-    provide_context(InboxLive::new());
+    let live = InboxLive::new();
+    provide_context(live);
+    // The tab's one event stream, for the inbox, the badges and the handover notifications.
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        crate::conversations::ui::listen(live);
+    });
     let location = use_location();
     let on_channel_page = move || (location.pathname.get() == CHANNEL_PAGE).then_some("page");
     view! {
         <header class="dash-header">
             <a class="brand" href="/dashboard">"Bizmaat"</a>
             <span class="shop-name" data-testid="shop-name">{user.shop_name.clone()}</span>
+            <alerts::HandoverAlerts live/>
             <details class="account-menu">
                 <summary aria-label="Account menu">{user.full_name.clone()}</summary>
                 <div class="menu">

@@ -541,3 +541,41 @@ async fn a_merchant_reply_while_the_model_thinks_stops_its_answer() {
         "the agent stayed quiet"
     );
 }
+
+#[tokio::test]
+async fn the_merchants_tone_shapes_the_prompt_and_is_checked() {
+    let llm = FakeLlm::start().await;
+    let app = llm_app(&llm).await;
+    let (number, _, _) = merchant_with_number(&app).await;
+    let res = app
+        .call("agent/settings", &[("mode", "ai"), ("tone", "shouty")])
+        .await;
+    assert_eq!(res.status(), 422);
+    assert!(
+        json(res)
+            .await
+            .to_string()
+            .contains("Choose one of the listed tones.")
+    );
+    let s = json(app.call("agent/settings/get", &[]).await).await;
+    assert_eq!(s["tone"], "friendly", "the default, nothing stored");
+
+    let res = app
+        .call("agent/settings", &[("mode", "ai"), ("tone", "formal")])
+        .await;
+    assert_eq!(res.status(), 200);
+    // Saved without the field (a form without the AI fields): the tone stays.
+    let res = app.call("agent/settings", &[("mode", "ai")]).await;
+    assert_eq!(res.status(), 200);
+    let s = json(app.call("agent/settings/get", &[]).await).await;
+    assert_eq!(s["tone"], "formal");
+
+    llm.then(text("Good afternoon. How may I help you?"));
+    one(says(&app, &number, &["Hello there, I have a question"]).await);
+    let system = llm.requests()[0]["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(system.contains("politely and formally"), "{system}");
+    assert!(!system.contains("warmly"), "{system}");
+}
