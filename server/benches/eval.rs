@@ -14,7 +14,8 @@
 //! - language: the fixed texts a customer gets are in their language;
 //! - grounding: a scripted fake model states wrong prices (raised, halved, a wrong total, an
 //!   amount in words) in every way it can; each must be caught before it reaches the customer,
-//!   and the right price must pass unchanged.
+//!   and the right price must pass unchanged;
+//! - the agent's own overhead in an AI turn beside a model taking 600 ms per call (budget 10 %).
 //!
 //! With `LLM_BASE_URL` and `LLM_MODEL` set, the order and handover scenarios also run with
 //! that model `EVAL_K` times each (default 3) and it prints pass^k: the share of scenarios
@@ -623,6 +624,7 @@ async fn main() {
     }
 
     let (caught, attempts, passed, controls) = grounding().await;
+    let (overhead_ms, turn_ms) = overhead().await;
 
     println!("\n== figures (shop assistant; scripted fake model for grounding)");
     println!("retrieval recall@5:           {}", recall.show());
@@ -645,6 +647,10 @@ async fn main() {
     println!(
         "grounding: wrong amounts caught {caught}/{attempts}, reached a customer {}; right prices sent unchanged {passed}/{controls}",
         attempts - caught
+    );
+    let share = 100.0 * overhead_ms / turn_ms.max(1.0);
+    println!(
+        "agent overhead per AI turn:   {overhead_ms:.0} ms of a {turn_ms:.0} ms turn ({share:.1} %, budget 10 %) beside two model calls of {MODEL_MS} ms",
     );
 
     if let Some((base, name)) = model {
@@ -676,7 +682,8 @@ async fn main() {
         || esc.false_pos + esc.false_neg > 0
         || language.pass != language.all
         || caught != attempts
-        || passed != controls;
+        || passed != controls
+        || overhead_ms > turn_ms * 0.10;
     if failed {
         println!("\neval: some scenarios failed (see above)");
         std::process::exit(1);
@@ -726,6 +733,50 @@ async fn real_model_run(f: &Fixture, scenario: &str, run: usize) -> bool {
             handovers(&app, &s).await == 1
         }
     }
+}
+
+/// A model's own time per call in the overhead measurement (a fast hosted model's).
+const MODEL_MS: u64 = 600;
+
+/// The agent's own overhead in an AI turn: a search and a reply, with a fake model taking
+/// `MODEL_MS` per call; everything else in the turn (webhook, inbox processing, the job, the
+/// prompt, the tool's search, grounding, the outbound queue, the Graph fake) is ours. Medians
+/// of 10 turns: (our milliseconds, the whole turn's).
+async fn overhead() -> (f64, f64) {
+    let f = &FIXTURES[0];
+    let llm = FakeLlm::start().await;
+    let app = app_with(vec![
+        ("AGENT_DEFAULT_MODE", "ai".into()),
+        ("LLM_BASE_URL", llm.base_url.clone()),
+        ("LLM_MODEL", "eval-fake".into()),
+    ])
+    .await;
+    let s = shop(&app, f).await;
+    let c = Customer {
+        app: &app,
+        number: &s.number,
+        wa_id: "447709990001".into(),
+        name: f.name,
+    };
+    llm.set_latency(std::time::Duration::from_millis(MODEL_MS));
+    let mut turns = Vec::new();
+    for (title, _) in f.products.iter().cycle().take(11) {
+        llm.then(tool("search_products", json!({"query": title})))
+            .then(text("Here is what we have."));
+        let calls = llm.requests().len();
+        let started = std::time::Instant::now();
+        c.says(&format!("Do you have the {title}?")).await;
+        let took = started.elapsed().as_secs_f64() * 1000.0;
+        let model = (llm.requests().len() - calls) as f64 * MODEL_MS as f64;
+        llm.clear();
+        turns.push((took - model, took));
+    }
+    turns.remove(0); // the first turn warms caches and connections
+    let mut ours: Vec<f64> = turns.iter().map(|t| t.0).collect();
+    let mut whole: Vec<f64> = turns.iter().map(|t| t.1).collect();
+    ours.sort_by(f64::total_cmp);
+    whole.sort_by(f64::total_cmp);
+    (ours[ours.len() / 2], whole[whole.len() / 2])
 }
 
 /// The scripted fake model states wrong amounts about each product, each in its own turn:

@@ -45,6 +45,8 @@ type Step = Box<dyn FnOnce(&Value) -> Script + Send>;
 struct Shared {
     script: VecDeque<Step>,
     requests: Vec<Value>,
+    /// Every answer waits this long first (a model's own time, for `make eval`'s overhead).
+    latency: Duration,
 }
 
 #[derive(Clone)]
@@ -100,6 +102,12 @@ impl FakeLlm {
     pub fn clear(&self) {
         self.shared.lock().unwrap().script.clear();
     }
+
+    /// From now on every answer takes this long, as a real model's would.
+    #[allow(dead_code, reason = "used by `make eval`, which shares this module")]
+    pub fn set_latency(&self, latency: Duration) {
+        self.shared.lock().unwrap().latency = latency;
+    }
 }
 
 /// The content of the last tool message in a request, parsed.
@@ -133,11 +141,14 @@ async fn completions(
     State(shared): State<Arc<Mutex<Shared>>>,
     Json(body): Json<Value>,
 ) -> Response {
-    let step = {
+    let (step, latency) = {
         let mut s = shared.lock().unwrap();
         s.requests.push(body.clone());
-        s.script.pop_front()
+        (s.script.pop_front(), s.latency)
     };
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     let Some(step) = step else {
         return error(500, "the fake has no scripted answer left");
     };
