@@ -1194,11 +1194,11 @@ async fn signup_page(State(state): State<AppState>) -> Response {
         "Simulated Embedded Signup",
         "<main class=\"page narrow\"><h1>Connect WhatsApp (simulator)</h1>\
          <p>This window stands in for Facebook's Embedded Signup. Nothing here talks to Meta.</p>\
-         <p><button type=\"button\" class=\"button primary\" data-mode=\"FINISH\">Connect a new number</button></p>\
-         <p><button type=\"button\" class=\"button\" data-mode=\"FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING\">Keep using the WhatsApp Business app (coexistence)</button></p>\
-         <p><button type=\"button\" class=\"button\" data-mode=\"FINISH_ONLY_WABA\">Finish without choosing a number</button></p>\
-         <p><button type=\"button\" class=\"button\" data-mode=\"CANCEL\">Cancel</button> \
-         <button type=\"button\" class=\"button\" data-mode=\"ERROR\">Simulate an error</button></p>\
+         <p><button type=\"button\" disabled class=\"button primary\" data-mode=\"FINISH\">Connect a new number</button></p>\
+         <p><button type=\"button\" disabled class=\"button\" data-mode=\"FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING\">Keep using the WhatsApp Business app (coexistence)</button></p>\
+         <p><button type=\"button\" disabled class=\"button\" data-mode=\"FINISH_ONLY_WABA\">Finish without choosing a number</button></p>\
+         <p><button type=\"button\" disabled class=\"button\" data-mode=\"CANCEL\">Cancel</button> \
+         <button type=\"button\" disabled class=\"button\" data-mode=\"ERROR\">Simulate an error</button></p>\
          <p id=\"sim-status\" role=\"status\"></p></main>",
         "/simulator/signup.js",
     )

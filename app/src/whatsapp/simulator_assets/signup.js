@@ -12,6 +12,8 @@
     post({ type: 'WA_EMBEDDED_SIGNUP', event: name, data: data, version: 3 });
   }
   document.querySelectorAll('button[data-mode]').forEach(function (button) {
+    // The page serves the buttons disabled: a click before this script ran would do nothing.
+    button.disabled = false;
     button.addEventListener('click', function () {
       var mode = button.getAttribute('data-mode');
       if (mode === 'CANCEL') {
