@@ -123,6 +123,7 @@ pub fn App() -> impl IntoView {
                     // Rendered completely before it is sent, so the Embedded Signup markup and its
                     // <script> are in the HTML itself (not streamed in later).
                     <Route path=path!("/answers") view=agent::ui::FaqPage/>
+                    <Route path=path!("/try") view=agent::ui::TryPage/>
                     <Route path=path!("/channels/whatsapp") view=whatsapp::ui::ChannelPage ssr=SsrMode::Async/>
                 </ParentRoute>
                 // Storefront: rendered completely before the response starts, so <head> has

@@ -198,6 +198,16 @@ pub async fn run(
     let addr = config.socket_addr();
     let public_url = config.public_url.clone();
     let state = AppState::new(options, pool, config);
+    let restored = match state.whatsapp.simulator.clone() {
+        Some(sim) => app::whatsapp::simulator::restore(&state, &sim).await?,
+        None => 0,
+    };
+    if restored > 0 {
+        tracing::info!(
+            restored,
+            "the WhatsApp simulator took back the numbers it had connected"
+        );
+    }
     if seed {
         crate::seed::seed_demo_catalog(&state).await?;
     }

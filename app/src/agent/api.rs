@@ -1,12 +1,15 @@
 //! Agent server functions: thin — take the shop from the session, call the service.
 
-use super::{AgentSettings, FaqEntry};
+use super::{AgentSettings, FaqEntry, Playground};
 use crate::error::ApiError;
 use leptos::prelude::*;
 use uuid::Uuid;
 
 #[cfg(feature = "ssr")]
-use {super::faq, super::ssr, crate::request::require_shop, crate::state::use_state};
+use {
+    super::faq, super::playground, super::ssr, crate::request::require_shop,
+    crate::state::use_state,
+};
 
 #[server(endpoint = "agent/settings/get")]
 pub async fn get_agent_settings() -> Result<AgentSettings, ApiError> {
@@ -78,4 +81,37 @@ pub async fn faq_from_message(
     let state = use_state()?;
     let shop = require_shop(&state.pool).await?;
     Ok(faq::from_message(&state.pool, shop.shop_id, message_id, &question, &answer).await?)
+}
+
+/// "Try your agent": the merchant's test conversation with their own shop.
+#[server(endpoint = "agent/try/get")]
+pub async fn get_playground() -> Result<Playground, ApiError> {
+    let state = use_state()?;
+    let shop = require_shop(&state.pool).await?;
+    Ok(playground::view(&state, shop.shop_id).await?)
+}
+
+/// Writes to the shop as its test customer: text, or a tap on a reply button or list row
+/// (`kind` button or list, `reply_id` the choice's id).
+#[server(endpoint = "agent/try/say")]
+pub async fn playground_say(
+    #[server(default)] kind: Option<String>,
+    #[server(default)] text: String,
+    #[server(default)] reply_id: Option<String>,
+) -> Result<(), ApiError> {
+    let state = use_state()?;
+    let shop = require_shop(&state.pool).await?;
+    let say = playground::Say {
+        kind: kind.as_deref().unwrap_or("text"),
+        text: &text,
+        reply_id: reply_id.as_deref(),
+    };
+    Ok(playground::say(&state, shop.shop_id, say).await?)
+}
+
+#[server(endpoint = "agent/try/start-over")]
+pub async fn playground_start_over() -> Result<(), ApiError> {
+    let state = use_state()?;
+    let shop = require_shop(&state.pool).await?;
+    Ok(playground::start_over(&state, shop.shop_id).await?)
 }

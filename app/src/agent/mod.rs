@@ -20,6 +20,8 @@ pub mod grounding;
 #[cfg(feature = "ssr")]
 pub mod llm;
 #[cfg(feature = "ssr")]
+pub mod playground;
+#[cfg(feature = "ssr")]
 pub mod retrieval;
 #[cfg(feature = "ssr")]
 pub mod ssr;
@@ -94,4 +96,52 @@ pub fn minutes_words(minutes: i32) -> String {
         m if m % 60 == 0 => format!("{} hours", m / 60),
         m => format!("{m} minutes"),
     }
+}
+
+/// "Try your agent": the merchant's test conversation with their own shop, as the playground
+/// shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Playground {
+    /// Why the playground cannot run here, in words the merchant can act on; `None`: ready.
+    pub blocked: Option<String>,
+    /// Where to go to fix it (connect WhatsApp, agent settings).
+    pub fix_href: Option<String>,
+    /// The shop's agent mode (ai, assistant, off).
+    pub mode: String,
+    /// The test customer's number, as the inbox shows it.
+    pub customer: String,
+    /// The test conversation in the inbox, once the first message arrived.
+    pub conversation_id: Option<uuid::Uuid>,
+    /// The conversation is with a person (taken over or handed over): the agent is quiet.
+    pub with_person: bool,
+    /// The customer spoke last and the agent will answer.
+    pub waiting: bool,
+    pub messages: Vec<PlaygroundMessage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlaygroundMessage {
+    pub id: uuid::Uuid,
+    /// The merchant playing the customer wrote it.
+    pub from_customer: bool,
+    /// agent, merchant, phone, system (outbound) or customer.
+    pub sent_by: String,
+    pub body: String,
+    /// Lines under the body (a list row's description, an order's lines).
+    pub details: Vec<String>,
+    /// Reply buttons and list rows the customer can tap (on the latest answer only).
+    pub choices: Vec<PlaygroundChoice>,
+    /// The trace: why the agent answered so.
+    pub why: Vec<String>,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlaygroundChoice {
+    /// button or list.
+    pub kind: String,
+    pub id: String,
+    pub title: String,
+    /// A list row's second line (a product's price).
+    pub description: String,
 }

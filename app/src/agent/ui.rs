@@ -5,8 +5,14 @@
 //! has no resource or `Transition` of its own, because one nested inside the page's
 //! `Transition` sometimes hydrated into two copies of the form.
 
-use super::api::{DeleteFaq, SaveAgentSettings, SaveFaq, list_faq};
-use super::{AgentSettings, FaqEntry, HAND_BACK_CHOICES, TONES, minutes_words};
+use super::api::{
+    DeleteFaq, PlaygroundSay, PlaygroundStartOver, SaveAgentSettings, SaveFaq, get_playground,
+    list_faq,
+};
+use super::{
+    AgentSettings, FaqEntry, HAND_BACK_CHOICES, Playground, PlaygroundChoice, PlaygroundMessage,
+    TONES, minutes_words,
+};
 use crate::ui::{FormError, PageTitle, action_error, field_error, general_error};
 use leptos::prelude::*;
 
@@ -237,5 +243,192 @@ fn FaqItem(
                 <button type="submit" class="button small danger" disabled=move || delete.pending().get()>"Delete"</button>
             </ActionForm>
         </li>
+    }
+}
+
+/// "Try your agent": the merchant writes as a customer of their own shop and sees the answers
+/// with why each was given. The conversation refreshes on the dashboard's event stream.
+#[component]
+pub fn TryPage() -> impl IntoView {
+    let live = crate::conversations::ui::InboxLive::get_or_provide();
+    let say = ServerAction::<PlaygroundSay>::new();
+    let restart = ServerAction::<PlaygroundStartOver>::new();
+    let chat = Resource::new(
+        move || {
+            (
+                live.events.get(),
+                say.version().get(),
+                restart.version().get(),
+            )
+        },
+        |_| get_playground(),
+    );
+    let draft = RwSignal::new(String::new());
+    // The composer needs the WASM and a ready playground; the server renders neither.
+    let ready = RwSignal::new(false);
+    Effect::new(move |_| {
+        if let Some(Ok(p)) = chat.get() {
+            ready.set(p.blocked.is_none());
+        }
+    });
+    // Clear only what was sent: the merchant may have typed on meanwhile.
+    Effect::new(move |_| {
+        if let (Some(Ok(())), Some(input)) = (say.value().get(), say.input().get_untracked()) {
+            draft.update(|d| {
+                if d.trim() == input.text.trim() && input.kind.is_none() {
+                    d.clear();
+                }
+            });
+        }
+    });
+    let err = action_error(say);
+    let restart_err = action_error(restart);
+    let send = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let text = draft.get_untracked();
+        if text.trim().is_empty() || say.pending().get_untracked() {
+            return;
+        }
+        say.dispatch(PlaygroundSay {
+            kind: None,
+            text,
+            reply_id: None,
+        });
+    };
+    view! {
+        <PageTitle title="Try your agent"/>
+        <h1>"Try your agent"</h1>
+        <p class="muted">"Write to your shop as a customer would. Your messages take a real customer's path — WhatsApp webhook, inbox, agent, reply — and every answer shows why it was given. Orders you place here are real orders from the test customer; cancel them in Orders."</p>
+        <section class="card try" aria-labelledby="try-title">
+            <div class="try-head">
+                <h2 id="try-title">"Your test chat"</h2>
+                <button type="button" class="button small" data-testid="start-over"
+                    disabled=move || restart.pending().get() || !ready.get()
+                    on:click=move |_| { restart.dispatch(PlaygroundStartOver {}); }>
+                    "Start over"
+                </button>
+            </div>
+            <FormError error=restart_err/>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match chat.await {
+                        Err(e) => view! { <p class="notice error">{e.to_string()}</p> }.into_any(),
+                        Ok(p) => view! { <TryChat playground=p say/> }.into_any(),
+                    }
+                })}
+            </Transition>
+            <Show when=move || ready.get()>
+                <form class="try-compose" on:submit=send>
+                    <FormError error=general_error(err)/>
+                    <label for="try-text" class="visually-hidden">"Message"</label>
+                    <input id="try-text" autocomplete="off" maxlength="4096"
+                        placeholder="Hello! Do you have this in blue?"
+                        prop:value=move || draft.get()
+                        on:input=move |ev| draft.set(event_target_value(&ev))/>
+                    <button type="submit" class="button primary" disabled=move || say.pending().get()>"Send"</button>
+                    <p class="field-error" role="alert">{move || field_error(err, "text").get()}</p>
+                </form>
+            </Show>
+        </section>
+    }
+}
+
+#[component]
+fn TryChat(playground: Playground, say: ServerAction<PlaygroundSay>) -> impl IntoView {
+    let p = playground;
+    if let Some(why) = p.blocked {
+        return view! {
+            <div class="notice" data-testid="try-blocked">
+                <p>{why}</p>
+                {p.fix_href.map(|href| view! { <p><a class="button primary" href=href>"Set it up"</a></p> })}
+            </div>
+        }
+        .into_any();
+    }
+    let off = p.mode == "off";
+    view! {
+        <p class="muted">
+            "You write as " <strong>{p.customer.clone()}</strong> "."
+            {p.conversation_id.map(|id| view! {
+                " " <a href=format!("/dashboard/inbox/{id}")>"See it in the inbox"</a>
+            })}
+        </p>
+        {off.then(|| view! {
+            <p class="notice" data-testid="try-off">
+                "Your agent is off: a person answers every conversation, so nothing will answer here. "
+                <a href="/dashboard/channels/whatsapp">"Turn it on in the agent settings"</a>
+            </p>
+        })}
+        {p.with_person.then(|| view! {
+            <p class="notice" data-testid="try-with-person">"This conversation is with a person now (taken over or handed over), so the agent stays quiet. Start over to hand it back."</p>
+        })}
+        <div class="thread-scroll" tabindex="0" aria-label="Test chat">
+            <ol class="messages">
+                {p.messages.is_empty().then(|| view! {
+                    <li class="msg note">"Say hello, ask for a product, or try to order."</li>
+                })}
+                {p.messages.into_iter().map(|m| view! { <TryMessage message=m say/> }).collect_view()}
+                {p.waiting.then(|| view! {
+                    <li class="msg in typing" data-testid="try-typing" aria-live="polite">"The agent is writing…"</li>
+                })}
+            </ol>
+        </div>
+    }
+    .into_any()
+}
+
+#[component]
+fn TryMessage(message: PlaygroundMessage, say: ServerAction<PlaygroundSay>) -> impl IntoView {
+    let m = message;
+    // The merchant is the customer here: their messages sit on the right, like on a phone.
+    let side = if m.from_customer { "out" } else { "in" };
+    let who = match m.sent_by.as_str() {
+        "customer" => "You, as the customer",
+        "agent" => "Your agent",
+        "merchant" | "phone" => "You, as the shop",
+        _ => "Bizmaat",
+    };
+    view! {
+        <li class=format!("msg {side}") data-testid="try-message" data-from=if m.from_customer { "customer" } else { "shop" }>
+            {(!m.body.is_empty()).then(|| view! { <p class="msg-body">{m.body.clone()}</p> })}
+            {(!m.details.is_empty()).then(|| view! {
+                <ul class="msg-details">{m.details.into_iter().map(|d| view! { <li>{d}</li> }).collect_view()}</ul>
+            })}
+            {(!m.choices.is_empty()).then(|| view! {
+                <div class="try-choices">
+                    {m.choices.into_iter().map(|c| view! { <TryChoice choice=c say/> }).collect_view()}
+                </div>
+            })}
+            <p class="msg-meta"><span class="msg-sender">{who}</span></p>
+            {(!m.why.is_empty()).then(|| view! {
+                <details class="msg-why" data-testid="why" open>
+                    <summary>"Why this answer"</summary>
+                    <ul>{m.why.into_iter().map(|line| view! { <li>{line}</li> }).collect_view()}</ul>
+                </details>
+            })}
+        </li>
+    }
+}
+
+#[component]
+fn TryChoice(choice: PlaygroundChoice, say: ServerAction<PlaygroundSay>) -> impl IntoView {
+    let c = choice;
+    let label = if c.description.is_empty() {
+        c.title.clone()
+    } else {
+        format!("{} — {}", c.title, c.description)
+    };
+    view! {
+        <button type="button" class="button small" data-testid="try-choice"
+            disabled=move || say.pending().get()
+            on:click=move |_| {
+                say.dispatch(PlaygroundSay {
+                    kind: Some(c.kind.clone()),
+                    text: c.title.clone(),
+                    reply_id: Some(c.id.clone()),
+                });
+            }>
+            {label}
+        </button>
     }
 }

@@ -76,6 +76,7 @@ fn Shell(user: CurrentUser) -> impl IntoView {
                 // A full page load: the channel page sends its own Content-Security-Policy (it
                 // loads the Facebook SDK), which a client-side navigation would not pick up.
                 <a href=CHANNEL_PAGE rel="external" aria-current=on_channel_page>"WhatsApp"</a>
+                <A href="/dashboard/try">"Try your agent"</A>
                 <A href="/dashboard/answers">"Saved answers"</A>
                 <A href="/dashboard/settings">"Shop settings"</A>
                 <A href="/dashboard/account">"Account"</A>

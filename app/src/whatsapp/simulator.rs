@@ -176,6 +176,31 @@ impl Simulator {
         (code, number)
     }
 
+    /// A number and token this server handed out before it restarted (the fake keeps them in
+    /// memory): taken back, so a shop connected to the simulator stays connected across
+    /// restarts of `make run`.
+    pub fn adopt(&self, number: SimNumber, token: String) {
+        let mut s = self.lock();
+        s.tokens.insert(token, number.waba_id.clone());
+        if !s.numbers.iter().any(|n| n.id == number.id) {
+            s.numbers.push(number);
+        }
+    }
+
+    pub fn has_number(&self, phone_number_id: &str) -> bool {
+        self.number_by_id(phone_number_id).is_some()
+    }
+
+    /// Whether a Graph API call with this token would be accepted for this number.
+    pub fn accepts(&self, token: &str, phone_number_id: &str) -> bool {
+        let s = self.lock();
+        s.tokens.get(token).is_some_and(|waba| {
+            s.numbers
+                .iter()
+                .any(|n| n.id == phone_number_id && &n.waba_id == waba)
+        })
+    }
+
     /// Meta's popup run again for a WABA that was connected before (reconnecting): a fresh code
     /// for the same account and numbers.
     pub fn reauthorize(&self, waba_id: &str) -> String {
@@ -349,6 +374,37 @@ fn rand_suffix() -> String {
 }
 
 type Sim = Extension<Arc<Simulator>>;
+
+/// Gives the simulator back the numbers and tokens of shops connected through it before this
+/// process started. Without it a restarted `make run` answered every send of the demo shop
+/// with "session has expired" and marked its number as needing reconnection.
+pub async fn restore(state: &AppState, sim: &Simulator) -> crate::error::AppResult<usize> {
+    let accounts: Vec<super::ssr::AccountRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {} from wa_accounts where onboarding <> 'manual' and status <> 'disconnected'",
+        super::ssr::account_columns()
+    )))
+    .fetch_all(&state.pool)
+    .await?;
+    let mut restored = 0;
+    for a in accounts {
+        let Ok(token) = super::ssr::account_token(state, &a) else {
+            continue;
+        };
+        sim.adopt(
+            SimNumber {
+                id: a.phone_number_id.clone(),
+                waba_id: a.waba_id.clone(),
+                display: a.display_phone.clone(),
+                verified_name: a.verified_name.clone(),
+                pin: None,
+                coexistence: a.is_coexistence(),
+            },
+            token.expose_secret().to_string(),
+        );
+        restored += 1;
+    }
+    Ok(restored)
+}
 
 pub fn router(sim: Arc<Simulator>) -> Router<AppState> {
     Router::new()
@@ -989,27 +1045,28 @@ async fn sim_numbers(State(state): State<AppState>) -> Response {
     Json(rows.into_iter().map(|(id, display, shop, slug)| json!({"phone_number_id": id, "display": display, "shop": shop, "slug": slug})).collect::<Vec<_>>()).into_response()
 }
 
-#[derive(Deserialize)]
-struct CustomerSend {
-    phone_number_id: String,
-    from: String,
+/// A customer's message for the simulator to deliver as a signed webhook.
+#[derive(Debug, Default, Deserialize)]
+pub struct CustomerSend {
+    pub phone_number_id: String,
+    pub from: String,
     #[serde(default)]
-    name: String,
+    pub name: String,
     /// text, image, button, list, location, order, reaction
-    kind: String,
+    pub kind: String,
     #[serde(default)]
-    text: String,
+    pub text: String,
     #[serde(default)]
-    reply_to: Option<String>,
+    pub reply_to: Option<String>,
     /// Deliver the same message twice (Meta's at-least-once delivery).
     #[serde(default)]
-    duplicate: bool,
+    pub duplicate: bool,
     /// button and list: the id of the button or row tapped.
     #[serde(default)]
-    reply_id: Option<String>,
+    pub reply_id: Option<String>,
     /// Date the message this many hours back (a customer whose 24-hour window has closed).
     #[serde(default)]
-    age_hours: i64,
+    pub age_hours: i64,
 }
 
 /// A tiny PNG (a green square) for "send a photo".
@@ -1020,101 +1077,115 @@ async fn sim_send(
     Extension(sim): Sim,
     Json(r): Json<CustomerSend>,
 ) -> Response {
-    let Some(number) = sim.number_by_id(&r.phone_number_id) else {
-        return (
-            StatusCode::NOT_FOUND,
-            Json(json!({"error": "That business number is not in the simulator."})),
-        )
-            .into_response();
-    };
-    let from: String = r.from.chars().filter(char::is_ascii_digit).collect();
-    if !(8..=15).contains(&from.len()) {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"error": "Enter the customer's number with country code, digits only."})),
-        )
-            .into_response();
-    }
-    let wamid = sim.new_wamid();
-    let sent_at = now_secs() - r.age_hours.clamp(0, 24 * 30) * 3600;
-    let mut m =
-        json!({"from": from, "id": wamid, "timestamp": sent_at.to_string(), "type": r.kind});
-    match r.kind.as_str() {
-        "text" => m["text"] = json!({"body": r.text}),
-        "image" => {
-            let id = sim.add_media(SAMPLE_PNG.to_vec(), "image/png");
-            m["image"] =
-                json!({"id": id, "mime_type": "image/png", "sha256": "", "caption": r.text});
+    match sim.customer_sends(&state.pool, r).await {
+        Ok((wamid, status)) => {
+            Json(json!({"wamid": wamid, "webhook_status": status})).into_response()
         }
-        // A tap on a reply button or a list row the business sent (`reply_id`), or a sample.
-        "button" => {
-            m["type"] = json!("interactive");
-            m["interactive"] = json!({"type": "button_reply", "button_reply": {
+        Err((status, error)) => (status, Json(json!({"error": error}))).into_response(),
+    }
+}
+
+impl Simulator {
+    /// A customer writes to a business number: the message Meta would deliver, signed and
+    /// posted to our webhook. Returns its wamid and the webhook's HTTP status.
+    pub async fn customer_sends(
+        &self,
+        pool: &sqlx::PgPool,
+        r: CustomerSend,
+    ) -> Result<(String, u16), (StatusCode, String)> {
+        let sim = self;
+        let Some(number) = sim.number_by_id(&r.phone_number_id) else {
+            return Err((
+                StatusCode::NOT_FOUND,
+                "That business number is not in the simulator.".into(),
+            ));
+        };
+        let from: String = r.from.chars().filter(char::is_ascii_digit).collect();
+        if !(8..=15).contains(&from.len()) {
+            return Err((
+                StatusCode::BAD_REQUEST,
+                "Enter the customer's number with country code, digits only.".into(),
+            ));
+        }
+        let wamid = sim.new_wamid();
+        let sent_at = now_secs() - r.age_hours.clamp(0, 24 * 30) * 3600;
+        let mut m =
+            json!({"from": from, "id": wamid, "timestamp": sent_at.to_string(), "type": r.kind});
+        match r.kind.as_str() {
+            "text" => m["text"] = json!({"body": r.text}),
+            "image" => {
+                let id = sim.add_media(SAMPLE_PNG.to_vec(), "image/png");
+                m["image"] =
+                    json!({"id": id, "mime_type": "image/png", "sha256": "", "caption": r.text});
+            }
+            // A tap on a reply button or a list row the business sent (`reply_id`), or a sample.
+            "button" => {
+                m["type"] = json!("interactive");
+                m["interactive"] = json!({"type": "button_reply", "button_reply": {
                 "id": r.reply_id.as_deref().unwrap_or("yes"),
                 "title": if r.text.is_empty() { "Yes, please" } else { r.text.as_str() }}})
-        }
-        "list" => {
-            m["type"] = json!("interactive");
-            m["interactive"] = json!({"type": "list_reply", "list_reply": {
+            }
+            "list" => {
+                m["type"] = json!("interactive");
+                m["interactive"] = json!({"type": "list_reply", "list_reply": {
                 "id": r.reply_id.as_deref().unwrap_or("size-m"),
                 "title": if r.text.is_empty() { "Size M" } else { r.text.as_str() }}})
-        }
-        "location" => {
-            m["location"] = json!({"latitude": 6.5244, "longitude": 3.3792, "name": "Customer's place", "address": "12 Admiralty Way, Lagos"})
-        }
-        "reaction" => {
-            m["reaction"] =
-                json!({"message_id": r.reply_to.clone().unwrap_or_default(), "emoji": "👍"})
-        }
-        "order" => {
-            let items: Vec<(Option<String>, String, i64)> = sqlx::query_as(
+            }
+            "location" => {
+                m["location"] = json!({"latitude": 6.5244, "longitude": 3.3792, "name": "Customer's place", "address": "12 Admiralty Way, Lagos"})
+            }
+            "reaction" => {
+                m["reaction"] =
+                    json!({"message_id": r.reply_to.clone().unwrap_or_default(), "emoji": "👍"})
+            }
+            "order" => {
+                let items: Vec<(Option<String>, String, i64)> = sqlx::query_as(
                 "select p.sku, p.id::text, p.price_minor from products p join wa_accounts a on a.shop_id = p.shop_id
                  where a.phone_number_id = $1 and p.status = 'active' order by p.created_at limit 2",
             )
             .bind(&r.phone_number_id)
-            .fetch_all(&state.pool)
+            .fetch_all(pool)
             .await
             .unwrap_or_default();
-            let product_items: Vec<Value> = items
+                let product_items: Vec<Value> = items
                 .iter()
                 .map(|(sku, id, price)| json!({"product_retailer_id": sku.clone().unwrap_or(id.clone()), "quantity": 1, "item_price": *price as f64 / 100.0, "currency": "USD"}))
                 .collect();
-            if product_items.is_empty() {
-                return (
-                    StatusCode::BAD_REQUEST,
-                    Json(json!({"error": "The shop has no active products to order."})),
-                )
-                    .into_response();
+                if product_items.is_empty() {
+                    return Err((
+                        StatusCode::BAD_REQUEST,
+                        "The shop has no active products to order.".into(),
+                    ));
+                }
+                m["order"] = json!({"catalog_id": "sim-catalog", "text": "", "product_items": product_items});
             }
-            m["order"] =
-                json!({"catalog_id": "sim-catalog", "text": "", "product_items": product_items});
+            _ => m[r.kind.as_str()] = json!({}),
         }
-        _ => m[r.kind.as_str()] = json!({}),
-    }
-    if let Some(reply_to) = r.reply_to.filter(|_| r.kind != "reaction") {
-        m["context"] = json!({"from": number.display.chars().filter(char::is_ascii_digit).collect::<String>(), "id": reply_to});
-    }
-    let name = if r.name.trim().is_empty() {
-        "Simulated customer".to_string()
-    } else {
-        r.name.trim().to_string()
-    };
-    let body = Simulator::envelope(
-        &number,
-        json!({"contacts": [{"profile": {"name": name}, "wa_id": from}], "messages": [m.clone()]}),
-    );
-    sim.lock()
-        .customer_log
-        .push((r.phone_number_id.clone(), from.clone(), wamid.clone(), m));
-    let times = if r.duplicate { 2 } else { 1 };
-    let mut status = 0;
-    for _ in 0..times {
-        status = match sim.deliver(&body).await {
-            Ok(s) => s,
-            Err(e) => return (StatusCode::BAD_GATEWAY, Json(json!({"error": e}))).into_response(),
+        if let Some(reply_to) = r.reply_to.filter(|_| r.kind != "reaction") {
+            m["context"] = json!({"from": number.display.chars().filter(char::is_ascii_digit).collect::<String>(), "id": reply_to});
+        }
+        let name = if r.name.trim().is_empty() {
+            "Simulated customer".to_string()
+        } else {
+            r.name.trim().to_string()
         };
+        let body = Simulator::envelope(
+            &number,
+            json!({"contacts": [{"profile": {"name": name}, "wa_id": from}], "messages": [m.clone()]}),
+        );
+        sim.lock()
+            .customer_log
+            .push((r.phone_number_id.clone(), from.clone(), wamid.clone(), m));
+        let times = if r.duplicate { 2 } else { 1 };
+        let mut status = 0;
+        for _ in 0..times {
+            status = sim
+                .deliver(&body)
+                .await
+                .map_err(|e| (StatusCode::BAD_GATEWAY, e))?;
+        }
+        Ok((wamid, status))
     }
-    Json(json!({"wamid": wamid, "webhook_status": status})).into_response()
 }
 
 #[derive(Deserialize)]

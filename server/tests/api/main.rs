@@ -9,6 +9,7 @@ mod agent;
 mod agent_embed;
 mod agent_faq;
 mod agent_llm;
+mod agent_playground;
 mod catalog;
 mod catalog_tenancy;
 mod contention;
