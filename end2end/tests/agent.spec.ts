@@ -41,6 +41,22 @@ test('the assistant settings card shows one form on every load and keeps what wa
   await page.reload();
   await hydrated(page);
   await expect(page.getByTestId('agent-settings').getByLabel(/Call me in for orders above/)).toHaveValue('50000.00');
+
+  // When it answers: only outside opening hours, Monday to Saturday, in Lagos.
+  const hours = page.getByTestId('agent-hours');
+  await hours.getByLabel('When it answers').selectOption('outside_hours');
+  await hours.getByLabel('Sat').check();
+  await hours.getByLabel('Time zone').fill('Mars/Olympus');
+  await page.getByRole('button', { name: 'Save assistant settings' }).click();
+  await expect(hours.getByRole('alert').filter({ hasText: 'Africa/Lagos' })).toBeVisible();
+  await hours.getByLabel('Time zone').fill('Africa/Lagos');
+  await page.getByRole('button', { name: 'Save assistant settings' }).click();
+  await expect(page.getByTestId('agent-settings').getByRole('status')).toHaveText('Assistant settings saved.');
+  await page.reload();
+  await hydrated(page);
+  await expect(page.getByTestId('agent-hours').getByLabel('When it answers')).toHaveValue('outside_hours');
+  await expect(page.getByTestId('agent-hours').getByLabel('Sat')).toBeChecked();
+  await expect(page.getByTestId('hours-now')).toContainText('in Africa/Lagos');
 });
 
 test('a customer finds a product, orders it in the chat, and the order reaches the dashboard', async ({
@@ -164,4 +180,45 @@ test('an open dashboard raises a browser notification when a customer asks for a
       },
     ]);
   await phone.close();
+});
+
+test('the merchant tries the agent in the dashboard: answers, their buttons, why, and starting over', async ({
+  page,
+}) => {
+  const shop = `Kano Spices ${Date.now() % 100000}`;
+  await signUp(page, uniqueEmail('agent-try'), shop);
+  await page.goto('/dashboard/try');
+  await hydrated(page);
+  await expect(page.getByTestId('try-blocked')).toContainText('Connect WhatsApp first');
+  await addProduct(page, 'Suya Pepper Mix', '1,200');
+  await connectWhatsApp(page);
+
+  await page.getByRole('link', { name: 'Try your agent' }).click();
+  await expect(page).toHaveURL(/\/dashboard\/try$/);
+  const message = page.getByLabel('Message');
+  const send = async (text: string) => {
+    await message.fill(text);
+    await page.getByRole('button', { name: 'Send', exact: true }).click();
+  };
+  const last = () => page.getByTestId('try-message').last();
+
+  await send('Hello');
+  await expect(message).toHaveValue('');
+  await expect(page.getByTestId('try-message').first()).toContainText('Hello');
+  await expect(last()).toContainText('automated assistant');
+  await expect(last().getByTestId('why')).toContainText('shop assistant');
+
+  await send('suya pepper');
+  await expect(last()).toContainText('This is what I found');
+  await last().getByTestId('try-choice').filter({ hasText: /Suya Pepper Mix — ₦1,200\.00/ }).click();
+  await expect(last()).toContainText('₦1,200.00');
+  await expect(last().getByTestId('try-choice').filter({ hasText: 'Order' })).toBeVisible();
+
+  // The test conversation is a real one: the inbox has it, with the test customer.
+  await expect(page.getByRole('link', { name: 'See it in the inbox' })).toBeVisible();
+
+  await page.getByTestId('start-over').click();
+  await expect(page.getByTestId('try-message')).toHaveCount(0);
+  await send('Hi again');
+  await expect(last()).toContainText('automated assistant');
 });

@@ -28,9 +28,31 @@ pub async fn save_agent_settings(
     #[server(default)] facts: Option<String>,
     #[server(default)] token_budget: Option<String>,
     #[server(default)] tone: Option<String>,
+    // When it answers and the opening hours; absent: kept as stored.
+    #[server(default)] answers_when: Option<String>,
+    #[server(default)] day_1: Option<String>,
+    #[server(default)] day_2: Option<String>,
+    #[server(default)] day_3: Option<String>,
+    #[server(default)] day_4: Option<String>,
+    #[server(default)] day_5: Option<String>,
+    #[server(default)] day_6: Option<String>,
+    #[server(default)] day_7: Option<String>,
+    #[server(default)] hours_open: String,
+    #[server(default)] hours_close: String,
+    #[server(default)] time_zone: String,
 ) -> Result<(), ApiError> {
     let state = use_state()?;
     let shop = require_shop(&state.pool).await?;
+    let ticked = [day_1, day_2, day_3, day_4, day_5, day_6, day_7];
+    let hours = answers_when.as_deref().map(|answers_when| ssr::HoursInput {
+        answers_when,
+        days: (1..=7)
+            .filter(|d| ticked[usize::from(*d as u8 - 1)].is_some())
+            .collect(),
+        open: &hours_open,
+        close: &hours_close,
+        time_zone: &time_zone,
+    });
     let choices = ssr::SettingsInput {
         mode: &mode,
         disclosure: &disclosure,
@@ -39,6 +61,7 @@ pub async fn save_agent_settings(
         facts: facts.as_deref(),
         token_budget: token_budget.as_deref(),
         tone: tone.as_deref(),
+        hours,
     };
     Ok(ssr::save_settings(&state, shop.shop_id, choices).await?)
 }

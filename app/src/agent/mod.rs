@@ -17,6 +17,7 @@ pub mod embed;
 pub mod faq;
 #[cfg(feature = "ssr")]
 pub mod grounding;
+pub mod hours;
 #[cfg(feature = "ssr")]
 pub mod llm;
 #[cfg(feature = "ssr")]
@@ -61,6 +62,15 @@ pub struct AgentSettings {
     pub hand_back_after: String,
     /// Conversations waiting for the merchant (an open handover).
     pub open_handovers: i64,
+    /// When the agent answers: always, outside_hours or during_hours (`hours::ANSWERS_WHEN`).
+    pub answers_when: String,
+    /// Opening hours: ISO weekdays (1 = Monday), "HH:MM" opening and closing, IANA time zone.
+    pub hours_days: Vec<i16>,
+    pub hours_open: String,
+    pub hours_close: String,
+    pub time_zone: String,
+    /// The shop's local time now and whether the agent answers at this moment, in words.
+    pub hours_now: String,
 }
 
 /// A saved answer: the agent answers questions like this one with this answer.

@@ -143,6 +143,32 @@ pub async fn settings(state: &AppState, shop_id: Uuid) -> AppResult<super::Agent
             )
         });
     let (tokens_used, fallbacks, last_failure, last_failure_at) = usage.unwrap_or_default();
+    let hours = hours_of(&state.pool, shop_id).await?;
+    let hours_now = match local_time(&state.pool, state.clock.now(), &hours.time_zone).await {
+        Some((weekday, minute)) => {
+            let open = hours.is_open(weekday, minute);
+            let day = super::hours::WEEKDAYS
+                .iter()
+                .find(|(d, _)| *d == weekday)
+                .map_or("", |(_, name)| *name);
+            format!(
+                "It is {day} {} in {}: {}; {}.",
+                super::hours::hhmm(minute),
+                hours.time_zone,
+                if open {
+                    "within your opening hours"
+                } else {
+                    "outside your opening hours"
+                },
+                if super::hours::answers(&hours.answers_when, open) {
+                    "the agent answers"
+                } else {
+                    "the agent stays quiet and you answer"
+                }
+            )
+        }
+        None => String::new(),
+    };
     Ok(super::AgentSettings {
         mode,
         ai_available: state.llm.is_some(),
@@ -169,7 +195,167 @@ pub async fn settings(state: &AppState, shop_id: Uuid) -> AppResult<super::Agent
         currency,
         hand_back_after: hand_back.map(|m| m.to_string()).unwrap_or_default(),
         open_handovers,
+        answers_when: hours.answers_when.clone(),
+        hours_days: hours.days.clone(),
+        hours_open: super::hours::hhmm(hours.open),
+        hours_close: super::hours::hhmm(hours.close),
+        time_zone: hours.time_zone.clone(),
+        hours_now,
     })
+}
+
+/// When the agent answers and the shop's opening hours (the defaults when never saved).
+pub struct Hours {
+    pub answers_when: String,
+    pub days: Vec<i16>,
+    /// Minutes since midnight.
+    pub open: u16,
+    pub close: u16,
+    pub time_zone: String,
+}
+
+impl Hours {
+    pub fn is_open(&self, weekday: i16, minute: u16) -> bool {
+        super::hours::is_open(&self.days, self.open, self.close, weekday, minute)
+    }
+}
+
+fn minutes_of(t: time::Time) -> u16 {
+    u16::from(t.hour()) * 60 + u16::from(t.minute())
+}
+
+pub async fn hours_of(pool: &sqlx::PgPool, shop_id: Uuid) -> AppResult<Hours> {
+    let row: Option<(String, Vec<i16>, time::Time, time::Time, String)> = sqlx::query_as(
+        "select answers_when, hours_days, hours_open, hours_close, time_zone
+         from agent_settings where shop_id = $1",
+    )
+    .bind(shop_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(match row {
+        Some((answers_when, days, open, close, time_zone)) => Hours {
+            answers_when,
+            days,
+            open: minutes_of(open),
+            close: minutes_of(close),
+            time_zone,
+        },
+        None => Hours {
+            answers_when: "always".into(),
+            days: vec![1, 2, 3, 4, 5],
+            open: 9 * 60,
+            close: 17 * 60,
+            time_zone: "UTC".into(),
+        },
+    })
+}
+
+/// The local ISO weekday and minute of the day at `at` in an IANA time zone, by PostgreSQL's
+/// time zone database. `None` if the zone is unknown to it.
+pub async fn local_time(pool: &sqlx::PgPool, at: OffsetDateTime, zone: &str) -> Option<(i16, u16)> {
+    let row: Result<(i32, i32), _> = sqlx::query_as(
+        "select extract(isodow from $1 at time zone $2)::int,
+                (extract(hour from $1 at time zone $2) * 60 + extract(minute from $1 at time zone $2))::int",
+    )
+    .bind(at)
+    .bind(zone)
+    .fetch_one(pool)
+    .await;
+    let (weekday, minute) = row.ok()?;
+    Some((i16::try_from(weekday).ok()?, u16::try_from(minute).ok()?))
+}
+
+/// Whether the agent answers now: the merchant's choice against the shop's opening hours. An
+/// unknown time zone (renamed in a later tz database) never silences the agent.
+pub async fn answering_now(
+    state: &AppState,
+    shop_id: Uuid,
+    now: OffsetDateTime,
+) -> AppResult<bool> {
+    let hours = hours_of(&state.pool, shop_id).await?;
+    if hours.answers_when == "always" {
+        return Ok(true);
+    }
+    Ok(match local_time(&state.pool, now, &hours.time_zone).await {
+        Some((weekday, minute)) => {
+            super::hours::answers(&hours.answers_when, hours.is_open(weekday, minute))
+        }
+        None => true,
+    })
+}
+
+/// What the opening-hours part of the settings form sends; `None` in `SettingsInput`: not on
+/// the form, what is stored stays.
+pub struct HoursInput<'a> {
+    pub answers_when: &'a str,
+    pub days: Vec<i16>,
+    pub open: &'a str,
+    pub close: &'a str,
+    pub time_zone: &'a str,
+}
+
+/// Checks the opening hours as typed: (answers_when, days, open, close, zone).
+async fn checked_hours(
+    pool: &sqlx::PgPool,
+    h: &HoursInput<'_>,
+) -> AppResult<(String, Vec<i16>, time::Time, time::Time, String)> {
+    if !super::hours::ANSWERS_WHEN
+        .iter()
+        .any(|(v, _)| *v == h.answers_when)
+    {
+        return Err(AppError::validation(
+            "answers_when",
+            "Choose when the agent answers.",
+        ));
+    }
+    let time_of = |field: &str, typed: &str| {
+        super::hours::parse_hhmm(typed)
+            .and_then(|m| time::Time::from_hms((m / 60) as u8, (m % 60) as u8, 0).ok())
+            .ok_or_else(|| {
+                AppError::validation(field, "Enter a time such as 09:00 (24-hour clock).")
+            })
+    };
+    let open = time_of("hours_open", h.open)?;
+    let close = time_of("hours_close", h.close)?;
+    if open == close {
+        return Err(AppError::validation(
+            "hours_close",
+            "Closing time must differ from opening time (a window past midnight, such as 18:00 to 02:00, is fine).",
+        ));
+    }
+    let mut days: Vec<i16> = h
+        .days
+        .iter()
+        .copied()
+        .filter(|d| (1..=7).contains(d))
+        .collect();
+    days.sort_unstable();
+    days.dedup();
+    if days.is_empty() && h.answers_when != "always" {
+        return Err(AppError::validation(
+            "hours_days",
+            "Tick the days your shop opens.",
+        ));
+    }
+    let zone = h.time_zone.trim();
+    let known: bool = !zone.is_empty()
+        && sqlx::query_scalar("select exists (select 1 from pg_timezone_names where name = $1)")
+            .bind(zone)
+            .fetch_one(pool)
+            .await?;
+    if !known {
+        return Err(AppError::validation(
+            "time_zone",
+            "Enter a time zone by its name, such as Africa/Lagos or America/Sao_Paulo.",
+        ));
+    }
+    Ok((
+        h.answers_when.to_string(),
+        days,
+        open,
+        close,
+        zone.to_string(),
+    ))
 }
 
 /// What the settings form sends, as typed.
@@ -182,6 +368,7 @@ pub struct SettingsInput<'a> {
     pub facts: Option<&'a str>,
     pub token_budget: Option<&'a str>,
     pub tone: Option<&'a str>,
+    pub hours: Option<HoursInput<'a>>,
 }
 
 pub async fn save_settings(
@@ -197,7 +384,12 @@ pub async fn save_settings(
         facts,
         token_budget,
         tone,
+        hours,
     } = input;
+    let hours = match &hours {
+        Some(h) => Some(checked_hours(&state.pool, h).await?),
+        None => None,
+    };
     if tone.is_some_and(|t| !super::TONES.iter().any(|(v, _)| *v == t)) {
         return Err(AppError::validation(
             "tone",
@@ -283,6 +475,7 @@ pub async fn save_settings(
             }
         }
     };
+    let mut tx = state.pool.begin().await?;
     sqlx::query(
         "insert into agent_settings (shop_id, mode, disclosure, escalate_above_minor,
              hand_back_after_minutes, facts, token_budget, tone)
@@ -305,8 +498,24 @@ pub async fn save_settings(
     .bind(token_budget)
     .bind(set_budget)
     .bind(tone)
-    .execute(&state.pool)
+    .execute(&mut *tx)
     .await?;
+    if let Some((answers_when, days, open, close, zone)) = hours {
+        sqlx::query(
+            "update agent_settings set answers_when = $2, hours_days = $3, hours_open = $4,
+                 hours_close = $5, time_zone = $6
+             where shop_id = $1",
+        )
+        .bind(shop_id)
+        .bind(answers_when)
+        .bind(days)
+        .bind(open)
+        .bind(close)
+        .bind(zone)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
     Ok(())
 }
 
@@ -368,6 +577,10 @@ pub async fn turn(state: &AppState, job: &TurnJob) -> AppResult<()> {
     }
     // Outside the 24-hour window the agent sends no free text.
     let now = state.clock.now();
+    // The merchant's hours: outside them (or inside, as they chose) a person answers.
+    if !answering_now(state, row.shop_id, now).await? {
+        return Ok(());
+    }
     if crate::conversations::ssr::window_secs_left(now, row.last_inbound_at) <= 0 {
         return Ok(());
     }

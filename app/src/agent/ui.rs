@@ -9,6 +9,7 @@ use super::api::{
     DeleteFaq, PlaygroundSay, PlaygroundStartOver, SaveAgentSettings, SaveFaq, get_playground,
     list_faq,
 };
+use super::hours::{ANSWERS_WHEN, SUGGESTED_ZONES, WEEKDAYS};
 use super::{
     AgentSettings, FaqEntry, HAND_BACK_CHOICES, Playground, PlaygroundChoice, PlaygroundMessage,
     TONES, minutes_words,
@@ -56,6 +57,43 @@ pub fn AgentSettingsCard(
                         " I answer everything myself"
                     </label>
                     <p class="field-error" role="alert">{move || field_error(err, "mode").get()}</p>
+                </fieldset>
+                <fieldset class="field hours" data-testid="agent-hours">
+                    <legend>"Opening hours"</legend>
+                    <label for="f-answers-when">"When it answers"</label>
+                    <select id="f-answers-when" name="answers_when">
+                        {ANSWERS_WHEN.into_iter().map(|(value, label)| {
+                            let selected = s.answers_when == value;
+                            view! { <option value=value selected=selected>{label}</option> }
+                        }).collect_view()}
+                    </select>
+                    <p class="field-error" role="alert">{move || field_error(err, "answers_when").get()}</p>
+                    <div class="hours-days">
+                        {WEEKDAYS.into_iter().map(|(day, name)| {
+                            let checked = s.hours_days.contains(&day);
+                            view! {
+                                <label class="check">
+                                    <input type="checkbox" name=format!("day_{day}") checked=checked/>
+                                    {format!(" {name}")}
+                                </label>
+                            }
+                        }).collect_view()}
+                    </div>
+                    <p class="field-error" role="alert">{move || field_error(err, "hours_days").get()}</p>
+                    <div class="hours-times">
+                        <label>"Opens " <input type="time" name="hours_open" value=s.hours_open.clone()/></label>
+                        <label>"Closes " <input type="time" name="hours_close" value=s.hours_close.clone()/></label>
+                        <label>"Time zone "
+                            <input name="time_zone" list="f-time-zones" value=s.time_zone.clone() autocomplete="off"/>
+                        </label>
+                        <datalist id="f-time-zones">
+                            {SUGGESTED_ZONES.into_iter().map(|z| view! { <option value=z></option> }).collect_view()}
+                        </datalist>
+                    </div>
+                    <p class="field-error" role="alert">{move || field_error(err, "hours_open").get()}</p>
+                    <p class="field-error" role="alert">{move || field_error(err, "hours_close").get()}</p>
+                    <p class="field-error" role="alert">{move || field_error(err, "time_zone").get()}</p>
+                    <p class="hint" data-testid="hours-now">{s.hours_now.clone()}</p>
                 </fieldset>
                 <div class="field">
                     <label for="f-disclosure">"How the assistant introduces itself"</label>

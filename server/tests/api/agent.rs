@@ -629,3 +629,121 @@ async fn a_quiet_takeover_goes_back_to_the_assistant_after_the_shops_timeout() {
         "Adire Indigo Scarf"
     );
 }
+
+#[tokio::test]
+async fn outside_opening_hours_only_the_agent_stays_quiet_while_the_shop_is_open() {
+    // Wednesday 2 December 2026, 10:00 in Lagos (09:00 UTC).
+    let clock = Clock::manual(time::macros::datetime!(2026-12-02 09:00 UTC));
+    let app = agent_app_on(clock.clone()).await;
+    let (number, _, _) = merchant_with_number(&app).await;
+    let hours =
+        |when: &'static str, open: &'static str, close: &'static str, zone: &'static str| {
+            vec![
+                ("mode", "assistant"),
+                ("answers_when", when),
+                ("day_1", "on"),
+                ("day_2", "on"),
+                ("day_3", "on"),
+                ("day_4", "on"),
+                ("day_5", "on"),
+                ("hours_open", open),
+                ("hours_close", close),
+                ("time_zone", zone),
+            ]
+        };
+
+    // What a person can get wrong is named field by field.
+    for (form, field) in [
+        (
+            hours("outside_hours", "09:00", "17:00", "Mars/Olympus"),
+            "time_zone",
+        ),
+        (
+            hours("outside_hours", "25:00", "17:00", "Africa/Lagos"),
+            "hours_open",
+        ),
+        (
+            hours("outside_hours", "09:00", "09:00", "Africa/Lagos"),
+            "hours_close",
+        ),
+        (
+            hours("sometimes", "09:00", "17:00", "Africa/Lagos"),
+            "answers_when",
+        ),
+        (
+            vec![
+                ("mode", "assistant"),
+                ("answers_when", "outside_hours"),
+                ("hours_open", "09:00"),
+                ("hours_close", "17:00"),
+                ("time_zone", "Africa/Lagos"),
+            ],
+            "hours_days",
+        ),
+    ] {
+        let res = app.call("agent/settings", &form).await;
+        assert_eq!(res.status(), 422, "{field}");
+        assert!(res.text().await.unwrap().contains(field), "{field}");
+    }
+
+    let ok = app
+        .call(
+            "agent/settings",
+            &hours("outside_hours", "09:00", "17:00", "Africa/Lagos"),
+        )
+        .await;
+    assert_eq!(ok.status(), 200, "{}", ok.text().await.unwrap());
+    let s = json(app.call("agent/settings/get", &[]).await).await;
+    assert_eq!(s["answers_when"], "outside_hours");
+    assert_eq!(s["hours_days"], json!([1, 2, 3, 4, 5]));
+    assert_eq!(
+        (s["hours_open"].as_str(), s["hours_close"].as_str()),
+        (Some("09:00"), Some("17:00"))
+    );
+    assert_eq!(
+        s["hours_now"],
+        "It is Wed 10:00 in Africa/Lagos: within your opening hours; the agent stays quiet and you answer."
+    );
+
+    // Open: the merchant answers, the agent says nothing.
+    assert_eq!(
+        says(&app, &number, &["Hi, are you open?"]).await,
+        Vec::<Value>::new()
+    );
+
+    // 20:00 in Lagos: closed, and the agent answers.
+    clock.set(time::macros::datetime!(2026-12-02 19:00 UTC));
+    let evening = one(says(&app, &number, &["Hello?"]).await);
+    assert!(
+        body(&evening).contains("automated assistant"),
+        "{}",
+        body(&evening)
+    );
+
+    // "Only during opening hours": now closed, so quiet; Thursday noon open; Saturday closed.
+    let ok = app
+        .call(
+            "agent/settings",
+            &hours("during_hours", "09:00", "17:00", "Africa/Lagos"),
+        )
+        .await;
+    assert_eq!(ok.status(), 200);
+    assert_eq!(
+        says(&app, &number, &["Still there?"]).await,
+        Vec::<Value>::new()
+    );
+    clock.set(time::macros::datetime!(2026-12-03 11:00 UTC));
+    assert_eq!(says(&app, &number, &["Thursday!"]).await.len(), 1);
+    clock.set(time::macros::datetime!(2026-12-05 11:00 UTC));
+    assert_eq!(
+        says(&app, &number, &["Saturday?"]).await,
+        Vec::<Value>::new()
+    );
+
+    // A form without the hours (an older page) keeps them.
+    let ok = app.call("agent/settings", &[("mode", "assistant")]).await;
+    assert_eq!(ok.status(), 200);
+    let s = json(app.call("agent/settings/get", &[]).await).await;
+    assert_eq!(s["answers_when"], "during_hours");
+    assert_eq!(s["time_zone"], "Africa/Lagos");
+}
