@@ -5,7 +5,8 @@
 #  2. two release servers on loopback: one with the page cache off (uncached), one with it on;
 #  3. the product page and shop home saved as files and served by nginx (Debian package);
 #  4. wrk loads each target with the same settings; we print req/s, p50, p99 and app ÷ nginx;
-#  5. the release WASM size, raw and brotli;
+#  5. the release WASM size, raw and brotli, and what each storefront page downloads before it
+#     is interactive (.ci/page_weight.py: script + WASM ≤ 100 KB brotli, no dashboard bundle);
 #  6. catalog import: a 10,000-variant Shopify export previewed and imported
 #     (server/benches/import.rs; BENCH_ONLY=import runs this part alone);
 #  6b. the agent's product search at 10,000 products (server/benches/retrieval.rs;
@@ -139,7 +140,11 @@ done
 wasm=$(ls target/site/pkg/bizmaat*.wasm | grep -v '\.gz$' | head -1)
 raw=$(stat -c %s "$wasm")
 br=$(brotli -c -q 11 "$wasm" | wc -c)
-echo "release WASM: $raw bytes raw, $br bytes brotli ($wasm)" >&2
+echo "release WASM (the dashboard's bundle): $raw bytes raw, $br bytes brotli ($wasm)" >&2
+echo "storefront page weight (first load, brotli):" >&2
+cat=$(psql "$db" -Atc "select c.slug from categories c join shops s on s.id = c.shop_id where s.slug = 'lagos-looms' limit 1")
+python3 .ci/page_weight.py --base "http://127.0.0.1:3202" \
+  "$home" "$home/c/$cat" "$product" "$home/search?q=scarf" "$home/cart"
 
 fi
 

@@ -41,8 +41,12 @@ use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
 /// The HTML document around the app (server only).
+/// Storefront pages (`/s/…`) are not hydrated: they load `/storefront.js` (a few KB) instead of
+/// the dashboard's WASM, and work without any script (issue 12; see README, "Storefront speed").
 #[cfg(feature = "ssr")]
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let storefront = use_context::<http::request::Parts>()
+        .is_some_and(|p| storefront::is_storefront_path(p.uri.path()));
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -51,8 +55,15 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="icon" href="/favicon.ico"/>
                 <link rel="stylesheet" id="leptos" href=css_href(&options)/>
-                <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                {if storefront {
+                    view! { <script src=STOREFRONT_JS defer></script> }.into_any()
+                } else {
+                    view! {
+                        <AutoReload options=options.clone()/>
+                        <HydrationScripts options/>
+                    }
+                    .into_any()
+                }}
                 <leptos_meta::MetaTags/>
             </head>
             <body>
@@ -61,6 +72,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         </html>
     }
 }
+
+/// The storefront's script (in `public/`).
+#[cfg(feature = "ssr")]
+pub const STOREFRONT_JS: &str = "/storefront.js";
 
 /// The stylesheet's URL: with cargo-leptos `hash-files` the name carries the content hash
 /// (listed in `hash.txt` beside the server binary), so it can be cached for a year.
@@ -120,10 +135,10 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("") view=conversations::ui::InboxPlaceholder/>
                         <Route path=path!("/:id") view=conversations::ui::ThreadPage/>
                     </ParentRoute>
-                    // Rendered completely before it is sent, so the Embedded Signup markup and its
-                    // <script> are in the HTML itself (not streamed in later).
                     <Route path=path!("/answers") view=agent::ui::FaqPage/>
                     <Route path=path!("/try") view=agent::ui::TryPage/>
+                    // Rendered completely before it is sent, so the Embedded Signup markup and its
+                    // <script> are in the HTML itself (not streamed in later).
                     <Route path=path!("/channels/whatsapp") view=whatsapp::ui::ChannelPage ssr=SsrMode::Async/>
                 </ParentRoute>
                 // Storefront: rendered completely before the response starts, so <head> has

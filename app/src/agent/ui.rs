@@ -309,14 +309,18 @@ pub fn TryPage() -> impl IntoView {
             ready.set(p.blocked.is_none());
         }
     });
-    // Clear only what was sent: the merchant may have typed on meanwhile.
+    // The text last sent; once it is through, the box clears unless the merchant typed on.
+    let sent = RwSignal::new(None::<String>);
     Effect::new(move |_| {
-        if let (Some(Ok(())), Some(input)) = (say.value().get(), say.input().get_untracked()) {
+        if let Some(Ok(())) = say.value().get()
+            && let Some(text) = sent.get_untracked()
+        {
             draft.update(|d| {
-                if d.trim() == input.text.trim() && input.kind.is_none() {
+                if *d == text {
                     d.clear();
                 }
             });
+            sent.set(None);
         }
     });
     let err = action_error(say);
@@ -327,6 +331,7 @@ pub fn TryPage() -> impl IntoView {
         if text.trim().is_empty() || say.pending().get_untracked() {
             return;
         }
+        sent.set(Some(text.clone()));
         say.dispatch(PlaygroundSay {
             kind: None,
             text,

@@ -80,7 +80,8 @@ fn Shell(user: CurrentUser) -> impl IntoView {
                 <A href="/dashboard/answers">"Saved answers"</A>
                 <A href="/dashboard/settings">"Shop settings"</A>
                 <A href="/dashboard/account">"Account"</A>
-                <a href=storefront>"View storefront"</a>
+                // A full page load: storefront pages are served without the dashboard's WASM.
+                <a href=storefront rel="external">"View storefront"</a>
             </nav>
             <main class="dash-main" id="main">
                 <ChannelBanner/>

@@ -239,6 +239,11 @@ pub struct CartView {
     pub idempotency_key: String,
 }
 
+/// Whether a path is a storefront page (served without the dashboard's WASM).
+pub fn is_storefront_path(path: &str) -> bool {
+    path.starts_with("/s/")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -455,6 +455,24 @@ fn ProductView(shop: PublicShop, product: PublicProduct) -> impl IntoView {
     let live = RwSignal::new(false);
     Effect::new(move |_| live.set(true));
     let sellable = product.with_value(|p| !p.options.is_empty() || p.available);
+    // What /storefront.js needs to follow the chosen options on a page without the WASM.
+    let variants_data = has_options.then(|| {
+        product.with_value(|p| {
+            let list: Vec<serde_json::Value> = p
+                .variants
+                .iter()
+                .map(|v| {
+                    serde_json::json!({
+                        "id": v.id, "options": v.options, "price": v.price,
+                        "compare_at": v.compare_at, "enabled": v.enabled,
+                        "available": v.available, "max_quantity": v.max_quantity,
+                        "image": v.image.as_ref().map(|i| i.src.clone()),
+                    })
+                })
+                .collect();
+            serde_json::Value::Array(list).to_string()
+        })
+    });
     let product_id = product.with_value(|p| p.id.to_string());
     view! {
         <Seo title description canonical=canonical.clone() image=og_image og_type="product"/>
@@ -495,7 +513,7 @@ fn ProductView(shop: PublicShop, product: PublicProduct) -> impl IntoView {
                     </p>
                     {error_text.map(|m| view! { <p class="notice error" role="alert">{m}</p> })}
                     <Show when=move || sellable>
-                    <form class="add-to-cart" method="post" action=cart_action.clone()>
+                    <form class="add-to-cart" method="post" action=cart_action.clone() data-variants=variants_data.clone()>
                         <input type="hidden" name="product" value=product_id.clone()/>
                         {product.with_value(|p| p.options.clone()).into_iter().enumerate().map(|(i, option)| {
                             let id = format!("option-{}", i + 1);

@@ -457,3 +457,84 @@ async fn the_page_cache_keeps_within_its_byte_budget() {
         );
     }
 }
+
+/// The scripts a page makes the browser run: (src, inline bytes) per executable `<script>`;
+/// JSON and JSON-LD blocks are data, not scripts.
+fn scripts(html: &str) -> Vec<(Option<String>, usize)> {
+    let mut out = Vec::new();
+    let mut rest = html;
+    while let Some(at) = rest.find("<script") {
+        rest = &rest[at..];
+        let open_end = rest.find('>').expect("a closed tag");
+        let open = &rest[..open_end];
+        let close = rest.find("</script>").expect("a closing tag");
+        let body = &rest[open_end + 1..close];
+        if !open.contains("application/ld+json") && !open.contains("application/json") {
+            let src = open
+                .split("src=\"")
+                .nth(1)
+                .and_then(|s| s.split('"').next())
+                .map(str::to_string);
+            out.push((src, body.len()));
+        }
+        rest = &rest[close + "</script>".len()..];
+    }
+    out
+}
+
+#[tokio::test]
+async fn storefront_pages_load_no_dashboard_bundle_and_stay_within_the_script_budget() {
+    const BUDGET: usize = 100 * 1024;
+    let app = spawn_app().await;
+    shop_with_products(&app).await;
+    let shopper = client();
+    // The storefront's one script, as it ships (its raw size bounds what is sent compressed).
+    let storefront_js = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../public/storefront.js"
+    ))
+    .expect("public/storefront.js")
+    .len();
+    for path in [
+        "/s/ada-fabrics",
+        "/s/ada-fabrics/c/scarves",
+        "/s/ada-fabrics/p/adire-indigo-scarf",
+        "/s/ada-fabrics/search?q=scarf",
+        "/s/ada-fabrics/cart",
+    ] {
+        let res = shopper.get(app.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        let html = res.text().await.unwrap();
+        assert!(
+            !html.contains(".wasm") && !html.contains("modulepreload"),
+            "{path} loads the dashboard's WASM"
+        );
+        let mut bytes = 0;
+        for (src, inline) in scripts(&html) {
+            match src.as_deref() {
+                Some(app::STOREFRONT_JS) => bytes += storefront_js,
+                Some(other) => panic!("{path} loads {other}"),
+                None => bytes += inline,
+            }
+        }
+        assert!(
+            bytes <= BUDGET,
+            "{path}: {bytes} bytes of script (budget {BUDGET})"
+        );
+        assert!(
+            html.contains(&format!("src=\"{}\"", app::STOREFRONT_JS)),
+            "{path} has its script"
+        );
+    }
+    // The dashboard's pages still hydrate with the bundle (so the check above can fail).
+    let html = shopper
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(".wasm") || html.contains("modulepreload"));
+    assert!(!html.contains(app::STOREFRONT_JS));
+}

@@ -1,0 +1,100 @@
+// The storefront's only script (issue 12): shoppers arrive from WhatsApp on phones over mobile
+// data, so storefront pages do not download the dashboard's WASM. Everything works without this
+// file — forms post, links load pages, the variant table lists every choice — and this adds
+// the one live behaviour a shopper expects: the product page's price, stock, gallery, quantity
+// limit and address follow the chosen options. The variants come from the page itself
+// (`data-variants` on the add-to-cart form), rendered by the server from the same data as the
+// visible table and the structured data.
+//
+// Hand-written rather than a second Leptos/WASM bundle: the Leptos runtime alone is larger than
+// the whole budget for this page, and Leptos' islands mode would turn the dashboard into islands
+// too. The rules mirror `PublicProduct::variant_with` and the page's view in storefront/ui.rs.
+(function () {
+  'use strict';
+  var form = document.querySelector('form.add-to-cart[data-variants]');
+  if (form) bindVariants(form);
+  // The end-to-end tests' signal that the page's script has run (the dashboard sets the same
+  // attribute once its WASM has hydrated).
+  document.body.setAttribute('data-hydrated', 'true');
+
+  function bindVariants(form) {
+    var variants;
+    try { variants = JSON.parse(form.getAttribute('data-variants')); } catch (e) { return; }
+    var selects = Array.prototype.slice.call(form.querySelectorAll('select[name^="o"]'));
+    if (!selects.length) return;
+    var price = document.querySelector('[data-testid="price"]');
+    var was = price && price.parentNode.querySelector('.was');
+    var stock = document.querySelector('[data-testid="stock"]');
+    var qty = form.querySelector('input[name="quantity"]');
+    var button = form.querySelector('button[type="submit"]');
+    var gallery = document.querySelector('.gallery');
+
+    function chosen() { return selects.map(function (s) { return s.value; }); }
+    function variantWith(values) {
+      for (var i = 0; i < variants.length; i++) {
+        var v = variants[i];
+        if (v.options.length === values.length && v.options.every(function (o, j) { return o === values[j]; })) return v;
+      }
+      return null;
+    }
+
+    function render(moved) {
+      var values = chosen();
+      var v = variantWith(values);
+      if (price && v) price.textContent = v.price;
+      if (price) {
+        if (was) {
+          var before = was.previousSibling;
+          if (before && before.nodeType === 3 && !before.textContent.trim()) before.remove();
+          was.remove();
+          was = null;
+        }
+        if (v && v.compare_at) {
+          was = document.createElement('s');
+          was.className = 'was';
+          var hidden = document.createElement('span');
+          hidden.className = 'visually-hidden';
+          hidden.textContent = 'Was ';
+          was.appendChild(hidden);
+          was.appendChild(document.createTextNode(v.compare_at));
+          price.parentNode.appendChild(document.createTextNode(' '));
+          price.parentNode.appendChild(was);
+        }
+      }
+      var available = !!(v && v.available);
+      if (stock) {
+        stock.textContent = !v || !v.enabled ? 'Not available in this combination' : (v.available ? 'In stock' : 'Sold out');
+        stock.className = available ? 'stock in' : 'stock out';
+      }
+      if (button) button.disabled = !available;
+      if (qty) qty.max = String(Math.min(99, Math.max(1, (v && v.max_quantity) || 99)));
+      // Each option says what choosing it would give with the other choices kept.
+      selects.forEach(function (select, i) {
+        Array.prototype.forEach.call(select.options, function (option) {
+          var combo = values.slice();
+          combo[i] = option.value;
+          var x = variantWith(combo);
+          var mark = x && x.available ? '' : (x && x.enabled ? ' (sold out)' : ' (unavailable)');
+          option.textContent = option.value + mark;
+        });
+      });
+      // The variant's own image leads the gallery.
+      if (gallery && v && v.image) {
+        var imgs = gallery.querySelectorAll('img');
+        for (var k = 0; k < imgs.length; k++) {
+          if (imgs[k].getAttribute('src') === v.image) {
+            if (k > 0) gallery.insertBefore(imgs[k], gallery.firstChild);
+            break;
+          }
+        }
+      }
+      // A shareable address for the choice, without a new history entry or a reload.
+      if (moved && v && window.history && window.history.replaceState) {
+        window.history.replaceState(null, '', '?variant=' + v.id);
+      }
+    }
+
+    selects.forEach(function (s) { s.addEventListener('change', function () { render(true); }); });
+    render(false);
+  }
+})();
