@@ -6,7 +6,8 @@
 #  3. the product page and shop home saved as files and served by nginx (Debian package);
 #  4. wrk loads each target with the same settings; we print req/s, p50, p99 and app ÷ nginx;
 #  5. the release WASM size, raw and brotli, and what each storefront page downloads before it
-#     is interactive (.ci/page_weight.py: script + WASM ≤ 100 KB brotli, no dashboard bundle);
+#     is interactive (.ci/page_weight.py: script + WASM ≤ 100 KB brotli, no dashboard bundle),
+#     and Lighthouse mobile scores for home, category and product (.ci/lighthouse.py);
 #  6. catalog import: a 10,000-variant Shopify export previewed and imported
 #     (server/benches/import.rs; BENCH_ONLY=import runs this part alone);
 #  6b. the agent's product search at 10,000 products (server/benches/retrieval.rs;
@@ -145,6 +146,13 @@ echo "storefront page weight (first load, brotli):" >&2
 cat=$(psql "$db" -Atc "select c.slug from categories c join shops s on s.id = c.shop_id where s.slug = 'lagos-looms' limit 1")
 python3 .ci/page_weight.py --base "http://127.0.0.1:3202" \
   "$home" "$home/c/$cat" "$product" "$home/search?q=scarf" "$home/cart"
+# Lighthouse, mobile, against the cached server (BENCH_LIGHTHOUSE=off skips it).
+if [ "${BENCH_LIGHTHOUSE:-on}" != off ]; then
+  lh="$root/node_modules/.bin/lighthouse"
+  [ -x "$lh" ] || npm install --no-save --no-audit --no-fund lighthouse@12.2.3 >&2
+  echo "lighthouse (mobile, Debian Chromium):" >&2
+  python3 .ci/lighthouse.py "$lh" "http://127.0.0.1:3202" "$home" "$home/c/$cat" "$product"
+fi
 
 fi
 

@@ -34,7 +34,11 @@ cp -r public/. "$site/"
 cp "$tmp/$name.js" "$pkg/$name.$js_hash.js"
 cp "$tmp/$name.wasm" "$pkg/$name.$wasm_hash.wasm"
 cp "$tmp/$name.css" "$pkg/$name.$css_hash.css"
-# Precompressed copies: ServeDir sends them to browsers that accept gzip.
-for f in "$pkg"/*; do gzip -9 -k -n "$f"; done
+# Precompressed copies: ServeDir sends brotli or gzip by Accept-Encoding. brotli (the Debian
+# package `make bench` installs) is used when present; it shrinks the WASM a third below gzip.
+for f in "$pkg"/*; do
+  gzip -9 -k -n "$f"
+  if command -v brotli >/dev/null; then brotli -k -q 11 "$f"; fi
+done
 printf 'js: %s\nwasm: %s\ncss: %s\n' "$js_hash" "$wasm_hash" "$css_hash" > "$target/release/hash.txt"
 echo "site: $(du -b "$pkg/$name.$wasm_hash.wasm" | cut -f1) bytes of WASM ($(du -b "$pkg/$name.$wasm_hash.wasm.gz" | cut -f1) gzipped)" >&2

@@ -164,10 +164,32 @@ pub fn variant_title(options: &[String]) -> String {
     options.join(" / ")
 }
 
-/// Lowercase ASCII words joined by hyphens, at most 80 characters.
+/// Any text in ASCII for an address: "Café Lagos" → "Cafe Lagos", "Ñandú" → "Nandu",
+/// "Москва" → "Moskva" (the `deunicode` crate's transliteration tables). Addresses are made on
+/// the server; in the browser the text stays as it is (and non-ASCII letters are dropped).
+pub fn ascii_for_address(text: &str) -> std::borrow::Cow<'_, str> {
+    #[cfg(feature = "ssr")]
+    {
+        if text.is_ascii() {
+            text.into()
+        } else {
+            deunicode::deunicode_with_tofu(text, "-").into()
+        }
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        text.into()
+    }
+}
+
+/// Lowercase ASCII words joined by hyphens, at most 80 characters; letters from other scripts
+/// are transliterated first.
 pub fn slugify(text: &str, fallback: &str) -> String {
     let mut slug = String::new();
-    for ch in text.trim().chars().flat_map(char::to_lowercase) {
+    for ch in ascii_for_address(text.trim())
+        .chars()
+        .flat_map(char::to_lowercase)
+    {
         if ch.is_ascii_alphanumeric() {
             slug.push(ch);
         } else if !slug.is_empty() && !slug.ends_with('-') {
@@ -198,12 +220,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn addresses_transliterate_names_in_every_language() {
+        assert_eq!(slugify("Café Lagos", "x"), "cafe-lagos");
+        assert_eq!(slugify("Ñandú", "x"), "nandu");
+        assert_eq!(slugify("São Paulo Sandálias", "x"), "sao-paulo-sandalias");
+        assert_eq!(slugify("Москва", "x"), "moskva");
+        // Emoji have names in its tables; what it cannot spell is dropped.
+        assert_eq!(slugify("Crème brûlée 🍮", "x"), "creme-brulee-custard");
+        assert_eq!(slugify("\u{E000}\u{E001}", "x"), "x");
+    }
+
+    #[test]
     fn slugs_from_titles() {
         assert_eq!(
             slugify("  Adire Indigo Scarf (Large) ", "x"),
             "adire-indigo-scarf-large"
         );
-        assert_eq!(slugify("Ñandú!!", "product"), "and");
+        assert_eq!(slugify("Ñandú!!", "product"), "nandu");
         assert_eq!(slugify("***", "product"), "product");
         assert_eq!(variant_title(&["L".into(), "Indigo".into()]), "L / Indigo");
         assert_eq!(variant_title(&[]), "");

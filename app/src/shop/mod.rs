@@ -97,7 +97,10 @@ pub fn is_reserved_slug(slug: &str) -> bool {
 /// Names too short or reserved get "-shop"; a name with nothing usable becomes "my-shop".
 pub fn slug_from_name(name: &str) -> String {
     let mut slug = String::new();
-    for ch in name.trim().chars().flat_map(char::to_lowercase) {
+    for ch in crate::catalog::ascii_for_address(name.trim())
+        .chars()
+        .flat_map(char::to_lowercase)
+    {
         if ch.is_ascii_alphanumeric() {
             slug.push(ch);
         } else if !slug.is_empty() && !slug.ends_with('-') {
@@ -161,6 +164,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn shop_addresses_keep_accented_names() {
+        assert_eq!(slug_from_name("Café Lagos"), "cafe-lagos");
+        assert_eq!(slug_from_name("Ñandú Artesanías"), "nandu-artesanias");
+        assert_eq!(slug_from_name("Ñandú"), "nandu");
+        assert_eq!(slug_from_name("Ñu"), "nu-shop");
+    }
+
+    #[test]
     fn slugs() {
         assert_eq!(validate_slug(" Ada-Fabrics "), Ok("ada-fabrics".into()));
         assert!(validate_slug("ab").is_err());
@@ -182,7 +193,7 @@ mod tests {
             slug_from_name("Amina's Fabrics & More!"),
             "amina-s-fabrics-more"
         );
-        assert_eq!(slug_from_name("Café Lagos"), "caf-lagos");
+        assert_eq!(slug_from_name("Café Lagos"), "cafe-lagos");
         assert_eq!(slug_from_name("Ab"), "ab-shop");
         assert_eq!(slug_from_name("Admin"), "admin-shop");
         assert_eq!(slug_from_name("Support"), "support-shop");

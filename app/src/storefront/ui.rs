@@ -279,7 +279,9 @@ fn Listing(
             } else {
                 view! {
                     <ul class="product-grid">
-                        {products.into_iter().enumerate().map(|(i, p)| view! { <Card home=home.clone() product=p eager={i < 4}/> }).collect_view()}
+                        // The first row (four cards on a wide screen) is never lazy; the first two,
+                        // a phone's first row and its largest paint, are fetched first.
+                        {products.into_iter().enumerate().map(|(i, p)| view! { <Card home=home.clone() product=p eager={i < 4} first={i < 2}/> }).collect_view()}
                     </ul>
                 }.into_any()
             }}
@@ -299,14 +301,14 @@ fn with_page(path: &str, page: i64) -> String {
 }
 
 #[component]
-fn Card(home: String, product: ProductCard, eager: bool) -> impl IntoView {
+fn Card(home: String, product: ProductCard, eager: bool, first: bool) -> impl IntoView {
     let href = format!("{home}/p/{}", product.slug);
     view! {
         <li class="product-card">
             <a href=href>
                 <div class="product-card-image">
                     {match product.image {
-                        Some(img) => view! { <GridImage img eager/> }.into_any(),
+                        Some(img) => view! { <GridImage img eager first/> }.into_any(),
                         None => view! { <div class="no-image" aria-hidden="true"></div> }.into_any(),
                     }}
                     {product.sold_out.then(|| view! { <span class="badge sold-out">"Sold out"</span> })}
@@ -322,13 +324,14 @@ fn Card(home: String, product: ProductCard, eager: bool) -> impl IntoView {
 }
 
 #[component]
-fn GridImage(img: ImageView, eager: bool) -> impl IntoView {
+fn GridImage(img: ImageView, eager: bool, first: bool) -> impl IntoView {
     let side = crate::media::THUMB_DISPLAY;
     view! {
         <img src=img.thumb_src srcset=img.thumb_srcset
             sizes="(min-width: 64rem) 240px, (min-width: 40rem) 30vw, 46vw"
             width=side height=side alt=img.alt
-            loading=if eager { "eager" } else { "lazy" } decoding="async"/>
+            loading=if eager { "eager" } else { "lazy" }
+            fetchpriority=if first { "high" } else { "auto" } decoding="async"/>
     }
 }
 

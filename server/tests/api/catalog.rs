@@ -1353,3 +1353,41 @@ async fn a_shop_keeps_its_ten_newest_old_addresses() {
         .await;
     assert_eq!(res.status(), 200);
 }
+
+#[tokio::test]
+async fn addresses_transliterate_names_instead_of_dropping_letters() {
+    let app = spawn_app().await;
+    // The business name becomes the shop's address at signup.
+    let mut form = crate::helpers::signup_form("Ada Obi", "ada.obi@example.com");
+    form.retain(|(k, _)| *k != "business_name");
+    form.push(("business_name", "Café Lagos"));
+    let res = crate::helpers::call_with(&app.client, &app.url("/api/signup"), &form).await;
+    assert_eq!(res.status(), 200);
+    let slug: String = sqlx::query_scalar("select slug from shops where name = 'Café Lagos'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(slug, "cafe-lagos");
+    let id = app
+        .create_product(&[
+            ("title", "Ñandú Bolso Café"),
+            ("price", "1000"),
+            ("status", "active"),
+        ])
+        .await;
+    let slug: String = sqlx::query_scalar("select slug from products where id = $1::uuid")
+        .bind(&id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(slug, "nandu-bolso-cafe");
+    let res = app
+        .call("catalog/category/create", &[("name", "Sandálias")])
+        .await;
+    assert_eq!(res.status(), 200);
+    let slug: String = sqlx::query_scalar("select slug from categories where name = 'Sandálias'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(slug, "sandalias");
+}
