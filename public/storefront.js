@@ -13,9 +13,80 @@
   'use strict';
   var form = document.querySelector('form.add-to-cart[data-variants]');
   if (form) bindVariants(form);
+  var checkout = document.querySelector('form[data-enhance="checkout"]');
+  if (checkout) bindCheckout(checkout);
   // The end-to-end tests' signal that the page's script has run (the dashboard sets the same
   // attribute once its WASM has hydrated).
   document.body.setAttribute('data-hydrated', 'true');
+
+  // The checkout form, sent with fetch: the server function answers JSON (the order's id, or
+  // the errors field by field), so a mistake shows beside its field and nothing typed is lost.
+  // Without this the form posts and the page reloads (the no-JavaScript path).
+  function bindCheckout(form) {
+    if (!window.fetch || !window.URLSearchParams || !window.FormData) return;
+    var button = form.querySelector('button[type="submit"]');
+    var pending = false;
+    form.addEventListener('submit', function (ev) {
+      ev.preventDefault();
+      if (pending) return;
+      pending = true;
+      if (button) button.disabled = true;
+      fetch(form.getAttribute('action'), {
+        method: 'POST',
+        credentials: 'same-origin',
+        headers: { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams(new FormData(form)).toString()
+      }).then(function (res) {
+        return res.json().catch(function () { return null; }).then(function (data) {
+          if (res.ok && typeof data === 'string') {
+            var shop = form.querySelector('input[name="shop"]').value;
+            window.location.assign('/s/' + encodeURIComponent(shop) + '/order/' + encodeURIComponent(data));
+            return;
+          }
+          show(data || { error: 'The order could not be placed. Please try again.' });
+        });
+      }).catch(function () {
+        show({ error: 'We could not reach the shop. Check your connection and try again.' });
+      }).then(function () {
+        pending = false;
+        if (button) button.disabled = false;
+      });
+    });
+
+    function show(err) {
+      Array.prototype.forEach.call(form.querySelectorAll('.field'), function (field) {
+        field.classList.remove('has-error');
+        var p = field.querySelector('.field-error');
+        if (p) p.textContent = '';
+        var input = field.querySelector('input, textarea, select');
+        if (input) input.setAttribute('aria-invalid', 'false');
+      });
+      var old = form.querySelector('.notice.error[data-from-script]');
+      if (old) old.remove();
+      var banner = err.kind === 'validation' ? null : err.error;
+      var first = null;
+      var fields = err.fields || {};
+      Object.keys(fields).forEach(function (name) {
+        var input = form.querySelector('[name="' + name + '"]');
+        var field = input && input.closest('.field');
+        var p = field && field.querySelector('.field-error');
+        if (!p) { banner = fields[name]; return; }
+        p.textContent = fields[name];
+        field.classList.add('has-error');
+        input.setAttribute('aria-invalid', 'true');
+        if (!first) first = input;
+      });
+      if (banner) {
+        var note = document.createElement('div');
+        note.className = 'notice error';
+        note.setAttribute('role', 'alert');
+        note.setAttribute('data-from-script', '');
+        note.textContent = banner;
+        form.insertBefore(note, form.firstChild);
+      }
+      if (first) first.focus();
+    }
+  }
 
   function bindVariants(form) {
     var variants;

@@ -82,6 +82,28 @@ test('a shop of its own counts exactly its own orders', async ({ page }) => {
   await expect(page.getByTestId('revenue-7')).toHaveText('₦6,000.00');
 });
 
+test('a mistake at checkout shows beside its field and keeps what the shopper typed', async ({ page, expectFailure }) => {
+  await addToCart(page, 'ankara-tote-bag');
+  await hydrated(page);
+  await page.getByLabel('Your name').fill('Kemi Ade');
+  await page.getByLabel('Delivery address').fill('5 Awolowo Road, Ikoyi');
+  expectFailure(422, '/api/storefront/checkout');
+  await page.getByRole('button', { name: 'Place order' }).click();
+  await expect(page.getByText('Enter your WhatsApp number so the shop can confirm the order.')).toBeVisible();
+  await expect(page.getByLabel('WhatsApp number')).toBeFocused();
+  await expect(page.getByLabel('WhatsApp number')).toHaveAttribute('aria-invalid', 'true');
+  await expect(page.getByLabel('Your name')).toHaveValue('Kemi Ade');
+  await expect(page.getByLabel('Delivery address')).toHaveValue('5 Awolowo Road, Ikoyi');
+
+  await page.getByLabel('WhatsApp number').fill('+234 803 555 0177');
+  await page.getByRole('button', { name: 'Place order' }).click();
+  await expect(page).toHaveURL(/\/s\/lagos-looms\/order\/[0-9a-f-]{36}$/);
+  await expect(page.getByTestId('order-number')).toHaveText(/^#\d{4,}$/);
+  // The cart is empty once the order is placed.
+  await page.goto('/s/lagos-looms/cart');
+  await expect(page.getByText('Your cart is empty.')).toBeVisible();
+});
+
 test.describe('without JavaScript', () => {
   test.use({ javaScriptEnabled: false });
 

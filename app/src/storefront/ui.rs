@@ -807,7 +807,9 @@ fn CartBody(shop: PublicShop, cart: super::CartView) -> impl IntoView {
         <section class="card">
             <h2>"Delivery details"</h2>
             <p class="notice ok">"Payment: cash on delivery. The shop confirms your order on WhatsApp before sending it."</p>
-            <ActionForm action=checkout attr:class="form" attr:novalidate=true>
+            // Posts as a plain form; /storefront.js sends it with fetch instead, so a mistake
+            // is shown beside its field without losing what the shopper typed.
+            <ActionForm action=checkout attr:class="form" attr:novalidate=true attr:data-enhance="checkout">
                 <FormError error=Signal::derive(move || err.get().filter(|e| !matches!(e, ApiError::Validation(_))))/>
                 {move || field_error(err, "items").get().map(|m| view! { <p class="notice error" role="alert">{m}</p> })}
                 <input type="hidden" name="shop" value=shop.slug.clone()/>
