@@ -30,6 +30,9 @@ help: ## List the targets
 tools-base: node_modules/.package-lock.json
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown \
 	  || rustup target add wasm32-unknown-unknown
+	@# brotli: the site build's precompressed copies of /pkg (a third smaller than gzip). Optional.
+	@command -v brotli >/dev/null || { if [ "$(IS_ROOT)" = yes ]; then apt-get install -y brotli >/dev/null 2>&1 || echo "note: brotli could not be installed: /pkg gets gzip copies only" >&2; \
+	  else echo "note: brotli is missing (sudo apt-get install brotli): /pkg gets gzip copies only" >&2; fi; }
 	@if [ "$$(wasm-bindgen --version 2>/dev/null | awk '{print $$2}')" != "$(WASM_BINDGEN_VERSION)" ]; then \
 	  echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) (about 7 minutes, once)"; \
 	  cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --force; \
