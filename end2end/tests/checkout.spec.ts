@@ -27,6 +27,8 @@ test('a shopper adds two products, reloads, changes a quantity and orders', asyn
   await expect(page.getByTestId('order-number')).toHaveText(/^#\d{4,}$/);
   await expect(page.getByTestId('order-total')).toHaveText('₦17,500.00');
   await expect(page.getByRole('link', { name: 'Message the shop about this order' })).toHaveAttribute('href', /wa\.me\/2348012345678\?text=.*order%20%23\d+/);
+  await expect(page.getByRole('heading', { name: 'What happens next' })).toBeVisible();
+  await expect(page.getByRole('link', { name: '← Back to the shop' })).toHaveAttribute('href', '/s/lagos-looms');
   const number = (await page.getByTestId('order-number').textContent())!.trim();
 
   // The merchant sees the new-order badge, opens the order, confirms and ships it.

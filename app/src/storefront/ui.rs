@@ -846,6 +846,7 @@ pub fn StoreOrderConfirmation() -> impl IntoView {
             None => Err(ApiError::NotFound),
         }
     });
+    let home = move || format!("/s/{}", params.read().get("slug").unwrap_or_default());
     view! {
         <Suspense fallback=|| view! { <p class="page">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -854,8 +855,17 @@ pub fn StoreOrderConfirmation() -> impl IntoView {
                         <SafeTitle text=format!("Order #{}", o.number)/>
                         <Meta name="robots" content="noindex"/>
                         <main class="page narrow" id="main">
+                            <p><a href=home()>"← Back to the shop"</a></p>
                             <h1>"Thank you! Order " <span data-testid="order-number">{format!("#{}", o.number)}</span></h1>
                             <p>"The shop will confirm it on WhatsApp. Payment is cash on delivery."</p>
+                            <section class="card" aria-labelledby="next-title">
+                                <h2 id="next-title">"What happens next"</h2>
+                                <ol>
+                                    <li>"The shop checks your order and confirms it with you on WhatsApp, at the number you gave."</li>
+                                    <li>"You agree the delivery there."</li>
+                                    <li>"You pay in cash when the order arrives."</li>
+                                </ol>
+                            </section>
                             <table class="table">
                                 <tbody>
                                     {o.lines.iter().map(|l| view! {
