@@ -2,7 +2,8 @@
 //! message goes through the WhatsApp simulator as a signed webhook, so it takes a real
 //! customer's path — webhook, inbox, burst gathering, the agent's turn, the outbound queue and
 //! the simulated Graph API — and the answers come back with their traces. Orders placed here
-//! are real orders of the shop, from the test customer.
+//! are real orders of the shop, from the test customer, marked as tests: lists show them with a
+//! "Test" badge and the shop's numbers (overview, the Orders badge) leave them out.
 //!
 //! It needs the simulator, so it runs where the simulator runs (`make run`, development
 //! servers). A production server talks to Meta for real; there the page says how to test from
@@ -228,6 +229,19 @@ pub async fn say(state: &AppState, shop_id: Uuid, s: Say<'_>) -> AppResult<()> {
     )
     .bind(shop_id)
     .bind(state.clock.now())
+    .execute(&state.pool)
+    .await?;
+    // The test customer exists, marked, before its first message: the inbox then finds it by
+    // number, and its orders are test orders that the shop's numbers leave out.
+    sqlx::query(
+        "insert into customers (id, shop_id, phone, wa_id, name, is_test) values ($1, $2, $3, $4, $5, true)
+         on conflict (shop_id, phone) do update set is_test = true, wa_id = excluded.wa_id",
+    )
+    .bind(Uuid::now_v7())
+    .bind(shop_id)
+    .bind(format!("+{}", customer_number(shop_id)))
+    .bind(customer_number(shop_id))
+    .bind(CUSTOMER_NAME)
     .execute(&state.pool)
     .await?;
     let sent = sim

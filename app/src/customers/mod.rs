@@ -16,6 +16,9 @@ pub struct CustomerSummary {
     pub phone: String,
     pub orders: i64,
     pub spent: String,
+    /// The shop's own test customer ("Try your agent").
+    #[serde(default)]
+    pub test: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

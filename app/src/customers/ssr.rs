@@ -13,6 +13,7 @@ struct SummaryRow {
     name: String,
     phone: String,
     orders: i64,
+    is_test: bool,
     /// Minor units, cancelled orders left out.
     spent: i64,
     currency: String,
@@ -28,7 +29,7 @@ pub async fn list(
         "select c.id, c.name, c.phone,
                 (select count(*) from orders o where o.customer_id = c.id) as orders,
                 coalesce((select sum(o.total_minor) from orders o where o.customer_id = c.id and o.status <> 'cancelled'), 0)::bigint as spent,
-                s.currency
+                s.currency, c.is_test
          from customers c join shops s on s.id = c.shop_id
          where c.shop_id = $1 and ($2::text is null or c.name ilike $3 or c.phone like $3)
          order by c.updated_at desc limit 200",
@@ -46,6 +47,7 @@ pub async fn list(
             phone: r.phone,
             orders: r.orders,
             spent: format_money(r.spent, &r.currency),
+            test: r.is_test,
         })
         .collect())
 }
@@ -68,6 +70,7 @@ struct CustomerOrderRow {
     total_minor: i64,
     currency: String,
     created_at: time::OffsetDateTime,
+    is_test: bool,
 }
 
 pub async fn get(state: &AppState, shop_id: Uuid, id: Uuid) -> AppResult<CustomerDetail> {
@@ -80,7 +83,7 @@ pub async fn get(state: &AppState, shop_id: Uuid, id: Uuid) -> AppResult<Custome
     .await?
     .ok_or(AppError::NotFound)?;
     let orders: Vec<CustomerOrderRow> = sqlx::query_as(
-        "select id, number, status, customer_name, phone, total_minor, currency, created_at
+        "select id, number, status, customer_name, phone, total_minor, currency, created_at, is_test
          from orders where customer_id = $1 and shop_id = $2 order by created_at desc",
     )
     .bind(id)
@@ -102,6 +105,7 @@ pub async fn get(state: &AppState, shop_id: Uuid, id: Uuid) -> AppResult<Custome
                 phone: o.phone,
                 total: format_money(o.total_minor, &o.currency),
                 created_at: o.created_at.format(&Rfc3339).unwrap_or_default(),
+                test: o.is_test,
             })
             .collect(),
     })

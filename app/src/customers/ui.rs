@@ -33,7 +33,10 @@ pub fn CustomersPage() -> impl IntoView {
                             <tbody>
                                 {list.into_iter().map(|c| view! {
                                     <tr>
-                                        <td><a href=format!("/dashboard/customers/{}", c.id)>{c.name}</a></td>
+                                        <td>
+                                            <a href=format!("/dashboard/customers/{}", c.id)>{c.name}</a>
+                                            {c.test.then(|| view! { " " <crate::orders::ui::TestBadge/> })}
+                                        </td>
                                         <td>{c.phone}</td>
                                         <td>{c.orders}</td>
                                         <td>{c.spent}</td>
@@ -73,7 +76,10 @@ pub fn CustomerDetailPage() -> impl IntoView {
                             <tbody>
                                 {c.orders.into_iter().map(|o| view! {
                                     <tr>
-                                        <td><a href=format!("/dashboard/orders/{}", o.id)>{format!("#{}", o.number)}</a></td>
+                                        <td>
+                                            <a href=format!("/dashboard/orders/{}", o.id)>{format!("#{}", o.number)}</a>
+                                            {o.test.then(|| view! { " " <crate::orders::ui::TestBadge/> })}
+                                        </td>
                                         <td>{status_label(&o.status)}</td>
                                         <td>{o.total}</td>
                                         <td>{o.created_at.get(..10).unwrap_or_default().to_string()}</td>

@@ -151,6 +151,9 @@ pub struct OrderView {
     pub events: Vec<OrderEvent>,
     /// wa.me link to the shop with the order number prefilled (confirmation page).
     pub shop_whatsapp: Option<String>,
+    /// Placed by the shop's own test customer ("Try your agent").
+    #[serde(default)]
+    pub test: bool,
 }
 
 #[cfg(test)]
@@ -209,6 +212,9 @@ pub struct OrderSummary {
     pub phone: String,
     pub total: String,
     pub created_at: String,
+    /// Placed by the shop's own test customer ("Try your agent"): listed, marked, never counted.
+    #[serde(default)]
+    pub test: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -355,13 +355,13 @@ async fn write_order(
     .await?;
     // Anyone can type any number at checkout, so a checkout never replaces the name or address
     // a customer already has; it only fills them in when empty. The order keeps what was typed.
-    let customer_id: Uuid = sqlx::query_scalar(
+    let (customer_id, is_test): (Uuid, bool) = sqlx::query_as(
         "insert into customers (id, shop_id, phone, name, address) values ($1, $2, $3, $4, $5)
          on conflict (shop_id, phone) do update set
              name = case when customers.name = '' then excluded.name else customers.name end,
              address = case when customers.address = '' then excluded.address else customers.address end,
              updated_at = now()
-         returning id",
+         returning id, is_test",
     )
     .bind(Uuid::now_v7())
     .bind(shop.id)
@@ -378,8 +378,8 @@ async fn write_order(
     .await?;
     let order_id = Uuid::now_v7();
     let inserted = sqlx::query(
-        "insert into orders (id, shop_id, number, customer_id, currency, total_minor, customer_name, phone, address, note, idempotency_key, cart_hash)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        "insert into orders (id, shop_id, number, customer_id, currency, total_minor, customer_name, phone, address, note, idempotency_key, cart_hash, is_test)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(order_id)
     .bind(shop.id)
@@ -393,6 +393,8 @@ async fn write_order(
     .bind(&checkout.note)
     .bind(&checkout.key)
     .bind(hash)
+    // A test customer's orders are test orders (see the "Try your agent" playground).
+    .bind(is_test)
     .execute(&mut *tx)
     .await;
     if let Err(e) = inserted {
@@ -684,6 +686,7 @@ struct OrderRow {
     internal_note: String,
     created_at: OffsetDateTime,
     shop_whatsapp: Option<String>,
+    is_test: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -710,7 +713,7 @@ struct EventRow {
 pub async fn get_order(state: &AppState, shop_id: Uuid, order_id: Uuid) -> AppResult<OrderView> {
     let o: OrderRow = sqlx::query_as(
         "select o.id, o.number, o.status, o.total_minor, o.currency, o.customer_name, o.phone, o.address, o.note,
-                o.internal_note, o.created_at, s.whatsapp_number as shop_whatsapp
+                o.internal_note, o.created_at, s.whatsapp_number as shop_whatsapp, o.is_test
          from orders o join shops s on s.id = o.shop_id where o.id = $1 and o.shop_id = $2",
     )
     .bind(order_id)
@@ -747,6 +750,7 @@ pub async fn get_order(state: &AppState, shop_id: Uuid, order_id: Uuid) -> AppRe
         note: o.note,
         internal_note: o.internal_note,
         created_at: o.created_at.format(&Rfc3339).unwrap_or_default(),
+        test: o.is_test,
         lines: lines
             .into_iter()
             .map(|l| OrderLine {
@@ -792,6 +796,7 @@ struct ListRow {
     total_minor: i64,
     currency: String,
     created_at: OffsetDateTime,
+    is_test: bool,
     /// Matching orders on all pages (a window count).
     total: i64,
 }
@@ -818,7 +823,7 @@ pub async fn list_orders(
     let to = parse_date(query.to.as_deref(), "to")?;
     let rows: Vec<ListRow> = sqlx::query_as(
         "select o.id, o.number, o.status, o.customer_name, o.phone, o.total_minor, o.currency, o.created_at,
-                count(*) over () as total
+                o.is_test, count(*) over () as total
          from orders o
          where o.shop_id = $1
            and ($2::text is null or o.status = $2)
@@ -852,6 +857,7 @@ pub async fn list_orders(
                 phone: r.phone,
                 total: format_money(r.total_minor, &r.currency),
                 created_at: r.created_at.format(&Rfc3339).unwrap_or_default(),
+                test: r.is_test,
             })
             .collect(),
         total,
@@ -861,13 +867,13 @@ pub async fn list_orders(
 }
 
 pub async fn new_order_count(state: &AppState, shop_id: Uuid) -> AppResult<i64> {
-    Ok(
-        sqlx::query_scalar("select count(*) from orders where shop_id = $1 and status = $2")
-            .bind(shop_id)
-            .bind(OrderStatus::New.as_str())
-            .fetch_one(&state.pool)
-            .await?,
+    Ok(sqlx::query_scalar(
+        "select count(*) from orders where shop_id = $1 and status = $2 and not is_test",
     )
+    .bind(shop_id)
+    .bind(OrderStatus::New.as_str())
+    .fetch_one(&state.pool)
+    .await?)
 }
 
 pub async fn set_internal_note(

@@ -73,7 +73,23 @@ pub fn OrdersPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match orders.await {
                     Err(e) => view! { <p class="notice error">{e.to_string()}</p> }.into_any(),
-                    Ok(list) if list.items.is_empty() => view! { <p class="empty">"No orders match."</p> }.into_any(),
+                    Ok(list) if list.items.is_empty() => {
+                        let f = filters();
+                        if f.q.is_none() && f.status.is_none() && f.from.is_none() && f.to.is_none() {
+                            view! {
+                                <div class="empty" data-testid="orders-empty">
+                                    <p><strong>"No orders yet."</strong></p>
+                                    <p>"Orders from your storefront and from WhatsApp chats land here. Share your shop's link with customers to get the first one."</p>
+                                    <p><a class="button" href="/dashboard">"Get your shop link"</a></p>
+                                </div>
+                            }.into_any()
+                        } else {
+                            view! {
+                                <p class="empty" data-testid="orders-empty">"No orders match these filters. "
+                                    <a href="/dashboard/orders">"Show all orders"</a></p>
+                            }.into_any()
+                        }
+                    }
                     Ok(list) => {
                         let (page, pages) = (list.page, list.pages);
                         view! {
@@ -82,7 +98,10 @@ pub fn OrdersPage() -> impl IntoView {
                                 <tbody>
                                     {list.items.into_iter().map(|o| view! {
                                         <tr>
-                                            <td><a href=format!("/dashboard/orders/{}", o.id)>{format!("#{}", o.number)}</a></td>
+                                            <td>
+                                                <a href=format!("/dashboard/orders/{}", o.id)>{format!("#{}", o.number)}</a>
+                                                {o.test.then(|| view! { " " <TestBadge/> })}
+                                            </td>
                                             <td>{o.customer_name}<br/><span class="muted">{o.phone}</span></td>
                                             <td><span class=format!("badge order-{}", o.status)>{status_label(&o.status)}</span></td>
                                             <td>{o.total}</td>
@@ -132,7 +151,14 @@ pub fn OrderDetailPage() -> impl IntoView {
                             <div class="page-head">
                                 <h1>{format!("Order #{}", o.number)}</h1>
                                 <span class=format!("badge order-{}", o.status) data-testid="order-status">{status_label(&o.status)}</span>
+                                {o.test.then(|| view! { <TestBadge/> })}
                             </div>
+                            {o.test.then(|| view! {
+                                <p class="notice" data-testid="test-order-note">
+                                    "You placed this order yourself in Try your agent. It holds stock like any order, "
+                                    "and your numbers leave it out. Cancel it to put the stock back."
+                                </p>
+                            })}
                             <FormError error=status_err/>
                             <div class="actions">
                                 {steps.into_iter().map(|(to, label)| {
@@ -191,5 +217,15 @@ pub fn OrderDetailPage() -> impl IntoView {
                 }
             })}
         </Suspense>
+    }
+}
+
+/// Orders and customers of the shop's own "Try your agent" conversations: real rows, but not
+/// sales, so every number leaves them out and every list says so.
+#[component]
+pub fn TestBadge() -> impl IntoView {
+    view! {
+        <span class="badge test" data-testid="test-badge"
+            title="From Try your agent: not counted in your numbers">"Test"</span>
     }
 }

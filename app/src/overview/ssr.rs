@@ -1,5 +1,6 @@
 //! Overview numbers. Cancelled orders count neither as orders nor as revenue; bot views are
-//! stored but never counted here.
+//! stored but never counted here, nor is anything of the shop's own test customer ("Try your
+//! agent"): its orders are listed, marked, but are not sales.
 
 use super::{DayStat, Overview};
 use crate::error::AppResult;
@@ -14,9 +15,9 @@ pub async fn overview(state: &AppState, shop_id: Uuid) -> AppResult<Overview> {
          select d.day,
                 (select count(*) from page_views v where v.shop_id = $1 and not v.is_bot
                     and v.viewed_at >= d.day and v.viewed_at < d.day + 1),
-                (select count(*) from orders o where o.shop_id = $1 and o.status <> 'cancelled'
+                (select count(*) from orders o where o.shop_id = $1 and o.status <> 'cancelled' and not o.is_test
                     and o.created_at >= d.day and o.created_at < d.day + 1),
-                (select coalesce(sum(o.total_minor), 0) from orders o where o.shop_id = $1 and o.status <> 'cancelled'
+                (select coalesce(sum(o.total_minor), 0) from orders o where o.shop_id = $1 and o.status <> 'cancelled' and not o.is_test
                     and o.created_at >= d.day and o.created_at < d.day + 1)::bigint
          from d order by d.day",
     )
@@ -62,7 +63,7 @@ pub async fn overview(state: &AppState, shop_id: Uuid) -> AppResult<Overview> {
     .await?;
     let top_ordered: Vec<(String, i64)> = sqlx::query_as(
         "select l.title, sum(l.quantity)::bigint from order_lines l join orders o on o.id = l.order_id
-         where o.shop_id = $1 and o.status <> 'cancelled' and o.created_at >= current_date - 29
+         where o.shop_id = $1 and o.status <> 'cancelled' and not o.is_test and o.created_at >= current_date - 29
          group by l.title order by 2 desc, l.title limit 5",
     )
     .bind(shop_id)
@@ -108,15 +109,20 @@ async fn chat_stats(
 ) -> AppResult<super::ChatStats> {
     let (agent_conversations, handovers, assisted_orders, assisted_minor): (i64, i64, i64, i64) =
         sqlx::query_as(
-            "select
+            "with tests as (
+                 select v.id from conversations v join customers c on c.id = v.customer_id
+                 where v.shop_id = $1 and c.is_test)
+             select
                  (select count(distinct conversation_id) from wa_messages
-                   where shop_id = $1 and sent_by = 'agent' and sent_at >= current_date - 29),
-                 (select count(*) from escalations where shop_id = $1 and opened_at >= current_date - 29),
+                   where shop_id = $1 and sent_by = 'agent' and sent_at >= current_date - 29
+                     and conversation_id not in (select id from tests)),
+                 (select count(*) from escalations where shop_id = $1 and opened_at >= current_date - 29
+                     and conversation_id not in (select id from tests)),
                  (select count(*) from orders where shop_id = $1 and idempotency_key like 'agent:%'
-                   and status <> 'cancelled' and created_at >= current_date - 29),
+                   and status <> 'cancelled' and not is_test and created_at >= current_date - 29),
                  (select coalesce(sum(total_minor), 0)::bigint from orders
                    where shop_id = $1 and idempotency_key like 'agent:%'
-                   and status <> 'cancelled' and created_at >= current_date - 29)",
+                   and status <> 'cancelled' and not is_test and created_at >= current_date - 29)",
         )
         .bind(shop_id)
         .fetch_one(&state.pool)
@@ -127,6 +133,9 @@ async fn chat_stats(
          from (select conversation_id, min(sent_at) as at from wa_messages
                where shop_id = $1 and direction = 'in' and sent_by = 'customer'
                  and sent_at >= current_date - 29
+                 and conversation_id not in (
+                     select v.id from conversations v join customers c on c.id = v.customer_id
+                     where v.shop_id = $1 and c.is_test)
                group by conversation_id) i
          cross join lateral (
              select min(o.sent_at) as at from wa_messages o

@@ -160,6 +160,31 @@ async fn the_merchant_orders_from_their_own_shop_in_the_playground_and_sees_why(
         .await
         .unwrap();
     assert_eq!(total, 500_000);
+    // It is a test order: listed and marked, but not a sale, so no number counts it (a real
+    // customer's agent order does count: agent.rs).
+    let list = json(app.call("orders/list", &[]).await).await;
+    assert_eq!(list["total"], 1);
+    assert_eq!(list["items"][0]["test"], true, "{list}");
+    let one = json(
+        app.call(
+            "orders/get",
+            &[("id", list["items"][0]["id"].as_str().unwrap())],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(one["test"], true);
+    assert_eq!(json(app.call("orders/new-count", &[]).await).await, 0);
+    let customers = json(app.call("customers/list", &[]).await).await;
+    assert_eq!(customers[0]["name"], "You (trying the agent)");
+    assert_eq!(customers[0]["test"], true);
+    let o = json(app.call("overview", &[]).await).await;
+    assert_eq!(o["orders_30"], 0, "{o}");
+    assert_eq!(o["revenue_30"], "₦0.00");
+    assert_eq!(o["top_ordered"], serde_json::json!([]));
+    assert_eq!(o["chat"]["agent_conversations"], 0);
+    assert_eq!(o["chat"]["assisted_orders"], 0);
+    assert!(o["chat"]["median_first_response_secs"].is_null(), "{o}");
 
     // Asking for a person hands the conversation over; the playground says the agent is quiet.
     let p = say(
