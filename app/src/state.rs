@@ -17,6 +17,8 @@ pub struct AppState {
     pub limits: Arc<RateLimits>,
     pub media: Arc<crate::media::ssr::Media>,
     pub storefront_cache: Arc<crate::storefront::ssr::PageCache>,
+    /// Whole storefront answers as bytes (`storefront::bytes`), bounded like the data cache.
+    pub storefront_responses: Arc<crate::storefront::bytes::ResponseCache>,
     pub page_views: crate::analytics::ssr::PageViews,
     /// The time source for time rules (job backoff, leases, purges); tests swap in a manual one.
     pub clock: crate::platform::clock::Clock,
@@ -58,6 +60,10 @@ impl AppState {
             config.storefront_cache_entries,
             config.storefront_cache_bytes,
         ));
+        let storefront_responses = Arc::new(crate::storefront::bytes::ResponseCache::new(
+            config.storefront_cache_entries,
+            config.storefront_cache_bytes,
+        ));
         let page_views = crate::analytics::ssr::PageViews::start(pool.clone());
         let llm = config.agent.llm.as_ref().map(|c| {
             crate::agent::llm::Llm::new(c).expect("the chat provider's HTTP client builds")
@@ -77,6 +83,7 @@ impl AppState {
             limits,
             media,
             storefront_cache,
+            storefront_responses,
             clock: crate::platform::clock::Clock::system(),
             jobs: Arc::new(jobs),
             whatsapp,

@@ -29,7 +29,9 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"));
-    if wanted && html && res.status() == StatusCode::OK {
+    // A 304 is a view too: the browser revalidated a page it shows again (the cached answer).
+    let shown = res.status() == StatusCode::OK || res.status() == StatusCode::NOT_MODIFIED;
+    if wanted && (html || res.status() == StatusCode::NOT_MODIFIED) && shown {
         let mut parts = path.trim_start_matches("/s/").split('/');
         let shop_slug = parts.next().unwrap_or_default().to_string();
         let product_slug = match (parts.next(), parts.next()) {

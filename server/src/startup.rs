@@ -123,6 +123,12 @@ pub fn build_app(state: AppState) -> Router {
     let max_concurrent = state.config.max_concurrent_requests;
     let shell_options = options.clone();
     let fallback_options = options.clone();
+    if state.config.storefront_cache_bytes > 0 && state.config.storefront_cache_entries > 0 {
+        tokio::spawn(app::storefront::bytes::listen(
+            state.pool.clone(),
+            state.storefront_responses.clone(),
+        ));
+    }
 
     Router::new()
         .route("/healthz", get(crate::health::healthz))
@@ -150,10 +156,16 @@ pub fn build_app(state: AppState) -> Router {
         // Layers run outside-in from the bottom: request id, tracing, panic catcher,
         // concurrency limit, timeouts, compression, headers, mailbox guard, origin check,
         // form-error guard, session, dashboard guard, then the route.
-        .layer(middleware::from_fn_with_state(state.clone(), crate::page_views::record))
         .layer(middleware::from_fn(app::catalog::csv::import_body_limit))
         .layer(middleware::from_fn(security::dashboard_guard))
         .layer(middleware::from_fn_with_state(state.clone(), app::auth::ssr::session_middleware))
+        // Outside the session: a cached storefront page costs no session lookup. Page views
+        // are outside it so that cached answers count.
+        .layer(middleware::from_fn_with_state(
+            state.storefront_responses.clone(),
+            app::storefront::bytes::middleware,
+        ))
+        .layer(middleware::from_fn_with_state(state.clone(), crate::page_views::record))
         .layer(middleware::from_fn_with_state(security.clone(), security::form_error_guard))
         .layer(middleware::from_fn_with_state(security.clone(), security::same_origin_only))
         .layer(middleware::from_fn_with_state(security.clone(), security::dev_mailbox_guard))

@@ -28,6 +28,8 @@ pub async fn bump_catalog_version(conn: &mut PgConnection, shop_id: Uuid) -> App
     .bind(shop_id)
     .execute(&mut *conn)
     .await?;
+    // The response cache drops the shop's pages once this request is done (after the commit).
+    crate::storefront::bytes::touched(shop_id);
     Ok(())
 }
 

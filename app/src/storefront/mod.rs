@@ -3,6 +3,8 @@
 
 pub mod api;
 #[cfg(feature = "ssr")]
+pub mod bytes;
+#[cfg(feature = "ssr")]
 pub mod cart;
 #[cfg(feature = "ssr")]
 pub mod routes;

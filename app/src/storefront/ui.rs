@@ -61,16 +61,31 @@ fn StoreRouteView(kind: &'static str) -> impl IntoView {
         <Suspense fallback=|| view! { <p class="page">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(StorePage::Listing { shop, category, query, products, page, pages, total }) => view! {
-                        <Listing shop category query products page pages total/>
-                    }.into_any(),
-                    Ok(StorePage::Product { shop, product }) => view! { <ProductView shop product/> }.into_any(),
+                    Ok(StorePage::Listing { shop, category, query, products, page, pages, total }) => {
+                        name_shop(shop.id);
+                        view! { <Listing shop category query products page pages total/> }.into_any()
+                    }
+                    Ok(StorePage::Product { shop, product }) => {
+                        name_shop(shop.id);
+                        view! { <ProductView shop product/> }.into_any()
+                    }
                     Ok(StorePage::Moved(to)) => view! { <Moved to/> }.into_any(),
                     Err(ApiError::NotFound) => view! { <NotFound/> }.into_any(),
                     Err(e) => view! { <main class="page" id="main"><p class="notice error">{e.to_string()}</p></main> }.into_any(),
                 }
             })}
         </Suspense>
+    }
+}
+
+/// Tells the response cache whose page this is, so a change to that shop drops it (the
+/// header is removed before the answer leaves: see `storefront::bytes`).
+fn name_shop(_shop: uuid::Uuid) {
+    #[cfg(feature = "ssr")]
+    if let Some(res) = use_context::<leptos_axum::ResponseOptions>()
+        && let Ok(v) = http::HeaderValue::from_str(&_shop.to_string())
+    {
+        res.insert_header(http::HeaderName::from_static(super::bytes::SHOP_HEADER), v);
     }
 }
 

@@ -25,6 +25,7 @@ mod platform;
 mod proxy_limits;
 mod shutdown;
 mod storefront;
+mod storefront_cache;
 mod usage;
 mod variants;
 mod wa_support;

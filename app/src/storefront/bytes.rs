@@ -1,0 +1,723 @@
+//! Whole storefront responses kept as bytes (issue 12): a cached page is answered from memory,
+//! already compressed (brotli and gzip), with an `ETag`, without a query, a render or a session
+//! lookup. The data cache in `ssr` stays underneath for misses.
+//!
+//! **Freshness.** Entries are tagged with their shop and that shop's generation here. The
+//! generation moves when the shop changes:
+//! - in this process, right after the request that changed it has finished (so its commit is
+//!   done): `bump_catalog_version` notes the shop in a task-local that [`middleware`] reads once
+//!   the handler returns. This makes "edit, then reload" deterministic;
+//! - from anywhere (jobs, other processes, `psql`), through PostgreSQL: a trigger on `shops`
+//!   sends `NOTIFY bz_storefront, '<shop id>'` at commit and [`listen`] receives it. If that line
+//!   is lost, everything is dropped (missed notifications cannot be known).
+//!
+//! A page is stored only if nothing was invalidated while it rendered (it may have read data
+//! that was just replaced), and no entry lives longer than [`MAX_AGE`] whatever happens.
+//!
+//! **Per visitor.** Storefront pages (home, category, product, search) carry nothing per
+//! visitor: the cart count is not in the header, and the cart, checkout and order pages are
+//! never cached. The CSP nonce is: a cached page cannot carry a fresh nonce inside compressed
+//! bytes, so cached pages are served with a CSP that allows their inline scripts by SHA-256
+//! hash ([`CspScriptHashes`], used by the security headers) and their `nonce` attributes are
+//! removed before storing, so no visitor's nonce is ever shown to another.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::io::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+/// The longest an entry is served, notifications or not.
+pub const MAX_AGE: Duration = Duration::from_secs(600);
+
+/// Lets a CDN or proxy keep a page briefly and serve it stale while it asks again; browsers
+/// revalidate every time (a `304` when nothing changed).
+pub const CACHE_CONTROL: &str = "public, max-age=0, s-maxage=30, stale-while-revalidate=60";
+
+/// The response header by which a storefront render names its shop (removed before sending).
+pub const SHOP_HEADER: &str = "x-bizmaat-shop";
+
+/// The PostgreSQL channel the `shops` trigger notifies.
+pub const CHANNEL: &str = "bz_storefront";
+
+/// Pages larger than this are served but not kept.
+const MAX_PAGE_BYTES: usize = 1 << 20;
+
+/// `'sha256-…'` sources for every inline script of a response, for its CSP.
+#[derive(Clone, Debug)]
+pub struct CspScriptHashes(pub String);
+
+tokio::task_local! {
+    /// Shops changed by the request running in this task (see the module comment).
+    static TOUCHED: RefCell<Vec<Uuid>>;
+}
+
+/// Called where a shop's storefront data changes (inside its transaction).
+pub fn touched(shop_id: Uuid) {
+    let _ = TOUCHED.try_with(|t| t.borrow_mut().push(shop_id));
+}
+
+struct Entry {
+    shop: Uuid,
+    generation: u64,
+    stored: Instant,
+    etag: String,
+    content_type: HeaderValue,
+    csp: String,
+    identity: Bytes,
+    br: Bytes,
+    gzip: Bytes,
+}
+
+impl Entry {
+    fn bytes(&self, key: &str) -> usize {
+        self.identity.len() + self.br.len() + self.gzip.len() + self.csp.len() + 2 * key.len() + 256
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    entries: HashMap<String, (Entry, u64)>,
+    /// Keys in the order they were stored, with the serial of that store; a key stored again
+    /// since is skipped when its old serial comes up.
+    order: VecDeque<(String, u64)>,
+    bytes: usize,
+    serial: u64,
+    generations: HashMap<Uuid, u64>,
+}
+
+pub struct ResponseCache {
+    max_entries: usize,
+    max_bytes: usize,
+    inner: Mutex<Inner>,
+    /// Moves on every invalidation: a render that saw it move does not store.
+    invalidations: AtomicU64,
+}
+
+impl ResponseCache {
+    /// A limit of 0 turns the cache off.
+    pub fn new(max_entries: usize, max_bytes: usize) -> Self {
+        ResponseCache {
+            max_entries,
+            max_bytes,
+            inner: Mutex::new(Inner::default()),
+            invalidations: AtomicU64::new(0),
+        }
+    }
+
+    fn enabled(&self) -> bool {
+        self.max_entries > 0 && self.max_bytes > 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The shop's pages are outdated.
+    pub fn invalidate(&self, shop: Uuid) {
+        self.invalidations.fetch_add(1, Ordering::SeqCst);
+        let mut inner = self.lock();
+        *inner.generations.entry(shop).or_default() += 1;
+        let gone: Vec<String> = inner
+            .entries
+            .iter()
+            .filter(|(_, (e, _))| e.shop == shop)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in gone {
+            if let Some((e, _)) = inner.entries.remove(&key) {
+                inner.bytes -= e.bytes(&key);
+            }
+        }
+    }
+
+    /// Every page is outdated (a lost notification line).
+    pub fn clear(&self) {
+        self.invalidations.fetch_add(1, Ordering::SeqCst);
+        let mut inner = self.lock();
+        let generations = std::mem::take(&mut inner.generations)
+            .into_iter()
+            .map(|(k, g)| (k, g + 1))
+            .collect();
+        *inner = Inner {
+            generations,
+            serial: inner.serial,
+            ..Inner::default()
+        };
+    }
+
+    fn get(&self, key: &str) -> Option<Hit> {
+        let mut inner = self.lock();
+        let (entry, _) = inner.entries.get(key)?;
+        let current = inner.generations.get(&entry.shop).copied().unwrap_or(0);
+        if entry.generation == current && entry.stored.elapsed() < MAX_AGE {
+            return Some(Hit {
+                etag: entry.etag.clone(),
+                content_type: entry.content_type.clone(),
+                csp: entry.csp.clone(),
+                identity: entry.identity.clone(),
+                br: entry.br.clone(),
+                gzip: entry.gzip.clone(),
+            });
+        }
+        if let Some((e, _)) = inner.entries.remove(key) {
+            inner.bytes -= e.bytes(key);
+        }
+        None
+    }
+
+    /// Stores a render unless something was invalidated since `seen` (read before it began).
+    fn put(&self, key: String, mut entry: Entry, seen: u64) {
+        let size = entry.bytes(&key);
+        if size > self.max_bytes {
+            return;
+        }
+        let mut inner = self.lock();
+        if self.invalidations.load(Ordering::SeqCst) != seen {
+            return;
+        }
+        entry.generation = inner.generations.get(&entry.shop).copied().unwrap_or(0);
+        inner.serial += 1;
+        let serial = inner.serial;
+        if let Some((old, _)) = inner.entries.insert(key.clone(), (entry, serial)) {
+            inner.bytes -= old.bytes(&key);
+        }
+        inner.bytes += size;
+        inner.order.push_back((key, serial));
+        while inner.entries.len() > self.max_entries || inner.bytes > self.max_bytes {
+            let Some((k, s)) = inner.order.pop_front() else {
+                break;
+            };
+            if inner
+                .entries
+                .get(&k)
+                .is_some_and(|(_, current)| *current == s)
+                && let Some((e, _)) = inner.entries.remove(&k)
+            {
+                inner.bytes -= e.bytes(&k);
+            }
+        }
+        // Keys replaced or removed leave stale slots behind; drop them once they dominate.
+        if inner.order.len() > 4 * inner.entries.len() + 64 {
+            let Inner { entries, order, .. } = &mut *inner;
+            order.retain(|(k, s)| entries.get(k).is_some_and(|(_, c)| c == s));
+        }
+    }
+}
+
+struct Hit {
+    etag: String,
+    content_type: HeaderValue,
+    csp: String,
+    identity: Bytes,
+    br: Bytes,
+    gzip: Bytes,
+}
+
+/// The cache key of a storefront page, or `None` when the request is not one to cache: only
+/// the shop's home, categories, products and search, and only the query parameters the page
+/// reads (others, such as `utm_source` on links shared in WhatsApp, do not change it).
+pub fn cache_key(method: &Method, path: &str, query: Option<&str>) -> Option<String> {
+    if method != Method::GET && method != Method::HEAD {
+        return None;
+    }
+    let rest = path.strip_prefix("/s/")?;
+    let segments: Vec<&str> = rest.split('/').collect();
+    let cacheable = match segments.as_slice() {
+        [slug] => !slug.is_empty(),
+        [slug, "search"] => !slug.is_empty(),
+        [slug, "c" | "p", name] => !slug.is_empty() && !name.is_empty(),
+        _ => false,
+    };
+    if !cacheable {
+        return None;
+    }
+    // Normalised as the page itself reads them, so searches that run alike share one entry.
+    let mut kept: Vec<(String, String)> = Vec::new();
+    for (k, v) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match k.as_ref() {
+            "q" => kept.push(("q".into(), super::normalize_search(&v))),
+            "page" => {
+                let page = v.trim().parse::<i64>().unwrap_or(1).clamp(1, 10_000);
+                if page > 1 {
+                    kept.push(("page".into(), page.to_string()));
+                }
+            }
+            // The product page's variant choice and its add-to-cart message.
+            "variant" | "o1" | "o2" | "o3" | "error" => {
+                kept.push((k.into_owned(), v.into_owned()));
+            }
+            // A form error shown from a link: per visitor, never cached.
+            "__err" => return None,
+            _ => {}
+        }
+    }
+    kept.sort();
+    let mut key = path.to_string();
+    if !kept.is_empty() {
+        key.push('?');
+        key.push_str(
+            &form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(kept)
+                .finish(),
+        );
+    }
+    Some(key)
+}
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Coding {
+    Brotli,
+    Gzip,
+    Identity,
+}
+
+/// The best coding the client accepts (a `q=0` refuses one).
+fn coding(headers: &HeaderMap) -> Coding {
+    let accepted: Vec<&str> = headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|item| {
+            let mut parts = item.split(';');
+            let name = parts.next()?.trim();
+            let refused = parts.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q == 0.0)
+            });
+            (!refused).then_some(name)
+        })
+        .collect();
+    if accepted.iter().any(|c| c.eq_ignore_ascii_case("br")) {
+        Coding::Brotli
+    } else if accepted.iter().any(|c| c.eq_ignore_ascii_case("gzip")) {
+        Coding::Gzip
+    } else {
+        Coding::Identity
+    }
+}
+
+/// Whether `If-None-Match` names this entity (weak comparison, as RFC 9110 asks for GET).
+fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
+    let bare = etag.trim_matches('"');
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/").trim_matches('"'))
+        .any(|t| t == "*" || t.split('-').next() == Some(bare))
+}
+
+fn respond(hit: Hit, headers: &HeaderMap, state: &'static str) -> Response {
+    let coding = coding(headers);
+    // One entity in three codings: the coding is part of the tag, and the base part is
+    // what `If-None-Match` compares.
+    let etag = match coding {
+        Coding::Brotli => format!("\"{}-br\"", hit.etag),
+        Coding::Gzip => format!("\"{}-gz\"", hit.etag),
+        Coding::Identity => format!("\"{}\"", hit.etag),
+    };
+    let fresh = not_modified(headers, &hit.etag);
+    let mut res = if fresh {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let body = match coding {
+            Coding::Brotli => hit.br,
+            Coding::Gzip => hit.gzip,
+            Coding::Identity => hit.identity,
+        };
+        Response::new(Body::from(body))
+    };
+    let h = res.headers_mut();
+    if !fresh {
+        h.insert(header::CONTENT_TYPE, hit.content_type);
+        match coding {
+            Coding::Brotli => {
+                h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("br"));
+            }
+            Coding::Gzip => {
+                h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            }
+            Coding::Identity => {}
+        }
+    }
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(CACHE_CONTROL),
+    );
+    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    h.insert("x-cache", HeaderValue::from_static(state));
+    res.extensions_mut().insert(CspScriptHashes(hit.csp));
+    res
+}
+
+/// Removes every ` nonce="…"` attribute (a per-request value no cached page may carry).
+fn strip_nonces(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(i) = rest.find(" nonce=\"") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 8..];
+        match after.find('"') {
+            Some(end) => rest = &after[end + 1..],
+            None => {
+                rest = after;
+                break;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `'sha256-…'` for the text of every inline `<script>` (those without `src`).
+fn inline_script_hashes(html: &str) -> String {
+    let mut sources = Vec::new();
+    let mut rest = html;
+    while let Some(start) = rest.find("<script") {
+        let tag_and_more = &rest[start..];
+        let Some(open_end) = tag_and_more.find('>') else {
+            break;
+        };
+        let tag = &tag_and_more[..open_end];
+        let body_and_more = &tag_and_more[open_end + 1..];
+        let Some(close) = body_and_more.find("</script>") else {
+            break;
+        };
+        if !tag.contains(" src=") {
+            let digest = Sha256::digest(&body_and_more.as_bytes()[..close]);
+            let source = format!(
+                "'sha256-{}'",
+                base64::engine::general_purpose::STANDARD.encode(digest)
+            );
+            if !sources.contains(&source) {
+                sources.push(source);
+            }
+        }
+        rest = &body_and_more[close + 9..];
+    }
+    sources.join(" ")
+}
+
+fn compress(identity: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let mut br = Vec::with_capacity(identity.len() / 4);
+    {
+        // Quality 9 of 11: near the best ratio at a few milliseconds per page, paid once.
+        let mut w = brotli::CompressorWriter::new(&mut br, 4096, 9, 22);
+        let _ = w.write_all(identity);
+    }
+    let mut gz = flate2::write::GzEncoder::new(
+        Vec::with_capacity(identity.len() / 3),
+        flate2::Compression::best(),
+    );
+    let _ = gz.write_all(identity);
+    (br, gz.finish().unwrap_or_default())
+}
+
+/// The layer: answers cached storefront pages, stores fresh ones, and after any other request
+/// invalidates the shops it changed.
+pub async fn middleware(
+    State(cache): State<std::sync::Arc<ResponseCache>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let key = cache_key(req.method(), req.uri().path(), req.uri().query());
+    let Some(key) = key.filter(|_| cache.enabled()) else {
+        if req.method() == Method::GET || req.method() == Method::HEAD {
+            return next.run(req).await;
+        }
+        let (res, changed) = TOUCHED
+            .scope(RefCell::new(Vec::new()), async move {
+                let res = next.run(req).await;
+                (res, TOUCHED.with(|t| t.take()))
+            })
+            .await;
+        for shop in changed {
+            cache.invalidate(shop);
+        }
+        return res;
+    };
+    let headers = req.headers().clone();
+    if let Some(hit) = cache.get(&key) {
+        return respond(hit, &headers, "hit");
+    }
+    let seen = cache.invalidations.load(Ordering::SeqCst);
+    let is_get = req.method() == Method::GET;
+    let mut res = next.run(req).await;
+    let shop = res
+        .headers_mut()
+        .remove(SHOP_HEADER)
+        .and_then(|v| v.to_str().ok().and_then(|s| s.parse::<Uuid>().ok()));
+    let html = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    let storable = is_get
+        && res.status() == StatusCode::OK
+        && html
+        && !res.headers().contains_key(header::SET_COOKIE)
+        && !res.headers().contains_key(header::CONTENT_ENCODING);
+    let (Some(shop), true) = (shop, storable) else {
+        return res;
+    };
+    let (parts, body) = res.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_PAGE_BYTES).await {
+        Ok(b) => b,
+        Err(e) => {
+            // Over the size limit or a broken render: this answer is lost either way.
+            tracing::warn!(error = %e, key, "storefront page not cached: body unreadable");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    let html = String::from_utf8_lossy(&bytes);
+    let identity = strip_nonces(&html);
+    let csp = inline_script_hashes(&identity);
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .cloned()
+        .unwrap_or_else(|| HeaderValue::from_static("text/html; charset=utf-8"));
+    let identity = Bytes::from(identity);
+    let for_compression = identity.clone();
+    let (br, gzip) = tokio::task::spawn_blocking(move || compress(&for_compression))
+        .await
+        .unwrap_or_default();
+    let etag = hex::encode(&Sha256::digest(&identity)[..12]);
+    let entry = Entry {
+        shop,
+        generation: 0,
+        stored: Instant::now(),
+        etag: etag.clone(),
+        content_type: content_type.clone(),
+        csp: csp.clone(),
+        identity: identity.clone(),
+        br: Bytes::from(br),
+        gzip: Bytes::from(gzip),
+    };
+    let hit = Hit {
+        etag,
+        content_type,
+        csp,
+        identity,
+        br: entry.br.clone(),
+        gzip: entry.gzip.clone(),
+    };
+    cache.put(key, entry, seen);
+    let mut out = respond(hit, &headers, "miss");
+    // Headers the render set that the cached answer does not rebuild (none today but Leptos'
+    // own) pass through on the first answer only; the status was 200.
+    for (name, value) in parts.headers.iter() {
+        if !out.headers().contains_key(name) && name != header::CONTENT_LENGTH {
+            out.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
+/// Keeps the cache in step with changes made outside this process (or by jobs): the `shops`
+/// trigger's notifications. Runs until the application's pool closes.
+pub async fn listen(pool: sqlx::PgPool, cache: std::sync::Arc<ResponseCache>) {
+    // A connection of its own: LISTEN holds it for good, and the application's pool (sized
+    // for requests and jobs) must not lose one to it.
+    let own = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .min_connections(0)
+        .connect_lazy_with((*pool.connect_options()).clone());
+    let closed = pool.close_event();
+    tokio::pin!(closed);
+    loop {
+        let connected = async {
+            let mut l = sqlx::postgres::PgListener::connect_with(&own).await?;
+            l.listen(CHANNEL).await?;
+            Ok::<_, sqlx::Error>(l)
+        };
+        let mut listener = tokio::select! {
+            _ = &mut closed => return,
+            l = connected => match l {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::warn!(error = %e, "storefront cache: cannot listen for changes; retrying");
+                    cache.clear();
+                    tokio::select! {
+                        _ = &mut closed => return,
+                        _ = tokio::time::sleep(Duration::from_secs(2)) => continue,
+                    }
+                }
+            },
+        };
+        // Anything stored before the line was up may have missed a notification.
+        cache.clear();
+        loop {
+            let next = tokio::select! {
+                _ = &mut closed => return,
+                n = listener.try_recv() => n,
+            };
+            match next {
+                Ok(Some(n)) => match n.payload().parse::<Uuid>() {
+                    Ok(shop) => cache.invalidate(shop),
+                    Err(_) => cache.clear(),
+                },
+                // The connection dropped (and notifications with it); the next call reconnects.
+                Ok(None) => cache.clear(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "storefront cache: notification line lost");
+                    cache.clear();
+                    break;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_shop_pages_are_cached_and_only_their_own_parameters_count() {
+        let get = Method::GET;
+        assert_eq!(cache_key(&get, "/s/ada", None).as_deref(), Some("/s/ada"));
+        assert_eq!(
+            cache_key(&get, "/s/ada/p/scarf", Some("utm_source=wa&variant=v1")).as_deref(),
+            Some("/s/ada/p/scarf?variant=v1")
+        );
+        assert_eq!(
+            cache_key(&get, "/s/ada/search", Some("page=2&q=+red%09+")),
+            cache_key(&get, "/s/ada/search", Some("q=red&page=2"))
+        );
+        assert_eq!(
+            cache_key(&get, "/s/ada", Some("page=abc")),
+            cache_key(&get, "/s/ada", Some("page=1"))
+        );
+        for (path, query) in [
+            ("/s/ada/cart", None),
+            ("/s/ada/order/1", None),
+            ("/s/ada/sitemap.xml", None),
+            ("/dashboard", None),
+            ("/s/ada", Some("__err=abc")),
+        ] {
+            assert_eq!(cache_key(&get, path, query), None, "{path}");
+        }
+        assert_eq!(cache_key(&Method::POST, "/s/ada", None), None);
+    }
+
+    #[test]
+    fn codings_follow_accept_encoding() {
+        let h = |v: &str| {
+            let mut m = HeaderMap::new();
+            m.insert(header::ACCEPT_ENCODING, HeaderValue::from_str(v).unwrap());
+            m
+        };
+        assert_eq!(coding(&h("gzip, deflate, br, zstd")), Coding::Brotli);
+        assert_eq!(coding(&h("br;q=0, gzip")), Coding::Gzip);
+        assert_eq!(coding(&h("identity")), Coding::Identity);
+        assert_eq!(coding(&HeaderMap::new()), Coding::Identity);
+    }
+
+    #[test]
+    fn nonces_are_removed_and_inline_scripts_hashed() {
+        let html = r#"<script nonce="abc">let a=1;</script><script src="/x.js" nonce="abc"></script><script type="application/ld+json">{}</script>"#;
+        let clean = strip_nonces(html);
+        assert!(!clean.contains("nonce"), "{clean}");
+        let hashes = inline_script_hashes(&clean);
+        let expected =
+            base64::engine::general_purpose::STANDARD.encode(Sha256::digest(b"let a=1;"));
+        assert!(hashes.contains(&format!("'sha256-{expected}'")), "{hashes}");
+        assert_eq!(
+            hashes.split(' ').count(),
+            2,
+            "the external script is not hashed"
+        );
+    }
+
+    #[test]
+    fn if_none_match_compares_the_entity_whatever_the_coding() {
+        let h = |v: &str| {
+            let mut m = HeaderMap::new();
+            m.insert(header::IF_NONE_MATCH, HeaderValue::from_str(v).unwrap());
+            m
+        };
+        assert!(not_modified(&h("\"abc-br\""), "abc"));
+        assert!(not_modified(&h("W/\"abc-gz\", \"x\""), "abc"));
+        assert!(not_modified(&h("\"abc\""), "abc"));
+        assert!(!not_modified(&h("\"abd\""), "abc"));
+        assert!(!not_modified(&HeaderMap::new(), "abc"));
+    }
+
+    fn entry(shop: Uuid, size: usize) -> Entry {
+        Entry {
+            shop,
+            generation: 0,
+            stored: Instant::now(),
+            etag: "e".into(),
+            content_type: HeaderValue::from_static("text/html"),
+            csp: String::new(),
+            identity: Bytes::from(vec![b'a'; size]),
+            br: Bytes::new(),
+            gzip: Bytes::new(),
+        }
+    }
+
+    #[test]
+    fn a_change_to_a_shop_drops_its_pages_and_only_its_pages() {
+        let cache = ResponseCache::new(100, 1 << 20);
+        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        cache.put("/s/a".into(), entry(a, 10), 0);
+        cache.put("/s/b".into(), entry(b, 10), 0);
+        assert!(cache.get("/s/a").is_some());
+        cache.invalidate(a);
+        assert!(cache.get("/s/a").is_none());
+        assert!(cache.get("/s/b").is_some());
+        // A render that began before the change is not stored: it may show the old data.
+        let seen = cache.invalidations.load(Ordering::SeqCst) - 1;
+        cache.put("/s/a".into(), entry(a, 10), seen);
+        assert!(cache.get("/s/a").is_none());
+        cache.clear();
+        assert!(cache.is_empty());
+    }
+
+    #[test]
+    fn the_cache_stays_within_its_limits() {
+        let cache = ResponseCache::new(3, 1 << 20);
+        let shop = Uuid::now_v7();
+        for i in 0..10 {
+            cache.put(format!("/s/a/p/{i}"), entry(shop, 10), 0);
+        }
+        assert_eq!(cache.len(), 3);
+        assert!(cache.get("/s/a/p/9").is_some(), "newest kept");
+        assert!(cache.get("/s/a/p/0").is_none(), "oldest gone");
+        let small = ResponseCache::new(100, 2_000);
+        for i in 0..10 {
+            small.put(format!("/s/a/p/{i}"), entry(shop, 500), 0);
+        }
+        assert!(small.lock().bytes <= 2_000);
+        assert!(!small.is_empty());
+        let off = ResponseCache::new(0, 1 << 20);
+        assert!(!off.enabled());
+    }
+}

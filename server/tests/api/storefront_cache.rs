@@ -1,0 +1,251 @@
+//! Whole storefront answers kept as bytes (issue 12): served pre-compressed with an ETag and a
+//! CSP of their own, dropped by a change to their shop on the next request, and by a change
+//! made outside the app (psql) through PostgreSQL's notifications.
+
+use crate::helpers::{TestApp, client, spawn_app};
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+async fn shop(app: &TestApp) -> (String, String) {
+    app.signup("Cache Owner").await;
+    let id = app
+        .create_product(&[
+            ("title", "Kente Stole"),
+            ("price", "4000"),
+            ("status", "active"),
+        ])
+        .await;
+    (app.shop_slug().await, id)
+}
+
+async fn get(
+    c: &reqwest::Client,
+    app: &TestApp,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut req = c.get(app.url(path));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    req.send().await.unwrap()
+}
+
+fn header_of(res: &reqwest::Response, name: &str) -> String {
+    res.headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+/// The `'sha256-…'` sources an HTML page needs for its inline scripts.
+fn inline_hashes(html: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = html;
+    while let Some(at) = rest.find("<script") {
+        rest = &rest[at..];
+        let open_end = rest.find('>').unwrap();
+        let close = rest.find("</script>").unwrap();
+        if !rest[..open_end].contains(" src=") {
+            let digest = Sha256::digest(&rest.as_bytes()[open_end + 1..close]);
+            out.push(format!(
+                "'sha256-{}'",
+                base64::engine::general_purpose::STANDARD.encode(digest)
+            ));
+        }
+        rest = &rest[close + 9..];
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_cached_page_is_served_compressed_with_an_etag_and_a_csp_that_fits_it() {
+    let app = spawn_app().await;
+    let (slug, _) = shop(&app).await;
+    let path = format!("/s/{slug}/p/kente-stole");
+    let shopper = client();
+
+    let first = get(&shopper, &app, &path, &[]).await;
+    assert_eq!(first.status(), 200);
+    assert_eq!(header_of(&first, "x-cache"), "miss");
+    assert_eq!(
+        header_of(&first, "x-bizmaat-shop"),
+        "",
+        "internal header removed"
+    );
+    let first_csp = header_of(&first, "content-security-policy");
+    let first_html = first.text().await.unwrap();
+
+    let before = app.acquired();
+    let res = get(&shopper, &app, &path, &[]).await;
+    assert_eq!(header_of(&res, "x-cache"), "hit");
+    let vary = header_of(&res, "vary");
+    assert!(vary.contains("Accept-Encoding"), "{vary}");
+    assert!(
+        header_of(&res, "cache-control").contains("stale-while-revalidate"),
+        "a CDN may keep it briefly"
+    );
+    let etag = header_of(&res, "etag");
+    assert!(etag.starts_with('"') && etag.len() > 10, "{etag}");
+    let csp = header_of(&res, "content-security-policy");
+    let html = res.text().await.unwrap();
+    assert_eq!(app.acquired() - before, 0, "a cached page costs no query");
+    assert_eq!(html, first_html, "the same bytes");
+    assert!(html.contains("₦4,000.00"));
+
+    // Strict CSP without a nonce: exactly the inline scripts of these bytes, by hash, and
+    // no visitor's nonce left in the page.
+    assert_eq!(csp, first_csp);
+    assert!(!csp.contains("nonce-"), "{csp}");
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert!(
+        !html.contains("nonce="),
+        "no nonce is shared between visitors"
+    );
+    let needed = inline_hashes(&html);
+    for h in &needed {
+        assert!(csp.contains(h.as_str()), "{h} missing from {csp}");
+    }
+    let script_src = csp
+        .split(';')
+        .find(|d| d.trim().starts_with("script-src"))
+        .unwrap();
+    assert_eq!(
+        script_src.matches("'sha256-").count(),
+        needed.len(),
+        "{script_src}"
+    );
+
+    // Pre-compressed for whoever accepts it, and the entity tag names the coding.
+    let br = get(&shopper, &app, &path, &[("accept-encoding", "gzip, br")]).await;
+    assert_eq!(header_of(&br, "content-encoding"), "br");
+    assert!(header_of(&br, "etag").ends_with("-br\""));
+    let compressed = br.bytes().await.unwrap();
+    let mut plain = Vec::new();
+    brotli::BrotliDecompress(&mut &compressed[..], &mut plain).unwrap();
+    assert_eq!(String::from_utf8(plain).unwrap(), html);
+    let gz = get(&shopper, &app, &path, &[("accept-encoding", "gzip")]).await;
+    assert_eq!(header_of(&gz, "content-encoding"), "gzip");
+
+    // A browser that has it already: 304, no body, and it still counts as a view.
+    let again = get(&shopper, &app, &path, &[("if-none-match", &etag)]).await;
+    assert_eq!(again.status(), 304);
+    assert_eq!(header_of(&again, "etag"), etag);
+    assert!(again.bytes().await.unwrap().is_empty());
+    let other = get(&shopper, &app, &path, &[("if-none-match", "\"nope\"")]).await;
+    assert_eq!(other.status(), 200);
+
+    // Pages that differ per visitor are never kept, and keep their nonce.
+    let cart = get(&shopper, &app, &format!("/s/{slug}/cart"), &[]).await;
+    assert_eq!(header_of(&cart, "x-cache"), "");
+    assert!(header_of(&cart, "content-security-policy").contains("'nonce-"));
+    // Parameters the page does not read share the entry (links shared with utm_source).
+    let shared = get(&shopper, &app, &format!("{path}?utm_source=whatsapp"), &[]).await;
+    assert_eq!(header_of(&shared, "x-cache"), "hit");
+}
+
+#[tokio::test]
+async fn a_catalog_change_shows_on_the_next_request() {
+    let app = spawn_app().await;
+    let (slug, id) = shop(&app).await;
+    let shopper = client();
+    let home = format!("/s/{slug}");
+    let product = format!("/s/{slug}/p/kente-stole");
+    for path in [&home, &product] {
+        get(&shopper, &app, path, &[]).await.text().await.unwrap();
+        assert_eq!(
+            header_of(&get(&shopper, &app, path, &[]).await, "x-cache"),
+            "hit"
+        );
+    }
+    let res = app
+        .call(
+            "catalog/product/save",
+            &[
+                ("id", &id),
+                ("title", "Kente Stole"),
+                ("price", "4500"),
+                ("status", "active"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    for path in [&home, &product] {
+        let res = get(&shopper, &app, path, &[]).await;
+        assert_eq!(header_of(&res, "x-cache"), "miss", "{path}");
+        let html = res.text().await.unwrap();
+        assert!(html.contains("₦4,500.00"), "{path}: the new price");
+        assert!(!html.contains("₦4,000.00"), "{path}");
+    }
+
+    // Another shop's pages stay cached through this shop's edits.
+    let other = client();
+    let form = crate::helpers::signup_form("Second Owner", "second.cache@example.com");
+    let res = crate::helpers::call_with(&other, &app.url("/api/signup"), &form).await;
+    assert_eq!(res.status(), 200);
+    let res = crate::helpers::call_with(
+        &other,
+        &app.url("/api/catalog/product/save"),
+        &[
+            ("title", "Batik Wrap"),
+            ("price", "900"),
+            ("status", "active"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let other_slug = app.shop_slug().await;
+    assert_ne!(other_slug, slug);
+    let theirs = format!("/s/{other_slug}");
+    get(&shopper, &app, &theirs, &[])
+        .await
+        .text()
+        .await
+        .unwrap();
+    app.call(
+        "catalog/product/save",
+        &[
+            ("id", &id),
+            ("title", "Kente Stole"),
+            ("price", "4600"),
+            ("status", "active"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        header_of(&get(&shopper, &app, &theirs, &[]).await, "x-cache"),
+        "hit"
+    );
+}
+
+#[tokio::test]
+async fn a_change_made_outside_the_app_reaches_the_cache_through_postgresql() {
+    let app = spawn_app().await;
+    let (slug, _) = shop(&app).await;
+    let shopper = client();
+    let home = format!("/s/{slug}");
+    get(&shopper, &app, &home, &[]).await.text().await.unwrap();
+    assert_eq!(
+        header_of(&get(&shopper, &app, &home, &[]).await, "x-cache"),
+        "hit"
+    );
+    // As an operator would in psql: the app does not see this statement, only its NOTIFY.
+    sqlx::query("update shops set name = 'Renamed By Hand', catalog_version = catalog_version + 1 where slug = $1")
+        .bind(&slug)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    // The notification arrives on its own connection, asynchronously: wait for it, bounded.
+    let mut html = String::new();
+    for _ in 0..100 {
+        html = get(&shopper, &app, &home, &[]).await.text().await.unwrap();
+        if html.contains("Renamed By Hand") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        html.contains("Renamed By Hand"),
+        "the page follows the change"
+    );
+}
