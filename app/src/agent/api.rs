@@ -40,6 +40,7 @@ pub async fn save_agent_settings(
     #[server(default)] hours_open: String,
     #[server(default)] hours_close: String,
     #[server(default)] time_zone: String,
+    #[server(default)] away_message: String,
 ) -> Result<(), ApiError> {
     let state = use_state()?;
     let shop = require_shop(&state.pool).await?;
@@ -52,6 +53,7 @@ pub async fn save_agent_settings(
         open: &hours_open,
         close: &hours_close,
         time_zone: &time_zone,
+        away_message: &away_message,
     });
     let choices = ssr::SettingsInput {
         mode: &mode,

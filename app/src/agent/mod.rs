@@ -71,7 +71,14 @@ pub struct AgentSettings {
     pub time_zone: String,
     /// The shop's local time now and whether the agent answers at this moment, in words.
     pub hours_now: String,
+    /// Sent to a customer who writes while the shop is closed and the agent answers only
+    /// during opening hours (once per conversation per [`AWAY_EVERY_HOURS`]); empty: none.
+    #[serde(default)]
+    pub away_message: String,
 }
+
+/// The away message is said again to the same customer after this many hours at the least.
+pub const AWAY_EVERY_HOURS: i64 = 12;
 
 /// A saved answer: the agent answers questions like this one with this answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

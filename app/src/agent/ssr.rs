@@ -201,6 +201,7 @@ pub async fn settings(state: &AppState, shop_id: Uuid) -> AppResult<super::Agent
         hours_close: super::hours::hhmm(hours.close),
         time_zone: hours.time_zone.clone(),
         hours_now,
+        away_message: hours.away_message.clone(),
     })
 }
 
@@ -212,6 +213,7 @@ pub struct Hours {
     pub open: u16,
     pub close: u16,
     pub time_zone: String,
+    pub away_message: String,
 }
 
 impl Hours {
@@ -225,20 +227,22 @@ fn minutes_of(t: time::Time) -> u16 {
 }
 
 pub async fn hours_of(pool: &sqlx::PgPool, shop_id: Uuid) -> AppResult<Hours> {
-    let row: Option<(String, Vec<i16>, time::Time, time::Time, String)> = sqlx::query_as(
-        "select answers_when, hours_days, hours_open, hours_close, time_zone
+    #[allow(clippy::type_complexity)]
+    let row: Option<(String, Vec<i16>, time::Time, time::Time, String, String)> = sqlx::query_as(
+        "select answers_when, hours_days, hours_open, hours_close, time_zone, away_message
          from agent_settings where shop_id = $1",
     )
     .bind(shop_id)
     .fetch_optional(pool)
     .await?;
     Ok(match row {
-        Some((answers_when, days, open, close, time_zone)) => Hours {
+        Some((answers_when, days, open, close, time_zone, away_message)) => Hours {
             answers_when,
             days,
             open: minutes_of(open),
             close: minutes_of(close),
             time_zone,
+            away_message,
         },
         None => Hours {
             answers_when: "always".into(),
@@ -246,6 +250,7 @@ pub async fn hours_of(pool: &sqlx::PgPool, shop_id: Uuid) -> AppResult<Hours> {
             open: 9 * 60,
             close: 17 * 60,
             time_zone: "UTC".into(),
+            away_message: String::new(),
         },
     })
 }
@@ -265,23 +270,88 @@ pub async fn local_time(pool: &sqlx::PgPool, at: OffsetDateTime, zone: &str) -> 
     Some((i16::try_from(weekday).ok()?, u16::try_from(minute).ok()?))
 }
 
+/// Who speaks now by the shop's opening hours.
+#[derive(Debug, PartialEq)]
+pub enum Now {
+    /// The agent answers.
+    Agent,
+    /// The agent is quiet and a person answers (the merchant's choice for this time).
+    Person,
+    /// The agent answers only during opening hours and the shop is closed: the away message,
+    /// if the merchant wrote one.
+    Away(String),
+}
+
 /// Whether the agent answers now: the merchant's choice against the shop's opening hours. An
 /// unknown time zone (renamed in a later tz database) never silences the agent.
-pub async fn answering_now(
-    state: &AppState,
-    shop_id: Uuid,
-    now: OffsetDateTime,
-) -> AppResult<bool> {
+pub async fn answering_now(state: &AppState, shop_id: Uuid, now: OffsetDateTime) -> AppResult<Now> {
     let hours = hours_of(&state.pool, shop_id).await?;
     if hours.answers_when == "always" {
-        return Ok(true);
+        return Ok(Now::Agent);
     }
-    Ok(match local_time(&state.pool, now, &hours.time_zone).await {
-        Some((weekday, minute)) => {
-            super::hours::answers(&hours.answers_when, hours.is_open(weekday, minute))
-        }
-        None => true,
+    let Some((weekday, minute)) = local_time(&state.pool, now, &hours.time_zone).await else {
+        return Ok(Now::Agent);
+    };
+    let open = hours.is_open(weekday, minute);
+    Ok(if super::hours::answers(&hours.answers_when, open) {
+        Now::Agent
+    } else if hours.answers_when == "during_hours" && !open {
+        Now::Away(hours.away_message)
+    } else {
+        Now::Person
     })
+}
+
+/// The away message, unless this conversation heard it in the last [`AWAY_EVERY_HOURS`]: a
+/// customer who writes three times at night hears it once.
+async fn say_away(
+    state: &AppState,
+    shop_id: Uuid,
+    conversation_id: Uuid,
+    message_id: Uuid,
+    text: &str,
+    now: OffsetDateTime,
+) -> AppResult<()> {
+    let mut tx = state.pool.begin().await?;
+    // One turn at a time per conversation decides (the row lock), so two quick messages
+    // cannot both send it.
+    let mode: Option<String> =
+        sqlx::query_scalar("select mode from conversations where id = $1 for update")
+            .bind(conversation_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if mode.as_deref() != Some("ai") {
+        return Ok(());
+    }
+    let recent: bool = sqlx::query_scalar(
+        "select exists (select 1 from wa_messages where conversation_id = $1 and direction = 'out'
+             and idempotency_key like 'away:%' and sent_at > $2)",
+    )
+    .bind(conversation_id)
+    .bind(now - time::Duration::hours(super::AWAY_EVERY_HOURS))
+    .fetch_one(&mut *tx)
+    .await?;
+    if recent {
+        return Ok(());
+    }
+    let reply = assistant::Reply::Text(text.to_string());
+    outbound::queue(
+        &mut tx,
+        now,
+        Queued {
+            shop_id,
+            conversation_id,
+            sent_by: "agent",
+            kind: reply.kind(),
+            body: &reply.shown(),
+            payload: reply.payload(),
+            idempotency_key: &format!("away:{message_id}"),
+            file: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// What the opening-hours part of the settings form sends; `None` in `SettingsInput`: not on
@@ -292,13 +362,11 @@ pub struct HoursInput<'a> {
     pub open: &'a str,
     pub close: &'a str,
     pub time_zone: &'a str,
+    pub away_message: &'a str,
 }
 
-/// Checks the opening hours as typed: (answers_when, days, open, close, zone).
-async fn checked_hours(
-    pool: &sqlx::PgPool,
-    h: &HoursInput<'_>,
-) -> AppResult<(String, Vec<i16>, time::Time, time::Time, String)> {
+/// Checks the opening hours (and the away message) as typed.
+async fn checked_hours(pool: &sqlx::PgPool, h: &HoursInput<'_>) -> AppResult<CheckedHours> {
     if !super::hours::ANSWERS_WHEN
         .iter()
         .any(|(v, _)| *v == h.answers_when)
@@ -349,13 +417,30 @@ async fn checked_hours(
             "Enter a time zone by its name, such as Africa/Lagos or America/Sao_Paulo.",
         ));
     }
-    Ok((
-        h.answers_when.to_string(),
+    let away = h.away_message.trim();
+    if away.chars().count() > 1000 {
+        return Err(AppError::validation(
+            "away_message",
+            "Keep the away message under 1,000 characters.",
+        ));
+    }
+    Ok(CheckedHours {
+        answers_when: h.answers_when.to_string(),
         days,
         open,
         close,
-        zone.to_string(),
-    ))
+        zone: zone.to_string(),
+        away: away.to_string(),
+    })
+}
+
+struct CheckedHours {
+    answers_when: String,
+    days: Vec<i16>,
+    open: time::Time,
+    close: time::Time,
+    zone: String,
+    away: String,
 }
 
 /// What the settings form sends, as typed.
@@ -500,18 +585,19 @@ pub async fn save_settings(
     .bind(tone)
     .execute(&mut *tx)
     .await?;
-    if let Some((answers_when, days, open, close, zone)) = hours {
+    if let Some(h) = hours {
         sqlx::query(
             "update agent_settings set answers_when = $2, hours_days = $3, hours_open = $4,
-                 hours_close = $5, time_zone = $6
+                 hours_close = $5, time_zone = $6, away_message = $7
              where shop_id = $1",
         )
         .bind(shop_id)
-        .bind(answers_when)
-        .bind(days)
-        .bind(open)
-        .bind(close)
-        .bind(zone)
+        .bind(h.answers_when)
+        .bind(h.days)
+        .bind(h.open)
+        .bind(h.close)
+        .bind(h.zone)
+        .bind(h.away)
         .execute(&mut *tx)
         .await?;
     }
@@ -577,12 +663,26 @@ pub async fn turn(state: &AppState, job: &TurnJob) -> AppResult<()> {
     }
     // Outside the 24-hour window the agent sends no free text.
     let now = state.clock.now();
-    // The merchant's hours: outside them (or inside, as they chose) a person answers.
-    if !answering_now(state, row.shop_id, now).await? {
-        return Ok(());
-    }
     if crate::conversations::ssr::window_secs_left(now, row.last_inbound_at) <= 0 {
         return Ok(());
+    }
+    // The merchant's hours: outside them (or inside, as they chose) a person answers; while
+    // the shop is closed, the away message may answer for them.
+    match answering_now(state, row.shop_id, now).await? {
+        Now::Agent => {}
+        Now::Person => return Ok(()),
+        Now::Away(text) if text.is_empty() => return Ok(()),
+        Now::Away(text) => {
+            return say_away(
+                state,
+                row.shop_id,
+                job.conversation_id,
+                job.message_id,
+                &text,
+                now,
+            )
+            .await;
+        }
     }
     // The burst's last message answers it; earlier messages' jobs stand down.
     let latest: Option<Uuid> = sqlx::query_scalar(

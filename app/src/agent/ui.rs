@@ -94,6 +94,16 @@ pub fn AgentSettingsCard(
                     <p class="field-error" role="alert">{move || field_error(err, "hours_close").get()}</p>
                     <p class="field-error" role="alert">{move || field_error(err, "time_zone").get()}</p>
                     <p class="hint" data-testid="hours-now">{s.hours_now.clone()}</p>
+                    <label for="f-away-message">"Away message"</label>
+                    <textarea id="f-away-message" name="away_message" rows="2" maxlength="1000"
+                        aria-describedby="f-away-message-hint"
+                        placeholder="Thanks for your message! We are closed now and reply when we open.">
+                        {s.away_message.clone()}
+                    </textarea>
+                    <p class="hint" id="f-away-message-hint">
+                        "When the agent answers only during opening hours, a customer who writes while you are closed gets this, once every 12 hours. Leave it empty to send nothing."
+                    </p>
+                    <p class="field-error" role="alert">{move || field_error(err, "away_message").get()}</p>
                 </fieldset>
                 <div class="field">
                     <label for="f-disclosure">"How the assistant introduces itself"</label>

@@ -746,4 +746,42 @@ async fn outside_opening_hours_only_the_agent_stays_quiet_while_the_shop_is_open
     let s = json(app.call("agent/settings/get", &[]).await).await;
     assert_eq!(s["answers_when"], "during_hours");
     assert_eq!(s["time_zone"], "Africa/Lagos");
+    assert_eq!(s["away_message"], "");
+
+    // An away message: while the shop is closed, a customer who writes hears it once, not
+    // after every message; half a day later it may be said again; when open the agent answers.
+    let too_long = "x".repeat(1001);
+    let mut form = hours("during_hours", "09:00", "17:00", "Africa/Lagos");
+    form.push(("away_message", &too_long));
+    let res = app.call("agent/settings", &form).await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("away_message"));
+    let away = "Thanks for writing! We are closed now and answer from 9:00, Monday to Friday.";
+    let mut form = hours("during_hours", "09:00", "17:00", "Africa/Lagos");
+    form.push(("away_message", away));
+    assert_eq!(app.call("agent/settings", &form).await.status(), 200);
+    let s = json(app.call("agent/settings/get", &[]).await).await;
+    assert_eq!(s["away_message"], away);
+    // Saturday 12:00 in Lagos: closed.
+    let first = one(says(&app, &number, &["Do you deliver on Sunday?"]).await);
+    assert_eq!(body(&first), away);
+    assert_eq!(
+        says(&app, &number, &["Hello??"]).await,
+        Vec::<Value>::new(),
+        "once, not after every message"
+    );
+    clock.set(time::macros::datetime!(2026-12-06 01:00 UTC));
+    assert_eq!(body(&one(says(&app, &number, &["Sunday now"]).await)), away);
+    // Monday 10:00 in Lagos: open, and the agent (not the away message) answers.
+    clock.set(time::macros::datetime!(2026-12-07 09:00 UTC));
+    let open = one(says(&app, &number, &["indigo scarf"]).await);
+    assert_ne!(body(&open), away);
+    // Who sent it is on record, like any automated message.
+    let by: Vec<String> =
+        sqlx::query_scalar("select distinct sent_by from wa_messages where body = $1")
+            .bind(away)
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(by, ["agent"]);
 }
