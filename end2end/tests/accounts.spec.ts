@@ -14,6 +14,21 @@ test('a new merchant signs up, stays signed in, logs out and back in', async ({ 
   await logIn(page, email);
   await expect(page).toHaveURL(/\/dashboard\/account$/);
   await expect(page.getByRole('heading', { name: 'Account' })).toBeVisible();
+
+  // Two forms each ask for the current password: every id on the page is unique, so each
+  // label focuses its own field, and the email form's hint is read with its field.
+  await hydrated(page);
+  const duplicates = await page.evaluate(() => {
+    const seen = new Map<string, number>();
+    for (const el of Array.from(document.querySelectorAll('[id]'))) seen.set(el.id, (seen.get(el.id) ?? 0) + 1);
+    return [...seen].filter(([, n]) => n > 1).map(([id]) => id);
+  });
+  expect(duplicates).toEqual([]);
+  const passwordCard = page.locator('section.card', { has: page.getByRole('heading', { name: 'Password' }) });
+  await passwordCard.locator('label', { hasText: 'Current password' }).click();
+  await expect(passwordCard.getByLabel('Current password')).toBeFocused();
+  const emailCard = page.locator('section.card', { has: page.getByRole('heading', { name: 'Email', exact: true }) });
+  await expect(emailCard.getByLabel('Current password')).toHaveAccessibleDescription(/We send a link to the new address/);
 });
 
 test('signup errors are shown beside each field', async ({ page, expectFailure }) => {

@@ -10,6 +10,15 @@ test('a merchant sets up the shop, adds a product with an image, and sees it in 
   await signUp(page, uniqueEmail('shop'), 'Blue Threads');
   const slug = `blue-threads-${Date.now()}`;
 
+  // A new shop's empty lists say what to do next, not "nothing matches".
+  await page.goto('/dashboard/products');
+  await expect(page.getByTestId('products-empty')).toContainText('Your shop has no products yet.');
+  await expect(page.getByTestId('products-empty').getByRole('link', { name: 'Add your first product' })).toHaveAttribute('href', '/dashboard/products/new');
+  await page.goto('/dashboard/products?q=zzz');
+  await expect(page.getByTestId('products-empty')).toContainText('No products match these filters.');
+  await page.goto('/dashboard/orders');
+  await expect(page.getByTestId('orders-empty')).toContainText('No orders yet.');
+
   await page.goto('/dashboard/settings');
   await hydrated(page);
   await page.getByLabel('Storefront address').fill(slug);

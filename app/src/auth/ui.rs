@@ -217,9 +217,9 @@ pub fn AccountPage() -> impl IntoView {
                 <FormOk message=action_ok(email)/>
                 <FormError error=Signal::derive(move || ee.get().filter(|e| !matches!(e, crate::error::ApiError::Validation(_))))/>
                 <Field label="Email" name="email" kind="email" value=user.email.clone() error=field_error(ee, "email")/>
-                <Field label="Current password" name="current_password" kind="password" autocomplete="current-password"
-                    error=field_error(ee, "current_password")/>
-                <p class="hint">"We send a link to the new address; the change happens when you open it."</p>
+                <Field label="Current password" name="current_password" id="f-email-current-password" kind="password"
+                    autocomplete="current-password" error=field_error(ee, "current_password")
+                    hint="We send a link to the new address; the change happens when you open it."/>
                 <button type="submit" class="button">"Change email"</button>
             </ActionForm>
         </section>
@@ -228,8 +228,8 @@ pub fn AccountPage() -> impl IntoView {
             <ActionForm action=password attr:class="form" attr:novalidate=true>
                 <FormOk message=action_ok(password)/>
                 <FormError error=Signal::derive(move || pwe.get().filter(|e| !matches!(e, crate::error::ApiError::Validation(_))))/>
-                <Field label="Current password" name="current_password" kind="password" autocomplete="current-password"
-                    error=field_error(pwe, "current_password")/>
+                <Field label="Current password" name="current_password" id="f-password-current-password" kind="password"
+                    autocomplete="current-password" error=field_error(pwe, "current_password")/>
                 <Field label="New password" name="new_password" kind="password" autocomplete="new-password"
                     hint="Changing it logs out every other device." error=field_error(pwe, "new_password")/>
                 <button type="submit" class="button">"Change password"</button>

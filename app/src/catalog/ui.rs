@@ -94,9 +94,27 @@ pub fn ProductsPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match products.await {
                     Err(e) => view! { <p class="notice error">{e.to_string()}</p> }.into_any(),
-                    Ok(list) if list.items.is_empty() => view! {
-                        <p class="empty">"No products match. " <a href="/dashboard/products/new">"Add a product"</a> " or import a CSV."</p>
-                    }.into_any(),
+                    // A new shop and a search that found nothing need different next steps.
+                    Ok(list) if list.items.is_empty() => {
+                        let f = filters();
+                        if f.q.is_none() && f.status.is_none() && f.category.is_none() {
+                            view! {
+                                <div class="empty" data-testid="products-empty">
+                                    <p><strong>"Your shop has no products yet."</strong></p>
+                                    <p>"Add your first product with its price and photos, or bring a whole catalog from a spreadsheet, Shopify or WooCommerce."</p>
+                                    <p>
+                                        <a class="button primary" href="/dashboard/products/new">"Add your first product"</a>" "
+                                        <a class="button" href="/dashboard/import">"Import products"</a>
+                                    </p>
+                                </div>
+                            }.into_any()
+                        } else {
+                            view! {
+                                <p class="empty" data-testid="products-empty">"No products match these filters. "
+                                    <a href="/dashboard/products">"Show all products"</a></p>
+                            }.into_any()
+                        }
+                    }
                     Ok(list) => {
                         let (page, pages, total) = (list.page, list.pages, list.total);
                         view! {

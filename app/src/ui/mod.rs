@@ -78,8 +78,12 @@ pub fn Field(
     #[prop(optional, into)] hint: Option<String>,
     #[prop(into)] error: Signal<Option<String>>,
     #[prop(optional)] required: bool,
+    /// For a page with two fields of one name (two forms): ids must stay unique, or a label
+    /// focuses the other form's field.
+    #[prop(optional, into)]
+    id: Option<String>,
 ) -> impl IntoView {
-    let id = format!("f-{name}");
+    let id = id.unwrap_or_else(|| format!("f-{name}"));
     let err_id = format!("{id}-error");
     let hint_id = format!("{id}-hint");
     // Screen readers announce the hint with the field, then the error when there is one.
