@@ -57,7 +57,8 @@ if [ "${BENCH_ONLY:-}" = retrieval ] || [ -z "${BENCH_ONLY:-}" ]; then
   [ "${BENCH_ONLY:-}" = retrieval ] && exit 0
 fi
 
-# BENCH_ONLY=whatsapp skips the storefront part (the webhook benchmark alone takes ~10 minutes).
+# BENCH_ONLY=whatsapp skips the storefront part (the webhook benchmark alone takes ~10 minutes);
+# BENCH_ONLY=storefront runs the storefront part alone.
 if [ "${BENCH_ONLY:-}" != whatsapp ]; then
 
 start() { # port cache_entries
@@ -153,6 +154,7 @@ if [ "${BENCH_LIGHTHOUSE:-on}" != off ]; then
   echo "lighthouse (mobile, Debian Chromium):" >&2
   python3 .ci/lighthouse.py "$lh" "http://127.0.0.1:3202" "$home" "$home/c/$cat" "$product"
 fi
+[ "${BENCH_ONLY:-}" = storefront ] && exit 0
 
 fi
 

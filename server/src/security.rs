@@ -56,19 +56,8 @@ pub async fn security_headers(
     } else {
         ("", "")
     };
-    // A storefront page from the response cache cannot carry this request's nonce (its bytes
-    // are shared and compressed): it names its inline scripts by hash instead, and it loads
-    // no WASM.
-    let script_src = match res
-        .extensions()
-        .get::<app::storefront::bytes::CspScriptHashes>()
-    {
-        Some(hashes) if hashes.0.is_empty() => "'self'".to_string(),
-        Some(hashes) => format!("'self' {}", hashes.0),
-        None => format!("'self' 'nonce-{nonce}' 'wasm-unsafe-eval'{script_extra}"),
-    };
     let csp = format!(
-        "default-src 'self'; script-src {script_src}; style-src 'self'; \
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'{script_extra}; style-src 'self'; \
          img-src 'self' data: https:; font-src 'self'; connect-src {connect}; {frame_src}object-src 'none'; \
          base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
     );

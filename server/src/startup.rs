@@ -159,18 +159,11 @@ pub fn build_app(state: AppState) -> Router {
         .layer(middleware::from_fn(app::catalog::csv::import_body_limit))
         .layer(middleware::from_fn(security::dashboard_guard))
         .layer(middleware::from_fn_with_state(state.clone(), app::auth::ssr::session_middleware))
-        // Outside the session: a cached storefront page costs no session lookup. Page views
-        // are outside it so that cached answers count.
-        .layer(middleware::from_fn_with_state(
-            state.storefront_responses.clone(),
-            app::storefront::bytes::middleware,
-        ))
         .layer(middleware::from_fn_with_state(state.clone(), crate::page_views::record))
         .layer(middleware::from_fn_with_state(security.clone(), security::form_error_guard))
         .layer(middleware::from_fn_with_state(security.clone(), security::same_origin_only))
         .layer(middleware::from_fn_with_state(security.clone(), security::dev_mailbox_guard))
         .layer(middleware::from_fn_with_state(security, security::security_headers))
-        .layer(CompressionLayer::new())
         // A body that trickles in (a slow upload) is cut off, and so is a whole request that
         // takes too long; both answer 408 instead of holding a connection and a task forever.
         .layer(RequestBodyTimeoutLayer::new(request_timeout))
@@ -191,6 +184,15 @@ pub fn build_app(state: AppState) -> Router {
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
         }))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        // Outermost: a cached storefront page is answered before everything above runs (see
+        // `storefront::bytes`), with the headers they gave the render it keeps.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            app::storefront::bytes::middleware,
+        ))
+        // Compresses what is not already compressed: the cache's answers come with their
+        // coding (and pass untouched), everything else is compressed here.
+        .layer(CompressionLayer::new())
         .with_state(state)
 }
 

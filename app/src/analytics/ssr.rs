@@ -25,6 +25,39 @@ pub struct PageView {
     pub at: OffsetDateTime,
 }
 
+impl PageView {
+    /// The view a storefront GET records: shop and product from the path, the referrer's host
+    /// only (where shoppers come from, no tracking), device class and bot flag from the agent.
+    pub fn of_request(path: &str, headers: &axum::http::HeaderMap) -> PageView {
+        let get = |name: axum::http::header::HeaderName| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+        };
+        let agent = get(axum::http::header::USER_AGENT);
+        let mut parts = path.trim_start_matches("/s/").split('/');
+        let shop_slug = parts.next().unwrap_or_default().to_string();
+        let product_slug = match (parts.next(), parts.next()) {
+            (Some("p"), Some(p)) => Some(p.to_string()),
+            _ => None,
+        };
+        let referrer_host = Some(get(axum::http::header::REFERER))
+            .filter(|r| !r.is_empty())
+            .and_then(|r| r.parse::<axum::http::Uri>().ok())
+            .and_then(|u| u.host().map(str::to_owned));
+        PageView {
+            shop_slug,
+            path: path.to_string(),
+            product_slug,
+            referrer_host,
+            device: super::device_class(agent),
+            is_bot: super::is_bot(agent),
+            at: OffsetDateTime::now_utc(),
+        }
+    }
+}
+
 enum Message {
     View(PageView),
     Flush(oneshot::Sender<()>),
