@@ -73,6 +73,22 @@ test('a merchant sets up the shop, adds a product with an image, and sees it in 
   await expect(page.getByRole('status')).toHaveText('Product saved.');
   await page.goto(`/s/${slug}/p/indigo-stripe-scarf`);
   await expect(page.getByTestId('price')).toHaveText('₦9,999.00');
+
+  // Deleting asks first, with the answer focused; "Keep" changes nothing.
+  await page.goto('/dashboard/products');
+  await hydrated(page);
+  await page.getByRole('link', { name: 'Indigo Stripe Scarf' }).click();
+  await hydrated(page);
+  await page.getByRole('button', { name: 'Delete product' }).click();
+  const ask = page.getByRole('group', { name: /Delete this product\?/ });
+  await expect(ask).toBeVisible();
+  await expect(ask.getByRole('button', { name: 'Yes, delete it' })).toBeFocused();
+  await ask.getByRole('button', { name: 'Keep' }).click();
+  await expect(ask).toBeHidden();
+  await page.getByRole('button', { name: 'Delete product' }).click();
+  await page.getByRole('button', { name: 'Yes, delete it' }).click();
+  await expect(page).toHaveURL(/\/dashboard\/products$/);
+  await expect(page.getByTestId('products-empty')).toContainText('Your shop has no products yet.');
 });
 
 test.describe('without JavaScript', () => {

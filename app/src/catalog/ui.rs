@@ -219,7 +219,8 @@ pub fn EditProductPage() -> impl IntoView {
                                 </ActionForm>
                                 <ActionForm action=delete>
                                     <input type="hidden" name="id" value=pid2/>
-                                    <button type="submit" class="button danger">"Delete product"</button>
+                                    <crate::ui::ConfirmSubmit label="Delete product" confirm="Yes, delete it"
+                                        question="Delete this product? It leaves your shop and the storefront; past orders keep their copy."/>
                                 </ActionForm>
                             </div>
                             <ProductForm product=Some(p.clone()) categories=cats/>
@@ -745,7 +746,8 @@ fn ImageRowForms(
             </ActionForm>
             <ActionForm action=remove>
                 <input type="hidden" name="id" value=d/>
-                <button type="submit" class="button danger">"Remove"</button>
+                <crate::ui::ConfirmSubmit label="Remove" confirm="Yes, remove it" aria_label="Remove this image"
+                    question="Remove this image from the product?"/>
             </ActionForm>
         </li>
     }
@@ -765,6 +767,10 @@ fn CategoryRow(
         format!("Move {} up", c.name),
         format!("Move {} down", c.name),
         format!("Delete {}", c.name),
+    );
+    let ask = format!(
+        "Delete the category {}? Its products stay in your shop.",
+        c.name
     );
     let count = format!(
         "{} product{}",
@@ -792,7 +798,8 @@ fn CategoryRow(
             </ActionForm>
             <ActionForm action=delete>
                 <input type="hidden" name="id" value=d/>
-                <button type="submit" class="button danger" aria-label=del>"Delete"</button>
+                <crate::ui::ConfirmSubmit label="Delete" confirm="Yes, delete it" aria_label=del
+                    question=ask/>
             </ActionForm>
         </li>
     }

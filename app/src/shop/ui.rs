@@ -42,7 +42,8 @@ pub fn ShopSettingsPage() -> impl IntoView {
                                 {s.logo.clone().map(|l| view! {
                                     <img class="logo-preview" src=l.thumb_src alt=l.alt width="96" height="96"/>
                                     <ActionForm action=remove_logo>
-                                        <button type="submit" class="button">"Remove logo"</button>
+                                        <crate::ui::ConfirmSubmit label="Remove logo" confirm="Yes, remove it"
+                                            question="Remove your logo? The storefront shows your shop's name instead."/>
                                     </ActionForm>
                                 })}
                                 <crate::media::ui::ImageUpload product_id=None cloudinary=s.cloudinary label="Upload a logo"

@@ -230,3 +230,53 @@ pub fn Pagination(
         }
     })
 }
+
+/// A destructive button that asks first: the first press shows the question with "Yes" (the
+/// real submit of the surrounding form) and "Keep" (back, nothing sent). Keyboard users land on
+/// "Yes"; Escape is "Keep".
+#[component]
+pub fn ConfirmSubmit(
+    /// The button as first shown ("Delete product").
+    #[prop(into)]
+    label: String,
+    /// What the press will do, asked plainly ("Delete this product? …").
+    #[prop(into)]
+    question: String,
+    /// The confirming button ("Yes, delete").
+    #[prop(into)]
+    confirm: String,
+    /// A fuller name for screen readers when the label is short ("Delete Scarves").
+    #[prop(optional, into)]
+    aria_label: Option<String>,
+) -> impl IntoView {
+    let asking = RwSignal::new(false);
+    let yes = NodeRef::<leptos::html::Button>::new();
+    Effect::new(move |_| {
+        if asking.get()
+            && let Some(b) = yes.get()
+        {
+            let _ = b.focus();
+        }
+    });
+    let aria = aria_label.clone().unwrap_or_else(|| label.clone());
+    view! {
+        <Show
+            when=move || asking.get()
+            fallback=move || {
+                let aria = aria.clone();
+                let label = label.clone();
+                view! {
+                    <button type="button" class="button danger" aria-label=aria
+                        on:click=move |_| asking.set(true)>{label}</button>
+                }
+            }
+        >
+            <span class="confirm" role="group" aria-label=question.clone()
+                on:keydown=move |ev| if ev.key() == "Escape" { asking.set(false) }>
+                <span class="confirm-question">{question.clone()}</span>
+                <button type="submit" class="button danger" node_ref=yes>{confirm.clone()}</button>
+                <button type="button" class="button" on:click=move |_| asking.set(false)>"Keep"</button>
+            </span>
+        </Show>
+    }
+}
