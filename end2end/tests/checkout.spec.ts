@@ -82,6 +82,14 @@ test('a shop of its own counts exactly its own orders', async ({ page }) => {
   await expect(page.getByTestId('new-orders')).toHaveText('1');
   await expect(page.getByTestId('orders-7')).toHaveText('1');
   await expect(page.getByTestId('revenue-7')).toHaveText('₦6,000.00');
+
+  // Confirming the order in the dashboard (no reload) takes it off the navigation's count.
+  await hydrated(page);
+  await page.getByRole('navigation', { name: 'Dashboard' }).getByRole('link', { name: /Orders/ }).click();
+  await page.getByRole('link', { name: /^#\d+$/ }).first().click();
+  await page.getByRole('button', { name: 'Confirm' }).click();
+  await expect(page.getByTestId('order-status')).toHaveText('Confirmed');
+  await expect(page.getByTestId('new-orders')).toBeHidden();
 });
 
 test('a mistake at checkout shows beside its field and keeps what the shopper typed', async ({ page, expectFailure }) => {

@@ -41,6 +41,7 @@ fn Shell(user: CurrentUser) -> impl IntoView {
     let storefront = format!("/s/{}", user.shop_slug);
     let live = InboxLive::new();
     provide_context(live);
+    provide_context(crate::orders::ui::OrdersChanged(RwSignal::new(0)));
     // The tab's one event stream, for the inbox, the badges and the handover notifications.
     Effect::new(move |_| {
         #[cfg(feature = "hydrate")]
@@ -91,16 +92,34 @@ fn Shell(user: CurrentUser) -> impl IntoView {
     }
 }
 
-/// The count of new orders beside "Orders" in the navigation.
+/// The count of new orders beside "Orders" in the navigation. It is fetched again on every
+/// page change, when this tab changes an order's status, and on the inbox's live events, so it
+/// stays right while the merchant moves around (the old number shows until the new arrives).
 #[component]
 fn NewOrdersBadge() -> impl IntoView {
-    let count = Resource::new(|| (), |_| crate::orders::api::new_order_count());
+    let live = use_context::<InboxLive>().unwrap_or_default();
+    let changed = use_context::<crate::orders::ui::OrdersChanged>();
+    let location = leptos_router::hooks::use_location();
+    // Dashboard pages only: on the way out (log out) the shell is still here for a moment,
+    // and a count fetched then would be refused.
+    let page = Memo::new(move |prev: Option<&String>| {
+        let path = location.pathname.get();
+        if path.starts_with("/dashboard") {
+            path
+        } else {
+            prev.cloned().unwrap_or_default()
+        }
+    });
+    let count = Resource::new(
+        move || (page.get(), changed.map(|c| c.0.get()), live.events.get()),
+        |_| crate::orders::api::new_order_count(),
+    );
     view! {
-        <Suspense>
+        <Transition>
             {move || count.get().and_then(Result::ok).filter(|n| *n > 0).map(|n| view! {
                 <span class="badge count" data-testid="new-orders" aria-label=format!("{n} new")>{n}</span>
             })}
-        </Suspense>
+        </Transition>
     }
 }
 

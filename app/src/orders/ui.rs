@@ -120,11 +120,23 @@ pub fn OrdersPage() -> impl IntoView {
     }
 }
 
+/// Moves whenever this tab changes an order's status, so counts elsewhere on the page (the
+/// navigation's new-orders badge) fetch again. Provided by the dashboard shell.
+#[derive(Clone, Copy)]
+pub struct OrdersChanged(pub RwSignal<u32>);
+
 #[component]
 pub fn OrderDetailPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").and_then(|v| v.parse::<Uuid>().ok());
     let status = ServerAction::<SetOrderStatus>::new();
+    if let Some(changed) = use_context::<OrdersChanged>() {
+        Effect::new(move |_| {
+            if status.version().get() > 0 {
+                changed.0.update(|n| *n += 1);
+            }
+        });
+    }
     let note = ServerAction::<SetInternalNote>::new();
     let order = Resource::new(
         move || (id(), status.version().get(), note.version().get()),
@@ -167,7 +179,14 @@ pub fn OrderDetailPage() -> impl IntoView {
                                         <ActionForm action=status>
                                             <input type="hidden" name="id" value=oid/>
                                             <input type="hidden" name="status" value=to/>
-                                            <button type="submit" class=if to == "cancelled" { "button danger" } else { "button primary" }>{label}</button>
+                                            {if to == "cancelled" {
+                                                view! {
+                                                    <crate::ui::ConfirmSubmit label=label confirm="Yes, cancel it"
+                                                        question="Cancel this order? Its items go back into stock."/>
+                                                }.into_any()
+                                            } else {
+                                                view! { <button type="submit" class="button primary">{label}</button> }.into_any()
+                                            }}
                                         </ActionForm>
                                     }
                                 }).collect_view()}
