@@ -49,6 +49,44 @@ pub struct ImageRef {
     pub slug: String,
     pub url: String,
     pub alt: String,
+    /// The option values of each variant that shows this image (Shopify's `Variant Image`,
+    /// a WooCommerce variation's image); empty: a product image only.
+    pub variants: Vec<Vec<String>>,
+}
+
+/// Adds an image to a product's list once per address (a later mention may add its alt text
+/// or the variant that shows it), keeping the file's order.
+fn add_image(
+    images: &mut Vec<ImageRef>,
+    slug: &str,
+    url: String,
+    alt: String,
+    variant: Option<Vec<String>>,
+) {
+    if url.is_empty() {
+        return;
+    }
+    let at = match images.iter().position(|i| i.slug == slug && i.url == url) {
+        Some(at) => at,
+        None => {
+            images.push(ImageRef {
+                slug: slug.to_string(),
+                url,
+                alt: String::new(),
+                variants: Vec::new(),
+            });
+            images.len() - 1
+        }
+    };
+    let image = &mut images[at];
+    if image.alt.is_empty() {
+        image.alt = alt;
+    }
+    if let Some(v) = variant.filter(|v| !v.is_empty())
+        && !image.variants.contains(&v)
+    {
+        image.variants.push(v);
+    }
 }
 
 /// A foreign file as our CSV: the text, the merchant's line for each of our lines (by our
@@ -134,7 +172,7 @@ impl Columns {
                     ("name", "Name"),
                     ("regular", "Regular price"),
                 ],
-                "In WordPress: Products → Export, all columns, in English.",
+                "In WordPress: Products → Export, all columns. Its column names follow your WordPress language: if they are not in English, set Users → Profile → Language to English, export again, then set it back.",
             ),
         };
         let missing: Vec<&str> = required
@@ -450,22 +488,7 @@ fn shopify(index: &HashMap<&'static str, usize>, records: &[Record], currency: &
             }
             continue;
         }
-        let image = get("image");
-        if !image.is_empty() {
-            images.push(ImageRef {
-                slug: handle.clone(),
-                url: image,
-                alt: get("image_alt"),
-            });
-        }
-        let variant_image = get("variant_image");
-        if !variant_image.is_empty() && !images.iter().any(|i| i.url == variant_image) {
-            images.push(ImageRef {
-                slug: handle.clone(),
-                url: variant_image,
-                alt: String::new(),
-            });
-        }
+        add_image(&mut images, &handle, get("image"), get("image_alt"), None);
         let is_variant =
             !get("o1v").is_empty() || !get("sku").is_empty() || !get("price").is_empty();
         if !is_variant {
@@ -521,6 +544,19 @@ fn shopify(index: &HashMap<&'static str, usize>, records: &[Record], currency: &
                 set(&mut row, key[1], get(&format!("o{}v", i + 1)));
             }
         }
+        // The variant's own picture: an image of the product that this variant shows.
+        let values: Vec<String> = if no_options {
+            Vec::new()
+        } else {
+            (1..=names.len()).map(|i| get(&format!("o{i}v"))).collect()
+        };
+        add_image(
+            &mut images,
+            &handle,
+            get("variant_image"),
+            String::new(),
+            Some(values),
+        );
         set(&mut row, "sku", get("sku"));
         for (ours, theirs) in [("price", "price"), ("compare_at_price", "compare")] {
             match price(&get(theirs), currency) {
@@ -676,18 +712,20 @@ fn woocommerce(
                 "draft"
             },
         );
+        // "Clothing > Hoodies": our categories are flat, so the product goes in each level.
+        // That is what WooCommerce's own shop shows: a category's page lists the products of
+        // its subcategories too, so hoodies are found under Clothing as well as Hoodies.
         let categories = woo_list(&get("categories"))
             .into_iter()
-            // "Clothing > Hoodies": our categories are flat, so the product goes in the last.
-            .map(|c| c.rsplit('>').next().unwrap_or_default().trim().to_string())
+            .flat_map(|c| {
+                c.split('>')
+                    .map(|level| level.trim().to_string())
+                    .collect::<Vec<_>>()
+            })
             .chain(woo_list(&get("tags")));
         set(&mut row, "categories", category_cell(categories));
         for url in woo_list(&get("images")) {
-            images.push(ImageRef {
-                slug: slug.clone(),
-                url,
-                alt: String::new(),
-            });
+            add_image(&mut images, &slug, url, String::new(), None);
         }
         let stock = woo_stock(&get("stock"), &get("in_stock"));
         if kind.contains("variable") {
@@ -771,15 +809,7 @@ fn woocommerce(
             }
             None => set(&mut base, "track_stock", "false"),
         }
-        for url in woo_list(&get("images")) {
-            if !images.iter().any(|i| i.url == url) {
-                images.push(ImageRef {
-                    slug: parent.slug.clone(),
-                    url,
-                    alt: String::new(),
-                });
-            }
-        }
+        let variation_images = woo_list(&get("images"));
         // One value per attribute, by name; an empty one means "any", so every value.
         let mut values_by_name: HashMap<String, String> = HashMap::new();
         for i in 1..=3 {
@@ -809,6 +839,22 @@ fn woocommerce(
                     })
                 })
                 .collect();
+        }
+        // A variation's image (WooCommerce keeps one) is shown by each variant it became.
+        for (n, url) in variation_images.into_iter().enumerate() {
+            if n == 0 {
+                for combo in &combos {
+                    add_image(
+                        &mut images,
+                        &parent.slug,
+                        url.clone(),
+                        String::new(),
+                        Some(combo.clone()),
+                    );
+                }
+            } else {
+                add_image(&mut images, &parent.slug, url, String::new(), None);
+            }
         }
         for (n, combo) in combos.into_iter().enumerate() {
             let mut row = base.clone();
@@ -929,5 +975,58 @@ mod tests {
         assert_eq!(woo_list("S, M, L"), ["S", "M", "L"]);
         assert_eq!(woo_list("Red\\, dark, Blue"), ["Red, dark", "Blue"]);
         assert!(woo_list("").is_empty());
+    }
+
+    #[test]
+    fn an_image_is_listed_once_per_product_with_every_variant_that_shows_it() {
+        let mut images = Vec::new();
+        add_image(
+            &mut images,
+            "scarf",
+            "u/1".into(),
+            "".into(),
+            Some(vec!["M".into()]),
+        );
+        add_image(&mut images, "scarf", "u/1".into(), "Blue".into(), None);
+        add_image(
+            &mut images,
+            "scarf",
+            "u/1".into(),
+            "".into(),
+            Some(vec!["L".into()]),
+        );
+        add_image(
+            &mut images,
+            "scarf",
+            "u/1".into(),
+            "".into(),
+            Some(vec!["M".into()]),
+        );
+        // Another product may use the same address: it gets its own copy.
+        add_image(
+            &mut images,
+            "cap",
+            "u/1".into(),
+            "".into(),
+            Some(Vec::new()),
+        );
+        add_image(&mut images, "cap", "".into(), "".into(), None);
+        assert_eq!(
+            images,
+            vec![
+                ImageRef {
+                    slug: "scarf".into(),
+                    url: "u/1".into(),
+                    alt: "Blue".into(),
+                    variants: vec![vec!["M".into()], vec!["L".into()]],
+                },
+                ImageRef {
+                    slug: "cap".into(),
+                    url: "u/1".into(),
+                    alt: "".into(),
+                    variants: Vec::new(),
+                },
+            ]
+        );
     }
 }

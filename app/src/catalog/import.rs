@@ -420,7 +420,8 @@ pub async fn confirm(state: &AppState, shop_id: Uuid, id: Uuid) -> AppResult<Imp
 }
 
 /// One row and one job per image of a product, unless that product already has (or is
-/// fetching) the image from that address: importing a file again adds no duplicates.
+/// fetching) the image from that address: importing a file again adds no duplicates. The
+/// variants that show an image point at it once it has arrived (at once, when it already has).
 async fn queue_images(
     tx: &mut sqlx::PgConnection,
     shop_id: Uuid,
@@ -431,20 +432,35 @@ async fn queue_images(
         return Ok(());
     }
     let mut position: std::collections::HashMap<&str, i32> = std::collections::HashMap::new();
-    let (mut slugs, mut urls, mut alts, mut positions) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut slugs, mut urls, mut alts, mut positions, mut variants) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for image in images {
         let n = position.entry(image.slug.as_str()).or_insert(0);
         slugs.push(image.slug.clone());
         urls.push(image.url.clone());
         alts.push(image.alt.clone());
         positions.push(*n);
+        variants.push(serde_json::to_value(&image.variants).unwrap_or_default());
         *n += 1;
     }
+    // An image this product already has or is fetching: the file may now name other variants.
+    sqlx::query(
+        "update catalog_import_images x set variants = t.variants
+         from unnest($2::text[], $3::text[], $4::jsonb[]) as t(slug, url, variants)
+         join products p on p.shop_id = $1 and p.slug = t.slug
+         where x.shop_id = $1 and x.product_id = p.id and x.url = t.url and x.status <> 'failed'",
+    )
+    .bind(shop_id)
+    .bind(&slugs)
+    .bind(&urls)
+    .bind(&variants)
+    .execute(&mut *tx)
+    .await?;
     let queued: Vec<Uuid> = sqlx::query_scalar(
-        "insert into catalog_import_images (id, import_id, shop_id, product_id, url, alt, position)
-         select gen_random_uuid(), $1, $2, p.id, t.url, t.alt, t.position
-         from unnest($3::text[], $4::text[], $5::text[], $6::int4[]) as t(slug, url, alt, position)
+        "insert into catalog_import_images (id, import_id, shop_id, product_id, url, alt, position, variants)
+         select gen_random_uuid(), $1, $2, p.id, t.url, t.alt, t.position, t.variants
+         from unnest($3::text[], $4::text[], $5::text[], $6::int4[], $7::jsonb[])
+              as t(slug, url, alt, position, variants)
          join products p on p.shop_id = $2 and p.slug = t.slug
          where not exists (select 1 from catalog_import_images x
                            where x.product_id = p.id and x.url = t.url and x.status <> 'failed')
@@ -456,7 +472,22 @@ async fn queue_images(
     .bind(&urls)
     .bind(&alts)
     .bind(&positions)
+    .bind(&variants)
     .fetch_all(&mut *tx)
+    .await?;
+    // Images already here (an earlier import of the same file): link their variants now.
+    sqlx::query(
+        "update product_variants v set image_id = x.image_id
+         from catalog_import_images x
+         join products p on p.id = x.product_id and p.shop_id = $1
+         where x.shop_id = $1 and p.slug = any($2) and x.status = 'done'
+           and x.image_id is not null and v.shop_id = $1 and v.product_id = x.product_id
+           and exists (select 1 from jsonb_array_elements(x.variants) e
+                       where e = to_jsonb(v.options))",
+    )
+    .bind(shop_id)
+    .bind(&slugs)
+    .execute(&mut *tx)
     .await?;
     for image in queued {
         crate::platform::jobs::enqueue(
@@ -525,6 +556,9 @@ async fn fetch_image(ctx: &JobContext, id: Uuid) -> Result<(), JobError> {
                 .execute(&state.pool)
                 .await
                 .map_err(JobError::retry)?;
+            link_variants(state, id, image_id)
+                .await
+                .map_err(JobError::retry)?;
             ("done", None, Ok(()))
         }
         Err(Fetch::Retry(m)) if ctx.attempt < ctx.max_attempts => (
@@ -544,6 +578,25 @@ async fn fetch_image(ctx: &JobContext, id: Uuid) -> Result<(), JobError> {
     .await
     .map_err(JobError::retry)?;
     result
+}
+
+/// Points the variants that show an imported image at it (Shopify's `Variant Image`, a
+/// WooCommerce variation's image). Read when the image arrives, so a variant the merchant
+/// removed meanwhile is simply not found; the variant editor's own choice is overwritten
+/// only by this file's.
+async fn link_variants(state: &AppState, import_image: Uuid, image_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query(
+        "update product_variants v set image_id = $2
+         from catalog_import_images x
+         where x.id = $1 and v.shop_id = x.shop_id and v.product_id = x.product_id
+           and exists (select 1 from jsonb_array_elements(x.variants) e
+                       where e = to_jsonb(v.options))",
+    )
+    .bind(import_image)
+    .bind(image_id)
+    .execute(&state.pool)
+    .await?;
+    Ok(())
 }
 
 async fn store(

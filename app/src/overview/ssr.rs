@@ -13,8 +13,8 @@ pub async fn overview(state: &AppState, shop_id: Uuid) -> AppResult<Overview> {
     let days: Vec<(time::Date, i64, i64, i64)> = sqlx::query_as(
         "with d as (select generate_series(current_date - 29, current_date, interval '1 day')::date as day)
          select d.day,
-                (select count(*) from page_views v where v.shop_id = $1 and not v.is_bot
-                    and v.viewed_at >= d.day and v.viewed_at < d.day + 1),
+                (select coalesce(sum(v.views), 0) from page_views v where v.shop_id = $1 and not v.is_bot
+                    and v.viewed_at >= d.day and v.viewed_at < d.day + 1)::bigint,
                 (select count(*) from orders o where o.shop_id = $1 and o.status <> 'cancelled' and not o.is_test
                     and o.created_at >= d.day and o.created_at < d.day + 1),
                 (select coalesce(sum(o.total_minor), 0) from orders o where o.shop_id = $1 and o.status <> 'cancelled' and not o.is_test
@@ -46,7 +46,7 @@ pub async fn overview(state: &AppState, shop_id: Uuid) -> AppResult<Overview> {
         .unwrap_or_default()
         .to_string();
     let visits_30: i64 = sqlx::query_scalar(
-        "select count(*) from page_views where shop_id = $1 and not is_bot and viewed_at >= current_date - 29
+        "select coalesce(sum(views), 0)::bigint from page_views where shop_id = $1 and not is_bot and viewed_at >= current_date - 29
            and (referrer_host is null or referrer_host <> $2)",
     )
     .bind(shop_id)
@@ -54,9 +54,9 @@ pub async fn overview(state: &AppState, shop_id: Uuid) -> AppResult<Overview> {
     .fetch_one(&state.pool)
     .await?;
     let top_viewed: Vec<(String, i64)> = sqlx::query_as(
-        "select p.title, count(*) from page_views v join products p on p.shop_id = v.shop_id and p.slug = v.product_slug
+        "select p.title, sum(v.views)::bigint from page_views v join products p on p.shop_id = v.shop_id and p.slug = v.product_slug
          where v.shop_id = $1 and not v.is_bot and v.viewed_at >= current_date - 29
-         group by p.id, p.title order by count(*) desc, p.title limit 5",
+         group by p.id, p.title order by 2 desc, p.title limit 5",
     )
     .bind(shop_id)
     .fetch_all(&state.pool)

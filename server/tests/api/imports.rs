@@ -97,7 +97,7 @@ fn shopify_file(images: &str) -> String {
     format!(
         "Handle,Title,Body (HTML),Vendor,Product Category,Type,Tags,Published,Option1 Name,Option1 Value,Option2 Name,Option2 Value,Option3 Name,Option3 Value,Variant SKU,Variant Grams,Variant Inventory Tracker,Variant Inventory Qty,Variant Inventory Policy,Variant Fulfillment Service,Variant Price,Variant Compare At Price,Variant Requires Shipping,Variant Taxable,Variant Barcode,Image Src,Image Position,Image Alt Text,Gift Card,Variant Image,Variant Weight Unit,Status\n\
          adire-scarf,Adire Scarf,\"<p>Hand-dyed <strong>indigo</strong> &amp; cotton.</p><script>alert(1)</script><ul><li>Wash cold</li></ul>\",Lagos Looms,,Scarves,\"adire, gifts\",TRUE,Size,S,Colour,Indigo,,,AS-S-IND,200,shopify,5,deny,manual,12500.00,15000.00,TRUE,TRUE,,{images}/scarf.png,1,Blue scarf,FALSE,,kg,active\n\
-         adire-scarf,,,,,,,,,M,,Indigo,,,AS-M-IND,200,shopify,-2,deny,manual,13000.00,13000.00,TRUE,TRUE,,{images}/flaky.png,2,,FALSE,,kg,\n\
+         adire-scarf,,,,,,,,,M,,Indigo,,,AS-M-IND,200,shopify,-2,deny,manual,13000.00,13000.00,TRUE,TRUE,,{images}/flaky.png,2,,FALSE,{images}/scarf.png,kg,\n\
          adire-scarf,,,,,,,,,M,,Rust,,,AS-M-RST,200,shopify,3,deny,manual,13000.00,,TRUE,TRUE,,,,,FALSE,{images}/notes.txt,kg,\n\
          adire-scarf,,,,,,,,,,,,,,,,,,,,,,,,,{images}/gone.png,3,,,,,\n\
          wooden-spoon,Wooden Spoon,Carved by hand.,Lagos Looms,,Kitchen,,TRUE,Title,Default Title,,,,,SPOON-1,50,,0,deny,manual,3000,,TRUE,TRUE,,{images}/kaftan.png,1,,FALSE,,kg,active\n\
@@ -265,6 +265,25 @@ async fn a_shopify_export_previews_imports_once_reimports_without_duplicates_and
     )
     .await;
     assert_eq!(scarf_images, 2);
+    // Variant Image: M / Indigo shows the blue scarf (an image of the product, not a copy);
+    // the others show none (M / Rust's "image" was a text file).
+    let variant_images = || async {
+        sqlx::query_as::<_, (Vec<String>, Option<String>)>(
+            "select v.options, x.url from product_variants v join products p on p.id = v.product_id
+             left join catalog_import_images x on x.image_id = v.image_id
+             where p.slug = 'adire-scarf' order by v.position",
+        )
+        .fetch_all(&app.pool)
+        .await
+        .unwrap()
+    };
+    let blue = Some(format!("{images}/scarf.png"));
+    let expected = vec![
+        (vec!["S".to_string(), "Indigo".to_string()], None),
+        (vec!["M".into(), "Indigo".into()], blue),
+        (vec!["M".into(), "Rust".into()], None),
+    ];
+    assert_eq!(variant_images().await, expected);
 
     // The outcome page lists the failures with a retry.
     let (_, outcome) = json(app.call("catalog/import/preview", &[("id", &id)]).await).await;
@@ -318,6 +337,16 @@ async fn a_shopify_export_previews_imports_once_reimports_without_duplicates_and
         count(&app, "select count(*) from images").await,
         images_before
     );
+    // A variant image cleared by the merchant comes back with the file, at once (the image
+    // is already here: no job, no copy).
+    sqlx::query("update product_variants set image_id = null")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let id3 = uploaded(&app, "shopify", &file).await;
+    let (status, _) = json(app.call("catalog/import/confirm", &[("id", &id3)]).await).await;
+    assert_eq!(status, 200);
+    assert_eq!(variant_images().await, expected);
 
     // Another shop cannot see or confirm this import.
     let other = crate::helpers::client();
@@ -427,6 +456,22 @@ async fn a_woocommerce_export_with_variable_products_imports_and_reimports() {
             .contains("grouped products cannot be imported")
     );
 
+    // An export from a WordPress in Spanish: its column names are translated. The merchant
+    // is told how to get English ones.
+    let id = uploaded(
+        &app,
+        "woocommerce",
+        "ID,Tipo,SKU,Nombre,Publicado,Precio normal\n1,simple,M1,Taza,1,9.5\n",
+    )
+    .await;
+    let (_, spanish) = json(app.call("catalog/import/preview", &[("id", &id)]).await).await;
+    let message = spanish["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("does not look like a WooCommerce product export")
+            && message.contains("Users → Profile → Language"),
+        "{spanish}"
+    );
+
     // Without the grouped product the file imports.
     let file = file.lines().take(5).collect::<Vec<_>>().join("\n") + "\n";
     let id = uploaded(&app, "woocommerce", &file).await;
@@ -482,7 +527,8 @@ async fn a_woocommerce_export_with_variable_products_imports_and_reimports() {
     .await
     .unwrap();
     assert_eq!(description, "Soft fleece.\n\nMachine wash.");
-    assert_eq!(categories, "Hoodies|winter");
+    // Each level of "Clothing > Hoodies", as WooCommerce's own category pages show them.
+    assert_eq!(categories, "Clothing|Hoodies|winter");
     let mug: (Option<String>, i64, String, bool, i32) = sqlx::query_as(
         "select sku, price_minor, status, track_stock, stock from products where slug = 'mug'",
     )
@@ -502,6 +548,24 @@ async fn a_woocommerce_export_with_variable_products_imports_and_reimports() {
         )
         .await,
         2
+    );
+    // The HOODIE-M variation's image: every variant it became shows it (any colour).
+    let shown: Vec<(Vec<String>, Option<String>)> = sqlx::query_as(
+        "select v.options, x.url from product_variants v join products p on p.id = v.product_id
+         left join catalog_import_images x on x.image_id = v.image_id
+         where p.slug = 'hoodie' order by v.position",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let kaftan = Some(format!("{images}/kaftan.png"));
+    assert_eq!(
+        shown,
+        vec![
+            (vec!["S".into(), "Red, dark".into()], None),
+            (vec!["M".into(), "Red, dark".into()], kaftan.clone()),
+            (vec!["M".into(), "Blue".into()], kaftan),
+        ]
     );
 
     // Again: the same products, updated.

@@ -102,12 +102,13 @@ async fn overview_numbers_match_the_seeded_views_and_orders() {
     // Views: today 3 human (2 from outside, 1 internal navigation) + 2 bots; 10 days ago 4 human
     // external; 40 days ago 5 (outside the window).
     sqlx::query(
-        "insert into page_views (shop_id, path, product_slug, referrer_host, device, is_bot, viewed_at)
-         select $1, '/s/x/p/cap', 'cap', null, 'mobile', false, now() from generate_series(1, 2)
-         union all select $1, '/s/x/p/mug', 'mug', '127.0.0.1', 'mobile', false, now()
-         union all select $1, '/s/x/p/mug', 'mug', null, 'desktop', true, now() from generate_series(1, 2)
-         union all select $1, '/s/x', null, 'www.instagram.com', 'mobile', false, now() - interval '10 days' from generate_series(1, 4)
-         union all select $1, '/s/x', null, null, 'mobile', false, now() - interval '40 days' from generate_series(1, 5)",
+        "insert into page_views (shop_id, path, product_slug, referrer_host, device, is_bot, viewed_at, views)
+         select $1, '/s/x/p/cap', 'cap', null, 'mobile', false, now(), 1 from generate_series(1, 2)
+         union all select $1, '/s/x/p/mug', 'mug', '127.0.0.1', 'mobile', false, now(), 1
+         union all select $1, '/s/x/p/mug', 'mug', null, 'desktop', true, now(), 2
+         -- four identical views of one minute: one row counting them
+         union all select $1, '/s/x', null, 'www.instagram.com', 'mobile', false, now() - interval '10 days', 4
+         union all select $1, '/s/x', null, null, 'mobile', false, now() - interval '40 days', 1 from generate_series(1, 5)",
     )
     .bind(shop_id)
     .execute(&app.pool)
