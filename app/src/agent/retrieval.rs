@@ -1,7 +1,9 @@
 //! Finding a shop's products from what a customer wrote: PostgreSQL full-text matching (any
 //! of the words as prefixes, ranked by how many and where), with words that start no title
 //! word respelled from the shop's word list by trigram similarity (typos, other languages'
-//! forms), and exact variant SKUs; the rankings are fused by reciprocal rank fusion. Always
+//! forms), and exact variant SKUs; the rankings are fused by reciprocal rank fusion. A
+//! question of three or more words the shop knows ranks the products matching at least two
+//! of them, and falls back to any word only when those are too few. Always
 //! filtered in SQL by shop and status, and by stock and price when the customer states them.
 //! Embedding similarity joins the fusion when an embedder is configured (`embed`).
 //! Every step is an index probe, so a search stays in milliseconds at 10,000 products
@@ -64,31 +66,92 @@ pub fn terms(text: &str) -> Vec<String> {
     out
 }
 
-/// Close spellings of the words that start none of the shop's title words: ("sandalias",
-/// "sandals"). Each word is one trigram-index probe of the shop's word list.
-async fn respellings(pool: &PgPool, shop_id: Uuid, words: &[String]) -> AppResult<Vec<String>> {
-    let close: Vec<String> = sqlx::query_scalar(
-        "select f.word
-         from unnest($2::text[]) as t(w)
+/// One of the customer's words as the shop's titles know it.
+#[derive(Debug, Clone, PartialEq)]
+struct Word {
+    word: String,
+    /// It starts a word of some title.
+    known: bool,
+    /// Close spellings of a word that starts none ("sandalias" → "sandals").
+    close: Vec<String>,
+}
+
+/// How the shop's titles know each word: as the start of a title word, or only through close
+/// spellings. One query: a prefix probe per word, and a trigram-index probe of the shop's word
+/// list for the words that start none.
+async fn vocabulary(pool: &PgPool, shop_id: Uuid, words: &[String]) -> AppResult<Vec<Word>> {
+    let rows: Vec<(String, bool, Vec<String>)> = sqlx::query_as(
+        "select t.w, k.known,
+                case when k.known then '{}'::text[] else array(
+                    select word from product_words
+                    where shop_id = $1 and word % t.w and similarity(word, t.w) >= $3
+                    order by similarity(word, t.w) desc, word
+                    limit 2) end
+         from unnest($2::text[]) with ordinality as t(w, n)
          cross join lateral (
-             select word from product_words
-             where shop_id = $1 and word % t.w and similarity(word, t.w) >= $3
-             order by similarity(word, t.w) desc, word
-             limit 2) f
-         where not exists (select 1 from product_words x
-                           where x.shop_id = $1 and x.word like t.w || '%')",
+             select exists (select 1 from product_words x
+                            where x.shop_id = $1 and x.word like t.w || '%') as known) k
+         order by t.n",
     )
     .bind(shop_id)
     .bind(words)
     .bind(RESPELL_SIMILARITY)
     .fetch_all(pool)
     .await?;
-    // Title words are the database's lexemes: keep those our own rule would give a customer,
-    // so each is safe inside a quoted tsquery term.
-    Ok(close
+    Ok(rows
         .into_iter()
-        .filter(|w| w.chars().all(|c| c.is_alphanumeric() || c == '-') && !words.contains(w))
+        .map(|(word, known, close)| Word {
+            // Title words are the database's lexemes: keep those our own rule would give a
+            // customer, so each is safe inside a quoted tsquery term.
+            close: close
+                .into_iter()
+                .filter(|w| {
+                    w.chars().all(|c| c.is_alphanumeric() || c == '-') && !words.contains(w)
+                })
+                .collect(),
+            word,
+            known,
+        })
         .collect())
+}
+
+/// The full-text queries for the customer's words: any of them (each as a prefix, with its
+/// close spellings), and — when three or more of them mean something to the shop — at least
+/// two of those. A sentence of common words ("golden beaded earrings or a woven wrapper")
+/// matches half a catalog by any word; ranking all of those is what made long questions slow,
+/// and the products that match two or more words are the ones worth ranking. Each word is
+/// letters, digits and dashes only, quoted, so nothing in it is tsquery syntax.
+fn tsqueries(words: &[Word]) -> (String, Option<String>) {
+    let term = |w: &str| format!("'{w}':*");
+    let any = words
+        .iter()
+        .flat_map(|w| std::iter::once(&w.word).chain(&w.close))
+        .map(|w| term(w))
+        .collect::<Vec<_>>()
+        .join(" | ");
+    let concepts: Vec<String> = words
+        .iter()
+        .filter_map(|w| {
+            if w.known {
+                Some(term(&w.word))
+            } else if !w.close.is_empty() {
+                let close: Vec<String> = w.close.iter().map(|c| term(c)).collect();
+                Some(format!("({})", close.join(" | ")))
+            } else {
+                None
+            }
+        })
+        .collect();
+    if concepts.len() < 3 {
+        return (any, None);
+    }
+    let mut pairs = Vec::new();
+    for (i, a) in concepts.iter().enumerate() {
+        for b in &concepts[i + 1..] {
+            pairs.push(format!("({a} & {b})"));
+        }
+    }
+    (any, Some(pairs.join(" | ")))
 }
 
 /// The agent's search: the embedder's matches (when there is one) fused with the words'.
@@ -110,34 +173,47 @@ pub async fn search(pool: &PgPool, shop_id: Uuid, q: &Query<'_>) -> AppResult<Ve
     if words.is_empty() && q.semantic.is_empty() {
         return Ok(Vec::new());
     }
-    let mut any = words.clone();
-    if !words.is_empty() {
-        any.extend(respellings(pool, shop_id, &words).await?);
-    }
-    // Any of the words (`|`), each as a prefix: a customer writes sentences, not keyword
-    // lists. Each word is letters, digits and dashes only, quoted, so nothing in it is
-    // tsquery syntax.
-    let any_word = any
-        .iter()
-        .map(|w| format!("'{w}':*"))
-        .collect::<Vec<_>>()
-        .join(" | ");
+    let vocabulary = if words.is_empty() {
+        Vec::new()
+    } else {
+        vocabulary(pool, shop_id, &words).await?
+    };
+    let (any_word, two_words) = tsqueries(&vocabulary);
     // Unprepared: each search is planned with its own words and filters (a cached generic plan
     // cannot tell a word that matches three products from one that matches thousands).
     Ok(sqlx::query_as(
-        "with fts as (
-             -- The best few by rank first (a top-N sort), numbered after: numbering every
-             -- match of a common word would sort them all.
+        "with strong as (
+             -- At least two of the words, when there are three or more (`tsqueries`); the best
+             -- few by rank, a top-N sort.
+             select p.id, ts_rank(p.search, to_tsquery('simple', $2)) as rank
+             from products p
+             where $11::text is not null and p.shop_id = $1 and p.status = 'active'
+               and p.search @@ to_tsquery('simple', $11)
+               and (not $4 or not (p.track_stock and p.stock <= 0))
+               and ($5::bigint is null or coalesce(p.price_max_minor, p.price_minor) >= $5)
+               and ($6::bigint is null or p.price_minor <= $6)
+             order by rank desc, p.id
+             limit $7
+         ),
+         weak as (
+             -- Any of the words: always for one or two words, and for more when fewer than a
+             -- page of products match two of them (planned, but not run, otherwise).
+             select p.id, ts_rank(p.search, to_tsquery('simple', $2)) as rank
+             from products p
+             where ($11::text is null or (select count(*) from strong) < $9)
+               and p.shop_id = $1 and p.status = 'active'
+               and p.search @@ to_tsquery('simple', $2)
+               and (not $4 or not (p.track_stock and p.stock <= 0))
+               and ($5::bigint is null or coalesce(p.price_max_minor, p.price_minor) >= $5)
+               and ($6::bigint is null or p.price_minor <= $6)
+             order by rank desc, p.id
+             limit $7
+         ),
+         fts as (
              select id, row_number() over (order by rank desc, id) as r
-             from (select p.id, ts_rank(p.search, to_tsquery('simple', $2)) as rank
-                   from products p
-                   where p.shop_id = $1 and p.status = 'active'
-                     and p.search @@ to_tsquery('simple', $2)
-                     and (not $4 or not (p.track_stock and p.stock <= 0))
-                     and ($5::bigint is null or coalesce(p.price_max_minor, p.price_minor) >= $5)
-                     and ($6::bigint is null or p.price_minor <= $6)
-                   order by rank desc, p.id
-                   limit $7) best
+             from (select id, max(rank) as rank
+                   from (select id, rank from strong union all select id, rank from weak) m
+                   group by id order by rank desc, id limit $7) best
          ),
          sku as (
              select distinct v.product_id as id, 1 as r
@@ -155,11 +231,16 @@ pub async fn search(pool: &PgPool, shop_id: Uuid, q: &Query<'_>) -> AppResult<Ve
          )
          select p.id, p.title, p.price_minor, p.price_max_minor,
                 (p.track_stock and p.stock <= 0) as sold_out
-         from fused f join products p on p.id = f.id
-         where p.shop_id = $1 and p.status = 'active'
-           and (not $4 or not (p.track_stock and p.stock <= 0))
-           and ($5::bigint is null or coalesce(p.price_max_minor, p.price_minor) >= $5)
-           and ($6::bigint is null or p.price_minor <= $6)
+         from fused f
+         -- One primary-key probe per fused product (at most a few dozen): joined plainly,
+         -- the planner guessed more and read the whole products table.
+         cross join lateral (
+             select * from products p
+             where p.id = f.id and p.shop_id = $1 and p.status = 'active'
+               and (not $4 or not (p.track_stock and p.stock <= 0))
+               and ($5::bigint is null or coalesce(p.price_max_minor, p.price_minor) >= $5)
+               and ($6::bigint is null or p.price_minor <= $6)
+             limit 1) p
          order by f.score desc, p.title, p.id
          limit $9",
     )
@@ -174,6 +255,7 @@ pub async fn search(pool: &PgPool, shop_id: Uuid, q: &Query<'_>) -> AppResult<Ve
     .bind(RRF_K)
     .bind(q.limit.clamp(1, 50))
     .bind(q.semantic)
+    .bind(two_words)
     .fetch_all(pool)
     .await?)
 }
@@ -219,5 +301,46 @@ mod tests {
         );
         assert_eq!(terms("it's 'x' | !"), ["it"]);
         assert!(terms("?").is_empty());
+    }
+
+    fn word(w: &str, known: bool, close: &[&str]) -> Word {
+        Word {
+            word: w.into(),
+            known,
+            close: close.iter().map(|c| c.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn three_words_the_shop_knows_ask_for_two_of_them() {
+        // One or two words: any of them.
+        let (any, two) = tsqueries(&[word("red", true, &[]), word("bag", true, &[])]);
+        assert_eq!(any, "'red':* | 'bag':*");
+        assert_eq!(two, None);
+        // A word the shop does not know counts only through its close spellings.
+        let (any, two) = tsqueries(&[
+            word("red", true, &[]),
+            word("wedding", false, &[]),
+            word("sandalias", false, &["sandals", "sandal"]),
+            word("leather", true, &[]),
+        ]);
+        assert_eq!(
+            any,
+            "'red':* | 'wedding':* | 'sandalias':* | 'sandals':* | 'sandal':* | 'leather':*"
+        );
+        assert_eq!(
+            two.as_deref(),
+            Some(
+                "('red':* & ('sandals':* | 'sandal':*)) | ('red':* & 'leather':*) | \
+                 (('sandals':* | 'sandal':*) & 'leather':*)"
+            )
+        );
+        // Two known words and one unknown: any of them again.
+        let (_, two) = tsqueries(&[
+            word("red", true, &[]),
+            word("bag", true, &[]),
+            word("wedding", false, &[]),
+        ]);
+        assert_eq!(two, None);
     }
 }

@@ -23,6 +23,7 @@ mod media;
 mod orders;
 mod platform;
 mod proxy_limits;
+mod retrieval;
 mod shutdown;
 mod storefront;
 mod storefront_cache;
