@@ -130,6 +130,15 @@ run() { # label url
   echo "$rps"
 }
 
+# Latency at a fixed rate (open loop, `server/benches/openloop.rs`): half of what wrk found.
+cargo bench -q -p server --bench openloop --no-run >&2
+half() { # label url saturated_rps
+  local rate
+  rate=$(awk -v r="$3" 'BEGIN { printf "%d", r / 2 }')
+  printf '%-28s ' "$1" >&2
+  cargo bench -q -p server --bench openloop -- "$2" "$rate" 10 >&2
+}
+
 echo "storefront benchmark: $count products, wrk -t$threads -c$connections -d$duration, loopback" >&2
 for page in home product; do
   path=$([ $page = home ] && echo $home || echo $product)
@@ -137,6 +146,8 @@ for page in home product; do
   u=$(run "app $page, uncached" "http://127.0.0.1:3201$path")
   c=$(run "app $page, cached" "http://127.0.0.1:3202$path")
   awk -v u="$u" -v c="$c" -v n="$n" -v p="$page" 'BEGIN { printf "  %s: app/nginx = %.3f uncached, %.3f cached\n", p, u/n, c/n }' >&2
+  half "  at half rate, uncached" "http://127.0.0.1:3201$path" "$u"
+  half "  at half rate, cached" "http://127.0.0.1:3202$path" "$c"
 done
 
 wasm=$(ls target/site/pkg/bizmaat*.wasm | grep -v '\.gz$' | head -1)
