@@ -15,9 +15,26 @@
   if (form) bindVariants(form);
   var checkout = document.querySelector('form[data-enhance="checkout"]');
   if (checkout) bindCheckout(checkout);
+  var cartLink = document.querySelector('a[data-cart-cookie]');
+  if (cartLink) showCartCount(cartLink);
   // The end-to-end tests' signal that the page's script has run (the dashboard sets the same
   // attribute once its WASM has hydrated).
   document.body.setAttribute('data-hydrated', 'true');
+
+  // The header's cart count: per shopper, so not in the page (storefront pages are cached and
+  // shared); the server keeps the count in a small cookie beside the cart's signed one.
+  function showCartCount(link) {
+    var name = link.getAttribute('data-cart-cookie') + '=';
+    var n = 0;
+    document.cookie.split('; ').forEach(function (c) {
+      if (c.indexOf(name) === 0) n = parseInt(c.slice(name.length), 10) || 0;
+    });
+    var badge = link.querySelector('.store-cart-count');
+    if (!badge || n <= 0) return;
+    badge.textContent = n > 99 ? '99+' : String(n);
+    badge.hidden = false;
+    link.setAttribute('aria-label', 'Cart, ' + n + (n === 1 ? ' item' : ' items'));
+  }
 
   // The checkout form, sent with fetch: the server function answers JSON (the order's id, or
   // the errors field by field), so a mistake shows beside its field and nothing typed is lost.

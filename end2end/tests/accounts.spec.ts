@@ -29,6 +29,14 @@ test('a new merchant signs up, stays signed in, logs out and back in', async ({ 
   await expect(passwordCard.getByLabel('Current password')).toBeFocused();
   const emailCard = page.locator('section.card', { has: page.getByRole('heading', { name: 'Email', exact: true }) });
   await expect(emailCard.getByLabel('Current password')).toHaveAccessibleDescription(/We send a link to the new address/);
+
+  // A changed password is confirmed and not left in the form.
+  await passwordCard.getByLabel('Current password').fill(PASSWORD);
+  await passwordCard.getByLabel('New password').fill('a new long passphrase 42');
+  await passwordCard.getByRole('button', { name: 'Change password' }).click();
+  await expect(passwordCard.getByRole('status')).toBeVisible();
+  await expect(passwordCard.getByLabel('Current password')).toHaveValue('');
+  await expect(passwordCard.getByLabel('New password')).toHaveValue('');
 });
 
 test('signup errors are shown beside each field', async ({ page, expectFailure }) => {
@@ -45,6 +53,8 @@ test('signup errors are shown beside each field', async ({ page, expectFailure }
   await expect(page.getByLabel('I am 18 or older.')).toHaveAccessibleDescription('You must be 18 or older to use Bizmaat.');
   await expect(page.getByLabel(/accept the privacy policy/)).toHaveAccessibleDescription(/privacy policy/);
   await expect(page.getByLabel('Email', { exact: true })).toHaveAttribute('aria-invalid', 'true');
+  // Focus goes to the first field to fix.
+  await expect(page.getByLabel('Full name')).toBeFocused();
   await expect(page).toHaveURL(/\/signup/);
 
 });

@@ -6,7 +6,8 @@ const PNG = Buffer.from(
   'base64',
 );
 
-test('a merchant sets up the shop, adds a product with an image, and sees it in the storefront', async ({ page }) => {
+test('a merchant sets up the shop, adds a product with an image, and sees it in the storefront', async ({ page, expectFailure }) => {
+  expectFailure(422, '/api/catalog/product/save');
   await signUp(page, uniqueEmail('shop'), 'Blue Threads');
   const slug = `blue-threads-${Date.now()}`;
 
@@ -36,8 +37,20 @@ test('a merchant sets up the shop, adds a product with an image, and sees it in 
 
   await page.goto('/dashboard/products/new');
   await hydrated(page);
+  // The form names the shop's currency and says what a draft is.
+  await expect(page.getByLabel('Price (NGN)')).toBeVisible();
+  await expect(page.getByLabel('Status')).toHaveAccessibleDescription(/Drafts are kept here/);
+  // Saved without a title: the error is shown and the field focused.
+  await page.getByRole('button', { name: 'Save product' }).click();
+  await expect(page.getByLabel('Title')).toBeFocused();
+  await expect(page.getByLabel('Title')).toHaveAttribute('aria-invalid', 'true');
   await page.getByLabel('Title').fill('Indigo Stripe Scarf');
   await page.getByLabel(/^Price/).fill('12,500');
+  // A stock number means the merchant counts it.
+  const track = page.getByLabel('Track stock (sold out at 0)');
+  await expect(track).not.toBeChecked();
+  await page.getByLabel('Stock', { exact: true }).fill('7');
+  await expect(track).toBeChecked();
   await page.getByLabel('Status').selectOption('active');
   await page.getByLabel('Scarves').check();
   await page.getByRole('button', { name: 'Save product' }).click();

@@ -29,6 +29,10 @@ test('a shopper adds two products, reloads, changes a quantity and orders', asyn
   await expect(page.getByRole('link', { name: 'Message the shop about this order' })).toHaveAttribute('href', /wa\.me\/2348012345678\?text=.*order%20%23\d+/);
   await expect(page.getByRole('heading', { name: 'What happens next' })).toBeVisible();
   await expect(page.getByRole('link', { name: '← Back to the shop' })).toHaveAttribute('href', '/s/lagos-looms');
+  // Still in the shop: its header, with the cart emptied by the order.
+  await expect(page.locator('.store-header .store-name')).toHaveText('Lagos Looms');
+  await expect(page.getByRole('searchbox', { name: 'Search products' })).toBeVisible();
+  await expect(page.locator('.store-cart-count')).toBeHidden();
   const number = (await page.getByTestId('order-number').textContent())!.trim();
 
   // The merchant sees the new-order badge, opens the order, confirms and ships it.
@@ -139,7 +143,26 @@ test('after hydration, the header cart link shows what was added', async ({ page
   // through /api/…, which must see the cart cookie.
   await page.goto('/s/lagos-looms/p/hand-carved-wooden-spoon');
   await hydrated(page);
-  await page.getByRole('link', { name: 'Cart', exact: true }).click();
+  await page.getByRole('link', { name: 'Cart, 2 items' }).click();
   await expect(page).toHaveURL(/\/s\/lagos-looms\/cart$/);
   await expect(page.getByLabel('Quantity of Ankara Tote Bag')).toHaveValue('2');
+});
+
+test('on a phone the shop header is one compact bar with the cart count', async ({ page }) => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  await addToCart(page, 'ankara-tote-bag', '2');
+  await page.goto('/s/lagos-looms');
+  await hydrated(page);
+  const header = (await page.locator('.store-header').boundingBox())!;
+  expect(header.height).toBeLessThanOrEqual(64);
+  const cart = page.getByRole('link', { name: 'Cart, 2 items' });
+  await expect(page.locator('.store-cart-count')).toHaveText('2');
+  for (const part of [page.locator('.store-logo, .store-name').first(), page.getByRole('searchbox', { name: 'Search products' }), cart]) {
+    await expect(part).toBeVisible();
+    const box = (await part.boundingBox())!;
+    expect(box.y).toBeGreaterThanOrEqual(header.y);
+    expect(box.y + box.height).toBeLessThanOrEqual(header.y + header.height + 1);
+  }
+  // Nothing wider than the phone.
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
 });

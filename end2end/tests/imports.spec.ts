@@ -35,3 +35,22 @@ test('a merchant previews a Shopify export, imports it and sells its variants', 
   await expect(page.getByTestId('price')).toHaveText('₦16,000.00');
   await expect(page.getByText('Cool linen.')).toBeVisible();
 });
+
+test('a catalog CSV saved by Excel on Windows is read from the file, accents intact, and imported', async ({ page }) => {
+  await signUp(page, uniqueEmail('csvfile'), 'Excel Shop');
+  await page.goto('/dashboard/import');
+  await hydrated(page);
+  // Windows-1252: é is 0xE9 and the curly quotes 0x93/0x94; as UTF-8 they would be invalid.
+  const file = Buffer.concat([
+    Buffer.from('sku,title,slug,description,price,compare_at_price,status,track_stock,stock,categories\n', 'latin1'),
+    Buffer.from([...Buffer.from('CAF-1,Caf', 'latin1'), 0xe9, ...Buffer.from(' ', 'latin1'), 0x93,
+      ...Buffer.from('Lagos', 'latin1'), 0x94, ...Buffer.from(' mug,,Strong.,2500,,active,true,4,Kitchen\n', 'latin1')]),
+  ]);
+  await page.getByLabel('Choose a CSV file').setInputFiles({ name: 'catalog.csv', mimeType: 'text/csv', buffer: file });
+  await expect(page.getByTestId('csv-file-note')).toHaveText('Read catalog.csv (Windows-1252, 1 row). Check it below, then import.');
+  await expect(page.getByLabel('Paste the CSV here')).toHaveValue(/CAF-1,Café “Lagos” mug,/);
+  await page.getByRole('button', { name: 'Import', exact: true }).click();
+  await expect(page.getByText('Imported: 1 created, 0 updated.')).toBeVisible();
+  await page.goto('/dashboard/products');
+  await expect(page.getByRole('link', { name: 'Café “Lagos” mug' })).toBeVisible();
+});

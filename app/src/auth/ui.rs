@@ -199,6 +199,16 @@ pub fn AccountPage() -> impl IntoView {
         action_error(email),
         action_error(password),
     );
+    // A changed password is not left in the form (for the next person at this screen, and for
+    // password managers that would offer to save the old one).
+    let password_form = NodeRef::<leptos::html::Form>::new();
+    Effect::new(move |_| {
+        if action_ok(password).get().is_some()
+            && let Some(form) = password_form.get()
+        {
+            form.reset();
+        }
+    });
     view! {
         <PageTitle title="Account"/>
         <h1>"Account"</h1>
@@ -225,7 +235,7 @@ pub fn AccountPage() -> impl IntoView {
         </section>
         <section class="card">
             <h2>"Password"</h2>
-            <ActionForm action=password attr:class="form" attr:novalidate=true>
+            <ActionForm action=password node_ref=password_form attr:class="form" attr:novalidate=true>
                 <FormOk message=action_ok(password)/>
                 <FormError error=Signal::derive(move || pwe.get().filter(|e| !matches!(e, crate::error::ApiError::Validation(_))))/>
                 <Field label="Current password" name="current_password" id="f-password-current-password" kind="password"

@@ -3,6 +3,7 @@
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod csv;
+pub mod encoding;
 #[cfg(feature = "ssr")]
 pub mod foreign;
 #[cfg(feature = "ssr")]

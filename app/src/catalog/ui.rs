@@ -149,13 +149,15 @@ pub fn ProductsPage() -> impl IntoView {
 #[component]
 pub fn NewProductPage() -> impl IntoView {
     let categories = Resource::new(|| (), |_| list_categories());
+    let shop = Resource::new(|| (), |_| crate::shop::api::get_shop_settings());
     view! {
         <PageTitle title="New product"/>
         <h1>"New product"</h1>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 let cats = categories.await.unwrap_or_default();
-                view! { <ProductForm product=None categories=cats/> }
+                let currency = shop.await.ok().map(|s| s.currency);
+                view! { <ProductForm product=None categories=cats currency/> }
             })}
         </Suspense>
     }
@@ -223,7 +225,7 @@ pub fn EditProductPage() -> impl IntoView {
                                         question="Delete this product? It leaves your shop and the storefront; past orders keep their copy."/>
                                 </ActionForm>
                             </div>
-                            <ProductForm product=Some(p.clone()) categories=cats/>
+                            <ProductForm product=Some(p.clone()) categories=cats currency=None/>
                             <OptionsForm product=p.clone() action=options/>
                             {(!p.options.is_empty()).then(|| view! { <VariantsForm product=p.clone() action=variants/> })}
                             <section class="card">
@@ -244,7 +246,12 @@ pub fn EditProductPage() -> impl IntoView {
 }
 
 #[component]
-fn ProductForm(product: Option<ProductDetail>, categories: Vec<Category>) -> impl IntoView {
+fn ProductForm(
+    product: Option<ProductDetail>,
+    categories: Vec<Category>,
+    /// The shop's currency for a new product (an existing one carries its own).
+    currency: Option<String>,
+) -> impl IntoView {
     let save = ServerAction::<SaveProduct>::new();
     let err = action_error(save);
     let saved = Signal::derive(move || save.value().get().is_some_and(|r| r.is_ok()));
@@ -258,7 +265,18 @@ fn ProductForm(product: Option<ProductDetail>, categories: Vec<Category>) -> imp
         .map(|p| p.category_ids.clone())
         .unwrap_or_default();
     let track = product.as_ref().is_some_and(|p| p.track_stock);
-    let currency = product.as_ref().map(|p| p.currency.clone());
+    let currency = product.as_ref().map(|p| p.currency.clone()).or(currency);
+    // Entering a stock number means the merchant counts it: tick "Track stock" (they can
+    // untick it again); an existing product's choice is left alone until the number changes.
+    let track_ref = NodeRef::<leptos::html::Input>::new();
+    let stock_typed = move |ev: leptos::ev::Event| {
+        let typed = event_target_value(&ev);
+        if !typed.trim().is_empty()
+            && let Some(track) = track_ref.get()
+        {
+            track.set_checked(true);
+        }
+    };
     // With options, price, SKU and stock belong to each variant (the table below).
     let one_form = product.as_ref().is_none_or(|p| p.options.is_empty());
     view! {
@@ -283,10 +301,12 @@ fn ProductForm(product: Option<ProductDetail>, categories: Vec<Category>) -> imp
             </div>
             <div class="row">
                 <Field label="SKU" name="sku" value=value(|p| p.sku.clone()) error=field_error(err, "sku")/>
-                <Field label="Stock" name="stock" kind="number" value=value(|p| p.stock.to_string()) error=field_error(err, "stock")/>
+                <div on:input=stock_typed>
+                    <Field label="Stock" name="stock" kind="number" value=value(|p| p.stock.to_string()) error=field_error(err, "stock")/>
+                </div>
             </div>
             <div class="field check">
-                <input type="checkbox" id="f-track_stock" name="track_stock" value="on" checked=track/>
+                <input type="checkbox" id="f-track_stock" name="track_stock" value="on" checked=track node_ref=track_ref/>
                 <label for="f-track_stock">"Track stock (sold out at 0)"</label>
             </div>
                 }.into_any()
@@ -295,10 +315,10 @@ fn ProductForm(product: Option<ProductDetail>, categories: Vec<Category>) -> imp
             }}
             <div class="field">
                 <label for="f-status">"Status"</label>
-                <select id="f-status" name="status">
+                <select id="f-status" name="status" aria-describedby="f-status-hint">
                     {STATUSES.iter().map(|(k, l)| view! { <option value=*k selected=status == *k>{*l}</option> }).collect_view()}
                 </select>
-                <p class="hint">"Only active products appear in your storefront."</p>
+                <p class="hint" id="f-status-hint">"Only active products appear in your storefront and to the WhatsApp agent. Drafts are kept here until you make them active; archived products are hidden but keep their orders."</p>
             </div>
             <fieldset class="field">
                 <legend>"Categories"</legend>
@@ -503,6 +523,61 @@ pub fn CategoriesPage() -> impl IntoView {
 pub fn ImportExportPage() -> impl IntoView {
     let import = ServerAction::<ImportCatalog>::new();
     let err = action_error(import);
+    // A file chosen or dropped is read into the paste box (its encoding detected), so the
+    // merchant sees what will be imported and can still correct it before importing.
+    let csv_box = NodeRef::<leptos::html::Textarea>::new();
+    let (file_note, set_file_note) = signal(None::<String>);
+    #[cfg(feature = "hydrate")]
+    let read_file = move |file: web_sys::File| {
+        leptos::task::spawn_local(async move {
+            let name = file.name();
+            let bytes = match wasm_bindgen_futures::JsFuture::from(file.array_buffer()).await {
+                Ok(buffer) => web_sys::js_sys::Uint8Array::new(&buffer).to_vec(),
+                Err(_) => {
+                    set_file_note.set(Some(format!("{name} could not be read.")));
+                    return;
+                }
+            };
+            let (text, encoding) = super::encoding::decode(&bytes);
+            if let Some(area) = csv_box.get() {
+                area.set_value(&text);
+            }
+            let rows = match text.lines().count().saturating_sub(1) {
+                1 => "1 row".to_string(),
+                n => format!("{n} rows"),
+            };
+            set_file_note.set(Some(format!(
+                "Read {name} ({encoding}, {rows}). Check it below, then import."
+            )));
+        });
+    };
+    let on_file = move |ev: leptos::ev::Event| {
+        #[cfg(feature = "hydrate")]
+        {
+            use wasm_bindgen::JsCast;
+            if let Some(file) = ev
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+                .and_then(|i| i.files())
+                .and_then(|f| f.get(0))
+            {
+                read_file(file);
+            }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (ev, set_file_note);
+    };
+    let on_drop = move |ev: leptos::ev::DragEvent| {
+        ev.prevent_default();
+        #[cfg(feature = "hydrate")]
+        if let Some(file) = ev
+            .data_transfer()
+            .and_then(|d| d.files())
+            .and_then(|f| f.get(0))
+        {
+            read_file(file);
+        }
+    };
     let query = use_query_map();
     let upload_error = move || query.read().get("import_error");
     view! {
@@ -554,8 +629,16 @@ pub fn ImportExportPage() -> impl IntoView {
                 <FormError error=Signal::derive(move || err.get().filter(|e| !matches!(e, crate::error::ApiError::Validation(_))))/>
                 {move || field_error(err, "csv").get().map(|m| view! { <pre class="notice error" role="alert">{m}</pre> })}
                 <div class="field">
+                    <label for="f-csv-file">"Choose a CSV file"</label>
+                    <input id="f-csv-file" type="file" accept=".csv,text/csv,text/plain" on:change=on_file
+                        aria-describedby="f-csv-file-hint"/>
+                    <p class="hint" id="f-csv-file-hint">"UTF-8 or what Excel saves (Windows-1252, Unicode text). Or drop the file on the box below."</p>
+                    {move || file_note.get().map(|m| view! { <p class="notice ok" role="status" data-testid="csv-file-note">{m}</p> })}
+                </div>
+                <div class="field">
                     <label for="f-csv">"Paste the CSV here"</label>
-                    <textarea id="f-csv" name="csv" rows="10" required></textarea>
+                    <textarea id="f-csv" name="csv" rows="10" required node_ref=csv_box
+                        on:dragover=|ev: leptos::ev::DragEvent| ev.prevent_default() on:drop=on_drop></textarea>
                 </div>
                 <button type="submit" class="button primary">"Import"</button>
             </ActionForm>

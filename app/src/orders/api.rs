@@ -40,9 +40,7 @@ pub async fn checkout(
     };
     let id = ssr::place_order(&state, &shop, input).await?;
     // The order exists: empty the cart and show the confirmation.
-    if let Some(c) = crate::storefront::cart::cookie_header(&state, &shop, &[]) {
-        crate::request::set_cookies([c]);
-    }
+    crate::request::set_cookies(crate::storefront::cart::cookie_headers(&state, &shop, &[]));
     leptos_axum::redirect(&format!("/s/{shop}/order/{id}"));
     Ok(id)
 }

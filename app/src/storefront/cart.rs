@@ -58,8 +58,30 @@ pub fn read(state: &AppState, headers: &HeaderMap, shop: &str) -> Vec<(Uuid, i32
         .unwrap_or_default()
 }
 
-/// `Set-Cookie` value that stores (or, when empty, clears) the cart.
-pub fn cookie_header(
+/// `Set-Cookie` values that store (or, when empty, clear) the cart and its item count.
+pub fn cookie_headers(
+    state: &AppState,
+    shop: &str,
+    items: &[(Uuid, i32)],
+) -> Vec<axum::http::HeaderValue> {
+    let total: i32 = items.iter().map(|(_, q)| q).sum();
+    let mut count = Cookie::new(super::count_cookie_name(shop), total.to_string());
+    count.set_path("/");
+    count.set_same_site(SameSite::Lax);
+    count.set_secure(state.config.cookie_secure);
+    if items.is_empty() {
+        count.make_removal();
+    } else {
+        count.set_max_age(time::Duration::days(30));
+    }
+    let count = axum::http::HeaderValue::from_str(&count.to_string()).ok();
+    cookie_header(state, shop, items)
+        .into_iter()
+        .chain(count)
+        .collect()
+}
+
+fn cookie_header(
     state: &AppState,
     shop: &str,
     items: &[(Uuid, i32)],
@@ -244,7 +266,7 @@ async fn change(
         items.retain(|(id, _)| *id != product);
     }
     let mut res = Redirect::to(&back).into_response();
-    if let Some(c) = cookie_header(state, shop, items) {
+    for c in cookie_headers(state, shop, items) {
         res.headers_mut().append(axum::http::header::SET_COOKIE, c);
     }
     Ok(res)

@@ -246,6 +246,13 @@ pub fn is_storefront_path(path: &str) -> bool {
     path.starts_with("/s/")
 }
 
+/// The cookie holding how many items a shop's cart has, for the header's count. Readable by
+/// scripts on purpose (it says nothing but a number): storefront pages are cached and shared,
+/// so the count cannot be in them, and `/storefront.js` shows it from here.
+pub fn count_cookie_name(shop: &str) -> String {
+    format!("bz_cart_n_{}", shop.replace('-', "_"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -195,7 +195,12 @@ fn StoreShell(shop: PublicShop, children: Children) -> impl IntoView {
                     })}
                     <span class="store-name">{shop.name.clone()}</span>
                 </a>
-                <a class="store-cart-link" href=format!("{home}/cart")>"Cart"</a>
+                // The count is per visitor, so it is not in the page (cached pages are shared):
+                // /storefront.js fills it from the cart's count cookie.
+                <a class="store-cart-link" href=format!("{home}/cart")
+                    data-cart-cookie=super::count_cookie_name(&shop.slug)>
+                    "Cart"<span class="store-cart-count" aria-hidden="true" hidden></span>
+                </a>
                 <form class="store-search" method="get" action=search_action role="search">
                     <label class="visually-hidden" for="store-q">"Search products"</label>
                     <input id="store-q" type="search" name="q" placeholder="Search products"/>
@@ -845,6 +850,40 @@ fn CartBody(shop: PublicShop, cart: super::CartView) -> impl IntoView {
     .into_any()
 }
 
+/// What the shopper sees after ordering: the number, what happens next, the lines and the
+/// delivery details.
+fn confirmation(o: crate::orders::OrderView, home: String) -> impl IntoView {
+    view! {
+        <p><a href=home>"← Back to the shop"</a></p>
+        <h1>"Thank you! Order " <span data-testid="order-number">{format!("#{}", o.number)}</span></h1>
+        <p>"The shop will confirm it on WhatsApp. Payment is cash on delivery."</p>
+        <section class="card" aria-labelledby="next-title">
+            <h2 id="next-title">"What happens next"</h2>
+            <ol>
+                <li>"The shop checks your order and confirms it with you on WhatsApp, at the number you gave."</li>
+                <li>"You agree the delivery there."</li>
+                <li>"You pay in cash when the order arrives."</li>
+            </ol>
+        </section>
+        <table class="table">
+            <tbody>
+                {o.lines.iter().map(|l| view! {
+                    <tr><td>{format!("{} × {}", l.quantity, l.name())}</td><td>{l.line_total.clone()}</td></tr>
+                }).collect_view()}
+            </tbody>
+            <tfoot><tr><th scope="row">"Total"</th><td data-testid="order-total">{o.total.clone()}</td></tr></tfoot>
+        </table>
+        <section class="card">
+            <h2>"Delivery"</h2>
+            <p>{o.customer_name.clone()}<br/>{o.phone.clone()}<br/>{o.address.clone()}</p>
+            {(!o.note.is_empty()).then(|| view! { <p class="muted">{o.note.clone()}</p> })}
+        </section>
+        {o.shop_whatsapp.clone().map(|href| view! {
+            <a class="button whatsapp" href=href rel="noopener">"Message the shop about this order"</a>
+        })}
+    }
+}
+
 #[component]
 pub fn StoreOrderConfirmation() -> impl IntoView {
     let params = use_params_map();
@@ -861,45 +900,29 @@ pub fn StoreOrderConfirmation() -> impl IntoView {
             None => Err(ApiError::NotFound),
         }
     });
-    let home = move || format!("/s/{}", params.read().get("slug").unwrap_or_default());
+    let slug = move || params.read().get("slug").unwrap_or_default();
+    // The shop's header on the confirmation too: the shopper is still in the shop.
+    let shop = Resource::new(slug, |s| {
+        storefront_page(s, "home".into(), String::new(), 1)
+    });
     view! {
         <Suspense fallback=|| view! { <p class="page">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match order.await {
-                    Ok(o) => view! {
+                let home = format!("/s/{}", slug());
+                match (order.await, shop.await) {
+                    (Ok(o), Ok(StorePage::Listing { shop, .. })) => view! {
+                        <SafeTitle text=format!("Order #{} · {}", o.number, shop.name)/>
+                        <Meta name="robots" content="noindex"/>
+                        <StoreShell shop>
+                            <div class="narrow">{confirmation(o, home)}</div>
+                        </StoreShell>
+                    }.into_any(),
+                    (Ok(o), _) => view! {
                         <SafeTitle text=format!("Order #{}", o.number)/>
                         <Meta name="robots" content="noindex"/>
-                        <main class="page narrow" id="main">
-                            <p><a href=home()>"← Back to the shop"</a></p>
-                            <h1>"Thank you! Order " <span data-testid="order-number">{format!("#{}", o.number)}</span></h1>
-                            <p>"The shop will confirm it on WhatsApp. Payment is cash on delivery."</p>
-                            <section class="card" aria-labelledby="next-title">
-                                <h2 id="next-title">"What happens next"</h2>
-                                <ol>
-                                    <li>"The shop checks your order and confirms it with you on WhatsApp, at the number you gave."</li>
-                                    <li>"You agree the delivery there."</li>
-                                    <li>"You pay in cash when the order arrives."</li>
-                                </ol>
-                            </section>
-                            <table class="table">
-                                <tbody>
-                                    {o.lines.iter().map(|l| view! {
-                                        <tr><td>{format!("{} × {}", l.quantity, l.name())}</td><td>{l.line_total.clone()}</td></tr>
-                                    }).collect_view()}
-                                </tbody>
-                                <tfoot><tr><th scope="row">"Total"</th><td data-testid="order-total">{o.total.clone()}</td></tr></tfoot>
-                            </table>
-                            <section class="card">
-                                <h2>"Delivery"</h2>
-                                <p>{o.customer_name.clone()}<br/>{o.phone.clone()}<br/>{o.address.clone()}</p>
-                                {(!o.note.is_empty()).then(|| view! { <p class="muted">{o.note.clone()}</p> })}
-                            </section>
-                            {o.shop_whatsapp.clone().map(|href| view! {
-                                <a class="button whatsapp" href=href rel="noopener">"Message the shop about this order"</a>
-                            })}
-                        </main>
+                        <main class="page narrow" id="main">{confirmation(o, home)}</main>
                     }.into_any(),
-                    Err(_) => view! { <NotFound/> }.into_any(),
+                    (Err(_), _) => view! { <NotFound/> }.into_any(),
                 }
             })}
         </Suspense>

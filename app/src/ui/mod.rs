@@ -45,7 +45,35 @@ where
     S: ServerFn<Error = ApiError> + Clone + Send + Sync + 'static,
     S::Output: Clone + Send + Sync + 'static,
 {
-    Signal::derive(move || action.value().get().and_then(Result::err))
+    let error = Signal::derive(move || action.value().get().and_then(Result::err));
+    // After a refused submit, focus goes to the first field to fix (its message is read with
+    // it), as a keyboard or screen-reader user would otherwise have to hunt for it.
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        if matches!(error.get(), Some(ApiError::Validation(_))) {
+            request_animation_frame(focus_first_invalid);
+        }
+    });
+    error
+}
+
+/// Focuses the first field marked invalid in the form just sent (the one holding the focused
+/// submit button), or on the page when the browser did not focus the button.
+#[cfg(feature = "hydrate")]
+fn focus_first_invalid() {
+    use wasm_bindgen::JsCast;
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
+    const INVALID: &str = "[aria-invalid=true]";
+    let in_form = document
+        .active_element()
+        .and_then(|a| a.closest("form").ok().flatten())
+        .and_then(|form| form.query_selector(INVALID).ok().flatten());
+    let found = in_form.or_else(|| document.query_selector(INVALID).ok().flatten());
+    if let Some(field) = found.and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok()) {
+        let _ = field.focus();
+    }
 }
 
 /// The success value of the last run of a form's server function.

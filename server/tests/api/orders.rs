@@ -439,11 +439,25 @@ async fn a_shopper_orders_with_plain_forms_through_the_signed_cookie_cart() {
     .await;
     assert_eq!(res.status(), 303);
     assert_eq!(res.headers()["location"], format!("/s/{slug}/cart"));
-    post(
+    // Beside the signed cart, a script-readable cookie with just the item count (for the
+    // header of cached pages, which cannot carry it).
+    let count_cookie = |res: &reqwest::Response| {
+        res.headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .find(|c| c.starts_with(&format!("bz_cart_n_{}=", slug.replace('-', "_"))))
+            .unwrap_or_else(|| panic!("no count cookie in {:?}", res.headers()))
+    };
+    let counted = count_cookie(&res);
+    assert!(counted.contains("=2;"), "{counted}");
+    assert!(!counted.to_lowercase().contains("httponly"), "{counted}");
+    let res = post(
         format!("/s/{slug}/cart/add"),
         vec![("product", bag.clone())],
     )
     .await;
+    assert!(count_cookie(&res).contains("=3;"));
     // More than the stock is capped at the stock.
     post(
         format!("/s/{slug}/cart/update"),
