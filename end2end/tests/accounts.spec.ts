@@ -6,6 +6,8 @@ test('a new merchant signs up, stays signed in, logs out and back in', async ({ 
 
   await page.reload();
   await expect(page.getByTestId('shop-name')).toHaveText('Ada Fabrics');
+  // The account menu is read out starting with the name it shows.
+  await expect(page.locator('details.account-menu > summary')).toHaveAccessibleName(/^Ada Obi ?, account menu$/);
 
   await logOut(page);
   await page.goto('/dashboard/account');

@@ -61,6 +61,7 @@ test('a merchant sets up the shop, adds a product with an image, and sees it in 
   await page.getByLabel(/Describe the image/).fill('Blue striped scarf');
   await page.getByRole('button', { name: 'Upload image' }).click();
   await expect(page).toHaveURL(/uploaded=1/);
+  await expect(page.getByRole('status').filter({ hasText: 'Image uploaded.' })).toBeVisible();
   await expect(page.locator('.image-list img')).toHaveCount(1);
 
   await page.goto(`/s/${slug}`);

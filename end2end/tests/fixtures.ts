@@ -77,7 +77,7 @@ export async function openLinkFromMailbox(page: Page, to: string, link: RegExp) 
 }
 
 export async function logOut(page: Page) {
-  await page.getByLabel('Account menu').click();
+  await page.locator('details.account-menu > summary').click();
   await page.getByRole('button', { name: 'Log out', exact: true }).click();
   await expect(page).not.toHaveURL(/\/dashboard/);
 }

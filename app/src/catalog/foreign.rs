@@ -52,6 +52,9 @@ pub struct ImageRef {
     /// The option values of each variant that shows this image (Shopify's `Variant Image`,
     /// a WooCommerce variation's image); empty: a product image only.
     pub variants: Vec<Vec<String>>,
+    /// Shopify's `Image Position`: the gallery's order (images without one follow, in the
+    /// file's order).
+    pub position: Option<u32>,
 }
 
 /// Adds an image to a product's list once per address (a later mention may add its alt text
@@ -74,6 +77,7 @@ fn add_image(
                 url,
                 alt: String::new(),
                 variants: Vec::new(),
+                position: None,
             });
             images.len() - 1
         }
@@ -488,7 +492,15 @@ fn shopify(index: &HashMap<&'static str, usize>, records: &[Record], currency: &
             }
             continue;
         }
-        add_image(&mut images, &handle, get("image"), get("image_alt"), None);
+        let image = get("image");
+        add_image(&mut images, &handle, image.clone(), get("image_alt"), None);
+        if let Ok(position) = get("image_position").parse::<u32>()
+            && let Some(i) = images
+                .iter_mut()
+                .find(|i| i.slug == handle && i.url == image)
+        {
+            i.position.get_or_insert(position);
+        }
         let is_variant =
             !get("o1v").is_empty() || !get("sku").is_empty() || !get("price").is_empty();
         if !is_variant {
@@ -595,6 +607,12 @@ fn shopify(index: &HashMap<&'static str, usize>, records: &[Record], currency: &
         set(&mut row, "stock", if tracked { qty } else { String::new() });
         writer.row(line, &row);
     }
+    // Each product's images by their position; products stay in the file's order.
+    let mut first: HashMap<String, usize> = HashMap::new();
+    for (n, i) in images.iter().enumerate() {
+        first.entry(i.slug.clone()).or_insert(n);
+    }
+    images.sort_by_key(|i| (first[&i.slug], i.position.unwrap_or(u32::MAX)));
     writer.finish(images, errors)
 }
 
@@ -1019,12 +1037,14 @@ mod tests {
                     url: "u/1".into(),
                     alt: "Blue".into(),
                     variants: vec![vec!["M".into()], vec!["L".into()]],
+                    position: None,
                 },
                 ImageRef {
                     slug: "cap".into(),
                     url: "u/1".into(),
                     alt: "".into(),
                     variants: Vec::new(),
+                    position: None,
                 },
             ]
         );

@@ -196,6 +196,7 @@ pub fn EditProductPage() -> impl IntoView {
     );
     let categories = Resource::new(|| (), |_| list_categories());
     let upload_error = move || query.read().get("upload_error");
+    let uploaded = move || query.read().get("uploaded").is_some();
     view! {
         <PageTitle title="Edit product"/>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
@@ -231,6 +232,7 @@ pub fn EditProductPage() -> impl IntoView {
                             <section class="card">
                                 <h2>"Images"</h2>
                                 {upload_error().map(|m| view! { <p class="notice error" role="alert">{m}</p> })}
+                                {uploaded().then(|| view! { <p class="notice ok" role="status">"Image uploaded."</p> })}
                                 <ul class="image-list">
                                     {p.images.clone().into_iter().map(|img| view! { <ImageRowForms img alt mover remove/> }).collect_view()}
                                 </ul>

@@ -55,7 +55,9 @@ fn Shell(user: CurrentUser) -> impl IntoView {
             <span class="shop-name" data-testid="shop-name">{user.shop_name.clone()}</span>
             <alerts::HandoverAlerts live/>
             <details class="account-menu">
-                <summary aria-label="Account menu">{user.full_name.clone()}</summary>
+                // The name shown is the start of the name read out (WCAG "label in name"): a
+                // voice-control user says what they see.
+                <summary>{user.full_name.clone()}<span class="visually-hidden">", account menu"</span></summary>
                 <div class="menu">
                     <p class="muted">{user.email.clone()}</p>
                     <a href="/dashboard/account">"Account"</a>

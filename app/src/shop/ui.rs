@@ -17,6 +17,8 @@ pub fn ShopSettingsPage() -> impl IntoView {
     let err = action_error(update);
     let query = leptos_router::hooks::use_query_map();
     let upload_error = move || query.read().get("upload_error");
+    // The upload form posts and comes back here (`?uploaded=1`): say that it worked.
+    let uploaded = move || query.read().get("uploaded").is_some();
     let saved = Signal::derive(move || update.value().get().is_some_and(|r| r.is_ok()));
     view! {
         <PageTitle title="Shop settings"/>
@@ -39,6 +41,7 @@ pub fn ShopSettingsPage() -> impl IntoView {
                             <section class="card">
                                 <h2>"Logo"</h2>
                                 {upload_error().map(|m| view! { <p class="notice error" role="alert">{m}</p> })}
+                                {uploaded().then(|| view! { <p class="notice ok" role="status">"Logo uploaded."</p> })}
                                 {s.logo.clone().map(|l| view! {
                                     <img class="logo-preview" src=l.thumb_src alt=l.alt width="96" height="96"/>
                                     <ActionForm action=remove_logo>

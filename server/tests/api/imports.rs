@@ -96,8 +96,8 @@ async fn count(app: &TestApp, sql: &str) -> i64 {
 fn shopify_file(images: &str) -> String {
     format!(
         "Handle,Title,Body (HTML),Vendor,Product Category,Type,Tags,Published,Option1 Name,Option1 Value,Option2 Name,Option2 Value,Option3 Name,Option3 Value,Variant SKU,Variant Grams,Variant Inventory Tracker,Variant Inventory Qty,Variant Inventory Policy,Variant Fulfillment Service,Variant Price,Variant Compare At Price,Variant Requires Shipping,Variant Taxable,Variant Barcode,Image Src,Image Position,Image Alt Text,Gift Card,Variant Image,Variant Weight Unit,Status\n\
-         adire-scarf,Adire Scarf,\"<p>Hand-dyed <strong>indigo</strong> &amp; cotton.</p><script>alert(1)</script><ul><li>Wash cold</li></ul>\",Lagos Looms,,Scarves,\"adire, gifts\",TRUE,Size,S,Colour,Indigo,,,AS-S-IND,200,shopify,5,deny,manual,12500.00,15000.00,TRUE,TRUE,,{images}/scarf.png,1,Blue scarf,FALSE,,kg,active\n\
-         adire-scarf,,,,,,,,,M,,Indigo,,,AS-M-IND,200,shopify,-2,deny,manual,13000.00,13000.00,TRUE,TRUE,,{images}/flaky.png,2,,FALSE,{images}/scarf.png,kg,\n\
+         adire-scarf,Adire Scarf,\"<p>Hand-dyed <strong>indigo</strong> &amp; cotton.</p><script>alert(1)</script><ul><li>Wash cold</li></ul>\",Lagos Looms,,Scarves,\"adire, gifts\",TRUE,Size,S,Colour,Indigo,,,AS-S-IND,200,shopify,5,deny,manual,12500.00,15000.00,TRUE,TRUE,,{images}/scarf.png,2,Blue scarf,FALSE,,kg,active\n\
+         adire-scarf,,,,,,,,,M,,Indigo,,,AS-M-IND,200,shopify,-2,deny,manual,13000.00,13000.00,TRUE,TRUE,,{images}/flaky.png,1,,FALSE,{images}/scarf.png,kg,\n\
          adire-scarf,,,,,,,,,M,,Rust,,,AS-M-RST,200,shopify,3,deny,manual,13000.00,,TRUE,TRUE,,,,,FALSE,{images}/notes.txt,kg,\n\
          adire-scarf,,,,,,,,,,,,,,,,,,,,,,,,,{images}/gone.png,3,,,,,\n\
          wooden-spoon,Wooden Spoon,Carved by hand.,Lagos Looms,,Kitchen,,TRUE,Title,Default Title,,,,,SPOON-1,50,,0,deny,manual,3000,,TRUE,TRUE,,{images}/kaftan.png,1,,FALSE,,kg,active\n\
@@ -265,6 +265,19 @@ async fn a_shopify_export_previews_imports_once_reimports_without_duplicates_and
     )
     .await;
     assert_eq!(scarf_images, 2);
+    // The gallery follows Image Position, not the rows' order (flaky.png is position 1).
+    let gallery: Vec<String> = sqlx::query_scalar(
+        "select x.url from images i join catalog_import_images x on x.image_id = i.id
+         join products p on p.id = i.product_id where p.slug = 'adire-scarf'
+         order by i.position",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        gallery,
+        [format!("{images}/flaky.png"), format!("{images}/scarf.png")]
+    );
     // Variant Image: M / Indigo shows the blue scarf (an image of the product, not a copy);
     // the others show none (M / Rust's "image" was a text file).
     let variant_images = || async {
