@@ -1,0 +1,44 @@
+import { test, expect, hydrated, signUp, uniqueEmail } from './fixtures';
+
+test('the overview tiles fit a million-naira revenue on a phone and a desktop', async ({ page }) => {
+  await signUp(page, uniqueEmail('tiles'), 'Big Ticket');
+  const slug = `big-ticket-${Date.now()}`;
+  await page.goto('/dashboard/settings');
+  await hydrated(page);
+  await page.getByLabel('Storefront address').fill(slug);
+  await page.getByRole('button', { name: 'Save settings' }).click();
+  await expect(page.getByRole('status')).toHaveText('Settings saved.');
+  await page.goto('/dashboard/products/new');
+  await hydrated(page);
+  await page.getByLabel('Title').fill('Gold Agbada');
+  await page.getByLabel(/^Price/).fill('625000');
+  await page.getByLabel('Status').selectOption('active');
+  await page.getByRole('button', { name: 'Save product' }).click();
+  await expect(page).toHaveURL(/\/dashboard\/products\/[0-9a-f-]{36}$/);
+
+  // A shopper orders two: ₦1,250,000.00.
+  await page.goto(`/s/${slug}/p/gold-agbada`);
+  await page.getByLabel('Quantity').fill('2');
+  await page.getByRole('button', { name: 'Add to cart' }).click();
+  await hydrated(page);
+  await page.getByLabel('Your name').fill('Emeka Obi');
+  await page.getByLabel('WhatsApp number').fill('+234 803 555 0199');
+  await page.getByLabel('Delivery address').fill('1 Awolowo Road, Ikoyi');
+  await page.getByRole('button', { name: 'Place order' }).click();
+  await expect(page.getByTestId('order-total')).toHaveText('₦1,250,000.00');
+
+  for (const width of [390, 1280]) {
+    await page.setViewportSize({ width, height: 900 });
+    await page.goto('/dashboard');
+    await expect(page.getByTestId('revenue-7')).toHaveText('₦1,250,000.00');
+    const overflowing = await page.evaluate(() =>
+      Array.from(document.querySelectorAll('.stat-value'))
+        .filter((el) => el.scrollWidth > el.clientWidth || el.getBoundingClientRect().right > el.parentElement!.getBoundingClientRect().right)
+        .map((el) => el.textContent));
+    expect(overflowing, `tiles at ${width} px`).toEqual([]);
+    // The amount stays on one line.
+    const box = (await page.getByTestId('revenue-7').boundingBox())!;
+    const lineHeight = await page.getByTestId('revenue-7').evaluate((el) => parseFloat(getComputedStyle(el).lineHeight) || parseFloat(getComputedStyle(el).fontSize) * 1.3);
+    expect(box.height, `one line at ${width} px`).toBeLessThanOrEqual(lineHeight * 1.5);
+  }
+});
