@@ -5,15 +5,16 @@
 //! are real orders of the shop, from the test customer, marked as tests: lists show them with a
 //! "Test" badge and the shop's numbers (overview, the Orders badge) leave them out.
 //!
-//! It needs the simulator, so it runs where the simulator runs (`make run`, development
-//! servers). A production server talks to Meta for real; there the page says how to test from
-//! a phone instead.
+//! It needs a connected number (the inbound pipeline routes by it) but neither Meta nor the
+//! simulator: the message is committed to the webhook inbox as a delivery from the number's
+//! own WhatsApp Business Account would be, and answers to the test customer are delivered to
+//! the playground instead of being sent (`whatsapp::outbound`). So it works the same on a
+//! development server and on one connected to Meta, and nothing reaches a phone.
 
 use super::{Playground, PlaygroundChoice, PlaygroundMessage};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-use crate::whatsapp::simulator::CustomerSend;
-use serde_json::Value;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 /// The name the test customer has in the inbox.
@@ -28,37 +29,43 @@ pub fn customer_number(shop_id: Uuid) -> String {
     format!("1555{:08}", u64::from_be_bytes(tail) % 100_000_000)
 }
 
-/// The shop's simulator number, or why the playground cannot run (and where to fix it).
+/// Inbound wamids of the playground's messages, and the ids its answers get instead of Meta's.
+const WAMID_PREFIX: &str = "wamid.TRY";
+
+pub fn new_wamid() -> String {
+    format!("{WAMID_PREFIX}{}", Uuid::now_v7().simple())
+}
+
+/// A message the playground made (nothing to mark read or to type into at Meta).
+pub fn is_playground_wamid(wamid: &str) -> bool {
+    wamid.starts_with(WAMID_PREFIX)
+}
+
+/// Whether a customer is this shop's playground customer: marked as a test customer *and*
+/// on the shop's fictional number (an imported test customer with a real number still gets
+/// real messages).
+pub fn is_playground_customer(shop_id: Uuid, is_test: bool, wa_id: Option<&str>) -> bool {
+    is_test && wa_id == Some(customer_number(shop_id).as_str())
+}
+
+/// The shop's connected number, or why the playground cannot run (and where to fix it).
 async fn readiness(
     state: &AppState,
     shop_id: Uuid,
-) -> AppResult<Result<String, (String, Option<String>)>> {
-    let Some(sim) = state.whatsapp.simulator.as_ref() else {
-        return Ok(Err((
-            "The playground runs on the WhatsApp simulator, and this server talks to Meta for real. \
-             To try your agent, message your business number from your own phone: every automated \
-             answer in the inbox shows why it was given."
-                .into(),
-            None,
-        )));
-    };
+) -> AppResult<Result<crate::whatsapp::ssr::AccountRow, (String, Option<String>)>> {
     let account = crate::whatsapp::ssr::account_for_shop(&state.pool, shop_id).await?;
-    let Some(account) = account.filter(|a| a.status == "connected") else {
-        return Ok(Err((
-            "Connect WhatsApp first: on this server the simulator gives your shop a test number in one click."
+    match account {
+        Some(a) if a.status == "connected" => Ok(Ok(a)),
+        Some(_) => Ok(Err((
+            "Your WhatsApp number needs reconnecting before you can try the agent.".into(),
+            Some("/dashboard/channels/whatsapp".into()),
+        ))),
+        None => Ok(Err((
+            "Connect WhatsApp first: the agent answers on your number, and the playground writes to it as a customer would."
                 .into(),
             Some("/dashboard/channels/whatsapp".into()),
-        )));
-    };
-    if !sim.has_number(&account.phone_number_id) {
-        return Ok(Err((
-            "Your number is connected to Meta, not to the simulator, so the playground cannot write to it. \
-             Message your business number from your own phone instead."
-                .into(),
-            None,
-        )));
+        ))),
     }
-    Ok(Ok(account.phone_number_id))
 }
 
 /// The test conversation: its id and who answers it (ai or human).
@@ -215,15 +222,10 @@ pub async fn say(state: &AppState, shop_id: Uuid, s: Say<'_>) -> AppResult<()> {
             ));
         }
     }
-    let phone_number_id = match readiness(state, shop_id).await? {
-        Ok(id) => id,
+    let account = match readiness(state, shop_id).await? {
+        Ok(account) => account,
         Err((why, _)) => return Err(AppError::Conflict(why)),
     };
-    let sim = state
-        .whatsapp
-        .simulator
-        .clone()
-        .ok_or_else(|| AppError::Conflict("The WhatsApp simulator is off.".into()))?;
     sqlx::query(
         "insert into agent_playground (shop_id, since) values ($1, $2) on conflict do nothing",
     )
@@ -244,29 +246,54 @@ pub async fn say(state: &AppState, shop_id: Uuid, s: Say<'_>) -> AppResult<()> {
     .bind(CUSTOMER_NAME)
     .execute(&state.pool)
     .await?;
-    let sent = sim
-        .customer_sends(
-            &state.pool,
-            CustomerSend {
-                phone_number_id,
-                from: customer_number(shop_id),
-                name: CUSTOMER_NAME.into(),
-                kind: s.kind.into(),
-                text: text.into(),
-                reply_id: s.reply_id.map(str::to_string),
-                ..Default::default()
-            },
-        )
-        .await;
-    match sent {
-        Ok((_, 200)) => Ok(()),
-        Ok((_, status)) => Err(AppError::Internal(anyhow::anyhow!(
-            "the webhook answered the simulator with HTTP {status}"
-        ))),
-        Err((_, e)) => Err(AppError::Internal(anyhow::anyhow!(
-            "the simulator could not deliver: {e}"
-        ))),
+    let body = delivery(
+        &account,
+        &customer_number(shop_id),
+        state.clock.now().unix_timestamp(),
+        &s,
+    );
+    // The same door as Meta's webhook: committed to the inbox, then processed by the pipeline.
+    crate::whatsapp::inbound::receive(state, Some(account.id), body.to_string().as_bytes()).await?;
+    Ok(())
+}
+
+/// The webhook delivery Meta would make for this message from the test customer.
+fn delivery(
+    account: &crate::whatsapp::ssr::AccountRow,
+    from: &str,
+    sent_at: i64,
+    s: &Say<'_>,
+) -> Value {
+    let mut m = json!({"from": from, "id": new_wamid(), "timestamp": sent_at.to_string()});
+    let reply = || json!({"id": s.reply_id.unwrap_or_default(), "title": s.text.trim()});
+    match s.kind {
+        "button" => {
+            m["type"] = json!("interactive");
+            m["interactive"] = json!({"type": "button_reply", "button_reply": reply()});
+        }
+        "list" => {
+            m["type"] = json!("interactive");
+            m["interactive"] = json!({"type": "list_reply", "list_reply": reply()});
+        }
+        _ => {
+            m["type"] = json!("text");
+            m["text"] = json!({"body": s.text.trim()});
+        }
     }
+    let display: String = account
+        .display_phone
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    json!({"object": "whatsapp_business_account", "entry": [{"id": account.waba_id, "changes": [{
+        "field": "messages",
+        "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": display, "phone_number_id": account.phone_number_id},
+            "contacts": [{"profile": {"name": CUSTOMER_NAME}, "wa_id": from}],
+            "messages": [m]
+        }
+    }]}]})
 }
 
 /// A fresh start: the playground shows the conversation from now on, the agent forgets where

@@ -185,6 +185,7 @@ struct Outgoing {
     media_file_id: Option<Uuid>,
     /// Meta's id for our file, once uploaded (kept so a retry does not upload again).
     media_id: Option<String>,
+    is_test: bool,
 }
 
 async fn set_failed(
@@ -230,7 +231,7 @@ async fn send(ctx: &JobContext, message_id: Uuid) -> Result<(), JobError> {
     let now = state.clock.now();
     let m: Option<Outgoing> = sqlx::query_as(
         "select m.shop_id, m.conversation_id, m.kind, m.payload, m.status, m.updated_at,
-                v.last_inbound_at, c.wa_id, c.phone, c.bsuid, m.media_file_id, m.media_id
+                v.last_inbound_at, c.wa_id, c.phone, c.bsuid, m.media_file_id, m.media_id, c.is_test
          from wa_messages m
          join conversations v on v.id = m.conversation_id
          join customers c on c.id = v.customer_id
@@ -254,6 +255,9 @@ async fn send(ctx: &JobContext, message_id: Uuid) -> Result<(), JobError> {
             return Ok(());
         }
         _ => return Ok(()),
+    }
+    if crate::agent::playground::is_playground_customer(m.shop_id, m.is_test, m.wa_id.as_deref()) {
+        return deliver_to_playground(state, &m, message_id).await;
     }
     let Some(account) = account_for_shop(&state.pool, m.shop_id).await? else {
         set_failed(
@@ -452,6 +456,32 @@ async fn send(ctx: &JobContext, message_id: Uuid) -> Result<(), JobError> {
     }
 }
 
+/// The playground's customer is the merchant in the dashboard, not a phone: the answer is
+/// delivered where they read it, with no call to Meta (whose answer for a fictional number
+/// would be an error), so "Try your agent" works on a server connected to Meta as well.
+async fn deliver_to_playground(
+    state: &AppState,
+    m: &Outgoing,
+    message_id: Uuid,
+) -> Result<(), JobError> {
+    let mut tx = state.pool.begin().await?;
+    let delivered = sqlx::query(
+        "update wa_messages set wamid = coalesce(wamid, $2), status = 'delivered',
+             send_attempts = send_attempts + 1, error_code = null, error_text = null, updated_at = $3
+         where id = $1 and status = 'queued'",
+    )
+    .bind(message_id)
+    .bind(crate::agent::playground::new_wamid())
+    .bind(state.clock.now())
+    .execute(&mut *tx)
+    .await?;
+    if delivered.rows_affected() == 1 {
+        notify(&mut tx, m.shop_id, m.conversation_id, "status").await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Uploads one of the shop's stored files to Meta; None when the file is gone.
 async fn upload(
     state: &AppState,
@@ -516,6 +546,9 @@ async fn mark_read(state: &AppState, message_id: Uuid) -> Result<(), JobError> {
     let Some((shop_id, Some(wamid))) = row else {
         return Ok(());
     };
+    if crate::agent::playground::is_playground_wamid(&wamid) {
+        return Ok(());
+    }
     let Some(account) = account_for_shop(&state.pool, shop_id).await? else {
         return Ok(());
     };
@@ -547,6 +580,9 @@ pub async fn show_typing(state: &AppState, message_id: Uuid) {
         let Some((shop_id, Some(wamid))) = row else {
             return Ok(());
         };
+        if crate::agent::playground::is_playground_wamid(&wamid) {
+            return Ok(());
+        }
         let Some(account) = account_for_shop(&state.pool, shop_id).await? else {
             return Ok(());
         };

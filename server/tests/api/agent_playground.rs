@@ -1,7 +1,9 @@
-//! "Try your agent": the merchant writes as a customer of their own shop. The message goes
-//! through the WhatsApp simulator as a signed webhook and the whole pipeline answers it; the
-//! playground shows the answers with their buttons and why they were given. Also: a server
-//! restart keeps simulator-connected shops working (the simulator takes their numbers back).
+//! "Try your agent": the merchant writes as a customer of their own shop. The message enters
+//! the webhook inbox as Meta's delivery would and the whole pipeline answers it; the answers
+//! are delivered to the playground, never sent to Meta (so it works on a number connected to
+//! Meta too); the playground shows them with their buttons and why they were given. Also: a
+//! server restart keeps simulator-connected shops working (the simulator takes their numbers
+//! back).
 
 use crate::agent::{agent_app, scarf};
 use crate::helpers::{TestApp, call_with, json};
@@ -221,6 +223,21 @@ async fn the_merchant_orders_from_their_own_shop_in_the_playground_and_sees_why(
             .contains("automated assistant")
     );
 
+    // Nothing of it went to Meta (here the simulator's Graph API): no message, typing
+    // indicator or read mark for the test customer; every answer is delivered in place.
+    let test_number = app::agent::playground::customer_number(shop);
+    assert!(sim(&app).sent().iter().all(|m| m.to != test_number));
+    assert_eq!(sim(&app).typing(), Vec::<String>::new());
+    assert_eq!(sim(&app).read_marks(), Vec::<String>::new());
+    let undelivered: i64 = sqlx::query_scalar(
+        "select count(*) from wa_messages where shop_id = $1 and direction = 'out' and status <> 'delivered'",
+    )
+    .bind(shop)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(undelivered, 0);
+
     // Another merchant's playground is their own: not connected, none of these messages.
     let (other, _) = second_merchant(&app, "Bola").await;
     let theirs = playground(&app, &other).await;
@@ -232,6 +249,50 @@ async fn the_merchant_orders_from_their_own_shop_in_the_playground_and_sees_why(
     );
     assert_eq!(theirs["messages"], serde_json::json!([]));
     assert!(theirs["conversation_id"].is_null());
+}
+
+#[tokio::test]
+async fn the_playground_works_on_a_number_connected_to_meta_and_sends_it_nothing() {
+    let app = agent_app().await;
+    let (number, shop, _) = merchant_with_number(&app).await;
+    scarf(&app, "5").await;
+    // The number now belongs to Meta for real: the simulator does not know it, so any Graph
+    // call for it (send, typing, read mark) would fail.
+    sqlx::query(
+        "update wa_accounts set phone_number_id = 'meta-' || phone_number_id where shop_id = $1",
+    )
+    .bind(shop)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    assert!(!sim(&app).has_number(&format!("meta-{}", number.id)));
+
+    let p = say(&app, &[("text", "Hi")]).await;
+    assert!(p["blocked"].is_null(), "{p}");
+    let hello = last(&p);
+    assert_eq!(hello["sent_by"], "agent", "{p:#}");
+    assert_eq!(hello["status"], "delivered");
+    assert_eq!(choice_ids(hello), ["browse", "orders", "human"]);
+    let p = say(&app, &[("text", "indigo scarf")]).await;
+    assert_eq!(last(&p)["choices"][0]["description"], "₦2,500.00", "{p:#}");
+    assert!(sim(&app).sent().is_empty());
+
+    // A disconnected number stops it, with the way to fix it.
+    sqlx::query("update wa_accounts set status = 'needs_reconnect' where shop_id = $1")
+        .bind(shop)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let p = playground(&app, &app.client).await;
+    assert!(
+        p["blocked"].as_str().unwrap().contains("reconnecting"),
+        "{p}"
+    );
+    assert_eq!(p["fix_href"], "/dashboard/channels/whatsapp");
+    assert_eq!(
+        app.call("agent/try/say", &[("text", "Hi")]).await.status(),
+        409
+    );
 }
 
 #[tokio::test]
