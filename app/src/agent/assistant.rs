@@ -141,7 +141,27 @@ pub struct Data {
     pub quantity: Option<i32>,
     pub name: Option<String>,
     pub address: Option<String>,
+    /// An order of several lines (the AI agent's `prepare_order`); empty for the assistant's
+    /// one-product order, which is `variant_id` × `quantity`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lines: Vec<(Uuid, i32)>,
 }
+
+impl Data {
+    /// The order's lines: variant and quantity.
+    fn order_lines(&self) -> Vec<(Uuid, i32)> {
+        if !self.lines.is_empty() {
+            return self.lines.clone();
+        }
+        match (self.variant_id, self.quantity) {
+            (Some(v), Some(q)) => vec![(v, q)],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Lines one order may have in the chat (a longer list is a job for the storefront's cart).
+pub const MAX_LINES: usize = 10;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Session {
@@ -229,32 +249,55 @@ pub(super) fn disclose(ctx: &Ctx<'_>, session: &mut Session, out: &mut Outcome) 
 
 /// An order the AI agent gathered in conversation, checked as the assistant checks each
 /// answer: `Ok` is the summary to confirm (the session waits for Confirm, exactly as after the
-/// assistant's own questions); `Err` tells the model what is wrong.
+/// assistant's own questions); `Err` tells the model what is wrong. The same variant twice is
+/// one line with the quantities added.
 pub(super) async fn draft(
     ctx: &Ctx<'_>,
     session: &mut Session,
-    variant_id: Uuid,
-    quantity: i64,
+    items: &[(Uuid, i64)],
     name: &str,
     address: &str,
 ) -> AppResult<Result<Reply, String>> {
-    let Some((_, v)) = variant(ctx, variant_id).await? else {
-        return Ok(Err(
-            "no available variant of this shop has that id; use get_product".into(),
-        ));
-    };
-    let Ok(qty) = i32::try_from(quantity) else {
-        return Ok(Err(format!("quantity must be 1 to {MAX_QUANTITY}")));
-    };
-    if !(1..=MAX_QUANTITY).contains(&qty) {
-        return Ok(Err(format!("quantity must be 1 to {MAX_QUANTITY}")));
+    let mut lines: Vec<(Uuid, i64)> = Vec::new();
+    for (variant_id, quantity) in items {
+        match lines.iter_mut().find(|(v, _)| v == variant_id) {
+            Some((_, q)) => *q = q.saturating_add(*quantity),
+            None => lines.push((*variant_id, *quantity)),
+        }
     }
-    if v.track_stock && v.stock < qty {
-        return Ok(Err(if v.stock <= 0 {
-            "this variant is sold out".into()
-        } else {
-            format!("only {} in stock", v.stock)
-        }));
+    if lines.is_empty() {
+        return Ok(Err(
+            "give at least one item: a variant_id and a quantity".into()
+        ));
+    }
+    if lines.len() > MAX_LINES {
+        return Ok(Err(format!(
+            "at most {MAX_LINES} different items per order in the chat"
+        )));
+    }
+    let mut checked = Vec::with_capacity(lines.len());
+    for (variant_id, quantity) in lines {
+        let Some((title, v)) = variant(ctx, variant_id).await? else {
+            return Ok(Err(format!(
+                "no available variant of this shop has the id {variant_id}; use get_product"
+            )));
+        };
+        let qty = match i32::try_from(quantity) {
+            Ok(q) if (1..=MAX_QUANTITY).contains(&q) => q,
+            _ => {
+                return Ok(Err(format!(
+                    "quantity of {title} must be 1 to {MAX_QUANTITY}"
+                )));
+            }
+        };
+        if v.track_stock && v.stock < qty {
+            return Ok(Err(if v.stock <= 0 {
+                format!("{title} is sold out")
+            } else {
+                format!("only {} of {title} in stock", v.stock)
+            }));
+        }
+        checked.push((variant_id, qty));
     }
     let name = name.trim();
     if !(2..=100).contains(&name.chars().count()) || !name.chars().any(char::is_alphabetic) {
@@ -265,11 +308,17 @@ pub(super) async fn draft(
         return Ok(Err("ask the customer for a full delivery address".into()));
     }
     session.step = "confirm".into();
+    let (first, qty) = checked[0];
     session.data = Data {
-        variant_id: Some(variant_id),
+        variant_id: Some(first),
         quantity: Some(qty),
         name: Some(name.to_string()),
         address: Some(address.to_string()),
+        lines: if checked.len() > 1 {
+            checked
+        } else {
+            Vec::new()
+        },
     };
     Ok(Ok(summary(ctx, session).await?))
 }
@@ -663,20 +712,24 @@ async fn take_address(ctx: &Ctx<'_>, session: &mut Session, text: &str) -> AppRe
 /// The order to confirm, priced from the database now.
 async fn summary(ctx: &Ctx<'_>, session: &mut Session) -> AppResult<Reply> {
     let t = ctx.t();
-    let (Some(variant_id), Some(qty)) = (session.data.variant_id, session.data.quantity) else {
+    let lines = session.data.order_lines();
+    if lines.is_empty() {
         reset(session);
         return Ok(menu(ctx));
-    };
-    let Some((title, v)) = variant(ctx, variant_id).await? else {
-        reset(session);
-        return Ok(menu(ctx));
-    };
-    let total = v.price_minor * i64::from(qty);
+    }
+    let mut body = t.summary.to_string();
+    let mut total = 0i64;
+    for (variant_id, qty) in lines {
+        let Some((title, v)) = variant(ctx, variant_id).await? else {
+            reset(session);
+            return Ok(menu(ctx));
+        };
+        total += v.price_minor * i64::from(qty);
+        body.push_str(&format!("\n{qty} × {title} — {}", ctx.money(v.price_minor)));
+    }
     Ok(Reply::Buttons {
         body: format!(
-            "{}\n{qty} × {title} — {}\n{}: *{}*\n{}: {}, {}",
-            t.summary,
-            ctx.money(v.price_minor),
+            "{body}\n{}: *{}*\n{}: {}, {}",
             t.total,
             ctx.money(total),
             t.deliver_to,
@@ -694,9 +747,9 @@ async fn summary(ctx: &Ctx<'_>, session: &mut Session) -> AppResult<Reply> {
 /// stock taken atomically, one order per key).
 async fn place(ctx: &Ctx<'_>, session: &mut Session) -> AppResult<Outcome> {
     let t = ctx.t();
-    let (Some(variant_id), Some(qty), Some(name), Some(address)) = (
-        session.data.variant_id,
-        session.data.quantity,
+    let lines = session.data.order_lines();
+    let (false, Some(name), Some(address)) = (
+        lines.is_empty(),
         session.data.name.clone(),
         session.data.address.clone(),
     ) else {
@@ -715,7 +768,7 @@ async fn place(ctx: &Ctx<'_>, session: &mut Session) -> AppResult<Outcome> {
             address,
             note: "Ordered in the WhatsApp chat with the shop assistant.".into(),
             idempotency_key: ctx.turn_key.clone(),
-            items: vec![(variant_id, qty)],
+            items: lines,
         },
     )
     .await;

@@ -228,7 +228,10 @@ async fn the_ai_agent_prepares_an_order_the_customer_confirms_and_the_orders_ser
             )
         })
         .then_with(move |req| {
-            assert_eq!(last_tool_result(req)["error"], "only 5 in stock");
+            assert_eq!(
+                last_tool_result(req)["error"],
+                "only 5 of Adire Indigo Scarf in stock"
+            );
             tool(
                 "prepare_order",
                 json!({"variant_id": variant, "quantity": 2, "name": "Chidi Okafor",
@@ -258,6 +261,72 @@ async fn the_ai_agent_prepares_an_order_the_customer_confirms_and_the_orders_ser
     .unwrap();
     assert_eq!((total, name.as_str(), stock), (500_000, "Chidi Okafor", 3));
     assert_eq!(llm.requests().len(), 3, "the tap is the assistant's");
+}
+
+#[tokio::test]
+async fn the_ai_agent_takes_an_order_of_several_products_in_one_summary() {
+    let llm = FakeLlm::start().await;
+    let app = llm_app(&llm).await;
+    let (number, shop, _) = merchant_with_number(&app).await;
+    let (_, scarf_variant) = scarf(&app, "5").await;
+    let sandals: Uuid = sqlx::query_scalar(
+        "select v.id from product_variants v join products p on p.id = v.product_id
+         where p.shop_id = $1 and p.title = 'Leather Sandals'",
+    )
+    .bind(shop)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let (s, l) = (scarf_variant.to_string(), sandals.to_string());
+    // The same scarf named twice is one line of two; more than the stock is refused per line.
+    llm.then(tool(
+        "prepare_order",
+        json!({"items": [{"variant_id": s, "quantity": 4}, {"variant_id": l, "quantity": 1},
+                         {"variant_id": s, "quantity": 2}],
+               "name": "Chidi Okafor", "address": "12 Marina Road, Lagos Island"}),
+    ))
+    .then_with(move |req| {
+        assert_eq!(
+            last_tool_result(req)["error"],
+            "only 5 of Adire Indigo Scarf in stock"
+        );
+        tool(
+            "prepare_order",
+            json!({"items": [{"variant_id": s, "quantity": 1}, {"variant_id": l, "quantity": 1},
+                             {"variant_id": s, "quantity": 1}],
+                   "name": "Chidi Okafor", "address": "12 Marina Road, Lagos Island"}),
+        )
+    });
+    let summary = one(says(
+        &app,
+        &number,
+        &["Two indigo scarves and the leather sandals please. Chidi Okafor, 12 Marina Road, Lagos Island"],
+    )
+    .await);
+    let text = body(&summary);
+    assert!(
+        text.contains("2 × Adire Indigo Scarf — ₦2,500.00"),
+        "{text}"
+    );
+    assert!(text.contains("1 × Leather Sandals — ₦9,000.00"), "{text}");
+    assert!(text.contains("Total: *₦14,000.00*"), "{text}");
+    assert_eq!(choices(&summary), ["confirm", "cancel"]);
+    assert_eq!(llm.unused(), 0);
+
+    let placed = one(taps(&app, &number, "confirm").await);
+    assert!(body(&placed).contains("is placed"), "{}", body(&placed));
+    let lines: Vec<(Uuid, i32, i64)> = sqlx::query_as(
+        "select i.variant_id, i.quantity, o.total_minor from order_lines i
+         join orders o on o.id = i.order_id where o.shop_id = $1 order by i.quantity desc",
+    )
+    .bind(shop)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        lines,
+        [(scarf_variant, 2, 1_400_000), (sandals, 1, 1_400_000)]
+    );
 }
 
 #[tokio::test]
