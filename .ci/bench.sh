@@ -11,7 +11,8 @@
 #  6. catalog import: a 10,000-variant Shopify export previewed and imported
 #     (server/benches/import.rs; BENCH_ONLY=import runs this part alone);
 #  6b. the agent's product search at 10,000 products (server/benches/retrieval.rs;
-#     BENCH_ONLY=retrieval runs it alone);
+#     BENCH_ONLY=retrieval runs it alone); 6c. the agent's overhead in an AI turn
+#     (server/benches/eval.rs with EVAL_ONLY=overhead; BENCH_ONLY=agent);
 #  7. the WhatsApp webhook (.ci/webhook_bench.py): signed batches at 320 requests/s for
 #     BENCH_WA_SECONDS (60), then with 10 % redeliveries, then with the server SIGKILLed and
 #     restarted mid-burst; fails when a message is lost or stored twice.
@@ -55,6 +56,13 @@ fi
 if [ "${BENCH_ONLY:-}" = retrieval ] || [ -z "${BENCH_ONLY:-}" ]; then
   DATABASE_URL="$server_url/postgres" cargo bench -q -p server --bench retrieval >&2
   [ "${BENCH_ONLY:-}" = retrieval ] && exit 0
+fi
+
+# The agent's own share of an AI turn, beside a fake model taking 600 ms per call
+# (server/benches/eval.rs, the overhead part alone).
+if [ "${BENCH_ONLY:-}" = agent ] || [ -z "${BENCH_ONLY:-}" ]; then
+  EVAL_ONLY=overhead TEST_DATABASE_URL="$server_url/postgres" cargo test -q -p server --bench eval >&2
+  [ "${BENCH_ONLY:-}" = agent ] && exit 0
 fi
 
 # BENCH_ONLY=whatsapp skips the storefront part (the webhook benchmark alone takes ~10 minutes);

@@ -7,6 +7,9 @@ import path from 'node:path';
 const root = path.resolve(__dirname, '..');
 const port = process.env.E2E_PORT ?? '3100';
 const baseURL = `http://127.0.0.1:${port}`;
+// The stand-in for an OpenAI-compatible model (end2end/fake-llm.mjs): shops choose the AI
+// agent in their settings; new conversations still start with the shop assistant.
+const llmPort = String(Number(port) + 90);
 
 export default defineConfig({
   testDir: './tests',
@@ -29,7 +32,16 @@ export default defineConfig({
       ],
     },
   },
-  webServer: {
+  webServer: [{
+    command: 'node end2end/fake-llm.mjs',
+    cwd: root,
+    url: `http://127.0.0.1:${llmPort}/health`,
+    timeout: 20_000,
+    reuseExistingServer: false,
+    stdout: 'ignore',
+    stderr: 'pipe',
+    env: { FAKE_LLM_PORT: llmPort },
+  }, {
     command: process.env.SERVER_BIN ?? `${root}/target/release/server`,
     cwd: root,
     url: `${baseURL}/readyz`,
@@ -55,6 +67,9 @@ export default defineConfig({
       RATE_LIMIT_PASSWORD_RESET_PER_HOUR: '1000',
       RATE_LIMIT_CHECKOUT_PER_HOUR: '1000',
       RUST_LOG: 'warn',
+      LLM_BASE_URL: `http://127.0.0.1:${llmPort}/v1`,
+      LLM_MODEL: 'e2e-fake',
+      AGENT_DEFAULT_MODE: 'assistant',
     },
-  },
+  }],
 });

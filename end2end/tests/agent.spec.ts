@@ -101,6 +101,59 @@ test('a customer finds a product, orders it in the chat, and the order reaches t
   await phone.close();
 });
 
+// With a model configured (the suite's stand-in for an OpenAI-compatible endpoint,
+// end2end/fake-llm.mjs), the merchant lets the AI agent answer: it searches the catalog with
+// its tools, sends a list priced by the product, prepares an order the customer confirms with a
+// button, and hands over when asked for a person.
+test('the AI agent finds a product, takes an order and hands over to the merchant', async ({
+  page,
+  context,
+}) => {
+  const shop = `Abeokuta Adire ${Date.now() % 100000}`;
+  await signUp(page, uniqueEmail('agent-ai'), shop);
+  await addProduct(page, 'Coral Bead Necklace', '7,500');
+  await connectWhatsApp(page);
+  await page.goto('/dashboard/channels/whatsapp');
+  await hydrated(page);
+  const card = page.getByTestId('agent-settings');
+  await card.getByLabel(/The AI agent answers first/).check();
+  await card.getByRole('button', { name: 'Save assistant settings' }).click();
+  await expect(card.getByRole('status')).toHaveText('Assistant settings saved.');
+
+  const phone = await openCustomerPhone(context, shop, customerNumber());
+  const last = () => phone.getByTestId('sim-business').last();
+  const say = async (text: string) => {
+    await phone.getByLabel('Message').fill(text);
+    await phone.getByRole('button', { name: 'Send', exact: true }).click();
+  };
+  await say('Do you have a coral necklace?');
+  await expect(last()).toContainText('Here is what we have');
+  await expect(last()).toContainText('automated assistant');
+  await expect(last().getByTestId('sim-choice').filter({ hasText: /Coral Bead Necklace — ₦7,500\.00/ })).toBeVisible();
+
+  await say('order 2 x Coral Bead Necklace for Ada Customer at 14 Ring Road, Ibadan');
+  await expect(last()).toContainText('Total: *₦15,000.00*');
+  await last().getByTestId('sim-choice').filter({ hasText: 'Confirm' }).click();
+  await expect(last()).toContainText(/Your order #\d+ is placed/);
+
+  await say('Can I talk to a person please?');
+  await expect(last()).toContainText('I\'ve asked a person');
+
+  // The merchant sees the order and the conversation waiting for them, with why the AI
+  // answered as it did.
+  await page.goto('/dashboard/orders');
+  await hydrated(page);
+  await expect(page.getByText('₦15,000.00').first()).toBeVisible();
+  await page.goto('/dashboard/inbox');
+  await hydrated(page);
+  const row = page.getByTestId('conversation-row').first();
+  await expect(row).toContainText('Needs you');
+  await row.click();
+  const why = page.getByTestId('why').filter({ hasText: 'Written by the AI agent.' });
+  await expect(why.filter({ hasText: 'Tool search_products' }).first()).toBeAttached();
+  await phone.close();
+});
+
 test('a customer asks for a person; the merchant is alerted in the inbox and takes over', async ({
   page,
   context,
