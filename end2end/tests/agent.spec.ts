@@ -276,3 +276,39 @@ test('the merchant tries the agent in the dashboard: answers, their buttons, why
   await send('Hi again');
   await expect(last()).toContainText('automated assistant');
 });
+
+// The agent answers only while the shop is open; a customer who writes while it is closed gets
+// the merchant's away message, once.
+test('a customer who writes while the shop is closed gets the away message once', async ({ page, context }) => {
+  const shop = `Warri Wax ${Date.now() % 100000}`;
+  await signUp(page, uniqueEmail('agent-away'), shop);
+  await connectWhatsApp(page);
+  await page.goto('/dashboard/channels/whatsapp');
+  await hydrated(page);
+  const hours = page.getByTestId('agent-hours');
+  await hours.getByLabel('When it answers').selectOption('during_hours');
+  for (const day of ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun']) await hours.getByLabel(day, { exact: true }).check();
+  // Open for one minute, twelve hours from now (UTC): closed while the test runs.
+  const hour = String((new Date().getUTCHours() + 12) % 24).padStart(2, '0');
+  await hours.getByLabel('Opens').fill(`${hour}:00`);
+  await hours.getByLabel('Closes').fill(`${hour}:01`);
+  await hours.getByLabel('Time zone').fill('UTC');
+  const away = 'Thanks for writing! We are closed now and reply when we open.';
+  await hours.getByLabel('Away message').fill(away);
+  await page.getByRole('button', { name: 'Save assistant settings' }).click();
+  await expect(page.getByTestId('agent-settings').getByRole('status')).toHaveText('Assistant settings saved.');
+  await expect(page.getByTestId('hours-now')).toContainText('in UTC');
+
+  const phone = await openCustomerPhone(context, shop, customerNumber());
+  const say = async (text: string) => {
+    await phone.getByLabel('Message').fill(text);
+    await phone.getByRole('button', { name: 'Send', exact: true }).click();
+  };
+  await say('Hello, are you open?');
+  await expect(phone.getByTestId('sim-business').last()).toContainText(away);
+  await say('Do you sell wax prints?');
+  // Still one answer: the away message is sent once every 12 hours, and nothing else answers.
+  await page.waitForTimeout(4_000);
+  await expect(phone.getByTestId('sim-business')).toHaveCount(1);
+  await phone.close();
+});
