@@ -30,15 +30,15 @@ test('the overview tiles fit a million-naira revenue on a phone and a desktop', 
   for (const width of [390, 1280]) {
     await page.setViewportSize({ width, height: 900 });
     await page.goto('/dashboard');
-    await expect(page.getByTestId('revenue-7')).toHaveText('₦1,250,000.00');
+    await expect(page.getByTestId('pending')).toHaveText('₦1,250,000.00');
     const overflowing = await page.evaluate(() =>
       Array.from(document.querySelectorAll('.stat-value'))
         .filter((el) => el.scrollWidth > el.clientWidth || el.getBoundingClientRect().right > el.parentElement!.getBoundingClientRect().right)
         .map((el) => el.textContent));
     expect(overflowing, `tiles at ${width} px`).toEqual([]);
     // The amount stays on one line.
-    const box = (await page.getByTestId('revenue-7').boundingBox())!;
-    const lineHeight = await page.getByTestId('revenue-7').evaluate((el) => parseFloat(getComputedStyle(el).lineHeight) || parseFloat(getComputedStyle(el).fontSize) * 1.3);
+    const box = (await page.getByTestId('pending').boundingBox())!;
+    const lineHeight = await page.getByTestId('pending').evaluate((el) => parseFloat(getComputedStyle(el).lineHeight) || parseFloat(getComputedStyle(el).fontSize) * 1.3);
     expect(box.height, `one line at ${width} px`).toBeLessThanOrEqual(lineHeight * 1.5);
   }
 });

@@ -15,7 +15,11 @@ pub struct CustomerSummary {
     pub name: String,
     pub phone: String,
     pub orders: i64,
+    /// Confirmed, shipped and delivered orders.
     pub spent: String,
+    /// New orders' total, when there are any (not counted as spent until confirmed).
+    #[serde(default)]
+    pub pending: Option<String>,
     /// The shop's own test customer ("Try your agent").
     #[serde(default)]
     pub test: bool,

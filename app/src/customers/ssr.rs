@@ -14,8 +14,10 @@ struct SummaryRow {
     phone: String,
     orders: i64,
     is_test: bool,
-    /// Minor units, cancelled orders left out.
+    /// Minor units: confirmed, shipped and delivered orders.
     spent: i64,
+    /// Minor units: new orders, not confirmed yet.
+    pending: i64,
     currency: String,
 }
 
@@ -28,7 +30,10 @@ pub async fn list(
     let rows: Vec<SummaryRow> = sqlx::query_as(
         "select c.id, c.name, c.phone,
                 (select count(*) from orders o where o.customer_id = c.id) as orders,
-                coalesce((select sum(o.total_minor) from orders o where o.customer_id = c.id and o.status <> 'cancelled'), 0)::bigint as spent,
+                coalesce((select sum(o.total_minor) from orders o where o.customer_id = c.id
+                          and o.status in ('confirmed', 'shipped', 'delivered')), 0)::bigint as spent,
+                coalesce((select sum(o.total_minor) from orders o where o.customer_id = c.id
+                          and o.status = 'new'), 0)::bigint as pending,
                 s.currency, c.is_test
          from customers c join shops s on s.id = c.shop_id
          where c.shop_id = $1 and ($2::text is null or c.name ilike $3 or c.phone like $3)
@@ -47,6 +52,7 @@ pub async fn list(
             phone: r.phone,
             orders: r.orders,
             spent: format_money(r.spent, &r.currency),
+            pending: (r.pending > 0).then(|| format_money(r.pending, &r.currency)),
             test: r.is_test,
         })
         .collect())

@@ -39,7 +39,10 @@ pub fn CustomersPage() -> impl IntoView {
                                         </td>
                                         <td>{c.phone}</td>
                                         <td>{c.orders}</td>
-                                        <td>{c.spent}</td>
+                                        <td data-testid="spent">
+                                            {c.spent}
+                                            {c.pending.map(|p| view! { <span class="muted">{format!(" + {p} awaiting confirmation")}</span> })}
+                                        </td>
                                     </tr>
                                 }).collect_view()}
                             </tbody>

@@ -24,8 +24,12 @@ pub struct Overview {
     pub views_30: i64,
     pub orders_7: i64,
     pub orders_30: i64,
+    /// Confirmed, shipped and delivered orders' totals (new orders are `pending`).
     pub revenue_7: String,
     pub revenue_30: String,
+    /// New orders waiting for confirmation (any age), and their total.
+    pub pending_orders: i64,
+    pub pending: String,
     /// Human visits arriving from outside the shop in 30 days (see `conversion_30`).
     pub visits_30: i64,
     /// Orders ÷ visits × 100, when there were visits.

@@ -1,4 +1,6 @@
-//! Overview numbers. Cancelled orders count neither as orders nor as revenue; bot views are
+//! Overview numbers. Revenue is what the merchant has accepted: confirmed, shipped and delivered
+//! orders; new orders are shown apart as pending until confirmed. Cancelled orders count
+//! neither as orders nor as revenue; bot views are
 //! stored but never counted here, nor is anything of the shop's own test customer ("Try your
 //! agent"): its orders are listed, marked, but are not sales.
 
@@ -17,7 +19,8 @@ pub async fn overview(state: &AppState, shop_id: Uuid) -> AppResult<Overview> {
                     and v.viewed_at >= d.day and v.viewed_at < d.day + 1)::bigint,
                 (select count(*) from orders o where o.shop_id = $1 and o.status <> 'cancelled' and not o.is_test
                     and o.created_at >= d.day and o.created_at < d.day + 1),
-                (select coalesce(sum(o.total_minor), 0) from orders o where o.shop_id = $1 and o.status <> 'cancelled' and not o.is_test
+                (select coalesce(sum(o.total_minor), 0) from orders o where o.shop_id = $1
+                    and o.status in ('confirmed', 'shipped', 'delivered') and not o.is_test
                     and o.created_at >= d.day and o.created_at < d.day + 1)::bigint
          from d order by d.day",
     )
@@ -83,6 +86,14 @@ pub async fn overview(state: &AppState, shop_id: Uuid) -> AppResult<Overview> {
     .take(5)
     .collect();
     let orders_30 = last(30, |d| d.orders);
+    // Everything waiting for the merchant's confirmation, however old: it is not revenue yet.
+    let (pending_orders, pending_minor): (i64, i64) = sqlx::query_as(
+        "select count(*), coalesce(sum(total_minor), 0)::bigint from orders
+         where shop_id = $1 and status = 'new' and not is_test",
+    )
+    .bind(shop_id)
+    .fetch_one(&state.pool)
+    .await?;
     let chat = chat_stats(state, shop_id, &currency).await?;
     Ok(Overview {
         chat,
@@ -92,6 +103,8 @@ pub async fn overview(state: &AppState, shop_id: Uuid) -> AppResult<Overview> {
         orders_30,
         revenue_7: format_money(last(7, |d| d.revenue_minor), &currency),
         revenue_30: format_money(last(30, |d| d.revenue_minor), &currency),
+        pending_orders,
+        pending: format_money(pending_minor, &currency),
         visits_30,
         conversion_30: (visits_30 > 0).then(|| orders_30 as f64 * 100.0 / visits_30 as f64),
         top_viewed,

@@ -55,7 +55,36 @@ async fn customers_are_listed_with_their_orders_and_scoped_to_the_shop() {
         "found by phone number; a checkout never renames a known customer"
     );
     assert_eq!(ngozi["orders"], 2);
-    assert_eq!(ngozi["spent"], "₦1,500.00");
+    // Spent is what the merchant confirmed; new orders are shown apart.
+    assert_eq!(ngozi["spent"], "₦0.00");
+    assert_eq!(ngozi["pending"], "₦1,500.00");
+    let first: String = sqlx::query_scalar(
+        "select id::text from orders where customer_name = 'Ngozi' order by created_at limit 1",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let res = app
+        .call("orders/status", &[("id", &first), ("status", "confirmed")])
+        .await;
+    assert_eq!(res.status(), 200);
+    let list = json(app.call("customers/list", &[]).await).await;
+    let ngozi = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["phone"] == "+2348030000001")
+        .unwrap();
+    assert_eq!(ngozi["spent"], "₦1,000.00");
+    assert_eq!(ngozi["pending"], "₦500.00");
+    let femi = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "Femi")
+        .unwrap();
+    assert_eq!(femi["spent"], "₦0.00");
+    assert_eq!(femi["pending"], "₦500.00");
     let found = json(app.call("customers/list", &[("q", "femi")]).await).await;
     assert_eq!(found.as_array().unwrap().len(), 1);
 
@@ -114,8 +143,10 @@ async fn overview_numbers_match_the_seeded_views_and_orders() {
     .execute(&app.pool)
     .await
     .unwrap();
-    // Orders: two today (one cancelled), one 10 days ago.
-    order(&app, &slug, "a", "A", "+2348040000001", &cap, "2").await;
+    // Orders: two today (one confirmed, one cancelled), one 10 days ago (still new).
+    let today = order(&app, &slug, "a", "A", "+2348040000001", &cap, "2").await;
+    app.call("orders/status", &[("id", &today), ("status", "confirmed")])
+        .await;
     let cancelled = order(&app, &slug, "b", "B", "+2348040000002", &mug, "4").await;
     app.call(
         "orders/status",
@@ -134,8 +165,12 @@ async fn overview_numbers_match_the_seeded_views_and_orders() {
     assert_eq!(o["views_30"], 7);
     assert_eq!(o["orders_7"], 1, "cancelled orders are not counted");
     assert_eq!(o["orders_30"], 2);
+    // Revenue is what was confirmed; the new order of 10 days ago waits apart.
     assert_eq!(o["revenue_7"], "₦2,000.00");
-    assert_eq!(o["revenue_30"], "₦2,250.00");
+    assert_eq!(o["revenue_30"], "₦2,000.00");
+    assert_eq!(o["pending_orders"], 1);
+    assert_eq!(o["pending"], "₦250.00");
+    assert_eq!(o["days"][29]["revenue_minor"], 200_000);
     assert_eq!(o["visits_30"], 6, "internal navigation is not a visit");
     let conversion = o["conversion_30"].as_f64().unwrap();
     assert!(
@@ -146,15 +181,40 @@ async fn overview_numbers_match_the_seeded_views_and_orders() {
     assert_eq!(o["days"][29]["views"], 3);
     assert_eq!(o["top_viewed"][0], serde_json::json!(["Cap", 2]));
     assert_eq!(o["top_ordered"][0], serde_json::json!(["Cap", 2]));
-    assert_eq!(o["new_orders"].as_array().unwrap().len(), 2);
+    assert_eq!(o["new_orders"].as_array().unwrap().len(), 1);
 
     let html = app.get("/dashboard").await.text().await.unwrap();
     assert!(
-        html.contains(r#"data-testid="revenue-30" class="stat-value">₦2,250.00<"#),
+        html.contains(r#"data-testid="revenue-30" class="stat-value">₦2,000.00<"#),
         "the overview renders on the server"
     );
     assert!(
-        html.contains(r#"aria-label="Storefront views per day: 7 in 30 days""#),
-        "charts are server-rendered SVG"
+        html.contains(r#"data-testid="pending" class="stat-value">₦250.00<"#),
+        "{html}"
     );
+    assert!(html.contains("Awaiting your confirmation (1 order)"));
+    // Charts are server-rendered SVG with a summary naming their days, each bar's day as its
+    // title, and the numbers as a table.
+    let days = o["days"].as_array().unwrap();
+    let short = |iso: &str| {
+        let d = time::Date::parse(
+            iso,
+            time::macros::format_description!("[year]-[month]-[day]"),
+        )
+        .unwrap();
+        format!("{} {}", d.day(), &d.month().to_string()[..3])
+    };
+    let (first, busiest, last) = (
+        short(days[0]["date"].as_str().unwrap()),
+        short(days[19]["date"].as_str().unwrap()),
+        short(days[29]["date"].as_str().unwrap()),
+    );
+    assert!(
+        html.contains(&format!(
+            r#"aria-label="Storefront views per day: 7 in 30 days, {first} to {last}; most on {busiest} (4)""#
+        )),
+        "{html}"
+    );
+    assert!(html.contains(&format!("<title>{last}: 3 views</title>")));
+    assert!(html.contains(&format!(r#"<th scope="row">{last}</th><td>3</td>"#)));
 }
