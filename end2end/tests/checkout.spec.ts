@@ -85,7 +85,9 @@ test('a shop of its own counts exactly its own orders', async ({ page }) => {
   await page.goto('/dashboard');
   await expect(page.getByTestId('new-orders')).toHaveText('1');
   await expect(page.getByTestId('orders-7')).toHaveText('1');
-  await expect(page.getByTestId('revenue-7')).toHaveText('₦6,000.00');
+  // Not revenue until the merchant confirms it: shown apart as awaiting confirmation.
+  await expect(page.getByTestId('revenue-7')).toHaveText('₦0.00');
+  await expect(page.getByTestId('pending')).toHaveText('₦6,000.00');
 
   // Confirming the order in the dashboard (no reload) takes it off the navigation's count.
   await hydrated(page);
@@ -94,6 +96,22 @@ test('a shop of its own counts exactly its own orders', async ({ page }) => {
   await page.getByRole('button', { name: 'Confirm' }).click();
   await expect(page.getByTestId('order-status')).toHaveText('Confirmed');
   await expect(page.getByTestId('new-orders')).toBeHidden();
+  const orderUrl = page.url();
+  await page.goto('/dashboard');
+  await expect(page.getByTestId('revenue-7')).toHaveText('₦6,000.00');
+  await expect(page.getByTestId('pending')).toHaveText('₦0.00');
+
+  // Cancelled with a reason (kept in the history), then reopened: a mistake can be undone.
+  await page.goto(orderUrl);
+  await hydrated(page);
+  await page.getByLabel('Reason for cancelling (optional)').fill('Customer asked to wait until payday');
+  await page.getByRole('button', { name: 'Cancel order' }).click();
+  await page.getByRole('button', { name: 'Yes, cancel it' }).click();
+  await expect(page.getByTestId('order-status')).toHaveText('Cancelled');
+  await expect(page.locator('.timeline')).toContainText('Reason: Customer asked to wait until payday');
+  await page.getByRole('button', { name: 'Reopen order' }).click();
+  await expect(page.getByTestId('order-status')).toHaveText('New');
+  await expect(page.locator('.timeline')).toContainText('Reopened');
 });
 
 test('a mistake at checkout shows beside its field and keeps what the shopper typed', async ({ page, expectFailure }) => {

@@ -52,11 +52,33 @@ pub async fn get_order(id: Uuid) -> Result<OrderView, ApiError> {
     Ok(ssr::get_order(&state, shop.shop_id, id).await?)
 }
 
+/// `reason` (cancelling: kept in the order's history and told to the customer) and `notify`
+/// ("on" or absent, as a checkbox posts it; absent from older forms means "on": the shop's
+/// WhatsApp order updates decide).
 #[server(endpoint = "orders/status")]
-pub async fn set_order_status(id: Uuid, status: String) -> Result<(), ApiError> {
+pub async fn set_order_status(
+    id: Uuid,
+    status: String,
+    #[server(default)] reason: String,
+    #[server(default)] notify: Option<String>,
+    #[server(default)] notify_shown: Option<String>,
+) -> Result<(), ApiError> {
     let state = use_state()?;
     let shop = require_shop(&state.pool).await?;
-    Ok(ssr::set_status(&state, shop.shop_id, shop.merchant_id, id, &status).await?)
+    // A form that shows the checkbox says so: then an unticked box means "do not tell".
+    let notify = notify.is_some() || notify_shown.is_none();
+    Ok(ssr::set_status(
+        &state,
+        shop.shop_id,
+        shop.merchant_id,
+        id,
+        &status,
+        ssr::StatusNote {
+            reason: reason.trim(),
+            notify,
+        },
+    )
+    .await?)
 }
 
 #[server(endpoint = "orders/list")]

@@ -64,6 +64,8 @@ impl OrderStatus {
                 | (Confirmed, Shipped)
                 | (Shipped, Delivered)
                 | (New | Confirmed | Shipped, Cancelled)
+                // Reopening a cancellation made by mistake (within `REOPEN_DAYS`, with stock).
+                | (Cancelled, New)
         )
     }
 
@@ -74,7 +76,8 @@ impl OrderStatus {
             OrderStatus::New => steps.push((OrderStatus::Confirmed, "Confirm")),
             OrderStatus::Confirmed => steps.push((OrderStatus::Shipped, "Mark shipped")),
             OrderStatus::Shipped => steps.push((OrderStatus::Delivered, "Mark delivered")),
-            OrderStatus::Delivered | OrderStatus::Cancelled => {}
+            OrderStatus::Cancelled => steps.push((OrderStatus::New, "Reopen order")),
+            OrderStatus::Delivered => {}
         }
         if self.can_become(OrderStatus::Cancelled) {
             steps.push((OrderStatus::Cancelled, "Cancel order"));
@@ -88,6 +91,10 @@ impl std::fmt::Display for OrderStatus {
         f.write_str(self.as_str())
     }
 }
+
+/// How long after its cancellation an order can be reopened (a mistake is noticed soon; later,
+/// a new order is the honest record).
+pub const REOPEN_DAYS: i64 = 7;
 
 /// Whether an order may move from `from` to `to` (status names as stored); unknown names never.
 pub fn transition_allowed(from: &str, to: &str) -> bool {

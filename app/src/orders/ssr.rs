@@ -496,6 +496,50 @@ async fn restock(conn: &mut PgConnection, order_ids: &[Uuid]) -> AppResult<()> {
     Ok(())
 }
 
+/// Takes a reopened order's tracked stock again, all or nothing: refused, naming the line, when
+/// a product no longer has enough. Products are locked first, in id order, as checkout does.
+async fn take_stock_again(conn: &mut PgConnection, order_id: Uuid) -> AppResult<()> {
+    sqlx::query(
+        "select p.id from products p
+         where p.id in (select v.product_id from order_lines l join product_variants v on v.id = l.variant_id
+                        where l.order_id = $1)
+         order by p.id for update",
+    )
+    .bind(order_id)
+    .execute(&mut *conn)
+    .await?;
+    let short: Option<(String, i32)> = sqlx::query_as(
+        "select l.title, v.stock from product_variants v
+         join (select variant_id, min(title) as title, sum(quantity)::int as qty
+               from order_lines where order_id = $1 and variant_id is not null
+               group by variant_id) l on l.variant_id = v.id
+         where v.track_stock and v.stock < l.qty
+         order by l.title limit 1",
+    )
+    .bind(order_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some((title, stock)) = short {
+        return Err(AppError::validation(
+            "status",
+            format!(
+                "Only {} of {title} left in stock, so this order cannot be reopened. Add stock or place a new order.",
+                stock.max(0)
+            ),
+        ));
+    }
+    sqlx::query(
+        "update product_variants v set stock = v.stock - l.qty, updated_at = now()
+         from (select variant_id, sum(quantity)::int as qty from order_lines
+               where order_id = $1 and variant_id is not null group by variant_id) l
+         where v.id = l.variant_id and v.track_stock",
+    )
+    .bind(order_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// One history entry per order for the same change.
 async fn record_transitions(
     conn: &mut PgConnection,
@@ -523,14 +567,32 @@ async fn record_transitions(
     Ok(())
 }
 
-/// Moves an order along its status flow; cancelling puts tracked stock back.
+/// What the merchant says with a status change.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StatusNote<'a> {
+    /// Why (cancelling): written into the order's history and, when told, to the customer.
+    pub reason: &'a str,
+    /// Tell the customer on WhatsApp (when the shop sends order updates there).
+    pub notify: bool,
+}
+
+/// Moves an order along its status flow; cancelling puts tracked stock back, and reopening a
+/// cancelled order (within [`super::REOPEN_DAYS`]) takes it again, or is refused in words
+/// when the stock is no longer there.
 pub async fn set_status(
     state: &AppState,
     shop_id: Uuid,
     merchant_id: Uuid,
     order_id: Uuid,
     to: &str,
+    note: StatusNote<'_>,
 ) -> AppResult<()> {
+    if note.reason.chars().count() > 500 {
+        return Err(AppError::validation(
+            "reason",
+            "Keep the reason under 500 characters.",
+        ));
+    }
     let to = OrderStatus::parse(to).ok_or_else(|| {
         AppError::validation(
             "status",
@@ -538,13 +600,14 @@ pub async fn set_status(
         )
     })?;
     let mut tx = state.pool.begin().await?;
-    let from: String =
-        sqlx::query_scalar("select status from orders where id = $1 and shop_id = $2 for update")
-            .bind(order_id)
-            .bind(shop_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(AppError::NotFound)?;
+    let (from, updated_at): (String, OffsetDateTime) = sqlx::query_as(
+        "select status, updated_at from orders where id = $1 and shop_id = $2 for update",
+    )
+    .bind(order_id)
+    .bind(shop_id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(AppError::NotFound)?;
     let from = OrderStatus::parse(&from).ok_or_else(|| {
         AppError::Internal(anyhow::anyhow!(
             "order {order_id} has unknown status {from:?}"
@@ -556,29 +619,63 @@ pub async fn set_status(
             format!("An order that is {from} cannot become {to}."),
         ));
     }
-    sqlx::query("update orders set status = $2, updated_at = now() where id = $1")
+    let now = state.clock.now();
+    if from == OrderStatus::Cancelled && now - updated_at > time::Duration::days(super::REOPEN_DAYS)
+    {
+        return Err(AppError::validation(
+            "status",
+            format!(
+                "This order was cancelled more than {} days ago, so it cannot be reopened. Place a new order instead.",
+                super::REOPEN_DAYS
+            ),
+        ));
+    }
+    sqlx::query("update orders set status = $2, updated_at = $3 where id = $1")
         .bind(order_id)
         .bind(to.as_str())
+        .bind(now)
         .execute(&mut *tx)
         .await?;
     if to == OrderStatus::Cancelled {
         restock(&mut tx, &[order_id]).await?;
         crate::shop::ssr::bump_catalog_version(&mut tx, shop_id).await?;
     }
+    if from == OrderStatus::Cancelled {
+        take_stock_again(&mut tx, order_id).await?;
+        crate::shop::ssr::bump_catalog_version(&mut tx, shop_id).await?;
+    }
+    let history_note = match (to, note.reason.is_empty()) {
+        (OrderStatus::Cancelled, false) => Some(format!("Reason: {}", note.reason)),
+        (OrderStatus::New, _) if from == OrderStatus::Cancelled => {
+            Some("Reopened; its items were taken from stock again.".to_string())
+        }
+        _ => None,
+    };
     record_transitions(
         &mut tx,
         &[order_id],
         Some(from),
         to,
         Actor::Merchant(merchant_id),
-        None,
-        OffsetDateTime::now_utc(),
+        history_note.as_deref(),
+        now,
     )
     .await?;
     crate::analytics::ssr::record_event(&mut tx, shop_id, "order_status_changed").await?;
     // Queued with the change (a row and a job, nothing sent here), when the shop asked for it.
-    crate::whatsapp::ssr::notify_order_status(state, &mut tx, shop_id, order_id, to.label())
+    if note.notify {
+        let reason =
+            (to == OrderStatus::Cancelled && !note.reason.is_empty()).then_some(note.reason);
+        crate::whatsapp::ssr::notify_order_status(
+            state,
+            &mut tx,
+            shop_id,
+            order_id,
+            to.label(),
+            reason,
+        )
         .await?;
+    }
     tx.commit().await?;
     Ok(())
 }

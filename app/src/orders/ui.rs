@@ -181,8 +181,24 @@ pub fn OrderDetailPage() -> impl IntoView {
                                             <input type="hidden" name="status" value=to/>
                                             {if to == "cancelled" {
                                                 view! {
+                                                    <div class="field">
+                                                        <label for="f-cancel-reason">"Reason for cancelling (optional)"</label>
+                                                        <input id="f-cancel-reason" name="reason" maxlength="500"
+                                                            aria-describedby="f-cancel-reason-hint"/>
+                                                        <p class="hint" id="f-cancel-reason-hint">"Kept in the order's history, and told to the customer with the cancellation."</p>
+                                                    </div>
+                                                    <input type="hidden" name="notify_shown" value="1"/>
+                                                    <div class="field check">
+                                                        <input type="checkbox" id="f-cancel-notify" name="notify" value="on" checked=true/>
+                                                        <label for="f-cancel-notify">"Tell the customer on WhatsApp (when your order updates are on)"</label>
+                                                    </div>
                                                     <crate::ui::ConfirmSubmit label=label confirm="Yes, cancel it"
-                                                        question="Cancel this order? Its items go back into stock."/>
+                                                        question="Cancel this order? Its items go back into stock. You can reopen it within 7 days."/>
+                                                }.into_any()
+                                            } else if to == "new" {
+                                                view! {
+                                                    <button type="submit" class="button">{label}</button>
+                                                    <p class="hint">{format!("Takes its items from stock again. Possible for {} days after cancelling.", super::REOPEN_DAYS)}</p>
                                                 }.into_any()
                                             } else {
                                                 view! { <button type="submit" class="button primary">{label}</button> }.into_any()

@@ -1088,6 +1088,8 @@ pub async fn notify_order_status(
     shop_id: Uuid,
     order_id: Uuid,
     status_label: &str,
+    // Why (a cancellation's reason), told inside the window; the template has no place for it.
+    reason: Option<&str>,
 ) -> AppResult<()> {
     let enabled: Option<bool> = sqlx::query_scalar(
         "select notify_order_updates from wa_accounts where shop_id = $1 and status = 'connected'",
@@ -1119,8 +1121,11 @@ pub async fn notify_order_status(
     let status = status_label.to_lowercase();
     let order_ref = format!("#{number}");
     let (kind, body, payload) = if open {
+        let because = reason
+            .map(|r| format!(" Reason: {}.", r.trim_end_matches('.')))
+            .unwrap_or_default();
         let text = format!(
-            "Your order {order_ref} is now {status}. Thank you for shopping with {shop_name}."
+            "Your order {order_ref} is now {status}.{because} Thank you for shopping with {shop_name}."
         );
         (
             "text",

@@ -1155,3 +1155,193 @@ async fn order_list_pages_far_past_the_end_are_clamped_not_a_500() {
     let res = app.get("/dashboard/orders?page=9223372036854775807").await;
     assert_eq!(res.status(), 200);
 }
+
+#[tokio::test]
+async fn the_checkout_form_gives_examples_from_the_shops_country() {
+    let app = spawn_app().await;
+    let slug = shop(&app).await;
+    let settings = |currency: &'static str| {
+        vec![
+            ("name", "Nairobi Crafts"),
+            ("slug", slug.as_str()),
+            ("description", ""),
+            ("currency", currency),
+            ("whatsapp_number", ""),
+            ("contact_email", ""),
+            ("address", ""),
+        ]
+    };
+    assert_eq!(
+        app.call("shop/settings/update", &settings("KES"))
+            .await
+            .status(),
+        200
+    );
+    let basket = app
+        .create_product(&[
+            ("title", "Kiondo Basket"),
+            ("price", "1500"),
+            ("status", "active"),
+        ])
+        .await;
+    let shopper = client();
+    shopper
+        .post(app.url(&format!("/s/{slug}/cart/add")))
+        .header("accept", "text/html")
+        .form(&[("product", basket.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let cart = |shopper: reqwest::Client| {
+        let url = app.url(&format!("/s/{slug}/cart"));
+        async move { shopper.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let html = cart(shopper.clone()).await;
+    assert!(html.contains("like +254 712 345 678."), "{html}");
+    assert!(html.contains("like Kimathi Street 20, Nairobi."));
+    assert!(
+        !html.contains("+234"),
+        "no Nigerian example in a Kenyan shop"
+    );
+    // The address hint is read with its field.
+    assert!(html.contains(r#"aria-describedby="f-address-hint f-address-error""#));
+    // A shop in naira gets Nigerian examples.
+    app.call("shop/settings/update", &settings("NGN")).await;
+    let html = cart(shopper).await;
+    assert!(html.contains("like +234 801 234 5678."), "{html}");
+}
+
+#[tokio::test]
+async fn a_cancellation_keeps_its_reason_and_can_be_reopened_within_a_week_with_stock() {
+    let app = spawn_app().await;
+    let slug = shop(&app).await;
+    let id = app
+        .create_product(&[
+            ("title", "Mat"),
+            ("price", "100"),
+            ("status", "active"),
+            ("track_stock", "on"),
+            ("stock", "3"),
+        ])
+        .await;
+    let place = |key: &'static str, qty: &'static str| {
+        let (app, slug, id) = (&app, slug.clone(), id.clone());
+        async move {
+            let res = checkout(app, &checkout_form(&slug, key, &[(&id, qty)])).await;
+            serde_json::from_value::<String>(body(res).await).unwrap()
+        }
+    };
+    let stock = || async {
+        sqlx::query_scalar::<_, i32>("select stock from products where id = $1::uuid")
+            .bind(&id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap()
+    };
+    let order = place("r1", "2").await;
+    assert_eq!(stock().await, 1);
+
+    // Cancelled with a reason: in the history, stock back.
+    let res = app
+        .call(
+            "orders/status",
+            &[
+                ("id", &order),
+                ("status", "cancelled"),
+                ("reason", "  Customer changed their mind. "),
+                ("notify_shown", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    assert_eq!(stock().await, 3);
+    let view = body(app.call("orders/get", &[("id", &order)]).await).await;
+    assert_eq!(view["status"], "cancelled");
+    let events = view["events"].as_array().unwrap();
+    assert_eq!(
+        events.last().unwrap()["note"],
+        "Reason: Customer changed their mind."
+    );
+    // An overlong reason is refused in words, and changes nothing.
+    let other = place("r2", "1").await;
+    let res = app
+        .call(
+            "orders/status",
+            &[
+                ("id", &other),
+                ("status", "cancelled"),
+                ("reason", &"x".repeat(501)),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    assert!(
+        body(res).await["fields"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("500")
+    );
+    assert_eq!(stock().await, 2);
+
+    // Reopened by mistake-fixers: new again, its items taken from stock again.
+    let reopen = |order: String| {
+        let app = &app;
+        async move {
+            app.call("orders/status", &[("id", &order), ("status", "new")])
+                .await
+        }
+    };
+    let res = reopen(order.clone()).await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    assert_eq!(stock().await, 0);
+    let view = body(app.call("orders/get", &[("id", &order)]).await).await;
+    assert_eq!(view["status"], "new");
+    assert!(
+        view["events"].as_array().unwrap().last().unwrap()["note"]
+            .as_str()
+            .unwrap()
+            .contains("Reopened")
+    );
+
+    // Not when the stock went meanwhile: the reason names the product; nothing changes.
+    app.call("orders/status", &[("id", &order), ("status", "cancelled")])
+        .await;
+    assert_eq!(stock().await, 2);
+    place("r3", "1").await;
+    assert_eq!(stock().await, 1);
+    let res = reopen(order.clone()).await;
+    assert_eq!(res.status(), 422);
+    assert!(
+        body(res).await["fields"]["status"]
+            .as_str()
+            .unwrap()
+            .contains("Only 1 of Mat left in stock")
+    );
+    assert_eq!(stock().await, 1);
+    let status: String = sqlx::query_scalar("select status from orders where id = $1::uuid")
+        .bind(&order)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "cancelled");
+
+    // Nor a week after the cancellation.
+    sqlx::query("update product_variants set stock = 10 where product_id = $1::uuid")
+        .bind(&id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    sqlx::query("update orders set updated_at = now() - interval '8 days' where id = $1::uuid")
+        .bind(&order)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let res = reopen(order.clone()).await;
+    assert_eq!(res.status(), 422);
+    assert!(
+        body(res).await["fields"]["status"]
+            .as_str()
+            .unwrap()
+            .contains("more than 7 days ago")
+    );
+}
