@@ -127,3 +127,22 @@ test.describe('without JavaScript', () => {
     await expect(page.getByRole('link', { name: /Woven Raffia Basket/ })).toBeVisible();
   });
 });
+
+test('uploading a logo keeps the shop settings being typed', async ({ page }) => {
+  await signUp(page, uniqueEmail('logo'), 'Logo Keepers');
+  await page.goto('/dashboard/settings');
+  await hydrated(page);
+  // Typed, not saved yet.
+  await page.getByLabel('Description').fill('Hand-dyed fabrics from Osogbo, shipped nationwide.');
+  await page.getByLabel('Upload a logo').setInputFiles({ name: 'logo.png', mimeType: 'image/png', buffer: PNG });
+  await page.getByRole('button', { name: 'Upload image' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Logo uploaded.' })).toBeVisible();
+  await expect(page.locator('img.logo-preview')).toBeVisible();
+  await expect(page).not.toHaveURL(/uploaded=1/);
+  await expect(page.getByLabel('Description')).toHaveValue('Hand-dyed fabrics from Osogbo, shipped nationwide.');
+  await page.getByRole('button', { name: 'Save settings' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Settings saved.' })).toBeVisible();
+  await page.reload();
+  await expect(page.getByLabel('Description')).toHaveValue('Hand-dyed fabrics from Osogbo, shipped nationwide.');
+  await expect(page.locator('img.logo-preview')).toBeVisible();
+});

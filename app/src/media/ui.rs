@@ -1,5 +1,7 @@
 //! The image upload form. With the local backend it is a plain multipart form (works without
-//! JavaScript). With Cloudinary the file goes straight from the browser to Cloudinary, using
+//! JavaScript); where the page asks for it (`in_place`) and JavaScript runs, the same form is
+//! sent with fetch instead, so the page around it — shop settings being typed — stays
+//! as it is. With Cloudinary the file goes straight from the browser to Cloudinary, using
 //! parameters our server signs, and our server then verifies and records the result.
 
 use leptos::prelude::*;
@@ -11,9 +13,15 @@ pub fn ImageUpload(
     product_id: Option<Uuid>,
     cloudinary: bool,
     #[prop(into)] label: String,
-    /// Called after a Cloudinary upload is recorded, to refresh the page's data.
+    /// Called after an upload is recorded, to refresh the page's data (without it, the local
+    /// backend's form posts and the page reloads).
     #[prop(optional)]
     on_done: Option<Callback<()>>,
+    /// With the local backend, send the form with fetch (when JavaScript runs) and call
+    /// `on_done`, instead of posting and reloading the page: for pages with other unsaved
+    /// fields around the upload.
+    #[prop(optional)]
+    in_place: bool,
 ) -> impl IntoView {
     let purpose = if product_id.is_some() {
         "product"
@@ -23,9 +31,51 @@ pub fn ImageUpload(
     let pid = product_id.map(|p| p.to_string()).unwrap_or_default();
     let file_id = format!("upload-{purpose}");
     let alt_id = format!("upload-{purpose}-alt");
+    let done_words = if product_id.is_some() {
+        "Image uploaded."
+    } else {
+        "Logo uploaded."
+    };
     if !cloudinary {
+        let (status, set_status) = signal(None::<Result<String, String>>);
+        let (busy, set_busy) = signal(false);
+        let on_submit = move |ev: leptos::ev::SubmitEvent| {
+            // Otherwise the form posts and the page comes back with `?uploaded=1`.
+            let Some(on_done) = on_done.filter(|_| in_place) else {
+                return;
+            };
+            #[cfg(feature = "hydrate")]
+            {
+                use wasm_bindgen::JsCast;
+                let Some(form) = ev
+                    .target()
+                    .and_then(|t| t.dyn_into::<web_sys::HtmlFormElement>().ok())
+                else {
+                    return;
+                };
+                ev.prevent_default();
+                set_busy.set(true);
+                leptos::task::spawn_local(async move {
+                    let result = browser::post_form(&form).await;
+                    set_busy.set(false);
+                    if result.is_ok() {
+                        form.reset();
+                        on_done.run(());
+                    }
+                    set_status.set(Some(result.map(|_| done_words.to_string())));
+                });
+            }
+            #[cfg(not(feature = "hydrate"))]
+            {
+                let _ = (ev, on_done, set_busy, set_status, done_words);
+            }
+        };
         return view! {
-            <form class="form" method="post" action="/api/media/upload" enctype="multipart/form-data">
+            <form class="form" method="post" action="/api/media/upload" enctype="multipart/form-data" on:submit=on_submit>
+                {move || status.get().map(|s| match s {
+                    Ok(m) => view! { <p class="notice ok" role="status">{m}</p> }.into_any(),
+                    Err(m) => view! { <p class="notice error" role="alert">{m}</p> }.into_any(),
+                })}
                 <input type="hidden" name="purpose" value=purpose/>
                 {product_id.map(|_| view! { <input type="hidden" name="product_id" value=pid.clone()/> })}
                 <div class="field">
@@ -39,7 +89,7 @@ pub fn ImageUpload(
                         <input id=alt_id.clone() name="alt"/>
                     </div>
                 })}
-                <button type="submit" class="button">"Upload image"</button>
+                <button type="submit" class="button" disabled=move || busy.get()>"Upload image"</button>
             </form>
         }
         .into_any();
@@ -70,7 +120,7 @@ pub fn ImageUpload(
                 {
                     cb.run(());
                 }
-                set_status.set(Some(result.map(|_| "Image uploaded.".to_string())));
+                set_status.set(Some(result.map(|_| done_words.to_string())));
             });
         }
         #[cfg(not(feature = "hydrate"))]
@@ -132,6 +182,39 @@ mod browser {
     #[derive(Deserialize)]
     struct ErrorBody {
         message: String,
+    }
+
+    /// Sends the local backend's upload form as it is (the server answers JSON to a request
+    /// that does not ask for HTML): Ok once the image is stored, or the reason in words.
+    pub async fn post_form(form: &web_sys::HtmlFormElement) -> Result<(), String> {
+        let data = web_sys::FormData::new_with_form(form).map_err(js)?;
+        let init = web_sys::RequestInit::new();
+        init.set_method("POST");
+        init.set_body(&data);
+        let window = web_sys::window().ok_or("no window")?;
+        let response: web_sys::Response =
+            JsFuture::from(window.fetch_with_str_and_init("/api/media/upload", &init))
+                .await
+                .map_err(|_| "Could not reach the server. Check your connection and try again.")?
+                .dyn_into()
+                .map_err(js)?;
+        if response.ok() {
+            return Ok(());
+        }
+        let text = JsFuture::from(response.text().map_err(js)?)
+            .await
+            .map_err(js)?
+            .as_string()
+            .unwrap_or_default();
+        Err(
+            match serde_json::from_str::<crate::error::ApiError>(&text) {
+                Ok(crate::error::ApiError::Validation(fields)) => {
+                    fields.into_values().collect::<Vec<_>>().join(" ")
+                }
+                Ok(other) => other.to_string(),
+                Err(_) => format!("The upload failed (HTTP {}).", response.status()),
+            },
+        )
     }
 
     fn js(e: wasm_bindgen::JsValue) -> String {

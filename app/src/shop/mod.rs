@@ -1,6 +1,7 @@
 //! Shop settings: name, address on the web (slug), description, logo, currency and contact details.
 
 pub mod api;
+pub mod examples;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 pub mod ui;

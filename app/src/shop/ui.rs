@@ -10,10 +10,9 @@ use leptos::prelude::*;
 pub fn ShopSettingsPage() -> impl IntoView {
     let update = ServerAction::<UpdateShopSettings>::new();
     let remove_logo = ServerAction::<RemoveLogo>::new();
-    let settings = Resource::new(
-        move || (update.version().get(), remove_logo.version().get()),
-        |_| get_shop_settings(),
-    );
+    // Only a save reloads the form; the logo changes on its own (below), so an upload or a
+    // removal never throws away settings being typed.
+    let settings = Resource::new(move || update.version().get(), |_| get_shop_settings());
     let err = action_error(update);
     let query = leptos_router::hooks::use_query_map();
     let upload_error = move || query.read().get("upload_error");
@@ -29,6 +28,19 @@ pub fn ShopSettingsPage() -> impl IntoView {
                     Err(e) => view! { <p class="notice error">{e.to_string()}</p> }.into_any(),
                     Ok(s) => {
                         let current = s.currency.clone();
+                        let logo = RwSignal::new(s.logo.clone());
+                        Effect::new(move |_| {
+                            if remove_logo.value().get().is_some_and(|r| r.is_ok()) {
+                                logo.set(None);
+                            }
+                        });
+                        let reload_logo = Callback::new(move |_| {
+                            leptos::task::spawn_local(async move {
+                                if let Ok(s) = get_shop_settings().await {
+                                    logo.set(s.logo);
+                                }
+                            });
+                        });
                         let url = s.storefront_url.clone();
                         view! {
                             <section class="card">
@@ -42,7 +54,7 @@ pub fn ShopSettingsPage() -> impl IntoView {
                                 <h2>"Logo"</h2>
                                 {upload_error().map(|m| view! { <p class="notice error" role="alert">{m}</p> })}
                                 {uploaded().then(|| view! { <p class="notice ok" role="status">"Logo uploaded."</p> })}
-                                {s.logo.clone().map(|l| view! {
+                                {move || logo.get().map(|l| view! {
                                     <img class="logo-preview" src=l.thumb_src alt=l.alt width="96" height="96"/>
                                     <ActionForm action=remove_logo>
                                         <crate::ui::ConfirmSubmit label="Remove logo" confirm="Yes, remove it"
@@ -50,7 +62,7 @@ pub fn ShopSettingsPage() -> impl IntoView {
                                     </ActionForm>
                                 })}
                                 <crate::media::ui::ImageUpload product_id=None cloudinary=s.cloudinary label="Upload a logo"
-                                    on_done=Callback::new(move |_| remove_logo.version().update(|v| *v += 1))/>
+                                    on_done=reload_logo in_place=true/>
                             </section>
                             <ActionForm action=update attr:class="form card" attr:novalidate=true>
                                 <FormError error=Signal::derive(move || err.get().filter(|e| !matches!(e, crate::error::ApiError::Validation(_))))/>

@@ -776,6 +776,7 @@ fn CartBody(shop: PublicShop, cart: super::CartView) -> impl IntoView {
     let checkout = ServerAction::<crate::orders::api::Checkout>::new();
     let err = action_error(checkout);
     let lines = cart.lines.clone();
+    let examples = crate::shop::examples::for_currency(&shop.currency);
     // The same cart as a WhatsApp message: it ends with a code the shop's inbox turns into an
     // order (priced from the catalog, like the form below).
     let order_on_whatsapp = shop.whatsapp_number.clone().map(|n| {
@@ -840,8 +841,9 @@ fn CartBody(shop: PublicShop, cart: super::CartView) -> impl IntoView {
                 }).collect_view()}
                 <Field label="Your name" name="name" autocomplete="name" required=true error=field_error(err, "name")/>
                 <Field label="WhatsApp number" name="phone" kind="tel" autocomplete="tel" required=true
-                    hint="With the country code, like +234 801 234 5678." error=field_error(err, "phone")/>
-                <TextArea label="Delivery address" name="address" error=field_error(err, "address")/>
+                    hint=format!("With the country code, like {}.", examples.phone) error=field_error(err, "phone")/>
+                <TextArea label="Delivery address" name="address" hint=format!("Street, number and town, like {}.", examples.address)
+                    error=field_error(err, "address")/>
                 <TextArea label="Note for the shop (optional)" name="note" error=field_error(err, "note")/>
                 <button type="submit" class="button primary" disabled=move || checkout.pending().get()>"Place order"</button>
             </ActionForm>

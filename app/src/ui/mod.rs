@@ -158,11 +158,18 @@ pub fn TextArea(
 ) -> impl IntoView {
     let id = format!("f-{name}");
     let err_id = format!("{id}-error");
+    let hint_id = format!("{id}-hint");
+    // The hint is read with the field, then the error.
+    let described_by = if hint.is_some() {
+        format!("{hint_id} {err_id}")
+    } else {
+        err_id.clone()
+    };
     view! {
         <div class="field" class:has-error=move || error.get().is_some()>
             <label for=id.clone()>{label}</label>
-            {hint.map(|h| view! { <p class="hint">{h}</p> })}
-            <textarea id=id name=name aria-describedby=err_id.clone()
+            {hint.map(|h| view! { <p class="hint" id=hint_id>{h}</p> })}
+            <textarea id=id name=name aria-describedby=described_by
                 aria-invalid=move || if error.get().is_some() { "true" } else { "false" }>{value.unwrap_or_default()}</textarea>
             <p class="field-error" id=err_id role="alert">{move || error.get()}</p>
         </div>
