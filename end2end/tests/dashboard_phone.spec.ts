@@ -33,7 +33,7 @@ test('dashboard tables scroll within themselves on a phone and the menu shows it
     await hydrated(page);
     const overflow = await page.evaluate(() => ({
       page: document.documentElement.scrollWidth - window.innerWidth,
-      tables: Array.from(document.querySelectorAll('.dash-main table')).map((t) => ({
+      tables: Array.from(document.querySelectorAll('.dash-main table.table')).map((t) => ({
         right: Math.round(t.getBoundingClientRect().right - window.innerWidth),
         scrolls: getComputedStyle(t).overflowX,
       })),
