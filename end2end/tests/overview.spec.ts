@@ -42,3 +42,21 @@ test('the overview tiles fit a million-naira revenue on a phone and a desktop', 
     expect(box.height, `one line at ${width} px`).toBeLessThanOrEqual(lineHeight * 1.5);
   }
 });
+
+test('a new shop gets a set-up checklist that ticks itself off', async ({ page }) => {
+  await signUp(page, uniqueEmail('setup'), 'First Steps');
+  await page.goto('/dashboard');
+  const setup = page.getByTestId('setup');
+  await expect(setup.getByRole('heading', { name: 'Set up your shop' })).toBeVisible();
+  await expect(page.getByTestId('setup-progress')).toHaveText('0 of 5 done');
+  await expect(setup.getByRole('link', { name: /Check your shop's name and currency \(NGN\)/ })).toBeVisible();
+  await setup.getByRole('link', { name: 'Add your first product' }).click();
+  await hydrated(page);
+  await page.getByLabel('Title').fill('Adire Scarf');
+  await page.getByLabel(/^Price/).fill('4500');
+  await page.getByRole('button', { name: 'Save product' }).click();
+  await expect(page).toHaveURL(/\/dashboard\/products\/[0-9a-f-]{36}$/);
+  await page.goto('/dashboard');
+  await expect(page.getByTestId('setup-progress')).toHaveText('1 of 5 done');
+  await expect(page.getByTestId('setup-step').filter({ hasText: 'Add your first product' })).toContainText('(done)');
+});

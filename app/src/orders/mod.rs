@@ -184,6 +184,7 @@ mod tests {
             [("confirmed", "Confirm"), ("cancelled", "Cancel order")]
         );
         assert!(next_steps("delivered").is_empty());
+        assert_eq!(next_steps("cancelled"), [("new", "Reopen order")]);
     }
 
     #[test]
@@ -194,7 +195,9 @@ mod tests {
         assert!(transition_allowed("shipped", "cancelled"));
         assert!(!transition_allowed("new", "shipped"));
         assert!(!transition_allowed("delivered", "cancelled"));
-        assert!(!transition_allowed("cancelled", "new"));
+        // Reopening a cancellation made by mistake (the server also checks the time limit).
+        assert!(transition_allowed("cancelled", "new"));
+        assert!(!transition_allowed("cancelled", "confirmed"));
         assert!(!transition_allowed("confirmed", "confirmed"));
         assert!(!transition_allowed("new", "lost"));
     }

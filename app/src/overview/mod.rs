@@ -38,6 +38,18 @@ pub struct Overview {
     pub top_ordered: Vec<(String, i64)>,
     pub new_orders: Vec<crate::orders::OrderSummary>,
     pub chat: ChatStats,
+    /// The set-up checklist, in order; each step ticks itself off from what the shop has.
+    pub setup: Vec<SetupStep>,
+}
+
+/// One step of setting up a shop.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SetupStep {
+    pub label: String,
+    /// What doing it looks like, or how it was noticed.
+    pub hint: String,
+    pub href: String,
+    pub done: bool,
 }
 
 /// WhatsApp over the last 30 days: what the agent handled and what it handed over.

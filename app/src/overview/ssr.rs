@@ -95,6 +95,7 @@ pub async fn overview(state: &AppState, shop_id: Uuid) -> AppResult<Overview> {
     .fetch_one(&state.pool)
     .await?;
     let chat = chat_stats(state, shop_id, &currency).await?;
+    let setup = setup(state, shop_id, &currency, &own_host).await?;
     Ok(Overview {
         chat,
         views_7: last(7, |d| d.views),
@@ -111,7 +112,73 @@ pub async fn overview(state: &AppState, shop_id: Uuid) -> AppResult<Overview> {
         top_ordered,
         new_orders,
         days,
+        setup,
     })
+}
+
+/// The set-up checklist: shop details and currency looked at (settings saved once), a logo, a
+/// first product, WhatsApp connected, the storefront link shared (copied from the dashboard, or
+/// a visit arrived from outside the shop).
+async fn setup(
+    state: &AppState,
+    shop_id: Uuid,
+    currency: &str,
+    own_host: &str,
+) -> AppResult<Vec<super::SetupStep>> {
+    let (details, logo, product, whatsapp, shared, slug): (bool, bool, bool, bool, bool, String) =
+        sqlx::query_as(
+            "select exists(select 1 from usage_events where shop_id = $1 and name = 'shop_settings_saved'),
+                    s.logo_image_id is not null,
+                    exists(select 1 from products where shop_id = $1),
+                    exists(select 1 from wa_accounts where shop_id = $1 and status = 'connected'),
+                    exists(select 1 from usage_events where shop_id = $1 and name = 'storefront_link_shared')
+                      or exists(select 1 from page_views where shop_id = $1 and not is_bot
+                                and (referrer_host is null or referrer_host <> $2)),
+                    s.slug
+             from shops s where s.id = $1",
+        )
+        .bind(shop_id)
+        .bind(own_host)
+        .fetch_one(&state.pool)
+        .await?;
+    let step = |label: String, hint: &str, href: &str, done: bool| super::SetupStep {
+        label,
+        hint: hint.to_string(),
+        href: href.to_string(),
+        done,
+    };
+    Ok(vec![
+        step(
+            format!("Check your shop's name and currency ({currency})"),
+            "Prices are shown and charged in this currency; choose it before adding products.",
+            "/dashboard/settings",
+            details,
+        ),
+        step(
+            "Add your logo".into(),
+            "It heads your storefront and the links you share.",
+            "/dashboard/settings",
+            logo,
+        ),
+        step(
+            "Add your first product".into(),
+            "A title, a price and a photo are enough to start.",
+            "/dashboard/products/new",
+            product,
+        ),
+        step(
+            "Connect your WhatsApp number".into(),
+            "Customers' messages arrive in your inbox and the assistant answers them.",
+            "/dashboard/channels/whatsapp",
+            whatsapp,
+        ),
+        step(
+            "Share your storefront link".into(),
+            "Copy it from Shop settings, or send it to a customer; it ticks itself off once someone opens it.",
+            &format!("/s/{slug}"),
+            shared,
+        ),
+    ])
 }
 
 /// The agent's numbers for the last 30 days (the overview's WhatsApp tiles).

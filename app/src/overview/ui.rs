@@ -23,7 +23,28 @@ pub fn OverviewPage() -> impl IntoView {
                         let orders: Vec<i64> = o.days.iter().map(|d| d.orders).collect();
                         let dates: Vec<String> = o.days.iter().map(|d| d.date.clone()).collect();
                         let conversion = o.conversion_30.map_or("—".to_string(), |c| format!("{c:.1}%"));
+                        let setup = o.setup.clone();
+                        let done = setup.iter().filter(|s| s.done).count();
+                        let total = setup.len();
                         view! {
+                            {(done < total).then(|| view! {
+                                <section class="card setup" data-testid="setup" aria-labelledby="setup-title">
+                                    <h2 id="setup-title">"Set up your shop"</h2>
+                                    <p class="muted" data-testid="setup-progress">{format!("{done} of {total} done")}</p>
+                                    <ol class="setup-steps">
+                                        {setup.into_iter().map(|s| view! {
+                                            <li class:done=s.done data-testid="setup-step">
+                                                <span class="setup-mark" aria-hidden="true">{if s.done { "✓" } else { "○" }}</span>
+                                                <span>
+                                                    <a href=s.href.clone()>{s.label.clone()}</a>
+                                                    {s.done.then(|| view! { <span class="visually-hidden">" (done)"</span> })}
+                                                    <br/><span class="hint">{s.hint.clone()}</span>
+                                                </span>
+                                            </li>
+                                        }).collect_view()}
+                                    </ol>
+                                </section>
+                            })}
                             <section class="stats">
                                 <Stat label="Views, 7 days" value=o.views_7.to_string() test_id="views-7"/>
                                 <Stat label="Orders, 7 days" value=o.orders_7.to_string() test_id="orders-7"/>

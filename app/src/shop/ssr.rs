@@ -295,6 +295,8 @@ pub async fn update_settings(
         }
     }
     bump_catalog_version(&mut tx, shop_id).await?;
+    // The set-up checklist's first step: the merchant has looked at name and currency.
+    crate::analytics::ssr::record_event(&mut tx, shop_id, "shop_settings_saved").await?;
     tx.commit().await?;
     tracing::info!(%shop_id, "shop settings updated");
     load_settings(state, shop_id).await

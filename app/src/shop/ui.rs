@@ -111,6 +111,11 @@ pub fn CopyButton(text: String) -> impl IntoView {
             if let Some(w) = web_sys::window() {
                 let _ = w.navigator().clipboard().write_text(&text);
                 set_copied.set(true);
+                // The set-up checklist's "share your link" step; losing it only leaves the
+                // step open until a visit arrives.
+                leptos::task::spawn_local(async move {
+                    let _ = crate::overview::api::mark_link_shared().await;
+                });
             }
         }
         #[cfg(not(feature = "hydrate"))]

@@ -218,3 +218,72 @@ async fn overview_numbers_match_the_seeded_views_and_orders() {
     assert!(html.contains(&format!("<title>{last}: 3 views</title>")));
     assert!(html.contains(&format!(r#"<th scope="row">{last}</th><td>3</td>"#)));
 }
+
+#[tokio::test]
+async fn the_set_up_checklist_ticks_itself_off_from_what_the_shop_has() {
+    let app = spawn_app().await;
+    app.signup("Setup Owner").await;
+    let done = |o: &Value| -> Vec<bool> {
+        o["setup"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["done"].as_bool().unwrap())
+            .collect()
+    };
+    let o = json(app.call("overview", &[]).await).await;
+    assert_eq!(done(&o), [false, false, false, false, false], "{o}");
+    assert!(
+        o["setup"][0]["label"]
+            .as_str()
+            .unwrap()
+            .contains("currency (NGN)"),
+        "the currency is named in the first step: {o}"
+    );
+    assert_eq!(o["setup"][2]["href"], "/dashboard/products/new");
+
+    // Settings saved (name and currency looked at), a first product, the link copied.
+    let slug = app.shop_slug().await;
+    let res = app
+        .call(
+            "shop/settings/update",
+            &[
+                ("name", "Setup Shop"),
+                ("slug", &slug),
+                ("description", ""),
+                ("currency", "GHS"),
+                ("whatsapp_number", ""),
+                ("contact_email", ""),
+                ("address", ""),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    app.create_product(&[
+        ("title", "Kente Strip"),
+        ("price", "80"),
+        ("status", "draft"),
+    ])
+    .await;
+    let o = json(app.call("overview", &[]).await).await;
+    assert_eq!(done(&o), [true, false, true, false, false]);
+    assert!(o["setup"][0]["label"].as_str().unwrap().contains("(GHS)"));
+    assert_eq!(app.call("overview/link-shared", &[]).await.status(), 200);
+    let o = json(app.call("overview", &[]).await).await;
+    assert_eq!(done(&o), [true, false, true, false, true]);
+
+    // Another shop's checklist is its own.
+    let other = client();
+    call_with(
+        &other,
+        &app.url("/api/signup"),
+        &signup_form("Setup Other", "setup.other@example.com"),
+    )
+    .await;
+    let theirs: Value = call_with(&other, &app.url("/api/overview"), &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(done(&theirs), [false, false, false, false, false]);
+}
