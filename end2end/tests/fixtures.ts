@@ -53,6 +53,9 @@ export async function signUp(page: Page, email: string, business = 'Ada Fabrics'
   await page.getByLabel('Full name').fill('Ada Obi');
   await page.getByLabel('Email', { exact: true }).fill(email);
   await page.getByLabel('Business name').fill(business);
+  await page.getByLabel('Currency').selectOption('NGN');
+  // The time zone comes from the browser (Playwright's default is the machine's, UTC here).
+  await expect(page.getByLabel('Time zone')).not.toHaveValue('');
   await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
   await page.getByLabel('I am 18 or older.').check();
   await page.getByLabel(/accept the privacy policy/).check();

@@ -32,9 +32,14 @@ pub async fn seed_demo(pool: &PgPool) -> anyhow::Result<()> {
         .bind(app::policy::PRIVACY_POLICY_VERSION)
         .execute(&mut *tx)
         .await?;
-        app::shop::ssr::create_shop(&mut tx, merchant_id, DEMO_SHOP_NAME)
+        let shop_id = app::shop::ssr::create_shop(&mut tx, merchant_id, DEMO_SHOP_NAME)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
+        // A shop in Lagos selling in naira, as the signup form would have set it.
+        sqlx::query("update shops set time_zone = 'Africa/Lagos' where id = $1")
+            .bind(shop_id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         tracing::info!("demo shop created");
     }

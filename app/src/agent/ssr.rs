@@ -182,8 +182,7 @@ pub async fn settings(state: &AppState, shop_id: Uuid) -> AppResult<super::Agent
             Some(at) if !last_failure.is_empty() => format!(
                 "{} ({})",
                 last_failure,
-                at.format(&time::format_description::well_known::Rfc3339)
-                    .unwrap_or_default()
+                crate::platform::zone::Zone::named(&hours.time_zone).readable(at)
             ),
             _ => String::new(),
         },
@@ -229,8 +228,10 @@ fn minutes_of(t: time::Time) -> u16 {
 pub async fn hours_of(pool: &sqlx::PgPool, shop_id: Uuid) -> AppResult<Hours> {
     #[allow(clippy::type_complexity)]
     let row: Option<(String, Vec<i16>, time::Time, time::Time, String, String)> = sqlx::query_as(
-        "select answers_when, hours_days, hours_open, hours_close, time_zone, away_message
-         from agent_settings where shop_id = $1",
+        "select coalesce(a.answers_when, 'always'), coalesce(a.hours_days, '{1,2,3,4,5}'),
+                coalesce(a.hours_open, '09:00'), coalesce(a.hours_close, '17:00'), s.time_zone,
+                coalesce(a.away_message, '')
+         from shops s left join agent_settings a on a.shop_id = s.id where s.id = $1",
     )
     .bind(shop_id)
     .fetch_optional(pool)
@@ -405,18 +406,7 @@ async fn checked_hours(pool: &sqlx::PgPool, h: &HoursInput<'_>) -> AppResult<Che
             "Tick the days your shop opens.",
         ));
     }
-    let zone = h.time_zone.trim();
-    let known: bool = !zone.is_empty()
-        && sqlx::query_scalar("select exists (select 1 from pg_timezone_names where name = $1)")
-            .bind(zone)
-            .fetch_one(pool)
-            .await?;
-    if !known {
-        return Err(AppError::validation(
-            "time_zone",
-            "Enter a time zone by its name, such as Africa/Lagos or America/Sao_Paulo.",
-        ));
-    }
+    let zone = crate::platform::zone::validate(pool, "time_zone", h.time_zone).await?;
     let away = h.away_message.trim();
     if away.chars().count() > 1000 {
         return Err(AppError::validation(
@@ -588,7 +578,7 @@ pub async fn save_settings(
     if let Some(h) = hours {
         sqlx::query(
             "update agent_settings set answers_when = $2, hours_days = $3, hours_open = $4,
-                 hours_close = $5, time_zone = $6, away_message = $7
+                 hours_close = $5, away_message = $6
              where shop_id = $1",
         )
         .bind(shop_id)
@@ -596,10 +586,15 @@ pub async fn save_settings(
         .bind(h.days)
         .bind(h.open)
         .bind(h.close)
-        .bind(h.zone)
         .bind(h.away)
         .execute(&mut *tx)
         .await?;
+        // The hours' zone is the shop's own (the same one its dates are shown in).
+        sqlx::query("update shops set time_zone = $2 where id = $1")
+            .bind(shop_id)
+            .bind(h.zone)
+            .execute(&mut *tx)
+            .await?;
     }
     tx.commit().await?;
     Ok(())

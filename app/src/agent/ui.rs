@@ -83,7 +83,7 @@ pub fn AgentSettingsCard(
                     <div class="hours-times">
                         <label>"Opens " <input type="time" name="hours_open" value=s.hours_open.clone()/></label>
                         <label>"Closes " <input type="time" name="hours_close" value=s.hours_close.clone()/></label>
-                        <label>"Time zone "
+                        <label>"Time zone (your shop's, as in Shop settings) "
                             <input name="time_zone" list="f-time-zones" value=s.time_zone.clone() autocomplete="off"/>
                         </label>
                         <datalist id="f-time-zones">

@@ -20,12 +20,16 @@ pub async fn signup(
     password: String,
     adult: Option<String>,
     accept_policy: Option<String>,
+    #[server(default)] currency: String,
+    #[server(default)] time_zone: String,
 ) -> Result<(), ApiError> {
     let state = use_state()?;
     let input = super::SignupInput {
         full_name,
         email,
         business_name,
+        currency,
+        time_zone,
         password,
         adult,
         accept_policy,

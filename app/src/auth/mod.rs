@@ -30,6 +30,10 @@ pub struct SignupInput {
     pub full_name: String,
     pub email: String,
     pub business_name: String,
+    /// The currency the shop's prices are in: chosen at signup, never silently defaulted.
+    pub currency: String,
+    /// The shop's IANA zone (the form fills in the browser's); blank means UTC.
+    pub time_zone: String,
     pub password: String,
     /// HTML checkboxes send "on" when ticked and nothing otherwise.
     pub adult: Option<String>,
@@ -123,6 +127,14 @@ pub fn validate_signup(input: &SignupInput) -> FieldErrors {
         "business_name",
         validate_name(&input.business_name, "business name"),
     );
+    check(
+        "currency",
+        if crate::money::currency(input.currency.trim()).is_some() {
+            Ok(())
+        } else {
+            Err("Choose the currency your prices are in.".into())
+        },
+    );
     check("password", validate_password(&input.password, &input.email));
     check(
         "adult",
@@ -169,6 +181,8 @@ mod tests {
             full_name: "Amina Yusuf".into(),
             email: "amina@example.com".into(),
             business_name: "Amina Fabrics".into(),
+            currency: "NGN".into(),
+            time_zone: String::new(),
             password: "correct horse battery".into(),
             adult: Some("on".into()),
             accept_policy: Some("on".into()),
@@ -190,6 +204,8 @@ mod tests {
                 "business_name",
                 Box::new(|i| i.business_name = "x".repeat(101)),
             ),
+            ("currency", Box::new(|i| i.currency = String::new())),
+            ("currency", Box::new(|i| i.currency = "XYZ".into())),
             ("password", Box::new(|i| i.password = "short".into())),
             ("password", Box::new(|i| i.password = "Password123".into())),
             ("adult", Box::new(|i| i.adult = None)),

@@ -28,6 +28,20 @@ pub fn SignupPage() -> impl IntoView {
                 <Field label="Email" name="email" kind="email" autocomplete="email" required=true error=field_error(err, "email")/>
                 <Field label="Business name" name="business_name" autocomplete="organization" required=true
                     hint="Shown on your storefront. You can change it later." error=field_error(err, "business_name")/>
+                <div class="field" class:has-error=move || field_error(err, "currency").get().is_some()>
+                    <label for="f-currency">"Currency"</label>
+                    <p class="hint" id="f-currency-hint">"The currency your prices are in."</p>
+                    <select id="f-currency" name="currency" required=true
+                        aria-invalid=move || if field_error(err, "currency").get().is_some() { "true" } else { "false" }
+                        aria-describedby=move || if field_error(err, "currency").get().is_some() { "f-currency-hint f-currency-error" } else { "f-currency-hint" }>
+                        <option value="">"Choose your currency"</option>
+                        {crate::money::CURRENCIES.iter().map(|c| view! {
+                            <option value=c.code>{format!("{} — {}", c.code, c.name)}</option>
+                        }).collect_view()}
+                    </select>
+                    <p class="field-error" id="f-currency-error" role="alert">{move || field_error(err, "currency").get()}</p>
+                </div>
+                <crate::shop::ui::TimeZoneField value=String::new() error=field_error(err, "time_zone")/>
                 <Field label="Password" name="password" kind="password" autocomplete="new-password" required=true
                     hint=format!("At least {MIN_PASSWORD_LEN} characters. A short sentence works well.")
                     error=field_error(err, "password")/>

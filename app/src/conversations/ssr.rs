@@ -11,12 +11,7 @@ use crate::state::AppState;
 use crate::whatsapp::outbound::{self, Queued};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
-
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_default()
-}
 
 pub const MAX_TEXT: usize = 4096;
 
@@ -37,6 +32,7 @@ pub async fn list(
     shop_id: Uuid,
     q: &InboxQuery,
 ) -> AppResult<Vec<ConversationRow>> {
+    let zone = crate::platform::zone::of_shop(&state.pool, shop_id).await?;
     let search = q.q.trim();
     let pattern = format!(
         "%{}%",
@@ -78,7 +74,7 @@ pub async fn list(
                 },
                 phone: phone.unwrap_or_default(),
                 last_preview: preview,
-                last_message_at: rfc3339(at),
+                last_message_at: zone.rfc3339(at),
                 unread,
                 state: if attention { "attention".into() } else { mode },
             },
@@ -216,6 +212,7 @@ pub async fn get(
     mark_read: bool,
 ) -> AppResult<ConversationView> {
     let h = header(state, shop_id, id).await?;
+    let zone = crate::platform::zone::of_shop(&state.pool, shop_id).await?;
     let rows: Vec<MessageRow> = sqlx::query_as(
         "select m.id, m.direction, m.sent_by, m.wamid, m.kind, m.body, m.payload, m.status,
                 m.error_text, m.sent_at, m.media_status, m.media_file_id, m.media_mime,
@@ -277,7 +274,7 @@ pub async fn get(
                 sent_by: r.sent_by.clone(),
                 kind: r.kind.clone(),
                 body: r.body.clone(),
-                sent_at: rfc3339(r.sent_at),
+                sent_at: zone.rfc3339(r.sent_at),
                 status: r.status.clone(),
                 error: r.error_text.clone(),
                 media: r.media_status.as_ref().map(|s| MediaView {
@@ -355,7 +352,7 @@ pub async fn get(
                 number,
                 status,
                 total: crate::money::format_money(total, &currency),
-                created_at: rfc3339(at),
+                created_at: zone.rfc3339(at),
             })
             .collect(),
         templates: templates

@@ -153,7 +153,10 @@ pub struct OrderView {
     pub address: String,
     pub note: String,
     pub internal_note: String,
+    /// In the shop's time zone, with its offset.
     pub created_at: String,
+    /// The shop's IANA time zone, named beside the times.
+    pub time_zone: String,
     pub lines: Vec<OrderLine>,
     pub events: Vec<OrderEvent>,
     /// wa.me link to the shop with the order number prefilled (confirmation page).
@@ -230,6 +233,8 @@ pub struct OrderSummary {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrderList {
     pub items: Vec<OrderSummary>,
+    /// The shop's IANA time zone: the list's times and the date filter are in it.
+    pub time_zone: String,
     pub total: i64,
     pub page: i64,
     pub pages: i64,

@@ -13,7 +13,6 @@ use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgPool};
 use std::collections::{BTreeMap, BTreeSet};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
 pub struct CheckoutInput {
@@ -600,14 +599,13 @@ pub async fn set_status(
         )
     })?;
     let mut tx = state.pool.begin().await?;
-    let (from, updated_at): (String, OffsetDateTime) = sqlx::query_as(
-        "select status, updated_at from orders where id = $1 and shop_id = $2 for update",
-    )
-    .bind(order_id)
-    .bind(shop_id)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or(AppError::NotFound)?;
+    let from: String =
+        sqlx::query_scalar("select status from orders where id = $1 and shop_id = $2 for update")
+            .bind(order_id)
+            .bind(shop_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(AppError::NotFound)?;
     let from = OrderStatus::parse(&from).ok_or_else(|| {
         AppError::Internal(anyhow::anyhow!(
             "order {order_id} has unknown status {from:?}"
@@ -620,8 +618,18 @@ pub async fn set_status(
         ));
     }
     let now = state.clock.now();
-    if from == OrderStatus::Cancelled && now - updated_at > time::Duration::days(super::REOPEN_DAYS)
-    {
+    // Counted from the cancellation itself (an internal note edited since must not restart it).
+    let cancelled_at: Option<OffsetDateTime> = if from == OrderStatus::Cancelled {
+        sqlx::query_scalar(
+            "select max(created_at) from order_events where order_id = $1 and to_status = 'cancelled'",
+        )
+        .bind(order_id)
+        .fetch_one(&mut *tx)
+        .await?
+    } else {
+        None
+    };
+    if cancelled_at.is_some_and(|at| now - at > time::Duration::days(super::REOPEN_DAYS)) {
         return Err(AppError::validation(
             "status",
             format!(
@@ -784,6 +792,7 @@ struct OrderRow {
     created_at: OffsetDateTime,
     shop_whatsapp: Option<String>,
     is_test: bool,
+    time_zone: String,
 }
 
 #[derive(sqlx::FromRow)]
@@ -810,7 +819,8 @@ struct EventRow {
 pub async fn get_order(state: &AppState, shop_id: Uuid, order_id: Uuid) -> AppResult<OrderView> {
     let o: OrderRow = sqlx::query_as(
         "select o.id, o.number, o.status, o.total_minor, o.currency, o.customer_name, o.phone, o.address, o.note,
-                o.internal_note, o.created_at, s.whatsapp_number as shop_whatsapp, o.is_test
+                o.internal_note, o.created_at, s.whatsapp_number as shop_whatsapp, o.is_test,
+                s.time_zone
          from orders o join shops s on s.id = o.shop_id where o.id = $1 and o.shop_id = $2",
     )
     .bind(order_id)
@@ -831,6 +841,7 @@ pub async fn get_order(state: &AppState, shop_id: Uuid, order_id: Uuid) -> AppRe
     .bind(order_id)
     .fetch_all(&state.pool)
     .await?;
+    let zone = crate::platform::zone::Zone::named(&o.time_zone);
     let whatsapp = o
         .shop_whatsapp
         .map(|n| crate::links::whatsapp_link(&n, &format!("Hello! About my order #{}", o.number)));
@@ -846,7 +857,8 @@ pub async fn get_order(state: &AppState, shop_id: Uuid, order_id: Uuid) -> AppRe
         address: o.address,
         note: o.note,
         internal_note: o.internal_note,
-        created_at: o.created_at.format(&Rfc3339).unwrap_or_default(),
+        created_at: zone.rfc3339(o.created_at),
+        time_zone: zone.name().to_string(),
         test: o.is_test,
         lines: lines
             .into_iter()
@@ -866,7 +878,7 @@ pub async fn get_order(state: &AppState, shop_id: Uuid, order_id: Uuid) -> AppRe
                 from_status: e.from_status,
                 to_status: e.to_status,
                 actor: e.actor,
-                at: e.created_at.format(&Rfc3339).unwrap_or_default(),
+                at: zone.rfc3339(e.created_at),
                 note: e.note,
             })
             .collect(),
@@ -918,6 +930,8 @@ pub async fn list_orders(
         .filter(|d| d.len() >= 4);
     let from = parse_date(query.from.as_deref(), "from")?;
     let to = parse_date(query.to.as_deref(), "to")?;
+    let zone = crate::platform::zone::of_shop(&state.pool, shop_id).await?;
+    // The dates are the shop's days: from its midnight to its next.
     let rows: Vec<ListRow> = sqlx::query_as(
         "select o.id, o.number, o.status, o.customer_name, o.phone, o.total_minor, o.currency, o.created_at,
                 o.is_test, count(*) over () as total
@@ -925,8 +939,8 @@ pub async fn list_orders(
          where o.shop_id = $1
            and ($2::text is null or o.status = $2)
            and ($3::text is null or o.number = $4 or o.customer_name ilike $5 or ($6::text is not null and o.phone like '%' || $6 || '%'))
-           and ($7::date is null or o.created_at >= $7::date)
-           and ($8::date is null or o.created_at < $8::date + 1)
+           and ($7::date is null or o.created_at >= ($7::date)::timestamp at time zone $11)
+           and ($8::date is null or o.created_at < ($8::date + 1)::timestamp at time zone $11)
          order by o.created_at desc, o.number desc
          limit $9 offset $10",
     )
@@ -940,6 +954,7 @@ pub async fn list_orders(
     .bind(to)
     .bind(per_page)
     .bind((page - 1) * per_page)
+    .bind(zone.name())
     .fetch_all(&state.pool)
     .await?;
     let total = rows.first().map_or(0, |r| r.total);
@@ -953,10 +968,11 @@ pub async fn list_orders(
                 customer_name: r.customer_name,
                 phone: r.phone,
                 total: format_money(r.total_minor, &r.currency),
-                created_at: r.created_at.format(&Rfc3339).unwrap_or_default(),
+                created_at: zone.rfc3339(r.created_at),
                 test: r.is_test,
             })
             .collect(),
+        time_zone: zone.name().to_string(),
         total,
         page,
         pages: ((total + per_page - 1) / per_page).max(1),
@@ -1002,13 +1018,13 @@ async fn notify_merchant(
     cart: &CheckedCart,
     placed: &PlacedOrder,
 ) -> AppResult<()> {
-    let owner: Option<(String, String)> = sqlx::query_as(
-        "select m.email, s.name from shops s join merchants m on m.id = s.merchant_id where s.id = $1 and s.notify_new_orders",
+    let owner: Option<(String, String, String)> = sqlx::query_as(
+        "select m.email, s.name, s.time_zone from shops s join merchants m on m.id = s.merchant_id where s.id = $1 and s.notify_new_orders",
     )
     .bind(shop.id)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((email, shop_name)) = owner else {
+    let Some((email, shop_name, zone)) = owner else {
         return Ok(());
     };
     let currency = shop.currency.as_str();
@@ -1028,7 +1044,8 @@ async fn notify_merchant(
         .join("\n");
     let number = placed.number;
     let body = format!(
-        "New order #{number} for {shop_name}\n\n{lines}\n\nTotal (cash on delivery): {}\n\nCustomer: {}\nWhatsApp: {}\nDeliver to: {}\n{}\nOpen your dashboard to confirm it.",
+        "New order #{number} for {shop_name}\nPlaced {}\n\n{lines}\n\nTotal (cash on delivery): {}\n\nCustomer: {}\nWhatsApp: {}\nDeliver to: {}\n{}\nOpen your dashboard to confirm it.",
+        crate::platform::zone::Zone::named(&zone).readable(OffsetDateTime::now_utc()),
         format_money(cart.total, currency),
         checkout.name,
         checkout.phone,
@@ -1079,10 +1096,13 @@ pub async fn export_route(
     .fetch_all(&state.pool)
     .await?;
     let internal = |e: csv::Error| AppError::Internal(anyhow::anyhow!("writing CSV: {e}"));
+    let zone = crate::platform::zone::of_shop(&state.pool, shop.shop_id).await?;
+    // The column names the zone; each time also carries its offset, so nothing is ambiguous.
+    let placed_at = format!("placed_at ({})", zone.name());
     let mut out = csv::Writer::from_writer(Vec::new());
     out.write_record([
         "number",
-        "placed_at",
+        placed_at.as_str(),
         "status",
         "customer",
         "phone",
@@ -1098,7 +1118,7 @@ pub async fn export_route(
     for r in rows {
         let cells = [
             r.number.to_string(),
-            r.created_at.format(&Rfc3339).unwrap_or_default(),
+            zone.rfc3339(r.created_at),
             r.status,
             r.customer_name,
             r.phone,

@@ -94,7 +94,7 @@ pub fn OrdersPage() -> impl IntoView {
                         let (page, pages) = (list.page, list.pages);
                         view! {
                             <table class="table">
-                                <thead><tr><th scope="col">"Order"</th><th scope="col">"Customer"</th><th scope="col">"Status"</th><th scope="col">"Total"</th><th scope="col">"Placed"</th></tr></thead>
+                                <thead><tr><th scope="col">"Order"</th><th scope="col">"Customer"</th><th scope="col">"Status"</th><th scope="col">"Total"</th><th scope="col">"Placed" <span class="muted" data-testid="orders-zone">{format!("({})", list.time_zone)}</span></th></tr></thead>
                                 <tbody>
                                     {list.items.into_iter().map(|o| view! {
                                         <tr>
@@ -234,6 +234,7 @@ pub fn OrderDetailPage() -> impl IntoView {
                             </section>
                             <section class="card">
                                 <h2>"History"</h2>
+                                <p class="hint" data-testid="order-zone">{format!("Placed {}. Times are {} time.", short_date(&o.created_at), o.time_zone)}</p>
                                 <ol class="timeline">
                                     {o.events.iter().map(|e| view! {
                                         <li>

@@ -20,6 +20,8 @@ pub struct DayStat {
 pub struct Overview {
     /// The last 30 days, oldest first; bot views are not counted.
     pub days: Vec<DayStat>,
+    /// The shop's IANA time zone: the days run midnight to midnight in it.
+    pub time_zone: String,
     pub views_7: i64,
     pub views_30: i64,
     pub orders_7: i64,

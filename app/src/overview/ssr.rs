@@ -12,19 +12,33 @@ use uuid::Uuid;
 
 pub async fn overview(state: &AppState, shop_id: Uuid) -> AppResult<Overview> {
     let currency = crate::catalog::ssr::shop_currency(&state.pool, shop_id).await?;
+    // Days are the shop's days, midnight to midnight in its time zone.
+    let zone = crate::platform::zone::of_shop(&state.pool, shop_id).await?;
+    let (today, since): (time::Date, time::OffsetDateTime) = sqlx::query_as(
+        "select (now() at time zone $1)::date,
+                ((now() at time zone $1)::date - 29)::timestamp at time zone $1",
+    )
+    .bind(zone.name())
+    .fetch_one(&state.pool)
+    .await?;
     let days: Vec<(time::Date, i64, i64, i64)> = sqlx::query_as(
-        "with d as (select generate_series(current_date - 29, current_date, interval '1 day')::date as day)
+        "with d as (select $2::date - i as day,
+                           ($2::date - i)::timestamp at time zone $3 as starts,
+                           ($2::date - i + 1)::timestamp at time zone $3 as ends
+                    from generate_series(0, 29) as i)
          select d.day,
                 (select coalesce(sum(v.views), 0) from page_views v where v.shop_id = $1 and not v.is_bot
-                    and v.viewed_at >= d.day and v.viewed_at < d.day + 1)::bigint,
+                    and v.viewed_at >= d.starts and v.viewed_at < d.ends)::bigint,
                 (select count(*) from orders o where o.shop_id = $1 and o.status <> 'cancelled' and not o.is_test
-                    and o.created_at >= d.day and o.created_at < d.day + 1),
+                    and o.created_at >= d.starts and o.created_at < d.ends),
                 (select coalesce(sum(o.total_minor), 0) from orders o where o.shop_id = $1
                     and o.status in ('confirmed', 'shipped', 'delivered') and not o.is_test
-                    and o.created_at >= d.day and o.created_at < d.day + 1)::bigint
+                    and o.created_at >= d.starts and o.created_at < d.ends)::bigint
          from d order by d.day",
     )
     .bind(shop_id)
+    .bind(today)
+    .bind(zone.name())
     .fetch_all(&state.pool)
     .await?;
     let days: Vec<DayStat> = days
@@ -49,27 +63,30 @@ pub async fn overview(state: &AppState, shop_id: Uuid) -> AppResult<Overview> {
         .unwrap_or_default()
         .to_string();
     let visits_30: i64 = sqlx::query_scalar(
-        "select coalesce(sum(views), 0)::bigint from page_views where shop_id = $1 and not is_bot and viewed_at >= current_date - 29
+        "select coalesce(sum(views), 0)::bigint from page_views where shop_id = $1 and not is_bot and viewed_at >= $3
            and (referrer_host is null or referrer_host <> $2)",
     )
     .bind(shop_id)
     .bind(&own_host)
+    .bind(since)
     .fetch_one(&state.pool)
     .await?;
     let top_viewed: Vec<(String, i64)> = sqlx::query_as(
         "select p.title, sum(v.views)::bigint from page_views v join products p on p.shop_id = v.shop_id and p.slug = v.product_slug
-         where v.shop_id = $1 and not v.is_bot and v.viewed_at >= current_date - 29
+         where v.shop_id = $1 and not v.is_bot and v.viewed_at >= $2
          group by p.id, p.title order by 2 desc, p.title limit 5",
     )
     .bind(shop_id)
+    .bind(since)
     .fetch_all(&state.pool)
     .await?;
     let top_ordered: Vec<(String, i64)> = sqlx::query_as(
         "select l.title, sum(l.quantity)::bigint from order_lines l join orders o on o.id = l.order_id
-         where o.shop_id = $1 and o.status <> 'cancelled' and not o.is_test and o.created_at >= current_date - 29
+         where o.shop_id = $1 and o.status <> 'cancelled' and not o.is_test and o.created_at >= $2
          group by l.title order by 2 desc, l.title limit 5",
     )
     .bind(shop_id)
+    .bind(since)
     .fetch_all(&state.pool)
     .await?;
     let new_orders = crate::orders::ssr::list_orders(
@@ -94,9 +111,10 @@ pub async fn overview(state: &AppState, shop_id: Uuid) -> AppResult<Overview> {
     .bind(shop_id)
     .fetch_one(&state.pool)
     .await?;
-    let chat = chat_stats(state, shop_id, &currency).await?;
+    let chat = chat_stats(state, shop_id, &currency, since).await?;
     let setup = setup(state, shop_id, &currency, &own_host).await?;
     Ok(Overview {
+        time_zone: zone.name().to_string(),
         chat,
         views_7: last(7, |d| d.views),
         views_30: last(30, |d| d.views),
@@ -186,6 +204,7 @@ async fn chat_stats(
     state: &AppState,
     shop_id: Uuid,
     currency: &str,
+    since: time::OffsetDateTime,
 ) -> AppResult<super::ChatStats> {
     let (agent_conversations, handovers, assisted_orders, assisted_minor): (i64, i64, i64, i64) =
         sqlx::query_as(
@@ -194,17 +213,18 @@ async fn chat_stats(
                  where v.shop_id = $1 and c.is_test)
              select
                  (select count(distinct conversation_id) from wa_messages
-                   where shop_id = $1 and sent_by = 'agent' and sent_at >= current_date - 29
+                   where shop_id = $1 and sent_by = 'agent' and sent_at >= $2
                      and conversation_id not in (select id from tests)),
-                 (select count(*) from escalations where shop_id = $1 and opened_at >= current_date - 29
+                 (select count(*) from escalations where shop_id = $1 and opened_at >= $2
                      and conversation_id not in (select id from tests)),
                  (select count(*) from orders where shop_id = $1 and idempotency_key like 'agent:%'
-                   and status <> 'cancelled' and not is_test and created_at >= current_date - 29),
+                   and status <> 'cancelled' and not is_test and created_at >= $2),
                  (select coalesce(sum(total_minor), 0)::bigint from orders
                    where shop_id = $1 and idempotency_key like 'agent:%'
-                   and status <> 'cancelled' and not is_test and created_at >= current_date - 29)",
+                   and status <> 'cancelled' and not is_test and created_at >= $2)",
         )
         .bind(shop_id)
+        .bind(since)
         .fetch_one(&state.pool)
         .await?;
     // Each conversation's first customer message in the period, and the first answer after it.
@@ -212,7 +232,7 @@ async fn chat_stats(
         "select percentile_cont(0.5) within group (order by extract(epoch from r.at - i.at))
          from (select conversation_id, min(sent_at) as at from wa_messages
                where shop_id = $1 and direction = 'in' and sent_by = 'customer'
-                 and sent_at >= current_date - 29
+                 and sent_at >= $2
                  and conversation_id not in (
                      select v.id from conversations v join customers c on c.id = v.customer_id
                      where v.shop_id = $1 and c.is_test)
@@ -224,6 +244,7 @@ async fn chat_stats(
          where r.at is not null",
     )
     .bind(shop_id)
+    .bind(since)
     .fetch_one(&state.pool)
     .await?;
     Ok(super::ChatStats {

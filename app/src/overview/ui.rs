@@ -65,6 +65,7 @@ pub fn OverviewPage() -> impl IntoView {
                                 <Stat label="Median first response" value=o.chat.median_first_response_secs.map_or("—".to_string(), duration_words) test_id="first-response"/>
                             </section>
                             <p class="hint">"Revenue counts the orders you have confirmed (and shipped or delivered); new orders are counted apart until you confirm them. Conversion is orders ÷ visits. A visit is a storefront page view that arrived from outside your shop (a link, a search, or typed in); views by search engines and link previews are not counted. Cancelled orders are left out."</p>
+                            <p class="hint" data-testid="days-zone">{format!("Days run midnight to midnight, {} time.", o.time_zone)}</p>
                             <section class="card">
                                 <h2>"Storefront views, last 30 days"</h2>
                                 <BarChart values=views dates=dates.clone() label="Storefront views per day" unit="views"/>

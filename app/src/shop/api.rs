@@ -23,6 +23,9 @@ pub async fn update_shop_settings(
     whatsapp_number: String,
     contact_email: String,
     address: String,
+    /// Left out (an older form, a script): the shop keeps its zone.
+    #[server(default)]
+    time_zone: String,
     /// A checkbox: present ("on") when ticked.
     #[server(default)]
     notify_new_orders: Option<String>,
@@ -34,6 +37,7 @@ pub async fn update_shop_settings(
         slug,
         description,
         currency,
+        time_zone,
         whatsapp_number,
         contact_email,
         address,

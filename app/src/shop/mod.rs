@@ -17,6 +17,8 @@ pub struct ShopSettings {
     pub slug: String,
     pub description: String,
     pub currency: String,
+    /// IANA name; the dashboard's dates and times, exports and emails use it.
+    pub time_zone: String,
     pub whatsapp_number: String,
     pub contact_email: String,
     pub address: String,

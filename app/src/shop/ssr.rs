@@ -14,6 +14,8 @@ pub struct SettingsInput {
     pub slug: String,
     pub description: String,
     pub currency: String,
+    /// Empty keeps the shop's zone.
+    pub time_zone: String,
     pub whatsapp_number: String,
     pub contact_email: String,
     pub address: String,
@@ -106,6 +108,7 @@ struct SettingsRow {
     slug: String,
     description: String,
     currency: String,
+    time_zone: String,
     whatsapp_number: Option<String>,
     contact_email: Option<String>,
     address: Option<String>,
@@ -120,7 +123,7 @@ struct SettingsRow {
 
 pub async fn load_settings(state: &AppState, shop_id: Uuid) -> AppResult<ShopSettings> {
     let row: SettingsRow = sqlx::query_as(
-        "select s.id, s.name, s.slug, s.description, s.currency, s.whatsapp_number, s.contact_email,
+        "select s.id, s.name, s.slug, s.description, s.currency, s.time_zone, s.whatsapp_number, s.contact_email,
                 s.address, s.notify_new_orders, i.id as logo_id, i.backend as logo_backend, i.storage_key as logo_key,
                 i.version as logo_version, i.width as logo_width, i.height as logo_height
          from shops s left join images i on i.id = s.logo_image_id
@@ -149,6 +152,7 @@ pub async fn load_settings(state: &AppState, shop_id: Uuid) -> AppResult<ShopSet
         slug: row.slug,
         description: row.description,
         currency: row.currency,
+        time_zone: row.time_zone,
         whatsapp_number: row.whatsapp_number.unwrap_or_default(),
         contact_email: row.contact_email.unwrap_or_default(),
         address: row.address.unwrap_or_default(),
@@ -196,6 +200,14 @@ pub async fn update_settings(
     let currency = input.currency.trim().to_uppercase();
     if crate::money::currency(&currency).is_none() {
         errors.insert("currency".into(), "Choose a currency from the list.".into());
+    }
+    let time_zone = input.time_zone.trim().to_string();
+    if !time_zone.is_empty() {
+        match crate::platform::zone::validate(&state.pool, "time_zone", &time_zone).await {
+            Ok(_) => {}
+            Err(AppError::Validation(e)) => errors.extend(e),
+            Err(e) => return Err(e),
+        }
     }
     let phone = normalize_phone(&input.whatsapp_number)
         .map_err(|m| errors.insert("whatsapp_number".into(), m))
@@ -269,7 +281,7 @@ pub async fn update_settings(
     let result = sqlx::query(
         "update shops set name = $2, slug = $3, description = $4, currency = $5, whatsapp_number = $6,
                 contact_email = nullif($7, ''), address = nullif($8, ''), notify_new_orders = $9,
-                updated_at = now()
+                time_zone = coalesce(nullif($10, ''), time_zone), updated_at = now()
          where id = $1",
     )
     .bind(shop_id)
@@ -281,6 +293,7 @@ pub async fn update_settings(
     .bind(&contact_email)
     .bind(&address)
     .bind(input.notify_new_orders)
+    .bind(&time_zone)
     .execute(&mut *tx)
     .await;
     match result {

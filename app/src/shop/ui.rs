@@ -83,6 +83,7 @@ pub fn ShopSettingsPage() -> impl IntoView {
                                     </select>
                                     <p class="field-error" role="alert">{move || field_error(err, "currency").get()}</p>
                                 </div>
+                                <TimeZoneField value=s.time_zone.clone() error=field_error(err, "time_zone")/>
                                 <Field label="WhatsApp number" name="whatsapp_number" kind="tel" value=s.whatsapp_number.clone()
                                     hint="With the country code, like +234 801 234 5678." error=field_error(err, "whatsapp_number")/>
                                 <Field label="Contact email" name="contact_email" kind="email" value=s.contact_email.clone() error=field_error(err, "contact_email")/>
@@ -129,4 +130,55 @@ pub fn CopyButton(text: String) -> impl IntoView {
             {move || if copied.get() { "Copied" } else { "Copy link" }}
         </button>
     }
+}
+
+/// The shop's time zone by its IANA name, with common ones suggested. A blank field (the signup
+/// form) is filled with the browser's zone once the page is interactive; without JavaScript it
+/// stays blank and the shop starts on UTC.
+#[component]
+pub fn TimeZoneField(
+    #[prop(into)] value: String,
+    #[prop(into)] error: Signal<Option<String>>,
+) -> impl IntoView {
+    let input = NodeRef::<leptos::html::Input>::new();
+    #[cfg(feature = "hydrate")]
+    {
+        let blank = value.trim().is_empty();
+        Effect::new(move |_| {
+            if let Some(el) = input.get()
+                && blank
+                && el.value().is_empty()
+                && let Some(zone) = browser_zone()
+            {
+                el.set_value(&zone);
+            }
+        });
+    }
+    view! {
+        <div class="field" class:has-error=move || error.get().is_some()>
+            <label for="f-time_zone">"Time zone"</label>
+            <p class="hint" id="f-time_zone-hint">
+                "Dates and times in your dashboard, exports and emails use it, and your opening hours too. A name like Africa/Lagos."
+            </p>
+            <input id="f-time_zone" name="time_zone" list="f-shop-time-zones" value=value autocomplete="off"
+                node_ref=input
+                aria-invalid=move || if error.get().is_some() { "true" } else { "false" }
+                aria-describedby=move || if error.get().is_some() { "f-time_zone-hint f-time_zone-error" } else { "f-time_zone-hint" }/>
+            <datalist id="f-shop-time-zones">
+                {crate::agent::hours::SUGGESTED_ZONES.into_iter().map(|z| view! { <option value=z></option> }).collect_view()}
+            </datalist>
+            <p class="field-error" id="f-time_zone-error" role="alert">{move || error.get()}</p>
+        </div>
+    }
+}
+
+/// The browser's own IANA zone (`Intl.DateTimeFormat().resolvedOptions().timeZone`).
+#[cfg(feature = "hydrate")]
+fn browser_zone() -> Option<String> {
+    use web_sys::js_sys::{Array, Intl, Object, Reflect};
+    let options = Intl::DateTimeFormat::new(&Array::new(), &Object::new()).resolved_options();
+    Reflect::get(&options, &"timeZone".into())
+        .ok()?
+        .as_string()
+        .filter(|z| !z.is_empty())
 }

@@ -18,7 +18,6 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use std::sync::Arc;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
 pub const SYNC_TEMPLATES: &str = "wa_sync_templates";
@@ -214,10 +213,6 @@ pub async fn account_by_webhook_key(pool: &PgPool, key: &str) -> AppResult<Optio
     .await?)
 }
 
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_default()
-}
-
 pub async fn channel_view(state: &AppState, shop_id: Uuid) -> AppResult<ChannelView> {
     let wa = &state.whatsapp.config;
     let embedded_signup = match (&wa.app_id, &wa.config_id) {
@@ -240,6 +235,7 @@ pub async fn channel_view(state: &AppState, shop_id: Uuid) -> AppResult<ChannelV
         Some(a) => {
             let now = state.clock.now();
             let templates = templates_for_shop(&state.pool, shop_id).await?;
+            let zone = crate::platform::zone::of_shop(&state.pool, shop_id).await?;
             Some(AccountView {
                 status: a.status(),
                 status_reason: a.status_reason.clone(),
@@ -251,9 +247,9 @@ pub async fn channel_view(state: &AppState, shop_id: Uuid) -> AppResult<ChannelV
                 waba_id: a.waba_id.clone(),
                 phone_number_id: a.phone_number_id.clone(),
                 token_last4: a.token_last4.clone(),
-                token_expires_at: a.token_expires_at.map(rfc3339),
+                token_expires_at: a.token_expires_at.map(|t| zone.rfc3339(t)),
                 token_days_left: a.token_expires_at.map(|t| (t - now).whole_days()),
-                last_webhook_at: a.last_webhook_at.map(rfc3339),
+                last_webhook_at: a.last_webhook_at.map(|t| zone.rfc3339(t)),
                 webhook_url: a
                     .webhook_key
                     .as_ref()

@@ -455,6 +455,7 @@ pub fn signup_form<'a>(name: &'a str, email: &'a str) -> Vec<(&'a str, &'a str)>
         ("full_name", name),
         ("email", email),
         ("business_name", "Test Traders"),
+        ("currency", "NGN"),
         ("password", PASSWORD),
         ("adult", "on"),
         ("accept_policy", "on"),

@@ -27,6 +27,7 @@ mod retrieval;
 mod shutdown;
 mod storefront;
 mod storefront_cache;
+mod time_zone;
 mod usage;
 mod variants;
 mod wa_support;

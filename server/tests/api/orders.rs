@@ -676,7 +676,7 @@ async fn merchants_list_search_annotate_and_export_orders_and_get_an_email() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "number,placed_at,status,customer,phone,address,note,product,quantity,unit_price,order_total,currency"
+        "number,placed_at (UTC),status,customer,phone,address,note,product,quantity,unit_price,order_total,currency"
     );
     assert!(lines.next().unwrap().starts_with("1001,"));
     assert_eq!(csv.lines().count(), 4);
@@ -1331,11 +1331,25 @@ async fn a_cancellation_keeps_its_reason_and_can_be_reopened_within_a_week_with_
         .execute(&app.pool)
         .await
         .unwrap();
-    sqlx::query("update orders set updated_at = now() - interval '8 days' where id = $1::uuid")
-        .bind(&order)
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    // An internal note written since does not restart the week: it counts from the cancellation.
+    sqlx::query(
+        "update order_events set created_at = now() - interval '8 days'
+         where order_id = $1::uuid and to_status = 'cancelled'",
+    )
+    .bind(&order)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let res = app
+        .call(
+            "orders/note",
+            &[
+                ("id", order.as_str()),
+                ("internal_note", "Called the customer"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
     let res = reopen(order.clone()).await;
     assert_eq!(res.status(), 422);
     assert!(

@@ -32,7 +32,18 @@ const EMAIL_CHANGE_TTL_HOURS: i64 = 24;
 #[tracing::instrument(skip_all)]
 pub async fn request_signup(state: &AppState, input: SignupInput, ip: IpAddr) -> AppResult<()> {
     state.limits.check_signup(ip)?;
-    let errors = validate_signup(&input);
+    let mut errors = validate_signup(&input);
+    let time_zone = match input.time_zone.trim() {
+        "" => crate::platform::zone::UTC.to_string(),
+        zone => match crate::platform::zone::validate(&state.pool, "time_zone", zone).await {
+            Ok(zone) => zone,
+            Err(AppError::Validation(e)) => {
+                errors.extend(e);
+                String::new()
+            }
+            Err(e) => return Err(e),
+        },
+    };
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }
@@ -59,8 +70,8 @@ pub async fn request_signup(state: &AppState, input: SignupInput, ip: IpAddr) ->
         sqlx::query(
             "insert into signup_requests
                (id, email, full_name, business_name, password_hash, adult_confirmed_at,
-                policy_version, token_hash, expires_at)
-             values ($1, $2, $3, $4, $5, now(), $6, $7, now() + make_interval(hours => $8))",
+                policy_version, token_hash, expires_at, currency, time_zone)
+             values ($1, $2, $3, $4, $5, now(), $6, $7, now() + make_interval(hours => $8), $9, $10)",
         )
         .bind(Uuid::now_v7())
         .bind(&email)
@@ -70,6 +81,8 @@ pub async fn request_signup(state: &AppState, input: SignupInput, ip: IpAddr) ->
         .bind(PRIVACY_POLICY_VERSION)
         .bind(&token_hash)
         .bind(SIGNUP_LINK_TTL_HOURS as i32)
+        .bind(input.currency.trim())
+        .bind(&time_zone)
         .execute(&mut *tx)
         .await?;
         let body = format!(
@@ -112,12 +125,15 @@ pub async fn confirm_signup(
         password_hash: String,
         adult_confirmed_at: OffsetDateTime,
         policy_version: String,
+        currency: Option<String>,
+        time_zone: Option<String>,
     }
     let mut tx = state.pool.begin().await?;
     let pending: Option<Pending> = sqlx::query_as(
         "update signup_requests set used_at = now()
          where token_hash = $1 and used_at is null and expires_at > now()
-         returning email, full_name, business_name, password_hash, adult_confirmed_at, policy_version",
+         returning email, full_name, business_name, password_hash, adult_confirmed_at, policy_version,
+                   currency, time_zone",
     )
     .bind(token_hash(token))
     .fetch_optional(&mut *tx)
@@ -146,7 +162,18 @@ pub async fn confirm_signup(
         }
         other => other?,
     };
-    crate::shop::ssr::create_shop(&mut tx, merchant_id, p.business_name.trim()).await?;
+    let shop_id =
+        crate::shop::ssr::create_shop(&mut tx, merchant_id, p.business_name.trim()).await?;
+    // What the form chose (a request from before signup asked for them has neither).
+    sqlx::query(
+        "update shops set currency = coalesce($2, currency), time_zone = coalesce($3, time_zone)
+         where id = $1",
+    )
+    .bind(shop_id)
+    .bind(&p.currency)
+    .bind(&p.time_zone)
+    .execute(&mut *tx)
+    .await?;
     let issued = create_session(&mut tx, &state.config, merchant_id, user_agent).await?;
     tx.commit().await?;
     tracing::info!(%merchant_id, "merchant signed up");
