@@ -7,6 +7,7 @@
 
 pub mod agent;
 pub mod analytics;
+pub mod api_client;
 pub mod auth;
 pub mod catalog;
 pub mod conversations;

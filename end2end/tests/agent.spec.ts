@@ -23,7 +23,7 @@ async function addProduct(page: Page, title: string, price: string) {
 
 // The card once hydrated into two copies of its form now and then (a resource of its own
 // nested in the page's Transition); a few loads in a row show it whole and once.
-test('the assistant settings card shows one form on every load and keeps what was saved', async ({ page, expectFailure }) => {
+test('the assistant settings card shows one form on every load and keeps what was saved', async ({ page }) => {
   await signUp(page, uniqueEmail('agent-card'), `Card Shop ${Date.now() % 100000}`);
   await connectWhatsApp(page);
   for (let i = 0; i < 6; i++) {
@@ -47,7 +47,6 @@ test('the assistant settings card shows one form on every load and keeps what wa
   await hours.getByLabel('When it answers').selectOption('outside_hours');
   await hours.getByLabel('Sat').check();
   await hours.getByLabel('Time zone').fill('Mars/Olympus');
-  expectFailure(422, '/api/agent/settings');
   await page.getByRole('button', { name: 'Save assistant settings' }).click();
   await expect(hours.getByRole('alert').filter({ hasText: 'Africa/Lagos' })).toBeVisible();
   await hours.getByLabel('Time zone').fill('Africa/Lagos');

@@ -114,12 +114,11 @@ test('a shop of its own counts exactly its own orders', async ({ page }) => {
   await expect(page.locator('.timeline')).toContainText('Reopened');
 });
 
-test('a mistake at checkout shows beside its field and keeps what the shopper typed', async ({ page, expectFailure }) => {
+test('a mistake at checkout shows beside its field and keeps what the shopper typed', async ({ page }) => {
   await addToCart(page, 'ankara-tote-bag');
   await hydrated(page);
   await page.getByLabel('Your name').fill('Kemi Ade');
   await page.getByLabel('Delivery address').fill('5 Awolowo Road, Ikoyi');
-  expectFailure(422, '/api/storefront/checkout');
   await page.getByRole('button', { name: 'Place order' }).click();
   await expect(page.getByText('Enter your WhatsApp number so the shop can confirm the order.')).toBeVisible();
   await expect(page.getByLabel('WhatsApp number')).toBeFocused();

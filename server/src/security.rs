@@ -177,6 +177,27 @@ pub async fn dashboard_guard(req: Request, next: Next) -> Response {
 }
 
 /// Name of the cookie that vouches for the error a form redirect put into the URL.
+/// A refused form (422) asked for by a script in the browser answers 200 with the status in
+/// `x-bizmaat-status`, which the browser's server-function client reads back
+/// (`app::api_client`): Chrome logs every 4xx `fetch` answer as a console error, and a form the
+/// person only has to correct is not one. Only script requests carry `Sec-Fetch-Dest: empty`
+/// (Fetch Metadata); plain form posts, other clients and the tests still get 422.
+pub async fn quiet_validation(req: Request, next: Next) -> Response {
+    let from_script = req
+        .headers()
+        .get("sec-fetch-dest")
+        .is_some_and(|v| v.as_bytes() == b"empty");
+    let mut res = next.run(req).await;
+    if from_script && res.status() == StatusCode::UNPROCESSABLE_ENTITY {
+        *res.status_mut() = StatusCode::OK;
+        res.headers_mut().insert(
+            app::api_client::STATUS_HEADER,
+            HeaderValue::from_static("422"),
+        );
+    }
+    res
+}
+
 const FORM_ERROR_COOKIE: &str = "bz_fe";
 
 /// Errors shown from a `__err` query parameter (how a server function reports a failed plain

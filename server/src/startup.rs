@@ -145,7 +145,12 @@ pub fn build_app(state: AppState) -> Router {
             ),
         )
         .route("/dashboard/orders/export.csv", get(app::orders::ssr::export_route))
-        .route("/api/{*fn_name}", get(server_fn_handler).post(server_fn_handler))
+        .route(
+            "/api/{*fn_name}",
+            get(server_fn_handler)
+                .post(server_fn_handler)
+                .layer(middleware::from_fn(security::quiet_validation)),
+        )
         .leptos_routes_with_context(&state, routes, leptos_context(state.clone()), move || {
             app::shell(shell_options.clone())
         })

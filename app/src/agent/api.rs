@@ -11,14 +11,14 @@ use {
     crate::state::use_state,
 };
 
-#[server(endpoint = "agent/settings/get")]
+#[server(endpoint = "agent/settings/get", client = crate::api_client::ApiClient)]
 pub async fn get_agent_settings() -> Result<AgentSettings, ApiError> {
     let state = use_state()?;
     let shop = require_shop(&state.pool).await?;
     Ok(ssr::settings(&state, shop.shop_id).await?)
 }
 
-#[server(endpoint = "agent/settings")]
+#[server(endpoint = "agent/settings", client = crate::api_client::ApiClient)]
 pub async fn save_agent_settings(
     mode: String,
     #[server(default)] disclosure: String,
@@ -69,7 +69,7 @@ pub async fn save_agent_settings(
 }
 
 /// The shop's saved answers, newest first.
-#[server(endpoint = "agent/faq/list")]
+#[server(endpoint = "agent/faq/list", client = crate::api_client::ApiClient)]
 pub async fn list_faq() -> Result<Vec<FaqEntry>, ApiError> {
     let state = use_state()?;
     let shop = require_shop(&state.pool).await?;
@@ -77,7 +77,7 @@ pub async fn list_faq() -> Result<Vec<FaqEntry>, ApiError> {
 }
 
 /// Adds a saved answer, or changes one (`id`).
-#[server(endpoint = "agent/faq/save")]
+#[server(endpoint = "agent/faq/save", client = crate::api_client::ApiClient)]
 pub async fn save_faq(
     #[server(default)] id: Option<Uuid>,
     question: String,
@@ -88,7 +88,7 @@ pub async fn save_faq(
     Ok(faq::save(&state.pool, shop.shop_id, id, &question, &answer).await?)
 }
 
-#[server(endpoint = "agent/faq/delete")]
+#[server(endpoint = "agent/faq/delete", client = crate::api_client::ApiClient)]
 pub async fn delete_faq(id: Uuid) -> Result<(), ApiError> {
     let state = use_state()?;
     let shop = require_shop(&state.pool).await?;
@@ -97,7 +97,7 @@ pub async fn delete_faq(id: Uuid) -> Result<(), ApiError> {
 
 /// From the inbox: the right answer to a question the agent got wrong, or one of the
 /// merchant's own replies, kept as a saved answer.
-#[server(endpoint = "agent/faq/from-message")]
+#[server(endpoint = "agent/faq/from-message", client = crate::api_client::ApiClient)]
 pub async fn faq_from_message(
     message_id: Uuid,
     question: String,
@@ -109,7 +109,7 @@ pub async fn faq_from_message(
 }
 
 /// "Try your agent": the merchant's test conversation with their own shop.
-#[server(endpoint = "agent/try/get")]
+#[server(endpoint = "agent/try/get", client = crate::api_client::ApiClient)]
 pub async fn get_playground() -> Result<Playground, ApiError> {
     let state = use_state()?;
     let shop = require_shop(&state.pool).await?;
@@ -118,7 +118,7 @@ pub async fn get_playground() -> Result<Playground, ApiError> {
 
 /// Writes to the shop as its test customer: text, or a tap on a reply button or list row
 /// (`kind` button or list, `reply_id` the choice's id).
-#[server(endpoint = "agent/try/say")]
+#[server(endpoint = "agent/try/say", client = crate::api_client::ApiClient)]
 pub async fn playground_say(
     #[server(default)] kind: Option<String>,
     #[server(default)] text: String,
@@ -134,7 +134,7 @@ pub async fn playground_say(
     Ok(playground::say(&state, shop.shop_id, say).await?)
 }
 
-#[server(endpoint = "agent/try/start-over")]
+#[server(endpoint = "agent/try/start-over", client = crate::api_client::ApiClient)]
 pub async fn playground_start_over() -> Result<(), ApiError> {
     let state = use_state()?;
     let shop = require_shop(&state.pool).await?;

@@ -12,7 +12,7 @@ use {
     crate::state::use_state,
 };
 
-#[server(endpoint = "signup")]
+#[server(endpoint = "signup", client = crate::api_client::ApiClient)]
 pub async fn signup(
     full_name: String,
     email: String,
@@ -41,7 +41,7 @@ pub async fn signup(
 
 /// The button on the page a signup link opens: creates the account and logs in. A page with a
 /// button rather than the link itself, because mail scanners open links on their own.
-#[server(endpoint = "signup/confirm")]
+#[server(endpoint = "signup/confirm", client = crate::api_client::ApiClient)]
 pub async fn confirm_signup(token: String) -> Result<(), ApiError> {
     let state = use_state()?;
     let issued = ssr::confirm_signup(&state, &token, user_agent().as_deref()).await?;
@@ -50,7 +50,7 @@ pub async fn confirm_signup(token: String) -> Result<(), ApiError> {
     Ok(())
 }
 
-#[server(endpoint = "login")]
+#[server(endpoint = "login", client = crate::api_client::ApiClient)]
 pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), ApiError> {
     let state = use_state()?;
     let issued = ssr::login(
@@ -66,7 +66,7 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
     Ok(())
 }
 
-#[server(endpoint = "logout")]
+#[server(endpoint = "logout", client = crate::api_client::ApiClient)]
 pub async fn logout() -> Result<(), ApiError> {
     let state = use_state()?;
     if let Some(session) = crate::request::optional_session() {
@@ -77,7 +77,7 @@ pub async fn logout() -> Result<(), ApiError> {
     Ok(())
 }
 
-#[server(endpoint = "logout-all")]
+#[server(endpoint = "logout-all", client = crate::api_client::ApiClient)]
 pub async fn logout_all() -> Result<(), ApiError> {
     let state = use_state()?;
     let session = require_session()?;
@@ -93,7 +93,7 @@ pub async fn logout_all() -> Result<(), ApiError> {
 }
 
 /// The signed-in merchant, or `None` when signed out (not an error: pages decide what to do).
-#[server(endpoint = "me")]
+#[server(endpoint = "me", client = crate::api_client::ApiClient)]
 pub async fn get_current_user() -> Result<Option<CurrentUser>, ApiError> {
     let state = use_state()?;
     match crate::request::optional_session() {
@@ -106,7 +106,7 @@ pub async fn get_current_user() -> Result<Option<CurrentUser>, ApiError> {
     }
 }
 
-#[server(endpoint = "forgot-password")]
+#[server(endpoint = "forgot-password", client = crate::api_client::ApiClient)]
 pub async fn forgot_password(email: String) -> Result<String, ApiError> {
     let state = use_state()?;
     ssr::request_password_reset(&state, &email, request_ip()?).await?;
@@ -116,7 +116,7 @@ pub async fn forgot_password(email: String) -> Result<String, ApiError> {
     )
 }
 
-#[server(endpoint = "reset-password")]
+#[server(endpoint = "reset-password", client = crate::api_client::ApiClient)]
 pub async fn reset_password(token: String, password: String) -> Result<(), ApiError> {
     let state = use_state()?;
     ssr::reset_password(&state, &token, password).await?;
@@ -125,7 +125,7 @@ pub async fn reset_password(token: String, password: String) -> Result<(), ApiEr
     Ok(())
 }
 
-#[server(endpoint = "account/profile")]
+#[server(endpoint = "account/profile", client = crate::api_client::ApiClient)]
 pub async fn update_profile(full_name: String, business_name: String) -> Result<String, ApiError> {
     let state = use_state()?;
     let session = require_session()?;
@@ -133,14 +133,14 @@ pub async fn update_profile(full_name: String, business_name: String) -> Result<
     Ok("Saved.".into())
 }
 
-#[server(endpoint = "account/email")]
+#[server(endpoint = "account/email", client = crate::api_client::ApiClient)]
 pub async fn change_email(email: String, current_password: String) -> Result<String, ApiError> {
     let state = use_state()?;
     let session = require_session()?;
     Ok(ssr::request_email_change(&state, session.merchant_id, &email, current_password).await?)
 }
 
-#[server(endpoint = "account/email/confirm")]
+#[server(endpoint = "account/email/confirm", client = crate::api_client::ApiClient)]
 pub async fn confirm_email_change(token: String) -> Result<(), ApiError> {
     let state = use_state()?;
     ssr::confirm_email_change(&state, &token).await?;
@@ -148,7 +148,7 @@ pub async fn confirm_email_change(token: String) -> Result<(), ApiError> {
     Ok(())
 }
 
-#[server(endpoint = "account/password")]
+#[server(endpoint = "account/password", client = crate::api_client::ApiClient)]
 pub async fn change_password(
     current_password: String,
     new_password: String,

@@ -8,7 +8,7 @@ use uuid::Uuid;
 #[cfg(feature = "ssr")]
 use {super::ssr, crate::request::require_shop, crate::state::use_state};
 
-#[server(endpoint = "catalog/products")]
+#[server(endpoint = "catalog/products", client = crate::api_client::ApiClient)]
 pub async fn list_products(
     #[server(default)] query: ProductQuery,
 ) -> Result<ProductList, ApiError> {
@@ -17,7 +17,7 @@ pub async fn list_products(
     Ok(ssr::list_products(&state, shop.shop_id, &query).await?)
 }
 
-#[server(endpoint = "catalog/product")]
+#[server(endpoint = "catalog/product", client = crate::api_client::ApiClient)]
 pub async fn get_product(id: Uuid) -> Result<ProductDetail, ApiError> {
     let state = use_state()?;
     let shop = require_shop(&state.pool).await?;
@@ -25,7 +25,7 @@ pub async fn get_product(id: Uuid) -> Result<ProductDetail, ApiError> {
 }
 
 /// Creates (no `id`) or updates a product, then shows its edit page.
-#[server(endpoint = "catalog/product/save")]
+#[server(endpoint = "catalog/product/save", client = crate::api_client::ApiClient)]
 pub async fn save_product(
     #[server(default)] id: Option<Uuid>,
     title: String,
@@ -57,19 +57,20 @@ pub async fn save_product(
     let created = id.is_none();
     let id = ssr::save_product(&state, shop.shop_id, id, input).await?;
     if created {
-        leptos_axum::redirect(&format!("/dashboard/products/{id}"));
+        // `created`: the product's page then uploads images chosen before the first save.
+        leptos_axum::redirect(&format!("/dashboard/products/{id}?created=1"));
     }
     Ok(id)
 }
 
-#[server(endpoint = "catalog/product/status")]
+#[server(endpoint = "catalog/product/status", client = crate::api_client::ApiClient)]
 pub async fn set_product_status(id: Uuid, status: String) -> Result<(), ApiError> {
     let state = use_state()?;
     let shop = require_shop(&state.pool).await?;
     Ok(ssr::set_status(&state, shop.shop_id, id, &status).await?)
 }
 
-#[server(endpoint = "catalog/product/delete")]
+#[server(endpoint = "catalog/product/delete", client = crate::api_client::ApiClient)]
 pub async fn delete_product(id: Uuid) -> Result<(), ApiError> {
     let state = use_state()?;
     let shop = require_shop(&state.pool).await?;
@@ -80,7 +81,7 @@ pub async fn delete_product(id: Uuid) -> Result<(), ApiError> {
 
 /// Sets the product's options (`option_name[]` and `option_values[]` in parallel, values
 /// separated by commas) and makes its variants match their combinations.
-#[server(endpoint = "catalog/product/options")]
+#[server(endpoint = "catalog/product/options", client = crate::api_client::ApiClient)]
 pub async fn save_product_options(
     id: Uuid,
     #[server(default)] option_name: Vec<String>,
@@ -102,7 +103,7 @@ pub async fn save_product_options(
 
 /// Saves the variant table: one entry per variant in each of the parallel lists; the
 /// checkboxes send the ids of the variants they are ticked for (`track[]`, `enabled[]`).
-#[server(endpoint = "catalog/product/variants")]
+#[server(endpoint = "catalog/product/variants", client = crate::api_client::ApiClient)]
 #[allow(clippy::too_many_arguments)]
 pub async fn save_product_variants(
     id: Uuid,
@@ -158,21 +159,21 @@ pub async fn save_product_variants(
     Ok(ssr::variants::save_variants(&state, shop.shop_id, id, &rows, &bulk).await?)
 }
 
-#[server(endpoint = "catalog/categories")]
+#[server(endpoint = "catalog/categories", client = crate::api_client::ApiClient)]
 pub async fn list_categories() -> Result<Vec<Category>, ApiError> {
     let state = use_state()?;
     let shop = require_shop(&state.pool).await?;
     Ok(ssr::list_categories(&state.pool, shop.shop_id).await?)
 }
 
-#[server(endpoint = "catalog/category/create")]
+#[server(endpoint = "catalog/category/create", client = crate::api_client::ApiClient)]
 pub async fn create_category(name: String) -> Result<Uuid, ApiError> {
     let state = use_state()?;
     let shop = require_shop(&state.pool).await?;
     Ok(ssr::create_category(&state, shop.shop_id, &name).await?)
 }
 
-#[server(endpoint = "catalog/category/rename")]
+#[server(endpoint = "catalog/category/rename", client = crate::api_client::ApiClient)]
 pub async fn rename_category(id: Uuid, name: String) -> Result<(), ApiError> {
     let state = use_state()?;
     let shop = require_shop(&state.pool).await?;
@@ -180,14 +181,14 @@ pub async fn rename_category(id: Uuid, name: String) -> Result<(), ApiError> {
 }
 
 /// `direction` is "up" or "down".
-#[server(endpoint = "catalog/category/move")]
+#[server(endpoint = "catalog/category/move", client = crate::api_client::ApiClient)]
 pub async fn move_category(id: Uuid, direction: String) -> Result<(), ApiError> {
     let state = use_state()?;
     let shop = require_shop(&state.pool).await?;
     Ok(ssr::move_category(&state, shop.shop_id, id, direction == "up").await?)
 }
 
-#[server(endpoint = "catalog/category/delete")]
+#[server(endpoint = "catalog/category/delete", client = crate::api_client::ApiClient)]
 pub async fn delete_category(id: Uuid) -> Result<(), ApiError> {
     let state = use_state()?;
     let shop = require_shop(&state.pool).await?;
@@ -196,7 +197,7 @@ pub async fn delete_category(id: Uuid) -> Result<(), ApiError> {
 
 /// Imports pasted CSV. Any bad row: nothing changes, and the error lists the bad lines (the
 /// first 100). Size and row caps: see `csv::MAX_IMPORT_BYTES` and `csv::MAX_IMPORT_ROWS`.
-#[server(endpoint = "catalog/import")]
+#[server(endpoint = "catalog/import", client = crate::api_client::ApiClient)]
 pub async fn import_catalog(csv: String) -> Result<super::ImportReport, ApiError> {
     let state = use_state()?;
     let shop = require_shop(&state.pool).await?;
@@ -228,7 +229,7 @@ pub async fn import_catalog(csv: String) -> Result<super::ImportReport, ApiError
 
 /// The preview (dry run) of an uploaded Shopify or WooCommerce export, or once confirmed its
 /// outcome and image downloads.
-#[server(endpoint = "catalog/import/preview")]
+#[server(endpoint = "catalog/import/preview", client = crate::api_client::ApiClient)]
 pub async fn import_preview(id: Uuid) -> Result<super::ImportPreview, ApiError> {
     let state = use_state()?;
     let shop = require_shop(&state.pool).await?;
@@ -236,7 +237,7 @@ pub async fn import_preview(id: Uuid) -> Result<super::ImportPreview, ApiError> 
 }
 
 /// Writes an uploaded export (once) and queues its images.
-#[server(endpoint = "catalog/import/confirm")]
+#[server(endpoint = "catalog/import/confirm", client = crate::api_client::ApiClient)]
 pub async fn confirm_import(id: Uuid) -> Result<super::ImportReport, ApiError> {
     let state = use_state()?;
     let shop = require_shop(&state.pool).await?;
@@ -244,7 +245,7 @@ pub async fn confirm_import(id: Uuid) -> Result<super::ImportReport, ApiError> {
 }
 
 /// Fetches a failed image of an import again.
-#[server(endpoint = "catalog/import/retry-image")]
+#[server(endpoint = "catalog/import/retry-image", client = crate::api_client::ApiClient)]
 pub async fn retry_import_image(id: Uuid) -> Result<(), ApiError> {
     let state = use_state()?;
     let shop = require_shop(&state.pool).await?;

@@ -8,7 +8,7 @@ use uuid::Uuid;
 #[cfg(feature = "ssr")]
 use {super::ssr, crate::request::require_shop, crate::state::use_state};
 
-#[server(endpoint = "inbox/list")]
+#[server(endpoint = "inbox/list", client = crate::api_client::ApiClient)]
 pub async fn list_conversations(
     #[server(default)] query: InboxQuery,
 ) -> Result<Vec<ConversationRow>, ApiError> {
@@ -18,7 +18,7 @@ pub async fn list_conversations(
 }
 
 /// One conversation. Opening it marks the customer's messages read (here and on WhatsApp).
-#[server(endpoint = "inbox/get")]
+#[server(endpoint = "inbox/get", client = crate::api_client::ApiClient)]
 pub async fn get_conversation(
     id: Uuid,
     #[server(default)] mark_read: bool,
@@ -29,7 +29,7 @@ pub async fn get_conversation(
 }
 
 /// Queues a message; `idempotency_key` comes from the composer so a double submit sends once.
-#[server(endpoint = "inbox/send", input = server_fn::codec::Json)]
+#[server(endpoint = "inbox/send", input = server_fn::codec::Json, client = crate::api_client::ApiClient)]
 pub async fn send_message(
     id: Uuid,
     message: Outgoing,
@@ -40,7 +40,7 @@ pub async fn send_message(
     Ok(ssr::send(&state, shop.shop_id, id, message, &idempotency_key).await?)
 }
 
-#[server(endpoint = "inbox/retry")]
+#[server(endpoint = "inbox/retry", client = crate::api_client::ApiClient)]
 pub async fn retry_message(id: Uuid) -> Result<(), ApiError> {
     let state = use_state()?;
     let shop = require_shop(&state.pool).await?;
@@ -48,7 +48,7 @@ pub async fn retry_message(id: Uuid) -> Result<(), ApiError> {
 }
 
 /// Downloads an inbound attachment again (while Meta still has it).
-#[server(endpoint = "inbox/media-retry")]
+#[server(endpoint = "inbox/media-retry", client = crate::api_client::ApiClient)]
 pub async fn retry_media(id: Uuid) -> Result<(), ApiError> {
     let state = use_state()?;
     let shop = require_shop(&state.pool).await?;
@@ -56,7 +56,7 @@ pub async fn retry_media(id: Uuid) -> Result<(), ApiError> {
 }
 
 /// "ai" or "human": who answers this conversation.
-#[server(endpoint = "inbox/mode")]
+#[server(endpoint = "inbox/mode", client = crate::api_client::ApiClient)]
 pub async fn set_mode(id: Uuid, mode: String) -> Result<(), ApiError> {
     let state = use_state()?;
     let shop = require_shop(&state.pool).await?;
@@ -64,7 +64,7 @@ pub async fn set_mode(id: Uuid, mode: String) -> Result<(), ApiError> {
 }
 
 /// Conversations with unread messages (the badge in the dashboard navigation).
-#[server(endpoint = "inbox/unread-count")]
+#[server(endpoint = "inbox/unread-count", client = crate::api_client::ApiClient)]
 pub async fn unread_count() -> Result<i64, ApiError> {
     let state = use_state()?;
     let shop = require_shop(&state.pool).await?;
@@ -72,7 +72,7 @@ pub async fn unread_count() -> Result<i64, ApiError> {
 }
 
 /// The shop's images, newest first, for the composer's "Send a photo".
-#[server(endpoint = "inbox/photos")]
+#[server(endpoint = "inbox/photos", client = crate::api_client::ApiClient)]
 pub async fn shop_photos() -> Result<Vec<ShopPhoto>, ApiError> {
     let state = use_state()?;
     let shop = require_shop(&state.pool).await?;

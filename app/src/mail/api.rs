@@ -3,7 +3,7 @@ use crate::error::ApiError;
 use leptos::prelude::*;
 
 /// The development mailbox: only when APP_ENV=development; otherwise it does not exist (404).
-#[server(endpoint = "dev/mailbox")]
+#[server(endpoint = "dev/mailbox", client = crate::api_client::ApiClient)]
 pub async fn dev_mailbox() -> Result<Vec<OutboxMail>, ApiError> {
     use crate::error::AppError;
     let state = crate::state::use_state()?;

@@ -9,21 +9,21 @@ use uuid::Uuid;
 #[cfg(feature = "ssr")]
 use {crate::request::require_shop, crate::state::use_state};
 
-#[server(endpoint = "catalog/image/alt")]
+#[server(endpoint = "catalog/image/alt", client = crate::api_client::ApiClient)]
 pub async fn update_image_alt(id: Uuid, alt: String) -> Result<(), ApiError> {
     let state = use_state()?;
     let shop = require_shop(&state.pool).await?;
     Ok(super::images::update_image_alt(&state, shop.shop_id, id, &alt).await?)
 }
 
-#[server(endpoint = "catalog/image/move")]
+#[server(endpoint = "catalog/image/move", client = crate::api_client::ApiClient)]
 pub async fn move_image(id: Uuid, direction: String) -> Result<(), ApiError> {
     let state = use_state()?;
     let shop = require_shop(&state.pool).await?;
     Ok(super::images::move_image(&state, shop.shop_id, id, direction == "up").await?)
 }
 
-#[server(endpoint = "catalog/image/delete")]
+#[server(endpoint = "catalog/image/delete", client = crate::api_client::ApiClient)]
 pub async fn delete_image(id: Uuid) -> Result<(), ApiError> {
     let state = use_state()?;
     let shop = require_shop(&state.pool).await?;
@@ -31,7 +31,7 @@ pub async fn delete_image(id: Uuid) -> Result<(), ApiError> {
 }
 
 /// Signs a direct browser upload to Cloudinary for this shop's folder.
-#[server(endpoint = "media/sign")]
+#[server(endpoint = "media/sign", client = crate::api_client::ApiClient)]
 pub async fn sign_upload() -> Result<crate::media::SignedUpload, ApiError> {
     let state = use_state()?;
     let shop = require_shop(&state.pool).await?;
@@ -41,7 +41,7 @@ pub async fn sign_upload() -> Result<crate::media::SignedUpload, ApiError> {
 
 /// Records an image the browser uploaded to Cloudinary, after checking Cloudinary's signature
 /// and that it lies in this shop's folder.
-#[server(endpoint = "media/confirm")]
+#[server(endpoint = "media/confirm", client = crate::api_client::ApiClient)]
 pub async fn confirm_upload(
     #[server(default)] product_id: Option<Uuid>,
     public_id: String,

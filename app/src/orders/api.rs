@@ -10,7 +10,7 @@ use uuid::Uuid;
 use {super::ssr, crate::request::require_shop, crate::state::use_state};
 
 /// Places an order. `product[]` and `quantity[]` are parallel lists; prices are never sent.
-#[server(endpoint = "storefront/checkout")]
+#[server(endpoint = "storefront/checkout", client = crate::api_client::ApiClient)]
 pub async fn checkout(
     shop: String,
     name: String,
@@ -45,7 +45,7 @@ pub async fn checkout(
     Ok(id)
 }
 
-#[server(endpoint = "orders/get")]
+#[server(endpoint = "orders/get", client = crate::api_client::ApiClient)]
 pub async fn get_order(id: Uuid) -> Result<OrderView, ApiError> {
     let state = use_state()?;
     let shop = require_shop(&state.pool).await?;
@@ -55,7 +55,7 @@ pub async fn get_order(id: Uuid) -> Result<OrderView, ApiError> {
 /// `reason` (cancelling: kept in the order's history and told to the customer) and `notify`
 /// ("on" or absent, as a checkbox posts it; absent from older forms means "on": the shop's
 /// WhatsApp order updates decide).
-#[server(endpoint = "orders/status")]
+#[server(endpoint = "orders/status", client = crate::api_client::ApiClient)]
 pub async fn set_order_status(
     id: Uuid,
     status: String,
@@ -81,7 +81,7 @@ pub async fn set_order_status(
     .await?)
 }
 
-#[server(endpoint = "orders/list")]
+#[server(endpoint = "orders/list", client = crate::api_client::ApiClient)]
 pub async fn list_orders(
     #[server(default)] query: super::OrderQuery,
 ) -> Result<super::OrderList, ApiError> {
@@ -91,14 +91,14 @@ pub async fn list_orders(
 }
 
 /// Orders waiting for the merchant (the badge in the dashboard navigation).
-#[server(endpoint = "orders/new-count")]
+#[server(endpoint = "orders/new-count", client = crate::api_client::ApiClient)]
 pub async fn new_order_count() -> Result<i64, ApiError> {
     let state = use_state()?;
     let shop = require_shop(&state.pool).await?;
     Ok(ssr::new_order_count(&state, shop.shop_id).await?)
 }
 
-#[server(endpoint = "orders/note")]
+#[server(endpoint = "orders/note", client = crate::api_client::ApiClient)]
 pub async fn set_internal_note(
     id: Uuid,
     #[server(default)] internal_note: String,

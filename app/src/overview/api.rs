@@ -5,7 +5,7 @@ use crate::error::ApiError;
 use leptos::prelude::*;
 
 /// The merchant copied their storefront link to share it (the checklist's last step).
-#[server(endpoint = "overview/link-shared")]
+#[server(endpoint = "overview/link-shared", client = crate::api_client::ApiClient)]
 pub async fn mark_link_shared() -> Result<(), ApiError> {
     let state = crate::state::use_state()?;
     let shop = crate::request::require_shop(&state.pool).await?;
@@ -18,7 +18,7 @@ pub async fn mark_link_shared() -> Result<(), ApiError> {
     Ok(())
 }
 
-#[server(endpoint = "overview")]
+#[server(endpoint = "overview", client = crate::api_client::ApiClient)]
 pub async fn get_overview() -> Result<Overview, ApiError> {
     let state = crate::state::use_state()?;
     let shop = crate::request::require_shop(&state.pool).await?;

@@ -8,7 +8,7 @@ use leptos::prelude::*;
 pub const PRIVACY_POLICY_VERSION: &str = "2026-11-25";
 
 /// Where people write about their data; set by PRIVACY_CONTACT_EMAIL.
-#[server(endpoint = "privacy-contact")]
+#[server(endpoint = "privacy-contact", client = crate::api_client::ApiClient)]
 pub async fn privacy_contact() -> Result<String, ApiError> {
     Ok(crate::state::use_state()?
         .config

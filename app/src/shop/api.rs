@@ -7,14 +7,14 @@ use leptos::prelude::*;
 #[cfg(feature = "ssr")]
 use {super::ssr, crate::request::require_shop, crate::state::use_state};
 
-#[server(endpoint = "shop/settings")]
+#[server(endpoint = "shop/settings", client = crate::api_client::ApiClient)]
 pub async fn get_shop_settings() -> Result<ShopSettings, ApiError> {
     let state = use_state()?;
     let shop = require_shop(&state.pool).await?;
     Ok(ssr::load_settings(&state, shop.shop_id).await?)
 }
 
-#[server(endpoint = "shop/settings/update")]
+#[server(endpoint = "shop/settings/update", client = crate::api_client::ApiClient)]
 pub async fn update_shop_settings(
     name: String,
     slug: String,
@@ -46,7 +46,7 @@ pub async fn update_shop_settings(
     Ok(ssr::update_settings(&state, shop.shop_id, input).await?)
 }
 
-#[server(endpoint = "shop/logo/remove")]
+#[server(endpoint = "shop/logo/remove", client = crate::api_client::ApiClient)]
 pub async fn remove_logo() -> Result<(), ApiError> {
     let state = use_state()?;
     let shop = require_shop(&state.pool).await?;

@@ -9,7 +9,7 @@ use leptos::prelude::*;
 
 /// `view` is home, category, product or search; `key` is the category or product slug or the
 /// search text.
-#[server(endpoint = "storefront/page")]
+#[server(endpoint = "storefront/page", client = crate::api_client::ApiClient)]
 pub async fn storefront_page(
     shop: String,
     view: String,
@@ -30,7 +30,7 @@ pub async fn storefront_page(
 }
 
 /// The shopper's cart for this shop, priced from the database.
-#[server(endpoint = "storefront/cart")]
+#[server(endpoint = "storefront/cart", client = crate::api_client::ApiClient)]
 pub async fn cart_page(shop: String) -> Result<super::CartView, ApiError> {
     let state = crate::state::use_state()?;
     let parts = use_context::<http::request::Parts>().ok_or(ApiError::NotFound)?;
@@ -40,7 +40,7 @@ pub async fn cart_page(shop: String) -> Result<super::CartView, ApiError> {
 
 /// The confirmation page of an order. The order id is a long random identifier that only the
 /// shopper who placed it has seen; it shows nothing the shopper did not type.
-#[server(endpoint = "storefront/order")]
+#[server(endpoint = "storefront/order", client = crate::api_client::ApiClient)]
 pub async fn order_confirmation(
     shop: String,
     id: uuid::Uuid,

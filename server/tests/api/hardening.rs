@@ -715,3 +715,44 @@ async fn past_the_concurrency_limit_requests_are_turned_away_with_503() {
     }
     assert!(ok, "the slot is released when the slow client goes away");
 }
+
+/// A refused form sent by the page's script comes back as 200 with its real status in a header
+/// (the browser's server-function client reads it back: `app::api_client`), so Chrome logs no
+/// console error for a form the person only has to correct. Everything else still sees 422.
+#[tokio::test]
+async fn a_refused_form_from_the_pages_script_answers_200_with_its_status_in_a_header() {
+    let app = spawn_app().await;
+    let form = crate::helpers::signup_form("Script Caller", "not-an-email");
+    let res = crate::helpers::client()
+        .post(app.url("/api/signup"))
+        .header("sec-fetch-dest", "empty")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["x-bizmaat-status"], "422");
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert!(body["fields"]["email"].as_str().is_some(), "{body}");
+
+    // A plain form post (a navigation) and any other client: 422 as before.
+    for dest in [Some("document"), None] {
+        let mut req = crate::helpers::client().post(app.url("/api/signup"));
+        if let Some(d) = dest {
+            req = req.header("sec-fetch-dest", d);
+        }
+        let res = req.form(&form).send().await.unwrap();
+        assert_eq!(res.status(), 422, "{dest:?}");
+        assert!(res.headers().get("x-bizmaat-status").is_none());
+    }
+    // Only refused forms: a missing row is still a 404 to the script.
+    let res = crate::helpers::client()
+        .post(app.url("/api/orders/get"))
+        .header("sec-fetch-dest", "empty")
+        .form(&[("id", "00000000-0000-0000-0000-000000000000")])
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(res.status(), 200);
+    assert!(res.headers().get("x-bizmaat-status").is_none());
+}
