@@ -17,7 +17,7 @@ test('dashboard tables scroll within themselves on a phone and the menu shows it
   await page.getByLabel('SKU', { exact: true }).fill('ASO-OKE-GOLD-CEREMONIAL-01');
   await page.getByLabel('Status').selectOption('active');
   await page.getByRole('button', { name: 'Save product' }).click();
-  await expect(page).toHaveURL(/\/dashboard\/products\/[0-9a-f-]{36}$/);
+  await expect(page).toHaveURL(/\/dashboard\/products\/[0-9a-f-]{36}\?created=1$/);
   await page.goto(`/s/${slug}/p/hand-woven-aso-oke-ceremonial-wrapper-with-gold-thread`);
   await page.getByRole('button', { name: 'Add to cart' }).click();
   await hydrated(page);

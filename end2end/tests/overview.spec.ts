@@ -14,7 +14,7 @@ test('the overview tiles fit a million-naira revenue on a phone and a desktop', 
   await page.getByLabel(/^Price/).fill('625000');
   await page.getByLabel('Status').selectOption('active');
   await page.getByRole('button', { name: 'Save product' }).click();
-  await expect(page).toHaveURL(/\/dashboard\/products\/[0-9a-f-]{36}$/);
+  await expect(page).toHaveURL(/\/dashboard\/products\/[0-9a-f-]{36}\?created=1$/);
 
   // A shopper orders two: ₦1,250,000.00.
   await page.goto(`/s/${slug}/p/gold-agbada`);
@@ -55,7 +55,7 @@ test('a new shop gets a set-up checklist that ticks itself off', async ({ page }
   await page.getByLabel('Title').fill('Adire Scarf');
   await page.getByLabel(/^Price/).fill('4500');
   await page.getByRole('button', { name: 'Save product' }).click();
-  await expect(page).toHaveURL(/\/dashboard\/products\/[0-9a-f-]{36}$/);
+  await expect(page).toHaveURL(/\/dashboard\/products\/[0-9a-f-]{36}\?created=1$/);
   await page.goto('/dashboard');
   await expect(page.getByTestId('setup-progress')).toHaveText('1 of 5 done');
   await expect(page.getByTestId('setup-step').filter({ hasText: 'Add your first product' })).toContainText('(done)');

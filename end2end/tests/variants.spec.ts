@@ -76,7 +76,7 @@ test('a merchant adds options, fills the variant table and sells a variant', asy
   await page.getByLabel(/^Price/).fill('4000');
   await page.getByLabel('Status').selectOption('active');
   await page.getByRole('button', { name: 'Save product' }).click();
-  await expect(page).toHaveURL(/\/dashboard\/products\/[0-9a-f-]{36}$/);
+  await expect(page).toHaveURL(/\/dashboard\/products\/[0-9a-f-]{36}\?created=1$/);
   await hydrated(page);
 
   await page.getByLabel('Option 1 name').fill('Size');

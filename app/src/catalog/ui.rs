@@ -148,6 +148,9 @@ pub fn ProductsPage() -> impl IntoView {
 
 #[component]
 pub fn NewProductPage() -> impl IntoView {
+    // Images chosen on an earlier, unsaved new-product page are not this product's.
+    #[cfg(feature = "hydrate")]
+    new_images::set(Vec::new());
     let categories = Resource::new(|| (), |_| list_categories());
     let shop = Resource::new(|| (), |_| crate::shop::api::get_shop_settings());
     view! {
@@ -197,6 +200,9 @@ pub fn EditProductPage() -> impl IntoView {
     let categories = Resource::new(|| (), |_| list_categories());
     let upload_error = move || query.read().get("upload_error");
     let uploaded = move || query.read().get("uploaded").is_some();
+    // Just created with images chosen on the new-product page: they go up now, one by one.
+    let created = query.read_untracked().get("created").is_some();
+    let new_images_status = RwSignal::new(None::<Result<String, String>>);
     view! {
         <PageTitle title="Edit product"/>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
@@ -206,6 +212,12 @@ pub fn EditProductPage() -> impl IntoView {
                     Err(crate::error::ApiError::NotFound) => view! { <crate::ui::NotFound/> }.into_any(),
                     Err(e) => view! { <p class="notice error">{e.to_string()}</p> }.into_any(),
                     Ok(p) => {
+                        #[cfg(feature = "hydrate")]
+                        if created {
+                            new_images::upload(p.id, p.cloudinary, new_images_status, alt.version());
+                        }
+                        #[cfg(not(feature = "hydrate"))]
+                        let _ = created;
                         let pid = p.id.to_string();
                         let (pid1, pid2) = (pid.clone(), pid.clone());
                         let publish_to = if p.status == "active" { ("archived", "Archive") } else { ("active", "Publish") };
@@ -233,6 +245,10 @@ pub fn EditProductPage() -> impl IntoView {
                                 <h2>"Images"</h2>
                                 {upload_error().map(|m| view! { <p class="notice error" role="alert">{m}</p> })}
                                 {uploaded().then(|| view! { <p class="notice ok" role="status">"Image uploaded."</p> })}
+                                {move || new_images_status.get().map(|s| match s {
+                                    Ok(m) => view! { <p class="notice ok" role="status" data-testid="new-images-status">{m}</p> }.into_any(),
+                                    Err(m) => view! { <p class="notice error" role="alert" data-testid="new-images-status">{m}</p> }.into_any(),
+                                })}
                                 <ul class="image-list">
                                     {p.images.clone().into_iter().map(|img| view! { <ImageRowForms img alt mover remove/> }).collect_view()}
                                 </ul>
@@ -281,6 +297,40 @@ fn ProductForm(
     };
     // With options, price, SKU and stock belong to each variant (the table below).
     let one_form = product.as_ref().is_none_or(|p| p.options.is_empty());
+    // A new product's images are held in the page until it is saved (they need its id), then
+    // the product's page uploads them. The input has no name: the form never sends the files.
+    let chosen = RwSignal::new(String::new());
+    let images_chosen = move |ev: leptos::ev::Event| {
+        #[cfg(feature = "hydrate")]
+        {
+            use wasm_bindgen::JsCast;
+            let files: Vec<web_sys::File> = ev
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+                .and_then(|i| i.files())
+                .map(|list| (0..list.length()).filter_map(|i| list.get(i)).collect())
+                .unwrap_or_default();
+            chosen.set(match files.len() {
+                0 => String::new(),
+                n => format!(
+                    "{} to upload when you save: {}",
+                    if n == 1 {
+                        "1 image".to_string()
+                    } else {
+                        format!("{n} images")
+                    },
+                    files
+                        .iter()
+                        .map(|f| f.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+            new_images::set(files);
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (ev, chosen);
+    };
     view! {
         <ActionForm action=save attr:class="form card" attr:novalidate=true>
             <FormError error=Signal::derive(move || err.get().filter(|e| !matches!(e, crate::error::ApiError::Validation(_))))/>
@@ -338,8 +388,81 @@ fn ProductForm(
                     }).collect_view().into_any()
                 }}
             </fieldset>
+            {product.is_none().then(|| view! {
+                <div class="field">
+                    <label for="f-new-images">"Images (optional)"</label>
+                    <p class="hint" id="f-new-images-hint">
+                        "JPEG, PNG, WebP or GIF, up to 10 MB each. They are uploaded when you save; describe each one on the product's page."
+                    </p>
+                    <input id="f-new-images" type="file" multiple=true accept="image/jpeg,image/png,image/webp,image/gif"
+                        aria-describedby="f-new-images-hint" on:change=images_chosen/>
+                    <p class="hint" role="status" data-testid="new-images">{move || chosen.get()}</p>
+                </div>
+            })}
             <button type="submit" class="button primary">"Save product"</button>
         </ActionForm>
+    }
+}
+
+/// Images chosen on the new-product page, waiting for the product to exist. They live in the
+/// page's memory (files cannot be put in a URL or storage), so they survive the move to the
+/// product's page that saving makes, and nothing else: a reload forgets them.
+#[cfg(feature = "hydrate")]
+mod new_images {
+    use leptos::prelude::*;
+    use std::cell::RefCell;
+    use uuid::Uuid;
+
+    thread_local! {
+        static HELD: RefCell<Vec<web_sys::File>> = const { RefCell::new(Vec::new()) };
+    }
+
+    pub fn set(files: Vec<web_sys::File>) {
+        HELD.with(|h| *h.borrow_mut() = files);
+    }
+
+    /// Uploads what is held (once: it is taken) to the product just created, saying how it
+    /// went, and bumps `refresh` after each image so the list shows it.
+    pub fn upload(
+        product_id: Uuid,
+        cloudinary: bool,
+        status: RwSignal<Option<Result<String, String>>>,
+        refresh: RwSignal<usize>,
+    ) {
+        let files = HELD.with(|h| std::mem::take(&mut *h.borrow_mut()));
+        if files.is_empty() {
+            return;
+        }
+        let total = files.len();
+        status.set(Some(Ok(format!(
+            "Uploading {total} image{}…",
+            plural(total)
+        ))));
+        leptos::task::spawn_local(async move {
+            let mut failed = Vec::new();
+            for file in files {
+                let name = file.name();
+                match crate::media::ui::browser::upload_to_product(cloudinary, file, product_id)
+                    .await
+                {
+                    Ok(()) => refresh.update(|v| *v += 1),
+                    Err(e) => failed.push(format!("{name}: {e}")),
+                }
+            }
+            let done = total - failed.len();
+            status.set(Some(if failed.is_empty() {
+                Ok(format!("{done} image{} uploaded.", plural(done)))
+            } else {
+                Err(format!(
+                    "{done} of {total} images uploaded. Not uploaded — {}. Add them again below.",
+                    failed.join("; ")
+                ))
+            }));
+        });
+    }
+
+    fn plural(n: usize) -> &'static str {
+        if n == 1 { "" } else { "s" }
     }
 }
 

@@ -155,7 +155,7 @@ pub fn ImageUpload(
 }
 
 #[cfg(feature = "hydrate")]
-mod browser {
+pub(crate) mod browser {
     use crate::media::api::{confirm_upload, sign_upload};
     use serde::Deserialize;
     use uuid::Uuid;
@@ -187,7 +187,30 @@ mod browser {
     /// Sends the local backend's upload form as it is (the server answers JSON to a request
     /// that does not ask for HTML): Ok once the image is stored, or the reason in words.
     pub async fn post_form(form: &web_sys::HtmlFormElement) -> Result<(), String> {
-        let data = web_sys::FormData::new_with_form(form).map_err(js)?;
+        send_local(web_sys::FormData::new_with_form(form).map_err(js)?).await
+    }
+
+    /// One image for a product, by whichever backend this server stores images with (the
+    /// new-product page's images, sent once the product exists). No description: the merchant
+    /// writes it on the product's page.
+    pub async fn upload_to_product(
+        cloudinary: bool,
+        file: web_sys::File,
+        product_id: Uuid,
+    ) -> Result<(), String> {
+        if cloudinary {
+            return upload(file, Some(product_id), String::new()).await;
+        }
+        let data = web_sys::FormData::new().map_err(js)?;
+        data.append_with_str("purpose", "product").map_err(js)?;
+        data.append_with_str("product_id", &product_id.to_string())
+            .map_err(js)?;
+        data.append_with_blob("file", &file).map_err(js)?;
+        data.append_with_str("alt", "").map_err(js)?;
+        send_local(data).await
+    }
+
+    async fn send_local(data: web_sys::FormData) -> Result<(), String> {
         let init = web_sys::RequestInit::new();
         init.set_method("POST");
         init.set_body(&data);
