@@ -82,7 +82,11 @@ const STARTS_PER_WORD: i64 = 6;
 /// How the shop's titles know each word: the title words it starts, or only close
 /// spellings. One query: a prefix probe per word, and a trigram-index probe of the shop's word
 /// list for the words that start none.
-async fn vocabulary(pool: &PgPool, shop_id: Uuid, words: &[String]) -> AppResult<Vec<Word>> {
+async fn vocabulary(
+    conn: &mut sqlx::PgConnection,
+    shop_id: Uuid,
+    words: &[String],
+) -> AppResult<Vec<Word>> {
     let rows: Vec<(String, Vec<String>, Vec<String>)> = sqlx::query_as(
         "select t.w, k.starts,
                 case when cardinality(k.starts) > 0 then '{}'::text[] else array(
@@ -102,7 +106,7 @@ async fn vocabulary(pool: &PgPool, shop_id: Uuid, words: &[String]) -> AppResult
     .bind(words)
     .bind(RESPELL_SIMILARITY)
     .bind(STARTS_PER_WORD)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     // Title words are the database's lexemes: keep those our own rule would give a customer,
     // so each is safe inside a quoted tsquery term.
@@ -190,89 +194,20 @@ pub async fn search(pool: &PgPool, shop_id: Uuid, q: &Query<'_>) -> AppResult<Ve
     if words.is_empty() && q.semantic.is_empty() {
         return Ok(Vec::new());
     }
+    // One connection for both statements: a checkout from the pool is a round trip of its own.
+    let mut conn = pool.acquire().await?;
     let vocabulary = if words.is_empty() {
         Vec::new()
     } else {
-        vocabulary(pool, shop_id, &words).await?
+        vocabulary(&mut conn, shop_id, &words).await?
     };
     let (any_word, two_words) = tsqueries(&vocabulary);
-    // One prepared statement with one generic plan per connection, whatever the words: the
-    // words only change which index entries are read, never the shape of a good plan (the GIN
-    // index, a top-N sort, primary-key lookups). Planning this statement anew for each search
-    // cost about 1 ms, as much as running it. Sequential scans are off for it too: given the
-    // words, the planner priced a tsquery match per row far below its cost and chose to match
-    // the whole products table for common words (14 ms at 10,000 products against about 1 ms
-    // by the index). Each tsquery is parsed once per search (`(select to_tsquery(…))` is
-    // computed once; written plainly, a generic plan parsed it again for every row ranked:
-    // 7 ms of 13 for a long question). BEGIN and the SETs go in one round trip.
-    let mut tx = pool
-        .begin_with(
-            "begin read only; set local plan_cache_mode = force_generic_plan; \
-             set local enable_seqscan = off",
-        )
-        .await?;
+    // One round trip: the search is a PL/pgSQL function (migration `agent_search_function`),
+    // which keeps one generic plan per connection and runs with sequential scans off — why
+    // both, measured, is written beside it.
     let found = sqlx::query_as(
-        "with strong as (
-             -- At least two of the words, when there are two or more (`tsqueries`); the best
-             -- few by rank, a top-N sort.
-             select p.id, ts_rank(p.search, (select to_tsquery('simple', $2))) as rank
-             from products p
-             where $11::text is not null and p.shop_id = $1 and p.status = 'active'
-               and p.search @@ (select to_tsquery('simple', $11))
-               and (not $4 or not (p.track_stock and p.stock <= 0))
-               and ($5::bigint is null or coalesce(p.price_max_minor, p.price_minor) >= $5)
-               and ($6::bigint is null or p.price_minor <= $6)
-             order by rank desc, p.id
-             limit $7
-         ),
-         weak as (
-             -- Any of the words: always for one word, and for more when fewer than a page of
-             -- products match two of them (planned, but not run, otherwise).
-             select p.id, ts_rank(p.search, (select to_tsquery('simple', $2))) as rank
-             from products p
-             where ($11::text is null or (select count(*) from strong) < $9)
-               and p.shop_id = $1 and p.status = 'active'
-               and p.search @@ (select to_tsquery('simple', $2))
-               and (not $4 or not (p.track_stock and p.stock <= 0))
-               and ($5::bigint is null or coalesce(p.price_max_minor, p.price_minor) >= $5)
-               and ($6::bigint is null or p.price_minor <= $6)
-             order by rank desc, p.id
-             limit $7
-         ),
-         fts as (
-             select id, row_number() over (order by rank desc, id) as r
-             from (select id, max(rank) as rank
-                   from (select id, rank from strong union all select id, rank from weak) m
-                   group by id order by rank desc, id limit $7) best
-         ),
-         sku as (
-             select distinct v.product_id as id, 1 as r
-             from product_variants v
-             where v.shop_id = $1 and v.sku is not null and lower(v.sku) = any($3)
-         ),
-         sem as (
-             select id, r from unnest($10::uuid[]) with ordinality as s (id, r)
-         ),
-         fused as (
-             select id, sum(1.0 / ($8 + r)) as score
-             from (select id, r from fts union all select id, r from sku
-                   union all select id, r from sem) ranks
-             group by id
-         )
-         select p.id, p.title, p.price_minor, p.price_max_minor,
-                (p.track_stock and p.stock <= 0) as sold_out
-         from fused f
-         -- One primary-key probe per fused product (at most a few dozen): joined plainly,
-         -- the planner guessed more and read the whole products table.
-         cross join lateral (
-             select * from products p
-             where p.id = f.id and p.shop_id = $1 and p.status = 'active'
-               and (not $4 or not (p.track_stock and p.stock <= 0))
-               and ($5::bigint is null or coalesce(p.price_max_minor, p.price_minor) >= $5)
-               and ($6::bigint is null or p.price_minor <= $6)
-             limit 1) p
-         order by f.score desc, p.title, p.id
-         limit $9",
+        "select id, title, price_minor, price_max_minor, sold_out
+         from agent_search($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(shop_id)
     .bind(any_word)
@@ -285,9 +220,8 @@ pub async fn search(pool: &PgPool, shop_id: Uuid, q: &Query<'_>) -> AppResult<Ve
     .bind(q.limit.clamp(1, 50))
     .bind(q.semantic)
     .bind(two_words)
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut *conn)
     .await?;
-    tx.commit().await?;
     Ok(found)
 }
 
