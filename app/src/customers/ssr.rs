@@ -4,7 +4,6 @@ use super::{CustomerDetail, CustomerSummary};
 use crate::error::{AppError, AppResult};
 use crate::money::format_money;
 use crate::state::AppState;
-use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
 #[derive(sqlx::FromRow)]
@@ -96,6 +95,7 @@ pub async fn get(state: &AppState, shop_id: Uuid, id: Uuid) -> AppResult<Custome
     .bind(shop_id)
     .fetch_all(&state.pool)
     .await?;
+    let zone = crate::platform::zone::of_shop(&state.pool, shop_id).await?;
     Ok(CustomerDetail {
         id: customer.id,
         name: customer.name,
@@ -110,7 +110,7 @@ pub async fn get(state: &AppState, shop_id: Uuid, id: Uuid) -> AppResult<Custome
                 customer_name: o.customer_name,
                 phone: o.phone,
                 total: format_money(o.total_minor, &o.currency),
-                created_at: o.created_at.format(&Rfc3339).unwrap_or_default(),
+                created_at: zone.rfc3339(o.created_at),
                 test: o.is_test,
             })
             .collect(),
