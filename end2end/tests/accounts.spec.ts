@@ -117,7 +117,7 @@ test.describe('a new shop in the browser\'s time zone', () => {
     await page.getByLabel('Time zone').fill('America/Sao_Paulo');
     await page.getByRole('button', { name: 'Save settings' }).click();
     await expect(page.getByText('Settings saved.')).toBeVisible();
-    await page.goto('/dashboard/orders');
-    await expect(page.getByTestId('orders-zone')).toHaveText('(America/Sao_Paulo)');
+    await page.goto('/dashboard');
+    await expect(page.getByTestId('days-zone')).toHaveText('Days run midnight to midnight, America/Sao_Paulo time.');
   });
 });

@@ -54,7 +54,7 @@ export async function signUp(page: Page, email: string, business = 'Ada Fabrics'
   await page.getByLabel('Email', { exact: true }).fill(email);
   await page.getByLabel('Business name').fill(business);
   await page.getByLabel('Currency').selectOption('NGN');
-  // The time zone comes from the browser (Playwright's default is the machine's, UTC here).
+  // The time zone comes from the browser's (UTC unless a test says otherwise: playwright.config.ts).
   await expect(page.getByLabel('Time zone')).not.toHaveValue('');
   await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
   await page.getByLabel('I am 18 or older.').check();

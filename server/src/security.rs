@@ -182,11 +182,14 @@ pub async fn dashboard_guard(req: Request, next: Next) -> Response {
 /// (`app::api_client`): Chrome logs every 4xx `fetch` answer as a console error, and a form the
 /// person only has to correct is not one. Only script requests carry `Sec-Fetch-Dest: empty`
 /// (Fetch Metadata); plain form posts, other clients and the tests still get 422.
+/// Server functions are routed one by one (leptos_axum registers each path), so this is a
+/// layer for the whole app that acts on `/api/` alone.
 pub async fn quiet_validation(req: Request, next: Next) -> Response {
-    let from_script = req
-        .headers()
-        .get("sec-fetch-dest")
-        .is_some_and(|v| v.as_bytes() == b"empty");
+    let from_script = req.uri().path().starts_with("/api/")
+        && req
+            .headers()
+            .get("sec-fetch-dest")
+            .is_some_and(|v| v.as_bytes() == b"empty");
     let mut res = next.run(req).await;
     if from_script && res.status() == StatusCode::UNPROCESSABLE_ENTITY {
         *res.status_mut() = StatusCode::OK;

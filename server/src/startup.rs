@@ -145,12 +145,7 @@ pub fn build_app(state: AppState) -> Router {
             ),
         )
         .route("/dashboard/orders/export.csv", get(app::orders::ssr::export_route))
-        .route(
-            "/api/{*fn_name}",
-            get(server_fn_handler)
-                .post(server_fn_handler)
-                .layer(middleware::from_fn(security::quiet_validation)),
-        )
+        .route("/api/{*fn_name}", get(server_fn_handler).post(server_fn_handler))
         .leptos_routes_with_context(&state, routes, leptos_context(state.clone()), move || {
             app::shell(shell_options.clone())
         })
@@ -160,8 +155,9 @@ pub fn build_app(state: AppState) -> Router {
         }))
         // Layers run outside-in from the bottom: request id, tracing, panic catcher,
         // concurrency limit, timeouts, compression, headers, mailbox guard, origin check,
-        // form-error guard, session, dashboard guard, then the route.
+        // form-error guard, session, dashboard guard, quiet refusals, then the route.
         .layer(middleware::from_fn(app::catalog::csv::import_body_limit))
+        .layer(middleware::from_fn(security::quiet_validation))
         .layer(middleware::from_fn(security::dashboard_guard))
         .layer(middleware::from_fn_with_state(state.clone(), app::auth::ssr::session_middleware))
         .layer(middleware::from_fn_with_state(state.clone(), crate::page_views::record))

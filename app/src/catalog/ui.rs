@@ -422,7 +422,7 @@ mod new_images {
     }
 
     /// Uploads what is held (once: it is taken) to the product just created, saying how it
-    /// went, and bumps `refresh` after each image so the list shows it.
+    /// went, and bumps `refresh` at the end so the list shows them.
     pub fn upload(
         product_id: Uuid,
         cloudinary: bool,
@@ -442,14 +442,18 @@ mod new_images {
             let mut failed = Vec::new();
             for file in files {
                 let name = file.name();
-                match crate::media::ui::browser::upload_to_product(cloudinary, file, product_id)
-                    .await
+                if let Err(e) =
+                    crate::media::ui::browser::upload_to_product(cloudinary, file, product_id).await
                 {
-                    Ok(()) => refresh.update(|v| *v += 1),
-                    Err(e) => failed.push(format!("{name}: {e}")),
+                    failed.push(format!("{name}: {e}"));
                 }
             }
             let done = total - failed.len();
+            // One reload of the product once all are in (a reload per image could finish out
+            // of order and show an older list).
+            if done > 0 {
+                refresh.update(|v| *v += 1);
+            }
             status.set(Some(if failed.is_empty() {
                 Ok(format!("{done} image{} uploaded.", plural(done)))
             } else {

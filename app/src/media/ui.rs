@@ -221,7 +221,14 @@ pub(crate) mod browser {
                 .map_err(|_| "Could not reach the server. Check your connection and try again.")?
                 .dyn_into()
                 .map_err(js)?;
-        if response.ok() {
+        // A refusal comes back as 200 with its status in a header (`api_client`).
+        let refused = response
+            .headers()
+            .get(crate::api_client::STATUS_HEADER)
+            .ok()
+            .flatten()
+            .is_some();
+        if response.ok() && !refused {
             return Ok(());
         }
         let text = JsFuture::from(response.text().map_err(js)?)
