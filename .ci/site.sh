@@ -36,7 +36,9 @@ cp "$tmp/$name.wasm" "$pkg/$name.$wasm_hash.wasm"
 cp "$tmp/$name.css" "$pkg/$name.$css_hash.css"
 # Precompressed copies: ServeDir sends brotli or gzip by Accept-Encoding. brotli (the Debian
 # package `make bench` installs) is used when present; it shrinks the WASM a third below gzip.
-for f in "$pkg"/*; do
+# The scripts in public/ (the storefront's, Embedded Signup's) get the same copies: /storefront.js
+# is on every storefront page.
+for f in "$pkg"/* "$site"/*.js; do
   gzip -9 -k -n "$f"
   if command -v brotli >/dev/null; then brotli -k -q 11 "$f"; fi
 done

@@ -150,6 +150,7 @@ pub fn build_app(state: AppState) -> Router {
             app::shell(shell_options.clone())
         })
         .nest_service("/pkg", crate::assets::pkg_service::<()>(&options))
+        .merge(crate::assets::public_scripts_service::<AppState>(&options))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(leptos_context(state.clone()), move |_| {
             app::shell(fallback_options.clone())
         }))
@@ -255,6 +256,10 @@ pub async fn serve_until(
         Ok(0) => {}
         Ok(n) => tracing::info!(shops = n, "queued semantic search vectors to build"),
         Err(e) => tracing::warn!(error = %e, "could not queue semantic search vectors"),
+    }
+    if let Some(dir) = state.media.local_dir() {
+        // Images stored by an older version get their WebP and new square sizes (background).
+        tokio::spawn(app::media::ssr::complete_all_variants(dir.clone()));
     }
     let worker = crate::worker::spawn(state.clone()).await?;
     let page_views = state.page_views.clone();

@@ -31,6 +31,10 @@ const STOP: &[&str] = &[
     "vous", "des", "une", "cherche", "pour", "les", "est", "voudrais", "combien", "is", "me", "of",
     "to", "in", "de", "la", "el", "en", "le", "du", "da", "do", "um", "un", "hi", "hello", "hola",
     "olá", "oi", "bonjour",
+    // Joining words: as prefixes they match every "orange" and "organic" ("or") or "ouro"
+    // ("ou"), and in the two-of-them query they paired with every real word.
+    "or", "an", "at", "on", "are", "does", "ou", "et", "ni", "mais", "pero", "mas", "also",
+    "también", "também", "aussi",
 ];
 
 /// A product search: the customer's words and what they said about stock and price.
@@ -265,6 +269,10 @@ mod tests {
             ["red", "scarf", "bufandas"]
         );
         assert_eq!(terms("it's 'x' | !"), ["it"]);
+        assert_eq!(
+            terms("golden earrings or a woven wrapper, ou pulseira"),
+            ["golden", "earrings", "woven", "wrapper", "pulseira"]
+        );
         assert!(terms("?").is_empty());
     }
 

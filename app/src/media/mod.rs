@@ -30,8 +30,9 @@ pub struct ImageView {
 
 /// Widths (px) of the proportional variants; never upscaled past the original.
 pub const DETAIL_WIDTHS: &[u32] = &[320, 640, 1024, 1600];
-/// Sides (px) of the square grid variants.
-pub const THUMB_SIDES: &[u32] = &[240, 480];
+/// Sides (px) of the square grid variants. 360 is what a two-column phone grid needs (a card
+/// about 190 CSS px wide at a device pixel ratio of 1.75–2); 480 was twice that many pixels.
+pub const THUMB_SIDES: &[u32] = &[240, 360, 480];
 pub const OG_SIZE: (u32, u32) = (1200, 630);
 /// Square grid images are shown at this size in markup (CSS scales them).
 pub const THUMB_DISPLAY: u32 = 480;

@@ -8,7 +8,7 @@ use crate::request::shop_session;
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Multipart, State};
-use axum::http::header::{ACCEPT, CACHE_CONTROL, LOCATION, REFERER};
+use axum::http::header::{ACCEPT, CACHE_CONTROL, LOCATION, REFERER, VARY};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -26,17 +26,76 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )),
     );
     if let Some(dir) = state.media.local_dir() {
-        router = router.nest_service(
-            "/media",
-            tower::ServiceBuilder::new()
-                .layer(SetResponseHeaderLayer::overriding(
-                    CACHE_CONTROL,
-                    HeaderValue::from_static("public, max-age=31536000, immutable"),
-                ))
-                .service(ServeDir::new(dir)),
-        );
+        let files = Router::new()
+            .fallback_service(ServeDir::new(dir))
+            .layer(axum::middleware::from_fn_with_state(
+                dir.clone(),
+                prefer_webp,
+            ))
+            .layer(SetResponseHeaderLayer::overriding(
+                CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=31536000, immutable"),
+            ));
+        router = router.nest_service("/media", files);
     }
     router
+}
+
+/// Serves a variant's WebP in place of its JPEG to a browser whose `Accept` names WebP, when the
+/// WebP exists (images stored before WebP may not have theirs yet). Chosen by `Accept` rather
+/// than `<picture>` so that the markup, the cached storefront bytes and Open Graph tags keep one
+/// URL per image; `Vary: Accept` keeps shared caches from handing the WebP to others.
+async fn prefer_webp(
+    State(dir): State<std::path::PathBuf>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let Some(stem) = request.uri().path().strip_suffix(".jpg") else {
+        return next.run(request).await;
+    };
+    let webp = format!("{stem}.webp");
+    if accepts_webp(request.headers()) && is_plain_media_path(&webp) {
+        let file = dir.join(webp.trim_start_matches('/'));
+        if tokio::fs::try_exists(&file).await.unwrap_or(false) {
+            let mut parts = request.uri().clone().into_parts();
+            if let Ok(path) = webp.parse() {
+                parts.path_and_query = Some(path);
+                if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+                    *request.uri_mut() = uri;
+                }
+            }
+        }
+    }
+    let mut response = next.run(request).await;
+    response
+        .headers_mut()
+        .append(VARY, HeaderValue::from_static("Accept"));
+    response
+}
+
+fn accepts_webp(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';').map(str::trim);
+            parts
+                .next()
+                .is_some_and(|t| t.eq_ignore_ascii_case("image/webp"))
+                && !parts.any(|p| p.replace(' ', "") == "q=0" || p.starts_with("q=0.0"))
+        })
+}
+
+/// The path is looked up on disk before `ServeDir` (which guards its own lookups) sees it, so
+/// only `/<shop>/<image>/<variant>` made of plain characters is considered.
+fn is_plain_media_path(path: &str) -> bool {
+    path.starts_with('/')
+        && !path.contains("..")
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'.' | b'_'))
 }
 
 async fn upload(
@@ -182,5 +241,37 @@ fn row_of(stored: &super::ssr::StoredImage, alt: &str) -> super::ssr::ImageRow {
         width: stored.width as i32,
         height: stored.height as i32,
         alt: alt.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn webp_is_chosen_only_when_the_browser_names_it() {
+        // Chromium's and Firefox's image requests.
+        assert!(accepts_webp(&accept(
+            "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"
+        )));
+        assert!(accepts_webp(&accept("image/webp,*/*")));
+        assert!(!accepts_webp(&accept("image/*,*/*;q=0.8")));
+        assert!(!accepts_webp(&accept("*/*")));
+        assert!(!accepts_webp(&accept("image/webp;q=0, image/jpeg")));
+        assert!(!accepts_webp(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn only_plain_paths_are_looked_up() {
+        assert!(is_plain_media_path("/0193-ab/0193-cd/sq480.webp"));
+        assert!(!is_plain_media_path("/../../etc/passwd.webp"));
+        assert!(!is_plain_media_path("/a/%2e%2e/b.webp"));
+        assert!(!is_plain_media_path("relative.webp"));
     }
 }

@@ -30,6 +30,8 @@ pub const MAX_SIDE: u32 = 20_000;
 /// What a decoder may use beyond the pixels (row buffers, palettes, inflate state).
 const DECODER_SLACK_BYTES: u64 = 16 * 1024 * 1024;
 const JPEG_QUALITY: u8 = 82;
+/// WebP at this quality looks like the JPEG at 82 and weighs roughly a third less.
+const WEBP_QUALITY: f32 = 75.0;
 
 /// A stored image row, as the database has it.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -431,15 +433,152 @@ fn process_local(bytes: &[u8], target: &std::path::Path) -> AppResult<(u32, u32,
             rgb.clone()
         };
         largest = (img.width(), img.height());
-        total += write_jpeg(&img, &target.join(format!("w{width}.jpg")))?;
+        total += write_variant(&img, target, &format!("w{width}"))?;
     }
     for side in THUMB_SIDES {
-        let img = rgb.resize_to_fill(*side, *side, image::imageops::FilterType::Lanczos3);
-        total += write_jpeg(&img, &target.join(format!("sq{side}.jpg")))?;
+        total += write_variant(&square(&rgb, *side), target, &format!("sq{side}"))?;
     }
+    // Link previews stay JPEG: not every crawler reads WebP.
     let og = rgb.resize_to_fill(OG_SIZE.0, OG_SIZE.1, image::imageops::FilterType::Triangle);
     total += write_jpeg(&og, &target.join("og.jpg"))?;
     Ok((largest.0, largest.1, total))
+}
+
+fn square(rgb: &DynamicImage, side: u32) -> DynamicImage {
+    rgb.resize_to_fill(side, side, image::imageops::FilterType::Lanczos3)
+}
+
+/// One variant as JPEG (every browser, link previews, downloads) and WebP (served instead by
+/// `/media` to browsers that accept it).
+fn write_variant(img: &DynamicImage, dir: &std::path::Path, name: &str) -> AppResult<i64> {
+    Ok(write_jpeg(img, &dir.join(format!("{name}.jpg")))?
+        + write_webp(img, &dir.join(format!("{name}.webp")))?)
+}
+
+/// Brings one stored image's folder up to the variants this version makes: a WebP beside every
+/// JPEG variant and every square size in `THUMB_SIDES`, each made from the largest proportional
+/// variant (the stored base image). Images stored before WebP or before a new square size was
+/// added get them here, once. Returns how many files were written.
+pub fn complete_variants(dir: &std::path::Path) -> AppResult<usize> {
+    let io = |e: std::io::Error| AppError::Internal(anyhow::anyhow!("{}: {e}", dir.display()));
+    let mut widths: Vec<u32> = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let name = entry.map_err(io)?.file_name();
+        let name = name.to_string_lossy();
+        if let Some(w) = name
+            .strip_prefix('w')
+            .and_then(|n| n.strip_suffix(".jpg"))
+            .and_then(|n| n.parse::<u32>().ok())
+        {
+            widths.push(w);
+        }
+    }
+    widths.sort_unstable();
+    let Some(&base_width) = widths.last() else {
+        return Ok(0);
+    };
+    let missing = |name: &str| !dir.join(name).exists();
+    let wanted_webp: Vec<u32> = widths
+        .iter()
+        .copied()
+        .filter(|w| missing(&format!("w{w}.webp")))
+        .collect();
+    let wanted_squares: Vec<u32> = THUMB_SIDES
+        .iter()
+        .copied()
+        .filter(|s| missing(&format!("sq{s}.jpg")) || missing(&format!("sq{s}.webp")))
+        .collect();
+    if wanted_webp.is_empty() && wanted_squares.is_empty() {
+        return Ok(0);
+    }
+    let base = decode_bounded(&std::fs::read(dir.join(format!("w{base_width}.jpg"))).map_err(io)?)?;
+    let base = DynamicImage::ImageRgb8(base.into_rgb8());
+    let mut written = 0;
+    for width in wanted_webp {
+        let img = if width < base.width() {
+            base.resize(width, u32::MAX, image::imageops::FilterType::Lanczos3)
+        } else {
+            base.clone()
+        };
+        write_webp(&img, &dir.join(format!("w{width}.webp")))?;
+        written += 1;
+    }
+    for side in wanted_squares {
+        let img = square(&base, side);
+        if missing(&format!("sq{side}.jpg")) {
+            write_jpeg(&img, &dir.join(format!("sq{side}.jpg")))?;
+            written += 1;
+        }
+        write_webp(&img, &dir.join(format!("sq{side}.webp")))?;
+        written += 1;
+    }
+    Ok(written)
+}
+
+/// Completes the variants of every image under the local media folder (see
+/// `complete_variants`), one image at a time behind the CPU gate so that uploads and pages keep
+/// their cores. Run in the background at start-up; an image it has not reached yet is still
+/// served, as JPEG (and a square size it lacks answers 404 until then).
+pub async fn complete_all_variants(root: PathBuf) {
+    let listed = tokio::task::spawn_blocking(move || image_folders(&root)).await;
+    let folders = match listed {
+        Ok(Ok(folders)) => folders,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "listing the media folder to complete image variants");
+            return;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "listing the media folder to complete image variants");
+            return;
+        }
+    };
+    let (mut images, mut files) = (0usize, 0usize);
+    for folder in folders {
+        let shown = folder.display().to_string();
+        match crate::platform::limits::CpuGate::global()
+            .run(move || complete_variants(&folder))
+            .await
+        {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => {
+                images += 1;
+                files += n;
+            }
+            Ok(Err(e)) | Err(e) => {
+                tracing::warn!(folder = %shown, error = %e, "completing an image's variants");
+            }
+        }
+    }
+    if images > 0 {
+        tracing::info!(
+            images,
+            files,
+            "image variants completed (WebP, square sizes)"
+        );
+    }
+}
+
+/// `<root>/<shop>/<image>/` folders.
+fn image_folders(root: &std::path::Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut folders = Vec::new();
+    let shops = match std::fs::read_dir(root) {
+        Ok(shops) => shops,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(folders),
+        Err(e) => return Err(e),
+    };
+    for shop in shops {
+        let shop = shop?;
+        if !shop.file_type()?.is_dir() {
+            continue;
+        }
+        for image in std::fs::read_dir(shop.path())? {
+            let image = image?;
+            if image.file_type()?.is_dir() {
+                folders.push(image.path());
+            }
+        }
+    }
+    Ok(folders)
 }
 
 fn not_an_image() -> AppError {
@@ -598,9 +737,33 @@ fn write_jpeg(img: &DynamicImage, path: &std::path::Path) -> AppResult<i64> {
     let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, JPEG_QUALITY);
     img.write_with_encoder(encoder)
         .map_err(|e| AppError::Internal(anyhow::anyhow!("encoding JPEG: {e}")))?;
-    std::fs::write(path, &buf)
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("writing {}: {e}", path.display())))?;
-    Ok(buf.len() as i64)
+    write_whole(path, &buf)
+}
+
+fn write_webp(img: &DynamicImage, path: &std::path::Path) -> AppResult<i64> {
+    let rgb;
+    let rgb = match img.as_rgb8() {
+        Some(rgb) => rgb,
+        None => {
+            rgb = img.to_rgb8();
+            &rgb
+        }
+    };
+    let encoded = webp::Encoder::from_rgb(rgb.as_raw(), rgb.width(), rgb.height())
+        .encode_simple(false, WEBP_QUALITY)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("encoding WebP: {e:?}")))?;
+    write_whole(path, &encoded)
+}
+
+/// Writes under a temporary name and renames, so a file `/media` can see is always complete
+/// (variants completed at start-up are written while the server already serves that folder).
+fn write_whole(path: &std::path::Path, bytes: &[u8]) -> AppResult<i64> {
+    let fail =
+        |e: std::io::Error| AppError::Internal(anyhow::anyhow!("writing {}: {e}", path.display()));
+    let partial = path.with_extension("partial");
+    std::fs::write(&partial, bytes).map_err(fail)?;
+    std::fs::rename(&partial, path).map_err(fail)?;
+    Ok(bytes.len() as i64)
 }
 
 #[cfg(test)]
@@ -789,6 +952,65 @@ mod tests {
         // A tall strip: the square crops need 480 pixels of width.
         assert_eq!(base_size(1000, 9000), (1000, 9000));
         assert_eq!(base_size(2000, 9000), (1600, 7200));
+    }
+
+    fn is_webp(path: &std::path::Path) -> bool {
+        let bytes = std::fs::read(path).unwrap_or_default();
+        bytes.len() > 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP"
+    }
+
+    #[test]
+    fn every_variant_has_a_webp_and_old_folders_are_completed_once() {
+        // A photo-like picture: smooth light with some texture.
+        let img = image::RgbImage::from_fn(1200, 900, |x, y| {
+            let t = ((x * 7 + y * 13) % 17) as u8;
+            image::Rgb([(x / 5) as u8 + t, (y / 4) as u8, 120u8.wrapping_add(t * 3)])
+        });
+        let mut png = Cursor::new(Vec::new());
+        img.write_to(&mut png, ImageFormat::Png).unwrap();
+        let dir = std::env::temp_dir().join(format!("bizmaat-webp-{}", Uuid::now_v7()));
+        process_local(png.get_ref(), &dir).unwrap();
+        let names = ["w320", "w640", "w1024", "w1200", "sq240", "sq360", "sq480"];
+        for name in names {
+            let webp = dir.join(format!("{name}.webp"));
+            assert!(is_webp(&webp), "{name}.webp is a WebP");
+            let jpeg = std::fs::metadata(dir.join(format!("{name}.jpg")))
+                .unwrap()
+                .len();
+            let webp = std::fs::metadata(&webp).unwrap().len();
+            assert!(webp < jpeg, "{name}: WebP {webp} bytes, JPEG {jpeg}");
+        }
+        assert!(!dir.join("og.webp").exists(), "link previews stay JPEG");
+        assert_eq!(complete_variants(&dir).unwrap(), 0, "nothing to do");
+
+        // A folder as an older version left it: JPEG only, no 360 px square.
+        for name in names {
+            std::fs::remove_file(dir.join(format!("{name}.webp"))).unwrap();
+        }
+        std::fs::remove_file(dir.join("sq360.jpg")).unwrap();
+        let written = complete_variants(&dir).unwrap();
+        assert_eq!(written, names.len() + 1);
+        for name in names {
+            assert!(
+                is_webp(&dir.join(format!("{name}.webp"))),
+                "{name}.webp made"
+            );
+        }
+        let sq = image::open(dir.join("sq360.jpg")).unwrap();
+        assert_eq!((sq.width(), sq.height()), (360, 360));
+        assert_eq!(complete_variants(&dir).unwrap(), 0, "done once");
+        let leftovers = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "partial")
+            })
+            .count();
+        assert_eq!(leftovers, 0);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

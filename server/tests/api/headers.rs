@@ -323,6 +323,7 @@ async fn hashed_assets_are_cached_for_a_year_and_unhashed_ones_revalidate() {
         .unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-encoding"], "gzip");
+    assert_eq!(res.headers()["vary"], "Accept-Encoding");
     assert_eq!(
         res.headers()["cache-control"],
         "public, max-age=31536000, immutable"
@@ -502,4 +503,51 @@ async fn storefront_cache_entries_zero_turns_the_page_cache_off() {
         let entries = app.state.storefront_cache.len();
         assert_eq!(entries > 0, cached, "entries kept: {entries}");
     }
+}
+
+#[tokio::test]
+async fn the_storefront_script_is_sent_from_its_precompressed_copies() {
+    let root = std::env::temp_dir().join(format!("bizmaat-site-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&root).unwrap();
+    let js = "document.querySelector('form');\n".repeat(100);
+    std::fs::write(root.join("storefront.js"), &js).unwrap();
+    // Stand-ins for the site build's copies: sent as they are, never compressed again.
+    let br = b"brotli stand-in".to_vec();
+    let gz = b"\x1f\x8b gzip stand-in".to_vec();
+    std::fs::write(root.join("storefront.js.br"), &br).unwrap();
+    std::fs::write(root.join("storefront.js.gz"), &gz).unwrap();
+    let app = serve_site(&root, true).await;
+    for (accept, coding, body) in [
+        ("br, gzip", Some("br"), br.clone()),
+        ("gzip", Some("gzip"), gz.clone()),
+        ("identity", None, js.clone().into_bytes()),
+    ] {
+        let res = app
+            .client
+            .get(app.url(app::STOREFRONT_JS))
+            .header("accept-encoding", accept)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{accept}");
+        assert_eq!(
+            res.headers()
+                .get("content-encoding")
+                .map(|v| v.to_str().unwrap()),
+            coding,
+            "{accept}"
+        );
+        let vary = res.headers().get("vary").map(|v| v.to_str().unwrap());
+        assert!(
+            vary.is_some_and(|v| v.to_ascii_lowercase().contains("accept-encoding")),
+            "{accept}: Vary {vary:?}"
+        );
+        assert_eq!(res.headers()["cache-control"], "public, max-age=600");
+        assert_eq!(
+            res.bytes().await.unwrap().as_ref(),
+            body.as_slice(),
+            "{accept}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&root);
 }

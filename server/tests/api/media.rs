@@ -176,3 +176,84 @@ async fn a_large_transparent_photo_is_shrunk_flattened_onto_white_and_stored() {
         assert_eq!(app.get(variant).await.status(), 200, "{variant}");
     }
 }
+
+/// Browsers that accept WebP get the WebP variant at the same URL; others, and link previews,
+/// get the JPEG; every answer says it varies by `Accept`.
+#[tokio::test]
+async fn images_are_served_as_webp_to_browsers_that_accept_it() {
+    let app = spawn_app().await;
+    let fields = product_fields(&app).await;
+    let img = image::RgbImage::from_fn(900, 700, |x, y| {
+        image::Rgb([(x / 4) as u8, (y / 3) as u8, 90])
+    });
+    let mut png = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut png, image::ImageFormat::Png).unwrap();
+    let res = send(&app, &fields, png.into_inner()).await;
+    let view = json(res).await;
+    let thumb = view["thumb_src"].as_str().unwrap().to_string();
+    assert!(thumb.ends_with("/sq480.jpg"), "{thumb}");
+    assert!(
+        view["thumb_srcset"]
+            .as_str()
+            .unwrap()
+            .contains("/sq360.jpg 360w"),
+        "the phone-grid size is offered: {view}"
+    );
+    let fetch = |accept: &'static str, path: String| {
+        let app = &app;
+        async move {
+            let mut req = app.client.get(app.url(&path));
+            if !accept.is_empty() {
+                req = req.header("accept", accept);
+            }
+            let res = req.send().await.unwrap();
+            assert_eq!(res.status(), 200, "{path} with Accept {accept:?}");
+            let header = |name: &str| {
+                res.headers()
+                    .get(name)
+                    .map(|v| v.to_str().unwrap().to_string())
+                    .unwrap_or_default()
+            };
+            let (kind, vary) = (header("content-type"), header("vary"));
+            (kind, vary, res.bytes().await.unwrap())
+        }
+    };
+    let chrome = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8";
+    let mut webp_total = 0;
+    let mut jpeg_total = 0;
+    for variant in ["sq240", "sq360", "sq480", "w320", "w640", "w900"] {
+        let path = thumb.replace("sq480", variant);
+        let (kind, vary, body) = fetch(chrome, path.clone()).await;
+        assert_eq!(kind, "image/webp", "{variant}");
+        assert_eq!(&body[..4], b"RIFF");
+        assert_eq!(&body[8..12], b"WEBP");
+        assert!(vary.contains("Accept"), "{variant}: Vary {vary:?}");
+        let decoded = image::load_from_memory(&body).unwrap();
+        assert!(decoded.width() > 0);
+        webp_total += body.len();
+
+        let (kind, vary, body) = fetch("image/*,*/*;q=0.8", path.clone()).await;
+        assert_eq!(kind, "image/jpeg", "{variant} without WebP in Accept");
+        assert_eq!(&body[..2], &[0xFF, 0xD8]);
+        assert!(vary.contains("Accept"));
+        jpeg_total += body.len();
+    }
+    assert!(
+        webp_total * 4 < jpeg_total * 3,
+        "WebP {webp_total} bytes against JPEG {jpeg_total}"
+    );
+    // No Accept at all (crawlers, curl) and the link preview: JPEG.
+    let (kind, _, _) = fetch("", thumb.clone()).await;
+    assert_eq!(kind, "image/jpeg");
+    let (kind, _, _) = fetch(chrome, view["og_url"].as_str().unwrap().to_string()).await;
+    assert_eq!(kind, "image/jpeg", "link previews stay JPEG");
+    // Another path than a stored image's is still a plain 404.
+    let res = app
+        .client
+        .get(app.url("/media/../Cargo.jpg"))
+        .header("accept", chrome)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+}
