@@ -101,3 +101,48 @@ impl<E: FromServerFnError> ClientRes<E> for ApiResponse {
         ClientRes::<E>::has_redirect(&self.inner)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every server function must name `ApiClient`: one that forgets falls back to server_fn's
+    /// client, and its refused forms print console errors again. No lint can see that, so this
+    /// reads the sources.
+    #[test]
+    fn every_server_function_uses_this_client() {
+        fn visit(dir: &std::path::Path, found: &mut Vec<String>, checked: &mut usize) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    visit(&path, found, checked);
+                    continue;
+                }
+                if path.extension().is_none_or(|e| e != "rs") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                for (n, line) in text.lines().enumerate() {
+                    let line = line.trim_start();
+                    // The attribute on a function; `#[server(default)]` marks an argument.
+                    if line.starts_with("#[server") && !line.starts_with("#[server(default") {
+                        *checked += 1;
+                        if !line.contains("client = crate::api_client::ApiClient") {
+                            found.push(format!("{}:{}: {line}", path.display(), n + 1));
+                        }
+                    }
+                }
+            }
+        }
+        let (mut found, mut checked) = (Vec::new(), 0);
+        visit(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut found,
+            &mut checked,
+        );
+        assert!(checked > 50, "server functions found: {checked}");
+        assert!(
+            found.is_empty(),
+            "server functions without `client = crate::api_client::ApiClient`:\n{}",
+            found.join("\n")
+        );
+    }
+}
