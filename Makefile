@@ -126,7 +126,7 @@ test: tools-base tools-browser ## Format, clippy (server + WASM), WASM dependenc
 
 lint:
 	cargo fmt --all --check
-	cargo clippy -p app -p server --all-targets -- -D warnings
+	cargo clippy -p app -p server -p wasm-split-build --all-targets -- -D warnings
 	cargo clippy -p frontend --lib --target wasm32-unknown-unknown -- -D warnings
 
 wasm-deps-check: ## Prove the browser bundle carries no server-only crate

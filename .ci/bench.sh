@@ -161,7 +161,15 @@ done
 wasm=$(ls target/site/pkg/bizmaat*.wasm | grep -v '\.gz$' | head -1)
 raw=$(stat -c %s "$wasm")
 br=$(brotli -c -q 11 "$wasm" | wc -c)
-echo "release WASM (the dashboard's bundle): $raw bytes raw, $br bytes brotli ($wasm)" >&2
+echo "release WASM, main module (the dashboard's first download): $raw bytes raw, $br bytes brotli ($wasm)" >&2
+chunks=$(ls target/site/pkg/ | grep -E '^(split|chunk)_.*\.wasm$' || true)
+if [ -n "$chunks" ]; then
+  total=0
+  for c in $chunks; do total=$((total + $(brotli -c -q 11 "target/site/pkg/$c" | wc -c))); done
+  echo "  plus $(echo "$chunks" | wc -l) page chunks, $total bytes brotli in all, each fetched when its page is first opened" >&2
+fi
+echo "dashboard page weight (first load, brotli; pages without a session):" >&2
+python3 .ci/page_weight.py --dashboard --budget 400 --base "http://127.0.0.1:3202" /login /signup
 echo "storefront page weight (first load, brotli):" >&2
 cat=$(psql "$db" -Atc "select c.slug from categories c join shops s on s.id = c.shop_id where s.slug = 'lagos-looms' limit 1")
 python3 .ci/page_weight.py --base "http://127.0.0.1:3202" \

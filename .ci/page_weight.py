@@ -4,7 +4,9 @@
 For each page: the HTML, then every executable <script> it names (src) or holds (inline), and
 any WASM or module preloads. Sizes are brotli (quality 11, the `brotli` command), the way the
 bytes travel. Fails when a storefront page loads the dashboard's bundle or more than
---budget KB of script and WASM together (issue 12: 100 KB).
+--budget KB of script and WASM together (issue 12: 100 KB). With --dashboard the pages are the
+dashboard's own (they load its main module and their page's chunk): only the budget applies
+(issue 12: 400 KB).
 """
 import argparse
 import re
@@ -31,6 +33,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--base", required=True)
     ap.add_argument("--budget", type=int, default=100, help="KB of script + WASM per page")
+    ap.add_argument("--dashboard", action="store_true", help="pages of the dashboard app")
     ap.add_argument("paths", nargs="+")
     args = ap.parse_args()
     failed = False
@@ -50,7 +53,7 @@ def main():
         script_bytes = sum(brotli(fetch(args.base + u)) for u in sorted(set(urls)))
         script_bytes += brotli(inline) if inline else 0
         verdict = "ok"
-        if dashboard:
+        if dashboard and not args.dashboard:
             verdict, failed = "LOADS THE DASHBOARD BUNDLE " + " ".join(dashboard), True
         elif script_bytes > args.budget * 1024:
             verdict, failed = "OVER BUDGET", True

@@ -39,7 +39,75 @@ pub mod state;
 use leptos::prelude::*;
 use leptos_meta::provide_meta_context;
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
-use leptos_router::{SsrMode, path};
+use leptos_router::{Lazy, SsrMode, path};
+
+/// The pages behind lazy routes. In the browser each one's code is a chunk of its own, fetched
+/// when the page is first opened (the server preloads the chunks of the page it renders), so
+/// the first download is the router, the dashboard's frame and what pages share; the build
+/// cuts the chunks out (`.ci/site.sh`, `frontend/split`). On the server they render at once.
+/// Storefront pages are lazy too: they load no WASM at all when opened from a link (the shell
+/// gives them `/storefront.js` and no preloads), and in the SPA (reached from the dashboard's
+/// links) their code is fetched when first opened.
+mod pages {
+    use leptos::prelude::*;
+    use leptos_router::{LazyRoute, lazy_route};
+
+    macro_rules! lazy_pages {
+        ($($route:ident => $page:path),* $(,)?) => {$(
+            pub struct $route;
+
+            #[lazy_route]
+            impl LazyRoute for $route {
+                fn data() -> Self {
+                    $route
+                }
+
+                fn view(_this: Self) -> AnyView {
+                    untrack(|| $page().into_any())
+                }
+            }
+        )*};
+    }
+
+    lazy_pages! {
+        Signup => crate::auth::ui::SignupPage,
+        SignupSent => crate::auth::ui::SignupSentPage,
+        SignupConfirm => crate::auth::ui::SignupConfirmPage,
+        ConfirmEmail => crate::auth::ui::ConfirmEmailPage,
+        EmailChanged => crate::auth::ui::EmailChangedPage,
+        Login => crate::auth::ui::LoginPage,
+        ForgotPassword => crate::auth::ui::ForgotPasswordPage,
+        ResetPassword => crate::auth::ui::ResetPasswordPage,
+        Privacy => crate::policy::PrivacyPage,
+        Mailbox => crate::mail::ui::MailboxPage,
+        Overview => crate::overview::ui::OverviewPage,
+        Account => crate::auth::ui::AccountPage,
+        ShopSettings => crate::shop::ui::ShopSettingsPage,
+        Products => crate::catalog::ui::ProductsPage,
+        NewProduct => crate::catalog::ui::NewProductPage,
+        EditProduct => crate::catalog::ui::EditProductPage,
+        Categories => crate::catalog::ui::CategoriesPage,
+        ImportExport => crate::catalog::ui::ImportExportPage,
+        ImportPreview => crate::catalog::ui::ImportPreviewPage,
+        Orders => crate::orders::ui::OrdersPage,
+        OrderDetail => crate::orders::ui::OrderDetailPage,
+        Customers => crate::customers::ui::CustomersPage,
+        CustomerDetail => crate::customers::ui::CustomerDetailPage,
+        Inbox => crate::conversations::ui::InboxPage,
+        InboxPlaceholder => crate::conversations::ui::InboxPlaceholder,
+        Thread => crate::conversations::ui::ThreadPage,
+        Faq => crate::agent::ui::FaqPage,
+        Try => crate::agent::ui::TryPage,
+        WhatsAppChannel => crate::whatsapp::ui::ChannelPage,
+        Home => crate::home::HomePage,
+        StoreHome => crate::storefront::ui::StoreHome,
+        StoreCategory => crate::storefront::ui::StoreCategory,
+        StoreProduct => crate::storefront::ui::StoreProduct,
+        StoreSearch => crate::storefront::ui::StoreSearch,
+        StoreCart => crate::storefront::ui::StoreCart,
+        StoreOrderConfirmation => crate::storefront::ui::StoreOrderConfirmation,
+    }
+}
 
 /// The HTML document around the app (server only).
 /// Storefront pages (`/s/…`) are not hydrated: they load `/storefront.js` (a few KB) instead of
@@ -106,50 +174,50 @@ pub fn App() -> impl IntoView {
         <a class="skip" href="#main">"Skip to content"</a>
         <Router>
             <Routes fallback=ui::NotFound>
-                <Route path=path!("") view=home::HomePage/>
-                <Route path=path!("/signup") view=auth::ui::SignupPage/>
-                <Route path=path!("/signup/sent") view=auth::ui::SignupSentPage/>
-                <Route path=path!("/signup/confirm") view=auth::ui::SignupConfirmPage/>
-                <Route path=path!("/account/confirm-email") view=auth::ui::ConfirmEmailPage/>
-                <Route path=path!("/account/email-changed") view=auth::ui::EmailChangedPage/>
-                <Route path=path!("/login") view=auth::ui::LoginPage/>
-                <Route path=path!("/forgot-password") view=auth::ui::ForgotPasswordPage/>
-                <Route path=path!("/reset-password") view=auth::ui::ResetPasswordPage/>
-                <Route path=path!("/privacy") view=policy::PrivacyPage/>
-                <Route path=path!("/dev/mailbox") view=mail::ui::MailboxPage/>
+                <Route path=path!("") view={Lazy::<pages::Home>::new()}/>
+                <Route path=path!("/signup") view={Lazy::<pages::Signup>::new()}/>
+                <Route path=path!("/signup/sent") view={Lazy::<pages::SignupSent>::new()}/>
+                <Route path=path!("/signup/confirm") view={Lazy::<pages::SignupConfirm>::new()}/>
+                <Route path=path!("/account/confirm-email") view={Lazy::<pages::ConfirmEmail>::new()}/>
+                <Route path=path!("/account/email-changed") view={Lazy::<pages::EmailChanged>::new()}/>
+                <Route path=path!("/login") view={Lazy::<pages::Login>::new()}/>
+                <Route path=path!("/forgot-password") view={Lazy::<pages::ForgotPassword>::new()}/>
+                <Route path=path!("/reset-password") view={Lazy::<pages::ResetPassword>::new()}/>
+                <Route path=path!("/privacy") view={Lazy::<pages::Privacy>::new()}/>
+                <Route path=path!("/dev/mailbox") view={Lazy::<pages::Mailbox>::new()}/>
                 <ParentRoute path=path!("/dashboard") view=dashboard::DashboardLayout>
-                    <Route path=path!("") view=overview::ui::OverviewPage/>
-                    <Route path=path!("/account") view=auth::ui::AccountPage/>
-                    <Route path=path!("/settings") view=shop::ui::ShopSettingsPage/>
-                    <Route path=path!("/products") view=catalog::ui::ProductsPage/>
-                    <Route path=path!("/products/new") view=catalog::ui::NewProductPage/>
-                    <Route path=path!("/products/:id") view=catalog::ui::EditProductPage/>
-                    <Route path=path!("/categories") view=catalog::ui::CategoriesPage/>
-                    <Route path=path!("/import") view=catalog::ui::ImportExportPage/>
-                    <Route path=path!("/import/:id") view=catalog::ui::ImportPreviewPage/>
-                    <Route path=path!("/orders") view=orders::ui::OrdersPage/>
-                    <Route path=path!("/orders/:id") view=orders::ui::OrderDetailPage/>
-                    <Route path=path!("/customers") view=customers::ui::CustomersPage/>
-                    <Route path=path!("/customers/:id") view=customers::ui::CustomerDetailPage/>
+                    <Route path=path!("") view={Lazy::<pages::Overview>::new()}/>
+                    <Route path=path!("/account") view={Lazy::<pages::Account>::new()}/>
+                    <Route path=path!("/settings") view={Lazy::<pages::ShopSettings>::new()}/>
+                    <Route path=path!("/products") view={Lazy::<pages::Products>::new()}/>
+                    <Route path=path!("/products/new") view={Lazy::<pages::NewProduct>::new()}/>
+                    <Route path=path!("/products/:id") view={Lazy::<pages::EditProduct>::new()}/>
+                    <Route path=path!("/categories") view={Lazy::<pages::Categories>::new()}/>
+                    <Route path=path!("/import") view={Lazy::<pages::ImportExport>::new()}/>
+                    <Route path=path!("/import/:id") view={Lazy::<pages::ImportPreview>::new()}/>
+                    <Route path=path!("/orders") view={Lazy::<pages::Orders>::new()}/>
+                    <Route path=path!("/orders/:id") view={Lazy::<pages::OrderDetail>::new()}/>
+                    <Route path=path!("/customers") view={Lazy::<pages::Customers>::new()}/>
+                    <Route path=path!("/customers/:id") view={Lazy::<pages::CustomerDetail>::new()}/>
                     // The list stays mounted while threads open beside it (one event stream).
-                    <ParentRoute path=path!("/inbox") view=conversations::ui::InboxPage>
-                        <Route path=path!("") view=conversations::ui::InboxPlaceholder/>
-                        <Route path=path!("/:id") view=conversations::ui::ThreadPage/>
+                    <ParentRoute path=path!("/inbox") view={Lazy::<pages::Inbox>::new()}>
+                        <Route path=path!("") view={Lazy::<pages::InboxPlaceholder>::new()}/>
+                        <Route path=path!("/:id") view={Lazy::<pages::Thread>::new()}/>
                     </ParentRoute>
-                    <Route path=path!("/answers") view=agent::ui::FaqPage/>
-                    <Route path=path!("/try") view=agent::ui::TryPage/>
+                    <Route path=path!("/answers") view={Lazy::<pages::Faq>::new()}/>
+                    <Route path=path!("/try") view={Lazy::<pages::Try>::new()}/>
                     // Rendered completely before it is sent, so the Embedded Signup markup and its
                     // <script> are in the HTML itself (not streamed in later).
-                    <Route path=path!("/channels/whatsapp") view=whatsapp::ui::ChannelPage ssr=SsrMode::Async/>
+                    <Route path=path!("/channels/whatsapp") view={Lazy::<pages::WhatsAppChannel>::new()} ssr=SsrMode::Async/>
                 </ParentRoute>
                 // Storefront: rendered completely before the response starts, so <head> has
                 // the page's title and meta tags and the status can be 404 or 301.
-                <Route path=path!("/s/:slug") view=storefront::ui::StoreHome ssr=SsrMode::Async/>
-                <Route path=path!("/s/:slug/c/:category") view=storefront::ui::StoreCategory ssr=SsrMode::Async/>
-                <Route path=path!("/s/:slug/p/:product") view=storefront::ui::StoreProduct ssr=SsrMode::Async/>
-                <Route path=path!("/s/:slug/search") view=storefront::ui::StoreSearch ssr=SsrMode::Async/>
-                <Route path=path!("/s/:slug/cart") view=storefront::ui::StoreCart ssr=SsrMode::Async/>
-                <Route path=path!("/s/:slug/order/:id") view=storefront::ui::StoreOrderConfirmation ssr=SsrMode::Async/>
+                <Route path=path!("/s/:slug") view={Lazy::<pages::StoreHome>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/s/:slug/c/:category") view={Lazy::<pages::StoreCategory>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/s/:slug/p/:product") view={Lazy::<pages::StoreProduct>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/s/:slug/search") view={Lazy::<pages::StoreSearch>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/s/:slug/cart") view={Lazy::<pages::StoreCart>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/s/:slug/order/:id") view={Lazy::<pages::StoreOrderConfirmation>::new()} ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }

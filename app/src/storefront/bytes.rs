@@ -39,8 +39,8 @@ use sha2::{Digest, Sha256};
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
@@ -74,7 +74,18 @@ struct Entry {
     shop: Uuid,
     generation: u64,
     stored: Instant,
+    /// Shared with the answers being sent: a hit takes a reference, not a copy.
+    page: Arc<Page>,
+}
+
+/// A stored page: everything a hit needs, made once when it is stored.
+struct Page {
     etag: String,
+    /// The `ETag` header of each coding (one entity in three codings: the coding is part of
+    /// the tag, and the base part is what `If-None-Match` compares).
+    etag_identity: HeaderValue,
+    etag_br: HeaderValue,
+    etag_gzip: HeaderValue,
     /// The render's response headers worth replaying (content type, security headers, the
     /// CSP with hashes), set on every answer from this entry.
     headers: HeaderMap,
@@ -85,12 +96,13 @@ struct Entry {
 
 impl Entry {
     fn bytes(&self, key: &str) -> usize {
-        let headers: usize = self
+        let page = &self.page;
+        let headers: usize = page
             .headers
             .iter()
             .map(|(k, v)| k.as_str().len() + v.len())
             .sum();
-        self.identity.len() + self.br.len() + self.gzip.len() + headers + 2 * key.len() + 256
+        page.identity.len() + page.br.len() + page.gzip.len() + headers + 2 * key.len() + 256
     }
 }
 
@@ -173,18 +185,12 @@ impl ResponseCache {
         };
     }
 
-    fn get(&self, key: &str) -> Option<Hit> {
+    fn get(&self, key: &str) -> Option<Arc<Page>> {
         let mut inner = self.lock();
         let (entry, _) = inner.entries.get(key)?;
         let current = inner.generations.get(&entry.shop).copied().unwrap_or(0);
         if entry.generation == current && entry.stored.elapsed() < MAX_AGE {
-            return Some(Hit {
-                etag: entry.etag.clone(),
-                headers: entry.headers.clone(),
-                identity: entry.identity.clone(),
-                br: entry.br.clone(),
-                gzip: entry.gzip.clone(),
-            });
+            return Some(entry.page.clone());
         }
         if let Some((e, _)) = inner.entries.remove(key) {
             inner.bytes -= e.bytes(key);
@@ -229,14 +235,6 @@ impl ResponseCache {
             order.retain(|(k, s)| entries.get(k).is_some_and(|(_, c)| c == s));
         }
     }
-}
-
-struct Hit {
-    etag: String,
-    headers: HeaderMap,
-    identity: Bytes,
-    br: Bytes,
-    gzip: Bytes,
 }
 
 /// The cache key of a storefront page, or `None` when the request is not one to cache: only
@@ -299,26 +297,30 @@ enum Coding {
 
 /// The best coding the client accepts (a `q=0` refuses one).
 fn coding(headers: &HeaderMap) -> Coding {
-    let accepted: Vec<&str> = headers
+    // One pass, no allocation: this runs on every cached answer.
+    let (mut br, mut gzip) = (false, false);
+    for item in headers
         .get_all(header::ACCEPT_ENCODING)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|item| {
-            let mut parts = item.split(';');
-            let name = parts.next()?.trim();
-            let refused = parts.any(|p| {
-                p.trim()
-                    .strip_prefix("q=")
-                    .and_then(|q| q.trim().parse::<f32>().ok())
-                    .is_some_and(|q| q == 0.0)
-            });
-            (!refused).then_some(name)
-        })
-        .collect();
-    if accepted.iter().any(|c| c.eq_ignore_ascii_case("br")) {
+    {
+        let mut parts = item.split(';');
+        let name = parts.next().unwrap_or_default().trim();
+        let refused = parts.any(|p| {
+            p.trim()
+                .strip_prefix("q=")
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .is_some_and(|q| q == 0.0)
+        });
+        if !refused {
+            br |= name.eq_ignore_ascii_case("br");
+            gzip |= name.eq_ignore_ascii_case("gzip");
+        }
+    }
+    if br {
         Coding::Brotli
-    } else if accepted.iter().any(|c| c.eq_ignore_ascii_case("gzip")) {
+    } else if gzip {
         Coding::Gzip
     } else {
         Coding::Identity
@@ -337,23 +339,21 @@ fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
         .any(|t| t == "*" || t.split('-').next() == Some(bare))
 }
 
-fn respond(hit: Hit, headers: &HeaderMap, state: &'static str) -> Response {
+fn respond(hit: &Page, headers: &HeaderMap, state: &'static str) -> Response {
     let coding = coding(headers);
-    // One entity in three codings: the coding is part of the tag, and the base part is
-    // what `If-None-Match` compares.
     let etag = match coding {
-        Coding::Brotli => format!("\"{}-br\"", hit.etag),
-        Coding::Gzip => format!("\"{}-gz\"", hit.etag),
-        Coding::Identity => format!("\"{}\"", hit.etag),
+        Coding::Brotli => &hit.etag_br,
+        Coding::Gzip => &hit.etag_gzip,
+        Coding::Identity => &hit.etag_identity,
     };
     let fresh = not_modified(headers, &hit.etag);
     let mut res = if fresh {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         let body = match coding {
-            Coding::Brotli => hit.br,
-            Coding::Gzip => hit.gzip,
-            Coding::Identity => hit.identity,
+            Coding::Brotli => hit.br.clone(),
+            Coding::Gzip => hit.gzip.clone(),
+            Coding::Identity => hit.identity.clone(),
         };
         Response::new(Body::from(body))
     };
@@ -374,9 +374,7 @@ fn respond(hit: Hit, headers: &HeaderMap, state: &'static str) -> Response {
             Coding::Identity => {}
         }
     }
-    if let Ok(v) = HeaderValue::from_str(&etag) {
-        h.insert(header::ETAG, v);
-    }
+    h.insert(header::ETAG, etag.clone());
     h.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static(CACHE_CONTROL),
@@ -518,18 +516,18 @@ pub async fn middleware(
         }
         return res;
     };
-    let headers = req.headers().clone();
     if let Some(hit) = cache.get(&key) {
         if req.method() == Method::GET {
             state
                 .page_views
                 .record(crate::analytics::ssr::PageView::of_request(
                     req.uri().path(),
-                    &headers,
+                    req.headers(),
                 ));
         }
-        return respond(hit, &headers, "hit");
+        return respond(&hit, req.headers(), "hit");
     }
+    let headers = req.headers().clone();
     let seen = cache.invalidations.load(Ordering::SeqCst);
     let is_get = req.method() == Method::GET;
     // The render comes back uncompressed (the layers inside would otherwise compress it for
@@ -585,25 +583,28 @@ pub async fn middleware(
     let (br, gzip) = tokio::task::spawn_blocking(move || compress(&for_compression))
         .await
         .unwrap_or_default();
-    let entry = Entry {
-        shop,
-        generation: 0,
-        stored: Instant::now(),
-        etag: hex::encode(&Sha256::digest(&identity)[..12]),
+    let etag = hex::encode(&Sha256::digest(&identity)[..12]);
+    let tag = |suffix: &str| {
+        HeaderValue::from_str(&format!("\"{etag}{suffix}\"")).expect("hex is a valid header")
+    };
+    let page = Arc::new(Page {
+        etag_identity: tag(""),
+        etag_br: tag("-br"),
+        etag_gzip: tag("-gz"),
+        etag,
         headers: kept,
         identity,
         br: Bytes::from(br),
         gzip: Bytes::from(gzip),
-    };
-    let hit = Hit {
-        etag: entry.etag.clone(),
-        headers: entry.headers.clone(),
-        identity: entry.identity.clone(),
-        br: entry.br.clone(),
-        gzip: entry.gzip.clone(),
+    });
+    let entry = Entry {
+        shop,
+        generation: 0,
+        stored: Instant::now(),
+        page: page.clone(),
     };
     cache.put(key, entry, seen);
-    let mut out = respond(hit, &headers, "miss");
+    let mut out = respond(&page, &headers, "miss");
     // This answer's own request id, as the layers inside gave it.
     if let Some(id) = parts.headers.get("x-request-id") {
         out.headers_mut().insert("x-request-id", id.clone());
@@ -761,11 +762,16 @@ mod tests {
             shop,
             generation: 0,
             stored: Instant::now(),
-            etag: "e".into(),
-            headers: HeaderMap::new(),
-            identity: Bytes::from(vec![b'a'; size]),
-            br: Bytes::new(),
-            gzip: Bytes::new(),
+            page: Arc::new(Page {
+                etag: "e".into(),
+                etag_identity: HeaderValue::from_static("\"e\""),
+                etag_br: HeaderValue::from_static("\"e-br\""),
+                etag_gzip: HeaderValue::from_static("\"e-gz\""),
+                headers: HeaderMap::new(),
+                identity: Bytes::from(vec![b'a'; size]),
+                br: Bytes::new(),
+                gzip: Bytes::new(),
+            }),
         }
     }
 
