@@ -41,71 +41,121 @@ use leptos_meta::provide_meta_context;
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{Lazy, SsrMode, path};
 
-/// The pages behind lazy routes. In the browser each one's code is a chunk of its own, fetched
-/// when the page is first opened (the server preloads the chunks of the page it renders), so
-/// the first download is the router, the dashboard's frame and what pages share; the build
+/// The pages behind lazy routes, in sections. In the browser each section's code is fetched
+/// when one of its pages is first opened (the server preloads the chunks of the page it renders),
+/// so the first download is the router, the dashboard's frame and what pages share; the build
 /// cuts the chunks out (`.ci/site.sh`, `frontend/split`). On the server they render at once.
+/// One split point per section rather than per page: the splitter makes a chunk for every set of
+/// split points that share code, and 36 points made 715 chunks (over a hundred requests for a
+/// page); a section's pages are also the ones a merchant opens one after another.
 /// Storefront pages are lazy too: they load no WASM at all when opened from a link (the shell
 /// gives them `/storefront.js` and no preloads), and in the SPA (reached from the dashboard's
 /// links) their code is fetched when first opened.
 mod pages {
-    use leptos::prelude::*;
-    use leptos_router::{LazyRoute, lazy_route};
+    macro_rules! lazy_sections {
+        ($($section:ident { $($route:ident => $page:path),* $(,)? })*) => {$(
+            pub mod $section {
+                use leptos::prelude::*;
+                use leptos_router::LazyRoute;
 
-    macro_rules! lazy_pages {
-        ($($route:ident => $page:path),* $(,)?) => {$(
-            pub struct $route;
-
-            #[lazy_route]
-            impl LazyRoute for $route {
-                fn data() -> Self {
-                    $route
+                // The variants are the routes' names, whatever they share.
+                #[allow(clippy::enum_variant_names)]
+                #[derive(Clone, Copy)]
+                enum Page {
+                    $($route),*
                 }
 
-                fn view(_this: Self) -> AnyView {
-                    untrack(|| $page().into_any())
+                /// The section's split point: every page of it is reached only through here.
+                /// Named after the section (the split's name); `__preload_section` is what the
+                /// macro makes to fetch its chunks.
+                #[::leptos::lazy($section)]
+                fn section(page: Page) -> AnyView {
+                    match page {
+                        $(Page::$route => untrack(|| $page().into_any()),)*
+                    }
                 }
+
+                $(
+                    pub struct $route;
+
+                    impl LazyRoute for $route {
+                        fn data() -> Self {
+                            $route
+                        }
+
+                        async fn view(_this: Self) -> AnyView {
+                            section(Page::$route).await
+                        }
+
+                        // Hydration renders the page synchronously after the router awaited
+                        // this: without it the chunks are not there yet and the page does not
+                        // match the server's HTML.
+                        async fn preload() {
+                            #[cfg(target_arch = "wasm32")]
+                            __preload_section().await;
+                        }
+                    }
+                )*
             }
+            pub use $section::*;
         )*};
     }
 
-    lazy_pages! {
-        Signup => crate::auth::ui::SignupPage,
-        SignupSent => crate::auth::ui::SignupSentPage,
-        SignupConfirm => crate::auth::ui::SignupConfirmPage,
-        ConfirmEmail => crate::auth::ui::ConfirmEmailPage,
-        EmailChanged => crate::auth::ui::EmailChangedPage,
-        Login => crate::auth::ui::LoginPage,
-        ForgotPassword => crate::auth::ui::ForgotPasswordPage,
-        ResetPassword => crate::auth::ui::ResetPasswordPage,
-        Privacy => crate::policy::PrivacyPage,
-        Mailbox => crate::mail::ui::MailboxPage,
-        Overview => crate::overview::ui::OverviewPage,
-        Account => crate::auth::ui::AccountPage,
-        ShopSettings => crate::shop::ui::ShopSettingsPage,
-        Products => crate::catalog::ui::ProductsPage,
-        NewProduct => crate::catalog::ui::NewProductPage,
-        EditProduct => crate::catalog::ui::EditProductPage,
-        Categories => crate::catalog::ui::CategoriesPage,
-        ImportExport => crate::catalog::ui::ImportExportPage,
-        ImportPreview => crate::catalog::ui::ImportPreviewPage,
-        Orders => crate::orders::ui::OrdersPage,
-        OrderDetail => crate::orders::ui::OrderDetailPage,
-        Customers => crate::customers::ui::CustomersPage,
-        CustomerDetail => crate::customers::ui::CustomerDetailPage,
-        Inbox => crate::conversations::ui::InboxPage,
-        InboxPlaceholder => crate::conversations::ui::InboxPlaceholder,
-        Thread => crate::conversations::ui::ThreadPage,
-        Faq => crate::agent::ui::FaqPage,
-        Try => crate::agent::ui::TryPage,
-        WhatsAppChannel => crate::whatsapp::ui::ChannelPage,
-        Home => crate::home::HomePage,
-        StoreHome => crate::storefront::ui::StoreHome,
-        StoreCategory => crate::storefront::ui::StoreCategory,
-        StoreProduct => crate::storefront::ui::StoreProduct,
-        StoreSearch => crate::storefront::ui::StoreSearch,
-        StoreCart => crate::storefront::ui::StoreCart,
-        StoreOrderConfirmation => crate::storefront::ui::StoreOrderConfirmation,
+    lazy_sections! {
+        auth {
+            Signup => crate::auth::ui::SignupPage,
+            SignupSent => crate::auth::ui::SignupSentPage,
+            SignupConfirm => crate::auth::ui::SignupConfirmPage,
+            ConfirmEmail => crate::auth::ui::ConfirmEmailPage,
+            EmailChanged => crate::auth::ui::EmailChangedPage,
+            Login => crate::auth::ui::LoginPage,
+            ForgotPassword => crate::auth::ui::ForgotPasswordPage,
+            ResetPassword => crate::auth::ui::ResetPasswordPage,
+        }
+        public {
+            Home => crate::home::HomePage,
+            Privacy => crate::policy::PrivacyPage,
+            Mailbox => crate::mail::ui::MailboxPage,
+        }
+        overview {
+            Overview => crate::overview::ui::OverviewPage,
+        }
+        settings {
+            Account => crate::auth::ui::AccountPage,
+            ShopSettings => crate::shop::ui::ShopSettingsPage,
+            WhatsAppChannel => crate::whatsapp::ui::ChannelPage,
+        }
+        catalog {
+            Products => crate::catalog::ui::ProductsPage,
+            NewProduct => crate::catalog::ui::NewProductPage,
+            EditProduct => crate::catalog::ui::EditProductPage,
+            Categories => crate::catalog::ui::CategoriesPage,
+            ImportExport => crate::catalog::ui::ImportExportPage,
+            ImportPreview => crate::catalog::ui::ImportPreviewPage,
+        }
+        sales {
+            Orders => crate::orders::ui::OrdersPage,
+            OrderDetail => crate::orders::ui::OrderDetailPage,
+            Customers => crate::customers::ui::CustomersPage,
+            CustomerDetail => crate::customers::ui::CustomerDetailPage,
+        }
+        inbox {
+            Inbox => crate::conversations::ui::InboxPage,
+            InboxPlaceholder => crate::conversations::ui::InboxPlaceholder,
+            Thread => crate::conversations::ui::ThreadPage,
+        }
+        agent {
+            Faq => crate::agent::ui::FaqPage,
+            Try => crate::agent::ui::TryPage,
+        }
+        storefront {
+            StoreHome => crate::storefront::ui::StoreHome,
+            StoreCategory => crate::storefront::ui::StoreCategory,
+            StoreProduct => crate::storefront::ui::StoreProduct,
+            StoreSearch => crate::storefront::ui::StoreSearch,
+            StoreCart => crate::storefront::ui::StoreCart,
+            StoreOrderConfirmation => crate::storefront::ui::StoreOrderConfirmation,
+        }
     }
 }
 
