@@ -144,7 +144,7 @@ async fn main() -> anyhow::Result<()> {
     let url = format!("{base}/{name}");
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(5)
-        .connect(&url)
+        .connect_with(server::db::connect_options(&url)?)
         .await?;
     server::db::migrate(&pool).await?;
     sqlx::raw_sql(

@@ -31,7 +31,7 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(2)
-        .connect(&format!("{base}/{name}"))
+        .connect_with(server::db::connect_options(&format!("{base}/{name}"))?)
         .await?;
     server::db::migrate(&pool).await?;
     let shop = Uuid::from_u128(7);

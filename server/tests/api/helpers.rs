@@ -237,7 +237,7 @@ pub async fn unserved_app(
             on_acquire.fetch_add(1, Ordering::SeqCst);
             Box::pin(async { Ok(true) })
         })
-        .connect(&vars["DATABASE_URL"])
+        .connect_with(server::db::connect_options(&vars["DATABASE_URL"]).unwrap())
         .await
         .unwrap();
     // Always this test's own folder: Drop removes it, so it must never be a shared one.
