@@ -367,19 +367,20 @@ async fn listing_rows(
     q: Option<&str>,
     page: i64,
 ) -> AppResult<Vec<CardRow>> {
+    let Some(q) = q else {
+        return browse_rows(state, shop_id, category_slug, page).await;
+    };
     Ok(sqlx::query_as(
         "with matched as (
              select p.id, p.title, p.slug, p.price_minor, p.price_max_minor, p.compare_at_minor, p.track_stock, p.stock, p.created_at,
-                    case when $3::text is null then 0
-                         else greatest(ts_rank(p.search, websearch_to_tsquery('simple', $3)),
-                                       word_similarity(lower($3), lower(p.title))) end as rank
+                    greatest(ts_rank(p.search, websearch_to_tsquery('simple', $3)),
+                             word_similarity(lower($3), lower(p.title))) as rank
              from products p
              where p.shop_id = $1 and p.status = 'active'
                and ($2::text is null or exists (
                      select 1 from product_categories pc join categories c on c.id = pc.category_id
                       where pc.product_id = p.id and c.slug = $2 and c.shop_id = $1))
-               and ($3::text is null
-                    or p.search @@ websearch_to_tsquery('simple', $3)
+               and (p.search @@ websearch_to_tsquery('simple', $3)
                     or word_similarity(lower($3), lower(p.title)) >= 0.45)
          )
          select m.title, m.slug, m.price_minor, m.price_max_minor, m.compare_at_minor, m.track_stock, m.stock,
@@ -397,6 +398,48 @@ async fn listing_rows(
     .bind(shop_id)
     .bind(category_slug)
     .bind(q)
+    .bind(PAGE_SIZE)
+    .bind((page - 1) * PAGE_SIZE)
+    .fetch_all(&state.pool)
+    .await?)
+}
+
+/// Query 2 for the home page and categories (no search words), newest first. Written apart
+/// from the search query so that PostgreSQL counts from the index and reads only one page of
+/// rows in index order, instead of materialising every active product to rank them all alike
+/// (the shop home at 500 products: about half the database time of an uncached page).
+async fn browse_rows(
+    state: &AppState,
+    shop_id: Uuid,
+    category_slug: Option<&str>,
+    page: i64,
+) -> AppResult<Vec<CardRow>> {
+    Ok(sqlx::query_as(
+        "select m.title, m.slug, m.price_minor, m.price_max_minor, m.compare_at_minor, m.track_stock, m.stock,
+                (select json_build_object('id', i.id, 'backend', i.backend, 'storage_key', i.storage_key,
+                        'version', i.version, 'width', i.width, 'height', i.height,
+                        'alt', case when i.alt = '' then m.title else i.alt end)
+                   from images i where i.product_id = m.id order by i.position, i.created_at limit 1) as image,
+                c.total
+         from (select count(*) as total from products p
+                where p.shop_id = $1 and p.status = 'active'
+                  and ($2::text is null or exists (
+                        select 1 from product_categories pc join categories c on c.id = pc.category_id
+                         where pc.product_id = p.id and c.slug = $2 and c.shop_id = $1))) c
+         left join lateral (
+             select p.id, p.title, p.slug, p.price_minor, p.price_max_minor, p.compare_at_minor, p.track_stock, p.stock, p.created_at
+             from products p
+             where p.shop_id = $1 and p.status = 'active'
+               and ($2::text is null or exists (
+                     select 1 from product_categories pc join categories c on c.id = pc.category_id
+                      where pc.product_id = p.id and c.slug = $2 and c.shop_id = $1))
+             order by p.created_at desc, p.id
+             limit $3 offset $4
+         ) m on true
+         order by m.created_at desc, m.id",
+    )
+    .bind(shop_id)
+    .bind(category_slug)
     .bind(PAGE_SIZE)
     .bind((page - 1) * PAGE_SIZE)
     .fetch_all(&state.pool)

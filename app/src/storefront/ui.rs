@@ -54,26 +54,34 @@ fn StoreRouteView(kind: &'static str) -> impl IntoView {
             .clamp(1, 10_000);
         (shop, key, page)
     };
-    let data = Resource::new(args, move |(shop, key, page)| {
+    // An `AsyncDerived`, not a `Resource`: a resource's value is also written into the page as
+    // JSON for hydration, and storefront pages are never hydrated (they load /storefront.js,
+    // not the app); that JSON was half of a listing page. Like a resource, it runs once per
+    // change of the route's parameters (a bare future in the closure below would run each
+    // time the closure does: twice per server render).
+    let data = AsyncDerived::new(move || {
+        let (shop, key, page) = args();
         storefront_page(shop, kind.to_string(), key, page)
     });
     view! {
         <Suspense fallback=|| view! { <p class="page">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok(StorePage::Listing { shop, category, query, products, page, pages, total }) => {
-                        name_shop(shop.id);
-                        view! { <Listing shop category query products page pages total/> }.into_any()
+            {move || {
+                Suspend::new(async move {
+                    match data.await {
+                        Ok(StorePage::Listing { shop, category, query, products, page, pages, total }) => {
+                            name_shop(shop.id);
+                            view! { <Listing shop category query products page pages total/> }.into_any()
+                        }
+                        Ok(StorePage::Product { shop, product }) => {
+                            name_shop(shop.id);
+                            view! { <ProductView shop product/> }.into_any()
+                        }
+                        Ok(StorePage::Moved(to)) => view! { <Moved to/> }.into_any(),
+                        Err(ApiError::NotFound) => view! { <NotFound/> }.into_any(),
+                        Err(e) => view! { <main class="page" id="main"><p class="notice error">{e.to_string()}</p></main> }.into_any(),
                     }
-                    Ok(StorePage::Product { shop, product }) => {
-                        name_shop(shop.id);
-                        view! { <ProductView shop product/> }.into_any()
-                    }
-                    Ok(StorePage::Moved(to)) => view! { <Moved to/> }.into_any(),
-                    Err(ApiError::NotFound) => view! { <NotFound/> }.into_any(),
-                    Err(e) => view! { <main class="page" id="main"><p class="notice error">{e.to_string()}</p></main> }.into_any(),
-                }
-            })}
+                })
+            }}
         </Suspense>
     }
 }

@@ -509,6 +509,14 @@ async fn storefront_pages_load_no_dashboard_bundle_and_stay_within_the_script_bu
             !html.contains(".wasm") && !html.contains("modulepreload"),
             "{path} loads the dashboard's WASM"
         );
+        // Never hydrated, so the page's data is not written into it a second time as JSON
+        // for hydration (it was half of a listing page). The cart still reads its own.
+        if !path.ends_with("/cart") {
+            assert!(
+                !html.contains("__RESOLVED_RESOURCES[0]"),
+                "{path} carries hydration data"
+            );
+        }
         let mut bytes = 0;
         for (src, inline) in scripts(&html) {
             match src.as_deref() {
