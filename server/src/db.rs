@@ -53,6 +53,13 @@ pub fn connect_options(url: &str) -> anyhow::Result<PgConnectOptions> {
     })
 }
 
+pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
+    MIGRATOR
+        .run(pool)
+        .await
+        .context("applying database migrations")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,11 +96,4 @@ mod tests {
         ));
         assert!(connect_options("not a url").is_err());
     }
-}
-
-pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
-    MIGRATOR
-        .run(pool)
-        .await
-        .context("applying database migrations")
 }
