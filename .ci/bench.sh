@@ -156,6 +156,8 @@ for page in home product; do
   awk -v u="$u" -v c="$c" -v n="$n" -v p="$page" 'BEGIN { printf "  %s: app/nginx = %.3f uncached, %.3f cached\n", p, u/n, c/n }' >&2
   half "  at half rate, uncached" "http://127.0.0.1:3201$path" "$u"
   half "  at half rate, cached" "http://127.0.0.1:3202$path" "$c"
+  # The generator's and loopback's own share at that rate: nginx sent the same requests.
+  half "  nginx at that rate" "http://127.0.0.1:3203$path" "$c"
 done
 
 wasm=$(ls target/site/pkg/bizmaat*.wasm | grep -v '\.gz$' | head -1)
