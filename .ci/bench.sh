@@ -26,6 +26,9 @@ duration=${BENCH_DURATION:-10s}
 connections=${BENCH_CONNECTIONS:-32}
 threads=${BENCH_THREADS:-2}
 work=$(mktemp -d)
+# nginx's workers run as `nobody`: mktemp's 0700 directory made every nginx answer a 403 (a
+# 150-byte error page measured as "the same HTML" until 7 December 2026, late night).
+chmod 755 "$work"
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -127,10 +130,21 @@ http {
 NGINX
 mkdir -p "$work/tmp"
 nginx -c "$work/nginx.conf"
+# The baseline must serve the very bytes the app rendered, or the ratios mean nothing.
+for f in home product; do
+  path=$([ $f = home ] && echo $home || echo $product)
+  if ! curl -fs "http://127.0.0.1:3203$path" | cmp -s - "$work/www/$f.html"; then
+    echo "nginx does not serve the saved $f page (see $work/nginx-error.log)" >&2; exit 1
+  fi
+done
 
 run() { # label url
   local out p50 p99 rps
   out=$(wrk -t"$threads" -c"$connections" -d"$duration" --latency "$2")
+  # wrk counts error answers as requests; a run with any is not a measurement of the page.
+  if grep -q "Non-2xx" <<<"$out"; then
+    echo "$1: error answers during the run:" >&2; echo "$out" >&2; exit 1
+  fi
   rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
   p99=$(awk '$1 == "99%" {print $2}' <<<"$out")

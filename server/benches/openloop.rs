@@ -88,13 +88,15 @@ async fn main() -> anyhow::Result<()> {
     let total = (rate * seconds) as usize + warm;
     let period = Duration::from_secs_f64(1.0 / rate);
     let errors = Arc::new(AtomicUsize::new(0));
+    let first_error = Arc::new(std::sync::Mutex::new(None::<String>));
     let start = Instant::now() + Duration::from_millis(100);
     // A fixed set of connections (as wrk2's -c): connection j sends requests j, j + C, j + 2C…
     // each at its time on the schedule, or at once when the one before it ran late — and the
     // lateness counts in its latency. A failed connection is opened again for the next request.
     let mut tasks = Vec::with_capacity(CONNECTIONS);
     for j in 0..CONNECTIONS {
-        let (uri, host, addr, errors) = (uri.clone(), host.clone(), addr.clone(), errors.clone());
+        let (uri, host, addr) = (uri.clone(), host.clone(), addr.clone());
+        let (errors, first_error) = (errors.clone(), first_error.clone());
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::with_capacity(total / CONNECTIONS + 1);
             let mut conn: Option<Conn> = None;
@@ -108,16 +110,18 @@ async fn main() -> anyhow::Result<()> {
                 {
                     conn = None;
                 }
-                if conn.is_none() {
-                    conn = Conn::open(&addr).await.ok();
-                }
-                let ok = match conn.as_mut() {
-                    Some(c) => c.get(&uri, &host).await.unwrap_or(false),
-                    None => false,
+                let result = match conn.take() {
+                    Some(c) => Ok(c),
+                    None => Conn::open(&addr).await,
                 };
-                if !ok {
-                    errors.fetch_add(1, Ordering::Relaxed);
-                    conn = None;
+                let result = match result {
+                    Ok(mut c) => c.get(&uri, &host).await.map(|ok| (ok, c)),
+                    Err(e) => Err(e),
+                };
+                match result {
+                    Ok((true, c)) => conn = Some(c),
+                    Ok((false, _)) => note(&errors, &first_error, i >= warm, "a non-2xx status"),
+                    Err(e) => note(&errors, &first_error, i >= warm, &e.to_string()),
                 }
                 if i >= warm {
                     latencies.push(due.elapsed());
@@ -150,5 +154,25 @@ async fn main() -> anyhow::Result<()> {
         errors.load(Ordering::Relaxed),
         sent.as_secs_f64(),
     );
+    if let Some(e) = first_error.lock().expect("not poisoned").as_ref() {
+        println!("  first error: {e}");
+    }
     Ok(())
+}
+
+/// Counts a failed request (those of the warm-up second are not counted, as their latencies
+/// are not) and keeps the first failure's reason for the report.
+fn note(
+    errors: &AtomicUsize,
+    first: &std::sync::Mutex<Option<String>>,
+    counted: bool,
+    reason: &str,
+) {
+    if counted {
+        errors.fetch_add(1, Ordering::Relaxed);
+    }
+    first
+        .lock()
+        .expect("not poisoned")
+        .get_or_insert_with(|| reason.to_string());
 }
