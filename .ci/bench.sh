@@ -27,7 +27,7 @@ connections=${BENCH_CONNECTIONS:-32}
 threads=${BENCH_THREADS:-2}
 work=$(mktemp -d)
 # nginx's workers run as `nobody`: mktemp's 0700 directory made every nginx answer a 403 (a
-# 150-byte error page measured as "the same HTML" until 7 December 2026, late night).
+# 153-byte error page measured as "the same HTML" until 7 December 2026, late night).
 chmod 755 "$work"
 pids=()
 cleanup() {
