@@ -106,17 +106,19 @@ async fn the_dashboard_reads_times_and_days_in_the_shops_zone() {
     let mail = app.last_email_to("lagos.owner@example.com").await;
     assert!(mail.contains("(Africa/Lagos)"), "{mail}");
 
-    // Half past eleven at night in UTC is half past midnight the next day in Lagos.
-    sqlx::query("update orders set created_at = '2026-12-07 23:30:00+00' where id = $1::uuid")
+    // Half past eleven at night in UTC is half past midnight the next day in Lagos. A day long
+    // past: the overview below counts the last 30 days, and a date near the run's own (as
+    // 2026-12-08 was, run around midnight in Lagos that day) would count there too.
+    sqlx::query("update orders set created_at = '2025-03-09 23:30:00+00' where id = $1::uuid")
         .bind(&late)
         .execute(&app.pool)
         .await
         .unwrap();
     let list = json(app.call("orders/list", &[]).await).await;
     assert_eq!(list["time_zone"], "Africa/Lagos");
-    assert_eq!(list["items"][0]["created_at"], "2026-12-08T00:30:00+01:00");
+    assert_eq!(list["items"][0]["created_at"], "2025-03-10T00:30:00+01:00");
     let order = json(app.call("orders/get", &[("id", &late)]).await).await;
-    assert_eq!(order["created_at"], "2026-12-08T00:30:00+01:00");
+    assert_eq!(order["created_at"], "2025-03-10T00:30:00+01:00");
     assert_eq!(order["time_zone"], "Africa/Lagos");
     // The date filter is the shop's days too.
     let on = |day: &'static str| {
@@ -132,8 +134,8 @@ async fn the_dashboard_reads_times_and_days_in_the_shops_zone() {
                 .len()
         }
     };
-    assert_eq!(on("2026-12-08").await, 1);
-    assert_eq!(on("2026-12-07").await, 0);
+    assert_eq!(on("2025-03-10").await, 1);
+    assert_eq!(on("2025-03-09").await, 0);
     // The export names the zone in its header and gives each time with its offset.
     let csv = app
         .get("/dashboard/orders/export.csv")
@@ -152,7 +154,7 @@ async fn the_dashboard_reads_times_and_days_in_the_shops_zone() {
         lines
             .next()
             .unwrap()
-            .starts_with("1001,2026-12-08T00:30:00+01:00,")
+            .starts_with("1001,2025-03-10T00:30:00+01:00,")
     );
 
     // The overview's days run midnight to midnight in Lagos: an order at ten past midnight
