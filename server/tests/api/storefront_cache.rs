@@ -249,3 +249,59 @@ async fn a_change_made_outside_the_app_reaches_the_cache_through_postgresql() {
         "the page follows the change"
     );
 }
+
+#[tokio::test]
+async fn visitors_arriving_together_on_an_uncached_page_share_one_render() {
+    let app = spawn_app().await;
+    let (slug, _) = shop(&app).await;
+    // The cache empties once when its PostgreSQL notification line comes up, and a render
+    // that sees that does not store: wait for the line, so only this test's burst is seen.
+    for _ in 0..100 {
+        let listening: i64 = sqlx::query_scalar(
+            "select count(*) from pg_stat_activity where datname = current_database() and query ilike 'listen%'",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        if listening > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let shopper = client();
+    let home = format!("/s/{slug}");
+    get(&shopper, &app, &home, &[]).await.text().await.unwrap();
+    assert_eq!(
+        header_of(&get(&shopper, &app, &home, &[]).await, "x-cache"),
+        "hit",
+        "the cache stores"
+    );
+
+    let path = format!("/s/{slug}/p/kente-stole");
+    let before = app.acquired();
+    let answers = futures_util::future::join_all((0..16).map(|_| {
+        let (shopper, app, path) = (&shopper, &app, &path);
+        async move {
+            let res = get(shopper, app, path, &[]).await;
+            let state = header_of(&res, "x-cache");
+            (res.status(), state, res.text().await.unwrap())
+        }
+    }))
+    .await;
+    let misses = answers.iter().filter(|(_, s, _)| s == "miss").count();
+    assert_eq!(
+        misses,
+        1,
+        "one render for the whole burst: {:?}",
+        answers.iter().map(|a| &a.1).collect::<Vec<_>>()
+    );
+    for (status, _, html) in &answers {
+        assert_eq!(*status, 200);
+        assert_eq!(html, &answers[0].2, "every visitor gets the same page");
+        assert!(html.contains("Kente Stole"));
+    }
+    // One render's two queries (with room for a page-view write or a job poll landing in
+    // the burst), not sixteen renders' thirty-two.
+    let taken = app.acquired() - before;
+    assert!(taken < 8, "{taken} connections taken");
+}
