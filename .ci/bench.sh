@@ -2,7 +2,9 @@
 # `make bench`: storefront throughput against nginx serving the same HTML from disk.
 #
 #  1. a fresh database with the demo shop grown to 500 products;
-#  2. two release servers on loopback: one with the page cache off (uncached), one with it on;
+#  2. three release servers on loopback: no caches at all (two queries and the router's render
+#     per page), uncached (whole responses not kept: every page rendered per request from its
+#     data in memory), cached (whole responses kept as bytes);
 #  3. the product page and shop home saved as files and served by nginx (Debian package);
 #  4. wrk loads each target with the same settings; we print req/s, p50, p99 and app ÷ nginx;
 #  5. the release WASM size, raw and brotli, and what each storefront page downloads before it
@@ -104,6 +106,9 @@ where not exists (select 1 from images x where x.product_id = p.id);
 update shops set catalog_version = catalog_version + 1 where slug = 'lagos-looms';
 SQL
 start 3202 2000
+# Whole responses not kept: every page rendered per request, from its data in memory
+# (`storefront::render`; the first request of a page reads it through the router).
+STOREFRONT_RESPONSE_CACHE=false start 3204 2000
 count=$(psql "$db" -Atc "select count(*) from products p join shops s on s.id = p.shop_id where s.slug = 'lagos-looms'")
 
 home=/s/lagos-looms
@@ -164,11 +169,18 @@ half() { # label url saturated_rps
 echo "storefront benchmark: $count products, wrk -t$threads -c$connections -d$duration, loopback" >&2
 for page in home product; do
   path=$([ $page = home ] && echo $home || echo $product)
+  # The router's render (nginx's copy, the cached server's) and the one from memory differ
+  # only by Leptos' hydration markers: say by how many bytes.
+  for port in 3203 3204; do curl -fs "http://127.0.0.1:$port$path" >/dev/null; done
+  printf '  %s page bytes: %s as nginx and the cached server send it, %s rendered from memory\n' "$page" \
+    "$(curl -fs "http://127.0.0.1:3203$path" | wc -c)" "$(curl -fs "http://127.0.0.1:3204$path" | wc -c)" >&2
   n=$(run "nginx $page (static file)" "http://127.0.0.1:3203$path")
-  u=$(run "app $page, uncached" "http://127.0.0.1:3201$path")
+  q=$(run "app $page, no caches" "http://127.0.0.1:3201$path")
+  u=$(run "app $page, uncached" "http://127.0.0.1:3204$path")
   c=$(run "app $page, cached" "http://127.0.0.1:3202$path")
-  awk -v u="$u" -v c="$c" -v n="$n" -v p="$page" 'BEGIN { printf "  %s: app/nginx = %.3f uncached, %.3f cached\n", p, u/n, c/n }' >&2
-  half "  at half rate, uncached" "http://127.0.0.1:3201$path" "$u"
+  awk -v q="$q" -v u="$u" -v c="$c" -v n="$n" -v p="$page" 'BEGIN { printf "  %s: app/nginx = %.3f uncached (rendered per request), %.3f cached; %.3f with no caches at all (2 queries per page)\n", p, u/n, c/n, q/n }' >&2
+  half "  at half rate, uncached" "http://127.0.0.1:3204$path" "$u"
+  half "  at half rate, no caches" "http://127.0.0.1:3201$path" "$q"
   half "  at half rate, cached" "http://127.0.0.1:3202$path" "$c"
   # The generator's and loopback's own share at that rate: nginx sent the same requests.
   half "  nginx at that rate" "http://127.0.0.1:3203$path" "$c"

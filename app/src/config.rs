@@ -52,6 +52,9 @@ pub struct Config {
     pub storefront_cache_entries: usize,
     /// Approximate memory the storefront page cache may hold, in bytes; 0 turns it off.
     pub storefront_cache_bytes: usize,
+    /// Whether whole storefront responses are kept as bytes (`STOREFRONT_RESPONSE_CACHE`); off,
+    /// every page is rendered per request (from the data cache when it has the page).
+    pub storefront_response_cache: bool,
     /// The development mailbox (`/dev/mailbox`): development only, loopback peers only, and
     /// only when asked for (`DEV_MAILBOX=true`), because it shows every tenant's email.
     pub dev_mailbox: bool,
@@ -384,6 +387,7 @@ impl Config {
             media: media_config(&get)?,
             storefront_cache_entries: parse(&get, "STOREFRONT_CACHE_ENTRIES", "2000")?,
             storefront_cache_bytes: parse(&get, "STOREFRONT_CACHE_BYTES", "33554432")?,
+            storefront_response_cache: parse(&get, "STOREFRONT_RESPONSE_CACHE", "true")?,
             http_connect_timeout_secs: positive(&get, "HTTP_CONNECT_TIMEOUT_SECS", "5")?,
             http_timeout_secs: positive(&get, "HTTP_TIMEOUT_SECS", "20")?,
             job_concurrency: positive(&get, "JOB_CONCURRENCY", "4")?,

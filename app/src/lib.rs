@@ -170,10 +170,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         <!DOCTYPE html>
         <html lang="en">
             <head>
-                <meta charset="utf-8"/>
-                <meta name="viewport" content="width=device-width, initial-scale=1"/>
-                <link rel="icon" href="/favicon.ico"/>
-                <link rel="stylesheet" id="leptos" href=css_href(&options)/>
+                {head_start(css_href(&options))}
                 {if storefront {
                     view! { <script src=STOREFRONT_JS defer></script> }.into_any()
                 } else {
@@ -189,6 +186,17 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <App/>
             </body>
         </html>
+    }
+}
+
+/// What every page's `<head>` starts with (the storefront's own renderer uses it too).
+#[cfg(feature = "ssr")]
+pub(crate) fn head_start(css: String) -> impl IntoView {
+    view! {
+        <meta charset="utf-8"/>
+        <meta name="viewport" content="width=device-width, initial-scale=1"/>
+        <link rel="icon" href="/favicon.ico"/>
+        <link rel="stylesheet" id="leptos" href=css/>
     }
 }
 

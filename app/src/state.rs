@@ -61,7 +61,11 @@ impl AppState {
             config.storefront_cache_bytes,
         ));
         let storefront_responses = Arc::new(crate::storefront::bytes::ResponseCache::new(
-            config.storefront_cache_entries,
+            if config.storefront_response_cache {
+                config.storefront_cache_entries
+            } else {
+                0
+            },
             config.storefront_cache_bytes,
         ));
         let page_views = crate::analytics::ssr::PageViews::start(pool.clone());

@@ -3,7 +3,7 @@
 
 use app::auth::ssr::Session;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
@@ -39,6 +39,38 @@ pub async fn security_headers(
     req.extensions_mut().insert(CspNonce(nonce.clone()));
     let path = req.uri().path().to_string();
     let mut res = next.run(req).await;
+    let private = res.headers().contains_key(header::SET_COOKIE)
+        || path == "/dashboard"
+        || path.starts_with("/dashboard/")
+        || path.starts_with("/api/")
+        || path.starts_with("/dev/")
+        || path.starts_with("/signup")
+        || path.starts_with("/account/")
+        || matches!(
+            path.as_str(),
+            "/login" | "/reset-password" | "/forgot-password"
+        );
+    let h = res.headers_mut();
+    for (name, value) in page_headers(&cfg, &path, &nonce) {
+        if let Some(name) = name {
+            h.insert(name, value);
+        }
+    }
+    // Anything that sets a cookie, or shows a merchant's data, must never be kept by a shared
+    // cache (a proxy serving one merchant's dashboard, or session cookie, to another).
+    if private {
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-store"),
+        );
+    }
+    res
+}
+
+/// The security headers of a page at `path` whose inline scripts carry `nonce`. The
+/// storefront's own renderer (`app::storefront::render`) takes a storefront page's set from
+/// here at start-up, so the pages it renders outside this layer carry the same headers.
+pub fn page_headers(cfg: &SecurityConfig, path: &str, nonce: &str) -> HeaderMap {
     let mut connect = "'self'".to_string();
     for extra in [&cfg.dev_reload, &cfg.upload_origin].into_iter().flatten() {
         connect.push(' ');
@@ -61,7 +93,7 @@ pub async fn security_headers(
          img-src 'self' data: https:; font-src 'self'; connect-src {connect}; {frame_src}object-src 'none'; \
          base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
     );
-    let h = res.headers_mut();
+    let mut h = HeaderMap::new();
     if let Ok(v) = HeaderValue::from_str(&csp) {
         h.insert(header::CONTENT_SECURITY_POLICY, v);
     }
@@ -96,26 +128,7 @@ pub async fn security_headers(
             HeaderValue::from_static("max-age=31536000; includeSubDomains"),
         );
     }
-    // Anything that sets a cookie, or shows a merchant's data, must never be kept by a shared
-    // cache (a proxy serving one merchant's dashboard, or session cookie, to another).
-    let private = h.contains_key(header::SET_COOKIE)
-        || path == "/dashboard"
-        || path.starts_with("/dashboard/")
-        || path.starts_with("/api/")
-        || path.starts_with("/dev/")
-        || path.starts_with("/signup")
-        || path.starts_with("/account/")
-        || matches!(
-            path.as_str(),
-            "/login" | "/reset-password" | "/forgot-password"
-        );
-    if private {
-        h.insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("private, no-store"),
-        );
-    }
-    res
+    h
 }
 
 /// Mutating requests (server functions included) must come from a page of ours. Browsers send

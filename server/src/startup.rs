@@ -124,6 +124,7 @@ pub fn build_app(state: AppState) -> Router {
     let max_concurrent = state.config.max_concurrent_requests;
     let shell_options = options.clone();
     let fallback_options = options.clone();
+    // Both caches (data and responses) follow the shops' change notifications.
     if state.config.storefront_cache_bytes > 0 && state.config.storefront_cache_entries > 0 {
         tokio::spawn(app::storefront::bytes::listen(
             state.pool.clone(),
@@ -131,7 +132,10 @@ pub fn build_app(state: AppState) -> Router {
         ));
     }
 
-    let front = app::storefront::bytes::Front::new(&state);
+    // Storefront pages rendered in front of the layers (from data in memory) carry the headers
+    // those layers would give them; their CSP names scripts by hash, so no nonce here.
+    let front =
+        app::storefront::bytes::Front::new(&state, security::page_headers(&security, "/s/", ""));
     let routes = Router::new()
         .route("/healthz", get(crate::health::healthz))
         .route("/readyz", get(crate::health::readyz))

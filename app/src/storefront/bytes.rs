@@ -115,6 +115,16 @@ struct Inner {
     bytes: usize,
     serial: u64,
     generations: HashMap<Uuid, u64>,
+    /// Moves when everything is outdated at once ([`ResponseCache::clear`]).
+    epoch: u64,
+}
+
+/// Where a shop stands: data stamped before a change to it (or a [`ResponseCache::clear`])
+/// is outdated. The page data cache (`storefront::ssr::PageCache`) stamps its entries with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stamp {
+    epoch: u64,
+    generation: u64,
 }
 
 pub struct ResponseCache {
@@ -231,8 +241,24 @@ impl ResponseCache {
         *inner = Inner {
             generations,
             serial: inner.serial,
+            epoch: inner.epoch + 1,
             ..Inner::default()
         };
+    }
+
+    /// The shop's current stamp (see [`Stamp`]). Kept whether or not responses are.
+    pub fn stamp(&self, shop: Uuid) -> Stamp {
+        let inner = self.lock();
+        Stamp {
+            epoch: inner.epoch,
+            generation: inner.generations.get(&shop).copied().unwrap_or(0),
+        }
+    }
+
+    /// Moves on every invalidation: read it before loading data, and store the data only if
+    /// it has not moved (it may have been read just before a change).
+    pub fn invalidation_count(&self) -> u64 {
+        self.invalidations.load(Ordering::SeqCst)
     }
 
     fn get(&self, key: &str) -> Option<Arc<Page>> {
@@ -563,15 +589,115 @@ fn compress(identity: &[u8]) -> (Vec<u8>, Vec<u8>) {
 pub struct Front {
     cache: Arc<ResponseCache>,
     page_views: crate::analytics::ssr::PageViews,
+    data: Arc<super::ssr::PageCache>,
+    direct: Arc<Direct>,
+}
+
+/// What a page rendered here ([`super::render`]) needs besides its data.
+struct Direct {
+    css: String,
+    /// The headers the layers behind this one give a storefront page (security headers,
+    /// content type), with the CSP's `script-src` to be replaced by the page's hashes.
+    headers: HeaderMap,
 }
 
 impl Front {
-    pub fn new(state: &crate::state::AppState) -> Self {
+    /// `page_headers`: the security headers of a storefront page (`server::security`).
+    pub fn new(state: &crate::state::AppState, mut page_headers: HeaderMap) -> Self {
+        page_headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
         Front {
             cache: state.storefront_responses.clone(),
             page_views: state.page_views.clone(),
+            data: state.storefront_cache.clone(),
+            direct: Arc::new(Direct {
+                css: crate::css_href(&state.leptos_options),
+                headers: page_headers,
+            }),
         }
     }
+
+    /// The page rendered here from its data in memory, if that data is there (no query, no
+    /// router: see [`super::render`]); `None` sends the request on to the router.
+    async fn rendered(&self, uri: axum::http::Uri) -> Option<(Uuid, String)> {
+        if !self.data.enabled() {
+            return None;
+        }
+        let (route, choice) = super::render::requested(uri.path(), uri.query())?;
+        let page = self.data.get(&route.normalized(), &self.cache)?;
+        super::render::document(page, choice, self.direct.css.clone()).await
+    }
+
+    fn record_view(&self, req: &Request) {
+        if req.method() == Method::GET {
+            self.page_views
+                .record(crate::analytics::ssr::PageView::of_request(
+                    req.uri().path(),
+                    req.headers(),
+                ));
+        }
+    }
+}
+
+/// A page as it is kept and answered: nonce-free HTML, the headers worth replaying (with the
+/// CSP naming the page's inline scripts by hash), its codings and tags.
+async fn keep(identity: String, source: &HeaderMap) -> Arc<Page> {
+    let hashes = inline_script_hashes(&identity);
+    let mut kept = HeaderMap::new();
+    for (name, value) in source.iter() {
+        if replayable(name) {
+            kept.append(name.clone(), value.clone());
+        }
+    }
+    let csp = source
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("default-src 'self'");
+    if let Ok(v) = HeaderValue::from_str(&csp_with_hashes(csp, &hashes)) {
+        kept.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    let identity = Bytes::from(identity);
+    let for_compression = identity.clone();
+    let (br, gzip) = tokio::task::spawn_blocking(move || compress(&for_compression))
+        .await
+        .unwrap_or_default();
+    let etag = hex::encode(&Sha256::digest(&identity)[..12]);
+    let tag = |suffix: &str| {
+        HeaderValue::from_str(&format!("\"{etag}{suffix}\"")).expect("hex is a valid header")
+    };
+    Arc::new(Page {
+        etag_identity: tag(""),
+        etag_br: tag("-br"),
+        etag_gzip: tag("-gz"),
+        etag,
+        headers: kept,
+        identity,
+        br: Bytes::from(br),
+        gzip: Bytes::from(gzip),
+    })
+}
+
+/// A page rendered here when responses are not kept: its headers, the CSP by hash, no
+/// validators (as the router's render of it would be answered); the layer outside compresses.
+fn answer_unkept(html: String, direct: &Direct) -> Response {
+    let hashes = inline_script_hashes(&html);
+    let mut res = Response::new(Body::from(html));
+    let h = res.headers_mut();
+    for (name, value) in direct.headers.iter() {
+        h.insert(name.clone(), value.clone());
+    }
+    let csp = direct
+        .headers
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("default-src 'self'");
+    if let Ok(v) = HeaderValue::from_str(&csp_with_hashes(csp, &hashes)) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    h.insert("x-cache", HeaderValue::from_static("off"));
+    res
 }
 
 /// The layer in front of the router: answers cached storefront pages and records their views,
@@ -579,7 +705,7 @@ impl Front {
 pub async fn middleware(State(front): State<Front>, mut req: Request, next: Next) -> Response {
     let cache = &front.cache;
     let key = cache_key(req.method(), req.uri().path(), req.uri().query());
-    let Some(key) = key.filter(|_| cache.enabled()) else {
+    let Some(key) = key else {
         if req.method() == Method::GET || req.method() == Method::HEAD {
             return next.run(req).await;
         }
@@ -594,15 +720,16 @@ pub async fn middleware(State(front): State<Front>, mut req: Request, next: Next
         }
         return res;
     };
-    let answer_hit = |req: &Request, hit: &Page| {
-        if req.method() == Method::GET {
-            front
-                .page_views
-                .record(crate::analytics::ssr::PageView::of_request(
-                    req.uri().path(),
-                    req.headers(),
-                ));
+    if !cache.enabled() {
+        // Nothing kept: every answer is rendered, here when the data is in memory.
+        if let Some((_, html)) = front.rendered(req.uri().clone()).await {
+            front.record_view(&req);
+            return answer_unkept(html, &front.direct);
         }
+        return next.run(req).await;
+    }
+    let answer_hit = |req: &Request, hit: &Page| {
+        front.record_view(req);
         respond(hit, req.headers(), "hit")
     };
     if let Some(hit) = cache.get(&key) {
@@ -625,8 +752,21 @@ pub async fn middleware(State(front): State<Front>, mut req: Request, next: Next
             }
         }
     }
-    let headers = req.headers().clone();
     let seen = cache.invalidations.load(Ordering::SeqCst);
+    if let Some((shop, html)) = front.rendered(req.uri().clone()).await {
+        front.record_view(&req);
+        let page = keep(html, &front.direct.headers).await;
+        store(
+            cache,
+            key,
+            shop,
+            page.clone(),
+            seen,
+            req.method() == Method::GET,
+        );
+        return respond(&page, req.headers(), "miss");
+    }
+    let headers = req.headers().clone();
     let is_get = req.method() == Method::GET;
     // The render comes back uncompressed (the layers inside would otherwise compress it for
     // this client); the codings are made here, once, for everyone.
@@ -660,54 +800,31 @@ pub async fn middleware(State(front): State<Front>, mut req: Request, next: Next
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
     };
-    let identity = strip_nonces(&String::from_utf8_lossy(&bytes));
-    let hashes = inline_script_hashes(&identity);
-    let mut kept = HeaderMap::new();
-    for (name, value) in parts.headers.iter() {
-        if replayable(name) {
-            kept.append(name.clone(), value.clone());
-        }
-    }
-    let csp = parts
-        .headers
-        .get(header::CONTENT_SECURITY_POLICY)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("default-src 'self'");
-    if let Ok(v) = HeaderValue::from_str(&csp_with_hashes(csp, &hashes)) {
-        kept.insert(header::CONTENT_SECURITY_POLICY, v);
-    }
-    let identity = Bytes::from(identity);
-    let for_compression = identity.clone();
-    let (br, gzip) = tokio::task::spawn_blocking(move || compress(&for_compression))
-        .await
-        .unwrap_or_default();
-    let etag = hex::encode(&Sha256::digest(&identity)[..12]);
-    let tag = |suffix: &str| {
-        HeaderValue::from_str(&format!("\"{etag}{suffix}\"")).expect("hex is a valid header")
-    };
-    let page = Arc::new(Page {
-        etag_identity: tag(""),
-        etag_br: tag("-br"),
-        etag_gzip: tag("-gz"),
-        etag,
-        headers: kept,
-        identity,
-        br: Bytes::from(br),
-        gzip: Bytes::from(gzip),
-    });
-    let entry = Entry {
-        shop,
-        generation: 0,
-        stored: Instant::now(),
-        page: page.clone(),
-    };
-    cache.put(key, entry, seen);
+    let page = keep(
+        strip_nonces(&String::from_utf8_lossy(&bytes)),
+        &parts.headers,
+    )
+    .await;
+    store(cache, key, shop, page.clone(), seen, true);
     let mut out = respond(&page, &headers, "miss");
     // This answer's own request id, as the layers inside gave it.
     if let Some(id) = parts.headers.get("x-request-id") {
         out.headers_mut().insert("x-request-id", id.clone());
     }
     out
+}
+
+/// Keeps a page rendered for a GET (a HEAD's answer is not kept).
+fn store(cache: &ResponseCache, key: String, shop: Uuid, page: Arc<Page>, seen: u64, is_get: bool) {
+    if is_get {
+        let entry = Entry {
+            shop,
+            generation: 0,
+            stored: Instant::now(),
+            page,
+        };
+        cache.put(key, entry, seen);
+    }
 }
 
 /// Keeps the cache in step with changes made outside this process (or by jobs): the `shops`

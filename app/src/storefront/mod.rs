@@ -1,11 +1,13 @@
 //! The public storefront: server-rendered, readable without JavaScript, at most two SQL queries
-//! per page (one for the shop, one for the page; a cached page needs only the first).
+//! per page (one for the shop, one for the page; none when the page's data is in memory).
 
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod bytes;
 #[cfg(feature = "ssr")]
 pub mod cart;
+#[cfg(feature = "ssr")]
+pub mod render;
 #[cfg(feature = "ssr")]
 pub mod routes;
 #[cfg(feature = "ssr")]

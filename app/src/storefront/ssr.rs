@@ -1,8 +1,8 @@
 //! Storefront data. A page costs at most two queries: the shop (with its categories, found by
-//! its slug or an old slug), then the page's products. Pages are cached in memory keyed by shop,
-//! route and catalog version, so a catalog edit (which bumps the version) shows on the next
-//! request, and a cached page costs only the first query.
+//! its slug or an old slug), then the page's products; none when its data is in the
+//! [`PageCache`], which a change to the shop empties of that shop's pages (see there).
 
+use super::bytes::{ResponseCache, Stamp};
 use super::{
     PAGE_SIZE, ProductCard, PublicCategory, PublicProduct, PublicShop, PublicVariant, StorePage,
     StoreRoute, StoreView,
@@ -17,16 +17,23 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use uuid::Uuid;
 
-/// In-process page cache, bounded by entries and by (approximate) bytes. Eviction is "second
-/// chance": entries leave in the order they came, except that one read since it was last
-/// considered buys another round. That keeps popular pages without LRU bookkeeping on reads.
+/// In-process page data cache, bounded by entries and by (approximate) bytes. Eviction is
+/// "second chance": entries leave in the order they came, except that one read since it was
+/// last considered buys another round. That keeps popular pages without LRU bookkeeping on reads.
+///
+/// Entries are keyed by the page as served (the shop's current slug, the normalised route) and
+/// stay valid while their shop's generation in the response cache ([`ResponseCache::stamp`])
+/// has not moved and for at most [`super::bytes::MAX_AGE`]: the same freshness as the stored
+/// responses (a change in this process is seen by the next request; elsewhere, through the
+/// `shops` trigger's notification). So a page whose data is here costs no query at all, and is
+/// rendered straight from it by [`super::render`] (see README, "Storefront speed").
 pub struct PageCache {
     max_entries: usize,
     max_bytes: usize,
     inner: Mutex<CacheInner>,
 }
 
-type CacheKey = (Uuid, StoreRoute);
+type CacheKey = StoreRoute;
 
 #[derive(Default)]
 struct CacheInner {
@@ -39,7 +46,9 @@ struct CacheInner {
 }
 
 struct CacheEntry {
-    version: i64,
+    shop: Uuid,
+    stamp: Stamp,
+    stored: std::time::Instant,
     page: StorePage,
     bytes: usize,
     generation: u64,
@@ -62,8 +71,8 @@ fn entry_bytes(key: &CacheKey, page: &StorePage) -> usize {
     let mut count = Count(0);
     // Writing to a counter cannot fail; if serialisation did, the page counts as its overhead.
     let _ = serde_json::to_writer(&mut count, page);
-    let key_bytes = key.1.shop.len()
-        + match &key.1.view {
+    let key_bytes = key.shop.len()
+        + match &key.view {
             StoreView::Home => 0,
             StoreView::Category(s) | StoreView::Product(s) | StoreView::Search(s) => s.len(),
         };
@@ -78,6 +87,10 @@ impl PageCache {
             max_bytes,
             inner: Mutex::new(CacheInner::default()),
         }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.max_entries > 0 && self.max_bytes > 0
     }
 
     /// Approximate bytes held now.
@@ -97,35 +110,53 @@ impl PageCache {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn get(&self, shop: Uuid, route: &StoreRoute, version: i64) -> Option<StorePage> {
+    /// The page's data, if it is here and its shop has not changed since it was stored.
+    /// `route` must be normalised ([`StoreRoute::normalized`]).
+    pub fn get(&self, route: &StoreRoute, fresh: &ResponseCache) -> Option<StorePage> {
         let mut inner = self.lock();
-        let key = (shop, route.clone());
-        let entry = inner.entries.get_mut(&key)?;
-        if entry.version == version {
+        let entry = inner.entries.get_mut(route)?;
+        if entry.stored.elapsed() < super::bytes::MAX_AGE && fresh.stamp(entry.shop) == entry.stamp
+        {
             entry.used = true;
             return Some(entry.page.clone());
         }
-        // Outdated by a catalog edit: it will never be served again.
+        // Outdated by a change to its shop: it will never be served again.
         let bytes = entry.bytes;
-        inner.entries.remove(&key);
+        inner.entries.remove(route);
         inner.bytes -= bytes;
         None
     }
 
-    fn put(&self, shop: Uuid, route: StoreRoute, version: i64, page: StorePage) {
-        if self.max_entries == 0 || self.max_bytes == 0 {
+    /// Keeps a page's data, unless something was invalidated since `seen` (read before the
+    /// data was): it may predate a change whose notice has already come and gone.
+    fn put(
+        &self,
+        route: StoreRoute,
+        shop: Uuid,
+        page: StorePage,
+        seen: u64,
+        fresh: &ResponseCache,
+    ) {
+        if !self.enabled() {
             return;
         }
-        let key = (shop, route);
+        let key = route;
         let bytes = entry_bytes(&key, &page);
         if bytes > self.max_bytes {
             return;
         }
         let mut inner = self.lock();
+        // Read under our lock, so an invalidation is either seen here or after the entry exists
+        // (and then makes it outdated).
+        if fresh.invalidation_count() != seen {
+            return;
+        }
         let generation = inner.next_generation;
         inner.next_generation += 1;
         let entry = CacheEntry {
-            version,
+            shop,
+            stamp: fresh.stamp(shop),
+            stored: std::time::Instant::now(),
             page,
             bytes,
             generation,
@@ -171,7 +202,6 @@ struct ShopRow {
     description: String,
     currency: String,
     whatsapp_number: Option<String>,
-    catalog_version: i64,
     logo: Option<Json<ImageJson>>,
     categories: Json<Vec<CategoryJson>>,
 }
@@ -211,7 +241,7 @@ struct CategoryJson {
 /// Query 1: the shop by its slug or by one of its old slugs, with logo and categories.
 async fn load_shop(state: &AppState, slug: &str) -> AppResult<Option<ShopRow>> {
     Ok(sqlx::query_as(
-        "select s.id, s.name, s.slug, s.description, s.currency, s.whatsapp_number, s.catalog_version,
+        "select s.id, s.name, s.slug, s.description, s.currency, s.whatsapp_number,
                 (select json_build_object('id', i.id, 'backend', i.backend, 'storage_key', i.storage_key,
                         'version', i.version, 'width', i.width, 'height', i.height, 'alt', s.name || ' logo')
                    from images i where i.id = s.logo_image_id) as logo,
@@ -234,19 +264,17 @@ async fn load_shop(state: &AppState, slug: &str) -> AppResult<Option<ShopRow>> {
 pub async fn load_page(state: &AppState, route: &StoreRoute) -> AppResult<StorePage> {
     // Everything below, the cache key included, sees the route as it will be served.
     let route = &route.normalized();
+    let fresh = &state.storefront_responses;
+    if let Some(page) = state.storefront_cache.get(route, fresh) {
+        return Ok(page);
+    }
+    let seen = fresh.invalidation_count();
     let shop = load_shop(state, &route.shop)
         .await?
         .ok_or(AppError::NotFound)?;
     if shop.slug != route.shop {
         return Ok(StorePage::Moved(route.path_for(&shop.slug)));
     }
-    if let Some(page) = state
-        .storefront_cache
-        .get(shop.id, route, shop.catalog_version)
-    {
-        return Ok(page);
-    }
-    let version = shop.catalog_version;
     let shop_id = shop.id;
     let public = PublicShop {
         id: shop.id,
@@ -286,7 +314,7 @@ pub async fn load_page(state: &AppState, route: &StoreRoute) -> AppResult<StoreP
     };
     state
         .storefront_cache
-        .put(shop_id, route.clone(), version, page.clone());
+        .put(route.clone(), shop_id, page.clone(), seen, fresh);
     Ok(page)
 }
 
@@ -587,65 +615,93 @@ mod tests {
         StorePage::Moved("x".repeat(bytes))
     }
 
+    fn put(cache: &PageCache, fresh: &ResponseCache, shop: Uuid, name: &str, page: StorePage) {
+        let seen = fresh.invalidation_count();
+        cache.put(route(name), shop, page, seen, fresh);
+    }
+
     #[test]
     fn the_byte_budget_holds_whatever_is_put_in() {
         let shop = Uuid::from_u128(1);
-        let one = entry_bytes(&(shop, route("c0")), &page(10_000));
+        let fresh = ResponseCache::new(0, 0);
+        let one = entry_bytes(&route("c0"), &page(10_000));
         // Room for three such pages (names differ in length by a byte or two), not four.
         let budget = one * 3 + 50;
         let cache = PageCache::new(1_000, budget);
         for i in 0..50 {
-            cache.put(shop, route(&format!("c{i}")), 1, page(10_000));
+            put(&cache, &fresh, shop, &format!("c{i}"), page(10_000));
             assert!(cache.bytes() <= budget, "over budget after {i}");
         }
         assert_eq!(cache.len(), 3);
-        assert!(cache.get(shop, &route("c49"), 1).is_some(), "newest kept");
-        assert!(cache.get(shop, &route("c0"), 1).is_none(), "oldest gone");
+        assert!(cache.get(&route("c49"), &fresh).is_some(), "newest kept");
+        assert!(cache.get(&route("c0"), &fresh).is_none(), "oldest gone");
         // A page larger than the whole budget is served but never kept.
-        cache.put(shop, route("huge"), 1, page(one * 4));
-        assert!(cache.get(shop, &route("huge"), 1).is_none());
+        put(&cache, &fresh, shop, "huge", page(one * 4));
+        assert!(cache.get(&route("huge"), &fresh).is_none());
         assert_eq!(cache.len(), 3);
     }
 
     #[test]
     fn a_page_read_since_it_came_outlives_one_that_was_not() {
         let shop = Uuid::from_u128(1);
-        let one = entry_bytes(&(shop, route("a")), &page(1_000));
+        let fresh = ResponseCache::new(0, 0);
+        let one = entry_bytes(&route("a"), &page(1_000));
         let cache = PageCache::new(1_000, one * 3 + 50);
         for name in ["a", "b", "c"] {
-            cache.put(shop, route(name), 1, page(1_000));
+            put(&cache, &fresh, shop, name, page(1_000));
         }
-        assert!(cache.get(shop, &route("a"), 1).is_some());
-        cache.put(shop, route("d"), 1, page(1_000));
-        assert!(cache.get(shop, &route("a"), 1).is_some(), "read: kept");
+        assert!(cache.get(&route("a"), &fresh).is_some());
+        put(&cache, &fresh, shop, "d", page(1_000));
+        assert!(cache.get(&route("a"), &fresh).is_some(), "read: kept");
         assert!(
-            cache.get(shop, &route("b"), 1).is_none(),
+            cache.get(&route("b"), &fresh).is_none(),
             "unread and oldest: evicted"
         );
-        assert!(cache.get(shop, &route("d"), 1).is_some());
+        assert!(cache.get(&route("d"), &fresh).is_some());
     }
 
     #[test]
     fn entries_limit_zero_limits_and_outdated_pages() {
-        let shop = Uuid::from_u128(1);
+        let (ada, bo) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let fresh = ResponseCache::new(0, 0);
         let cache = PageCache::new(2, usize::MAX);
         for name in ["a", "b", "c"] {
-            cache.put(shop, route(name), 1, page(10));
+            put(&cache, &fresh, ada, name, page(10));
         }
         assert_eq!(cache.len(), 2);
-        // A catalog edit bumps the version: the old page is dropped when next asked for.
-        assert!(cache.get(shop, &route("c"), 2).is_none());
+        // Another shop's change leaves this shop's pages alone; its own change drops them.
+        fresh.invalidate(bo);
+        assert!(cache.get(&route("c"), &fresh).is_some());
+        fresh.invalidate(ada);
+        assert!(cache.get(&route("c"), &fresh).is_none());
         assert_eq!(cache.len(), 1);
         let before = cache.bytes();
-        cache.put(shop, route("b"), 1, page(10));
+        put(&cache, &fresh, ada, "b", page(10));
         assert_eq!(
             cache.bytes(),
             before,
             "replacing an entry does not count it twice"
         );
         for off in [PageCache::new(0, 1 << 20), PageCache::new(10, 0)] {
-            off.put(shop, route("a"), 1, page(10));
+            put(&off, &fresh, ada, "a", page(10));
             assert!(off.is_empty());
         }
+    }
+
+    #[test]
+    fn data_read_before_a_change_is_not_kept_and_a_lost_notice_line_drops_everything() {
+        let (ada, bo) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let fresh = ResponseCache::new(0, 0);
+        let cache = PageCache::new(10, usize::MAX);
+        // Read, then the shop changed, then stored: it would show the old data.
+        let seen = fresh.invalidation_count();
+        fresh.invalidate(bo);
+        cache.put(route("a"), ada, page(10), seen, &fresh);
+        assert!(cache.is_empty(), "a page read before a change is not kept");
+        // Pages of a shop never invalidated before still go when notifications may be lost.
+        put(&cache, &fresh, ada, "a", page(10));
+        assert!(cache.get(&route("a"), &fresh).is_some());
+        fresh.clear();
+        assert!(cache.get(&route("a"), &fresh).is_none());
     }
 }

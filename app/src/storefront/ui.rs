@@ -74,7 +74,10 @@ fn StoreRouteView(kind: &'static str) -> impl IntoView {
                         }
                         Ok(StorePage::Product { shop, product }) => {
                             name_shop(shop.id);
-                            view! { <ProductView shop product/> }.into_any()
+                            let choice = query.with_untracked(|q| {
+                                VariantChoice::from_params(|k| q.get(k))
+                            });
+                            view! { <ProductView shop product choice/> }.into_any()
                         }
                         Ok(StorePage::Moved(to)) => view! { <Moved to/> }.into_any(),
                         Err(ApiError::NotFound) => view! { <NotFound/> }.into_any(),
@@ -231,7 +234,7 @@ fn StoreShell(shop: PublicShop, children: Children) -> impl IntoView {
 }
 
 #[component]
-fn Listing(
+pub(crate) fn Listing(
     shop: PublicShop,
     category: Option<PublicCategory>,
     query: Option<String>,
@@ -363,8 +366,31 @@ fn GridImage(img: ImageView, eager: bool, first: bool) -> impl IntoView {
     }
 }
 
+/// What a product page's address says about the variant to show (`?variant=`, `?o1=…`) and
+/// the add-to-cart message (`?error=`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct VariantChoice {
+    pub variant: Option<String>,
+    pub values: Vec<Option<String>>,
+    pub error: Option<String>,
+}
+
+impl VariantChoice {
+    pub fn from_params(get: impl Fn(&str) -> Option<String>) -> Self {
+        VariantChoice {
+            variant: get("variant"),
+            values: ["o1", "o2", "o3"].iter().map(|k| get(k)).collect(),
+            error: get("error"),
+        }
+    }
+}
+
 #[component]
-fn ProductView(shop: PublicShop, product: PublicProduct) -> impl IntoView {
+pub(crate) fn ProductView(
+    shop: PublicShop,
+    product: PublicProduct,
+    choice: VariantChoice,
+) -> impl IntoView {
     let home = format!("/s/{}", shop.slug);
     let canonical = format!("{}/p/{}", shop.url, product.slug);
     let page_path = format!("{home}/p/{}", product.slug);
@@ -404,15 +430,11 @@ fn ProductView(shop: PublicShop, product: PublicProduct) -> impl IntoView {
 
     // The chosen variant: from `?variant=` or `?o1=…` on the server (and on first render in
     // the browser), then from the selects as the shopper changes them.
-    let query = use_query_map();
-    let (initial, error) = query.with_untracked(|q| {
-        let values: Vec<Option<String>> = ["o1", "o2", "o3"].iter().map(|k| q.get(k)).collect();
-        let chosen = product
-            .selected(q.get("variant").as_deref(), &values)
-            .map(|v| v.options.clone())
-            .unwrap_or_default();
-        (chosen, q.get("error"))
-    });
+    let initial = product
+        .selected(choice.variant.as_deref(), &choice.values)
+        .map(|v| v.options.clone())
+        .unwrap_or_default();
+    let error = choice.error;
     let chosen = RwSignal::new(initial);
     let product = StoredValue::new(product);
     let current = move || {

@@ -2,7 +2,7 @@
 //! CSP of their own, dropped by a change to their shop on the next request, and by a change
 //! made outside the app (psql) through PostgreSQL's notifications.
 
-use crate::helpers::{TestApp, client, spawn_app};
+use crate::helpers::{Opts, TestApp, client, spawn_app, spawn_app_with};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
@@ -304,4 +304,177 @@ async fn visitors_arriving_together_on_an_uncached_page_share_one_render() {
     // the burst), not sixteen renders' thirty-two.
     let taken = app.acquired() - before;
     assert!(taken < 8, "{taken} connections taken");
+}
+
+/// The page without Leptos' hydration markers and comments, and without the resource
+/// bookkeeping scripts its streaming render appends after `</html>`: the router's render
+/// carries them, the render from memory leaves them out (storefront pages are never hydrated).
+fn without_markers(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html.find("</html>").map_or(html, |end| &html[..end + 7]);
+    loop {
+        let comment = rest.find("<!--");
+        let empty = rest.find("<!>");
+        match (comment, empty) {
+            (Some(c), e) if e.is_none_or(|e| c < e) => {
+                out.push_str(&rest[..c]);
+                let end = rest[c..].find("-->").expect("comment closes");
+                rest = &rest[c + end + 3..];
+            }
+            (_, Some(e)) => {
+                out.push_str(&rest[..e]);
+                rest = &rest[e + 3..];
+            }
+            _ => break,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[tokio::test]
+async fn a_page_rendered_from_memory_is_the_page_the_router_renders() {
+    // Responses not kept: every answer is a render, the first of each page through the router
+    // (its data is read then), the next ones here from that data.
+    let app = spawn_app_with(Opts {
+        env: vec![("STOREFRONT_RESPONSE_CACHE", "false".into())],
+    })
+    .await;
+    let (slug, id) = shop(&app).await;
+    let res = app
+        .call(
+            "catalog/product/options",
+            &[
+                ("id", id.as_str()),
+                ("option_name[]", "Colour"),
+                ("option_values[]", "Indigo, Red"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let shopper = client();
+    let shop_id: uuid::Uuid = sqlx::query_scalar("select id from shops where slug = $1")
+        .bind(&slug)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let product = format!("/s/{slug}/p/kente-stole");
+    for path in [
+        format!("/s/{slug}"),
+        format!("/s/{slug}?page=7"),
+        format!("/s/{slug}/search?q=kente+stole"),
+        format!("/s/{slug}/search?q=nothing-like-it"),
+        product.clone(),
+        format!("{product}?o1=Red"),
+        format!("{product}?o1=Red&error=Only+2+left"),
+    ] {
+        // As a change to the shop would: its pages' data goes, so the next request reads it
+        // through the router (variants of one page share its data).
+        app.state.storefront_responses.invalidate(shop_id);
+        let routed = get(&shopper, &app, &path, &[]).await;
+        assert_eq!(routed.status(), 200, "{path}");
+        let before = app.acquired();
+        let direct = get(&shopper, &app, &path, &[]).await;
+        assert_eq!(direct.status(), 200, "{path}");
+        assert_eq!(
+            (header_of(&routed, "x-cache"), header_of(&direct, "x-cache")),
+            (String::new(), "off".to_string()),
+            "{path}: the first through the router, the next from memory"
+        );
+        for name in [
+            "content-type",
+            "x-content-type-options",
+            "x-frame-options",
+            "referrer-policy",
+            "permissions-policy",
+            "cross-origin-opener-policy",
+            "cache-control",
+        ] {
+            assert_eq!(
+                header_of(&direct, name),
+                header_of(&routed, name),
+                "{path}: {name}"
+            );
+        }
+        let csp = header_of(&direct, "content-security-policy");
+        let routed_csp = header_of(&routed, "content-security-policy");
+        let routed_html = routed.text().await.unwrap();
+        let html = direct.text().await.unwrap();
+        assert_eq!(app.acquired() - before, 0, "{path}: no query");
+        assert_eq!(
+            without_markers(&html),
+            without_markers(&routed_html),
+            "{path}"
+        );
+        assert!(html.contains("<title>"), "{path}: the head's own tags");
+        // The same policy, inline scripts by hash instead of a nonce.
+        assert!(
+            !csp.contains("nonce-") && !csp.contains("unsafe-inline"),
+            "{csp}"
+        );
+        for hash in inline_hashes(&html) {
+            assert!(csp.contains(&hash), "{path}: {hash} in {csp}");
+        }
+        let strip = |c: &str| {
+            c.split("; ")
+                .filter(|d| !d.starts_with("script-src"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        assert_eq!(strip(&csp), strip(&routed_csp), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn a_change_reaches_pages_rendered_from_memory() {
+    let app = spawn_app_with(Opts {
+        env: vec![("STOREFRONT_RESPONSE_CACHE", "false".into())],
+    })
+    .await;
+    let (slug, id) = shop(&app).await;
+    let shopper = client();
+    let home = format!("/s/{slug}");
+    for _ in 0..2 {
+        get(&shopper, &app, &home, &[]).await.text().await.unwrap();
+    }
+    assert_eq!(
+        header_of(&get(&shopper, &app, &home, &[]).await, "x-cache"),
+        "off"
+    );
+    // Through the app: the next request.
+    let res = app
+        .call(
+            "catalog/product/save",
+            &[
+                ("id", &id),
+                ("title", "Kente Stole"),
+                ("price", "4500"),
+                ("status", "active"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let html = get(&shopper, &app, &home, &[]).await.text().await.unwrap();
+    assert!(
+        html.contains("₦4,500.00") && !html.contains("₦4,000.00"),
+        "the new price"
+    );
+    // Outside the app (psql): through the shops trigger's notification, bounded.
+    sqlx::query("update shops set name = 'Renamed In Psql' where slug = $1")
+        .bind(&slug)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let mut html = String::new();
+    for _ in 0..100 {
+        html = get(&shopper, &app, &home, &[]).await.text().await.unwrap();
+        if html.contains("Renamed In Psql") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        html.contains("Renamed In Psql"),
+        "the page follows the change"
+    );
 }
