@@ -316,50 +316,41 @@ impl ResponseCache {
 /// The cache key of a storefront page, or `None` when the request is not one to cache: only
 /// the shop's home, categories, products and search, and only the query parameters the page
 /// reads (others, such as `utm_source` on links shared in WhatsApp, do not change it).
+///
+/// Made from the page as it is rendered ([`super::render::requested`], which reads the address
+/// as the router does, then normalised as the data is loaded), never from the raw query: were
+/// the key read differently from the page, a visitor could have one page stored under another
+/// page's key (`?page=%2532` renders page 2; a key decoding once would have filed it as page 1).
 pub fn cache_key(method: &Method, path: &str, query: Option<&str>) -> Option<String> {
     if method != Method::GET && method != Method::HEAD {
         return None;
     }
-    let rest = path.strip_prefix("/s/")?;
-    let segments: Vec<&str> = rest.split('/').collect();
-    let cacheable = match segments.as_slice() {
-        [slug] => !slug.is_empty(),
-        [slug, "search"] => !slug.is_empty(),
-        [slug, "c" | "p", name] => !slug.is_empty() && !name.is_empty(),
-        _ => false,
-    };
-    if !cacheable {
+    // A form error shown from a link: per visitor, never cached.
+    if form_urlencoded::parse(query.unwrap_or_default().as_bytes()).any(|(k, _)| k == "__err") {
         return None;
     }
-    // Normalised as the page itself reads them, so searches that run alike share one entry.
-    let mut kept: Vec<(String, String)> = Vec::new();
-    for (k, v) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
-        match k.as_ref() {
-            "q" => kept.push(("q".into(), super::normalize_search(&v))),
-            "page" => {
-                let page = v.trim().parse::<i64>().unwrap_or(1).clamp(1, 10_000);
-                if page > 1 {
-                    kept.push(("page".into(), page.to_string()));
-                }
-            }
-            // The product page's variant choice and its add-to-cart message.
-            "variant" | "o1" | "o2" | "o3" | "error" => {
-                kept.push((k.into_owned(), v.into_owned()));
-            }
-            // A form error shown from a link: per visitor, never cached.
-            "__err" => return None,
-            _ => {}
+    let (route, choice) = super::render::requested(path, query)?;
+    let route = route.normalized();
+    let mut key = route.path_for(&route.shop);
+    if let super::StoreView::Product(_) = route.view {
+        // The product page's variant choice and its add-to-cart message.
+        let mut extra = form_urlencoded::Serializer::new(String::new());
+        if let Some(v) = &choice.variant {
+            extra.append_pair("variant", v);
         }
-    }
-    kept.sort();
-    let mut key = path.to_string();
-    if !kept.is_empty() {
-        key.push('?');
-        key.push_str(
-            &form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(kept)
-                .finish(),
-        );
+        for (name, value) in ["o1", "o2", "o3"].iter().zip(&choice.values) {
+            if let Some(v) = value {
+                extra.append_pair(name, v);
+            }
+        }
+        if let Some(e) = &choice.error {
+            extra.append_pair("error", e);
+        }
+        let extra = extra.finish();
+        if !extra.is_empty() {
+            key.push('?');
+            key.push_str(&extra);
+        }
     }
     Some(key)
 }
@@ -621,13 +612,15 @@ impl Front {
 
     /// The page rendered here from its data in memory, if that data is there (no query, no
     /// router: see [`super::render`]); `None` sends the request on to the router.
-    async fn rendered(&self, uri: axum::http::Uri) -> Option<(Uuid, String)> {
+    /// Also says when that data was read: a response kept from it ages from then.
+    async fn rendered(&self, uri: axum::http::Uri) -> Option<(Uuid, String, Instant)> {
         if !self.data.enabled() {
             return None;
         }
         let (route, choice) = super::render::requested(uri.path(), uri.query())?;
-        let page = self.data.get(&route.normalized(), &self.cache)?;
-        super::render::document(page, choice, self.direct.css.clone()).await
+        let (page, read) = self.data.get_with_time(&route.normalized(), &self.cache)?;
+        let (shop, html) = super::render::document(page, choice, self.direct.css.clone()).await?;
+        Some((shop, html, read))
     }
 
     fn record_view(&self, req: &Request) {
@@ -722,7 +715,7 @@ pub async fn middleware(State(front): State<Front>, mut req: Request, next: Next
     };
     if !cache.enabled() {
         // Nothing kept: every answer is rendered, here when the data is in memory.
-        if let Some((_, html)) = front.rendered(req.uri().clone()).await {
+        if let Some((_, html, _)) = front.rendered(req.uri().clone()).await {
             front.record_view(&req);
             return answer_unkept(html, &front.direct);
         }
@@ -753,17 +746,13 @@ pub async fn middleware(State(front): State<Front>, mut req: Request, next: Next
         }
     }
     let seen = cache.invalidations.load(Ordering::SeqCst);
-    if let Some((shop, html)) = front.rendered(req.uri().clone()).await {
+    if let Some((shop, html, read)) = front.rendered(req.uri().clone()).await {
         front.record_view(&req);
         let page = keep(html, &front.direct.headers).await;
-        store(
-            cache,
-            key,
-            shop,
-            page.clone(),
-            seen,
-            req.method() == Method::GET,
-        );
+        // As from the router: a HEAD's answer is not kept, nor a page over the size limit.
+        if req.method() == Method::GET && page.identity.len() <= MAX_PAGE_BYTES {
+            store(cache, key, shop, page.clone(), seen, read);
+        }
         return respond(&page, req.headers(), "miss");
     }
     let headers = req.headers().clone();
@@ -805,7 +794,7 @@ pub async fn middleware(State(front): State<Front>, mut req: Request, next: Next
         &parts.headers,
     )
     .await;
-    store(cache, key, shop, page.clone(), seen, true);
+    store(cache, key, shop, page.clone(), seen, Instant::now());
     let mut out = respond(&page, &headers, "miss");
     // This answer's own request id, as the layers inside gave it.
     if let Some(id) = parts.headers.get("x-request-id") {
@@ -814,17 +803,23 @@ pub async fn middleware(State(front): State<Front>, mut req: Request, next: Next
     out
 }
 
-/// Keeps a page rendered for a GET (a HEAD's answer is not kept).
-fn store(cache: &ResponseCache, key: String, shop: Uuid, page: Arc<Page>, seen: u64, is_get: bool) {
-    if is_get {
-        let entry = Entry {
-            shop,
-            generation: 0,
-            stored: Instant::now(),
-            page,
-        };
-        cache.put(key, entry, seen);
-    }
+/// Keeps a page rendered from data read at `read`: it is served until [`MAX_AGE`] after that,
+/// not after the render (data kept a while, then rendered, would otherwise outlive it).
+fn store(
+    cache: &ResponseCache,
+    key: String,
+    shop: Uuid,
+    page: Arc<Page>,
+    seen: u64,
+    read: Instant,
+) {
+    let entry = Entry {
+        shop,
+        generation: 0,
+        stored: read,
+        page,
+    };
+    cache.put(key, entry, seen);
 }
 
 /// Keeps the cache in step with changes made outside this process (or by jobs): the `shops`
@@ -902,7 +897,27 @@ mod tests {
             cache_key(&get, "/s/ada", Some("page=abc")),
             cache_key(&get, "/s/ada", Some("page=1"))
         );
+        // Read as the page is rendered (decoded twice, the last of a repeated name), so no
+        // address can file one page under another's key.
+        let key = |q: &str| cache_key(&get, "/s/ada", Some(q)).unwrap();
+        assert_eq!(key("page=%2532"), "/s/ada?page=2");
+        assert_eq!(key("page=2&page=3"), "/s/ada?page=3");
+        assert_eq!(
+            key("page=%202"),
+            "/s/ada",
+            "the router reads \" 2\" as no number"
+        );
+        assert_eq!(
+            key("variant=x&o1=Red"),
+            "/s/ada",
+            "a listing reads no variant"
+        );
+        assert_eq!(
+            cache_key(&get, "/s/ada/p/scarf", Some("error=stock&o1=Red&o1=Blue")).as_deref(),
+            Some("/s/ada/p/scarf?o1=Blue&error=stock")
+        );
         for (path, query) in [
+            ("/s/%61da", None),
             ("/s/ada/cart", None),
             ("/s/ada/order/1", None),
             ("/s/ada/sitemap.xml", None),

@@ -113,12 +113,22 @@ impl PageCache {
     /// The page's data, if it is here and its shop has not changed since it was stored.
     /// `route` must be normalised ([`StoreRoute::normalized`]).
     pub fn get(&self, route: &StoreRoute, fresh: &ResponseCache) -> Option<StorePage> {
+        self.get_with_time(route, fresh).map(|(page, _)| page)
+    }
+
+    /// [`PageCache::get`], with when the data was read (a response rendered from it is no
+    /// younger than that: see `bytes::MAX_AGE`).
+    pub fn get_with_time(
+        &self,
+        route: &StoreRoute,
+        fresh: &ResponseCache,
+    ) -> Option<(StorePage, std::time::Instant)> {
         let mut inner = self.lock();
         let entry = inner.entries.get_mut(route)?;
         if entry.stored.elapsed() < super::bytes::MAX_AGE && fresh.stamp(entry.shop) == entry.stamp
         {
             entry.used = true;
-            return Some(entry.page.clone());
+            return Some((entry.page.clone(), entry.stored));
         }
         // Outdated by a change to its shop: it will never be served again.
         let bytes = entry.bytes;
@@ -145,17 +155,19 @@ impl PageCache {
         if bytes > self.max_bytes {
             return;
         }
-        let mut inner = self.lock();
-        // Read under our lock, so an invalidation is either seen here or after the entry exists
-        // (and then makes it outdated).
+        // The stamp first, then the count: an invalidation that began before the stamp was
+        // read has moved the count (`invalidate` moves it before the generation), so nothing
+        // is stored; one that began after moves the generation past this stamp.
+        let stamp = fresh.stamp(shop);
         if fresh.invalidation_count() != seen {
             return;
         }
+        let mut inner = self.lock();
         let generation = inner.next_generation;
         inner.next_generation += 1;
         let entry = CacheEntry {
             shop,
-            stamp: fresh.stamp(shop),
+            stamp,
             stored: std::time::Instant::now(),
             page,
             bytes,

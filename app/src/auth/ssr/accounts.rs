@@ -346,12 +346,19 @@ pub async fn update_profile(
         .bind(full_name.trim())
         .execute(&mut *tx)
         .await?;
-    sqlx::query("update shops set name = $2, updated_at = now() where merchant_id = $1")
-        .bind(merchant_id)
-        .bind(business_name.trim())
-        .execute(&mut *tx)
-        .await?;
+    let shops: Vec<Uuid> = sqlx::query_scalar(
+        "update shops set name = $2, updated_at = now() where merchant_id = $1 returning id",
+    )
+    .bind(merchant_id)
+    .bind(business_name.trim())
+    .fetch_all(&mut *tx)
+    .await?;
     tx.commit().await?;
+    // The storefront shows the name: its cached pages go once this request is done, as after
+    // any shop change made through the app (the `shops` trigger tells other processes).
+    for shop in shops {
+        crate::storefront::bytes::touched(shop);
+    }
     Ok(())
 }
 
