@@ -619,8 +619,16 @@ impl Front {
         }
         let (route, choice) = super::render::requested(uri.path(), uri.query())?;
         let (page, read) = self.data.get_with_time(&route.normalized(), &self.cache)?;
-        let (shop, html) = super::render::document(page, choice, self.direct.css.clone()).await?;
-        Some((shop, html, read))
+        // This runs in front of the layer that turns a panic into a 500: a render that panics
+        // is logged and the request goes on to the router (and that layer) instead.
+        let render = super::render::document(page, choice, self.direct.css.clone());
+        match futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(render)).await {
+            Ok(rendered) => rendered.map(|(shop, html)| (shop, html, read)),
+            Err(_) => {
+                tracing::error!(path = uri.path(), "storefront render from memory panicked");
+                None
+            }
+        }
     }
 
     fn record_view(&self, req: &Request) {
