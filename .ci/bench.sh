@@ -22,6 +22,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+# One run at a time: a second would drop `bizmaat_bench` and take the ports under the first.
+exec 9>"${TMPDIR:-/tmp}/bizmaat-bench.lock"
+flock -n 9 || { echo "make bench is already running on this machine" >&2; exit 1; }
 target=${CARGO_TARGET_DIR:-target}
 bin="$target/release/server"
 duration=${BENCH_DURATION:-10s}

@@ -229,25 +229,31 @@ async fn a_change_made_outside_the_app_reaches_the_cache_through_postgresql() {
         header_of(&get(&shopper, &app, &home, &[]).await, "x-cache"),
         "hit"
     );
-    // As an operator would in psql: the app does not see this statement, only its NOTIFY.
-    sqlx::query("update shops set name = 'Renamed By Hand', catalog_version = catalog_version + 1 where slug = $1")
-        .bind(&slug)
-        .execute(&app.pool)
-        .await
-        .unwrap();
-    // The notification arrives on its own connection, asynchronously: wait for it, bounded.
+    rename_in_psql(&app, &slug, "Renamed By Hand").await;
+}
+
+/// Renames the shop as an operator would in psql (the app does not see the statement, only its
+/// NOTIFY) and waits, bounded, for its home page to show the new name: the notification arrives
+/// on its own connection, asynchronously.
+async fn rename_in_psql(app: &TestApp, slug: &str, name: &str) {
+    sqlx::query(
+        "update shops set name = $2, catalog_version = catalog_version + 1 where slug = $1",
+    )
+    .bind(slug)
+    .bind(name)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let (shopper, home) = (client(), format!("/s/{slug}"));
     let mut html = String::new();
     for _ in 0..100 {
-        html = get(&shopper, &app, &home, &[]).await.text().await.unwrap();
-        if html.contains("Renamed By Hand") {
+        html = get(&shopper, app, &home, &[]).await.text().await.unwrap();
+        if html.contains(name) {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    assert!(
-        html.contains("Renamed By Hand"),
-        "the page follows the change"
-    );
+    assert!(html.contains(name), "the page follows the change");
 }
 
 #[tokio::test]
@@ -459,22 +465,6 @@ async fn a_change_reaches_pages_rendered_from_memory() {
         html.contains("₦4,500.00") && !html.contains("₦4,000.00"),
         "the new price"
     );
-    // Outside the app (psql): through the shops trigger's notification, bounded.
-    sqlx::query("update shops set name = 'Renamed In Psql' where slug = $1")
-        .bind(&slug)
-        .execute(&app.pool)
-        .await
-        .unwrap();
-    let mut html = String::new();
-    for _ in 0..100 {
-        html = get(&shopper, &app, &home, &[]).await.text().await.unwrap();
-        if html.contains("Renamed In Psql") {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert!(
-        html.contains("Renamed In Psql"),
-        "the page follows the change"
-    );
+    // Outside the app (psql): through the shops trigger's notification.
+    rename_in_psql(&app, &slug, "Renamed In Psql").await;
 }
