@@ -18,6 +18,22 @@ async fn shop(app: &TestApp) -> (String, String) {
     (app.shop_slug().await, id)
 }
 
+/// The merchant saves the shop's product at a new price, through the app.
+async fn reprice(app: &TestApp, id: &str, price: &str) {
+    let res = app
+        .call(
+            "catalog/product/save",
+            &[
+                ("id", id),
+                ("title", "Kente Stole"),
+                ("price", price),
+                ("status", "active"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+}
+
 async fn get(
     c: &reqwest::Client,
     app: &TestApp,
@@ -158,18 +174,7 @@ async fn a_catalog_change_shows_on_the_next_request() {
             "hit"
         );
     }
-    let res = app
-        .call(
-            "catalog/product/save",
-            &[
-                ("id", &id),
-                ("title", "Kente Stole"),
-                ("price", "4500"),
-                ("status", "active"),
-            ],
-        )
-        .await;
-    assert_eq!(res.status(), 200);
+    reprice(&app, &id, "4500").await;
     for path in [&home, &product] {
         let res = get(&shopper, &app, path, &[]).await;
         assert_eq!(header_of(&res, "x-cache"), "miss", "{path}");
@@ -202,16 +207,7 @@ async fn a_catalog_change_shows_on_the_next_request() {
         .text()
         .await
         .unwrap();
-    app.call(
-        "catalog/product/save",
-        &[
-            ("id", &id),
-            ("title", "Kente Stole"),
-            ("price", "4600"),
-            ("status", "active"),
-        ],
-    )
-    .await;
+    reprice(&app, &id, "4600").await;
     assert_eq!(
         header_of(&get(&shopper, &app, &theirs, &[]).await, "x-cache"),
         "hit"
@@ -448,18 +444,7 @@ async fn a_change_reaches_pages_rendered_from_memory() {
         "off"
     );
     // Through the app: the next request.
-    let res = app
-        .call(
-            "catalog/product/save",
-            &[
-                ("id", &id),
-                ("title", "Kente Stole"),
-                ("price", "4500"),
-                ("status", "active"),
-            ],
-        )
-        .await;
-    assert_eq!(res.status(), 200);
+    reprice(&app, &id, "4500").await;
     let html = get(&shopper, &app, &home, &[]).await.text().await.unwrap();
     assert!(
         html.contains("₦4,500.00") && !html.contains("₦4,000.00"),
