@@ -64,7 +64,7 @@ impl Default for InboxLive {
 /// Opens the tab's one event stream (the dashboard shell calls it once, so the inbox and the
 /// handover notifications share it: every stream holds one of the browser's six connections
 /// to the server) and bumps `events` on every message. The browser reconnects a dropped
-/// stream by itself; events sent in the gap are lost, so a reconnect refetches too.
+/// stream by itself; events sent in the gap are lost, so every open refetches too.
 #[cfg(feature = "hydrate")]
 pub fn listen(live: InboxLive) {
     use wasm_bindgen::JsCast;
@@ -79,12 +79,11 @@ pub fn listen(live: InboxLive) {
             live.last.set(e.data().as_string());
             bump();
         });
-    let mut first_open = true;
-    let on_open = Closure::<dyn FnMut()>::new(move || {
-        if !std::mem::take(&mut first_open) {
-            bump();
-        }
-    });
+    // Every open refetches, the first too: whatever changed between the page's own load and
+    // the stream's first open (a customer's message processed in that second) sent no event
+    // this tab could hear, and would otherwise stay missing until the next one (seen: the
+    // end-to-end window test, a message sent just before the inbox opened never appeared).
+    let on_open = Closure::<dyn FnMut()>::new(bump);
     source.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
     // The closures live as long as the stream; both go when the page does.
